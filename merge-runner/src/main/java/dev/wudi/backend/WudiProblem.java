@@ -1,0 +1,42 @@
+package dev.wudi.backend;
+
+import dev.wudi.solver.AdamConfig;
+
+/**
+ * The interference problem of one weight (SPEC 2.2): task vectors are folded in one at a time into
+ * the Gram form (C = sum w_i tau_i^T tau_i, D = sum w_i tau_i tau_i^T tau_i, K, and the sum that
+ * initialises tau_m), so memory does not grow with the number of tasks.
+ */
+public interface WudiProblem extends AutoCloseable {
+
+    /**
+     * Adds task vector tau_i = W_i - W_0, row-major [rows, cols], float32. The array is only read
+     * during the call; the caller may reuse it afterwards.
+     *
+     * @throws IllegalArgumentException if its length is not rows*cols
+     */
+    void addTaskVector(float[] tau);
+
+    /** Number of task vectors added so far. */
+    int taskCount();
+
+    /**
+     * Runs PyTorch-exact Adam from tau_m = sum_i tau_i (SPEC 2.1) with the gradient in one GEMM per step.
+     *
+     * @param listener told after every step; may be null
+     * @return tau_m after the last step, with the loss before the first and after the last step
+     * @throws IllegalStateException if no task vector was added
+     */
+    WudiResult solveAdam(AdamConfig config, StepListener listener);
+
+    /** Frees native or device memory. Idempotent. */
+    @Override
+    void close();
+
+    /** Observes the optimisation, for progress and tests. */
+    @FunctionalInterface
+    interface StepListener {
+        /** Called after step t (1-based) with the loss at the iterate the step's gradient was taken at. */
+        void afterStep(int t, double lossAtStepStart);
+    }
+}
