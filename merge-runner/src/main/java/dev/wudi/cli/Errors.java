@@ -1,0 +1,73 @@
+package dev.wudi.cli;
+
+import dev.wudi.checkpoint.CheckpointException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import picocli.CommandLine;
+
+/** Turns exceptions into one line and an exit code: user mistakes never show a stack trace. */
+final class Errors implements CommandLine.IExecutionExceptionHandler {
+
+    static final int FAILURE = 1;
+    static final int USAGE = 2;
+
+    /** A mistake in the command line found after parsing (a bad combination of options). */
+    static final class UsageException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    static int usage(CommandLine.ParameterException ex, String[] args) {
+        PrintWriter err = ex.getCommandLine().getErr();
+        err.println("wudi: " + ex.getMessage());
+        err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.flush();
+        return USAGE;
+    }
+
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
+        PrintWriter err = cl.getErr();
+        if (ex instanceof UsageException) {
+            err.println("wudi: " + ex.getMessage());
+            err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.flush();
+            return USAGE;
+        }
+        err.println("wudi: error: " + describe(ex));
+        if (System.getenv("WUDI_DEBUG") != null || !isUserError(ex)) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        return FAILURE;
+    }
+
+    static boolean isUserError(Throwable ex) {
+        return ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof CheckpointException
+                || ex instanceof IllegalArgumentException;
+    }
+
+    static String describe(Throwable ex) {
+        if (ex instanceof UncheckedIOException && ex.getCause() != null) {
+            return describe(ex.getCause());
+        }
+        if (ex instanceof NoSuchFileException) {
+            return ((NoSuchFileException) ex).getFile() + ": no such file or folder";
+        }
+        if (ex instanceof AccessDeniedException) {
+            return ((AccessDeniedException) ex).getFile() + ": permission denied";
+        }
+        if (ex instanceof FileSystemException fse && fse.getReason() != null) {
+            return fse.getFile() + ": " + fse.getReason();
+        }
+        String m = ex.getMessage();
+        return m == null ? ex.getClass().getSimpleName() : m;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.wudi.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wudi.checkpoint.Checkpoint;
+import dev.wudi.checkpoint.TensorRef;
+import dev.wudi.format.TensorInfo;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "List a checkpoint's tensors (name, dtype, shape, bytes), its metadata and totals."
+                + " Validates every header on the way.")
+public final class InspectCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a Hugging Face model folder.")
+    Path path;
+
+    @Option(names = "--json", description = "Print JSON instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = System.out;
+        try (Checkpoint c = Checkpoint.open(path)) {
+            if (json) {
+                out.println(toJson(c));
+                return 0;
+            }
+            int width = 4;
+            for (String n : c.names()) {
+                width = Math.max(width, n.length());
+            }
+            out.printf(Locale.ROOT, "%s: %s, %d tensors, %s%n", c.path(), c.isFolder() ? "folder" : "file",
+                    c.names().size(), human(c.totalBytes()));
+            if (c.weightFiles().size() > 1) {
+                out.printf(Locale.ROOT, "shards: %d%n", c.weightFiles().size());
+            }
+            out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12s%n", "name", "dtype", "shape", "bytes");
+            Map<String, Long> byDtype = new TreeMap<>();
+            for (Iterator<TensorRef> it = c.iterator(); it.hasNext(); ) {
+                TensorInfo t = it.next().info();
+                out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12d%n", t.name(), t.dtype(), t.shapeString(),
+                        t.byteSize());
+                byDtype.merge(t.dtype().name(), t.byteSize(), Long::sum);
+            }
+            out.println("bytes by dtype: " + byDtype);
+            if (!c.metadata().isEmpty()) {
+                out.println("metadata:");
+                c.metadata().forEach((k, v) -> out.println("  " + k + ": " + v));
+            }
+        }
+        return 0;
+    }
+
+    private static String toJson(Checkpoint c) throws Exception {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode root = mapper.createObjectNode();
+        root.put("path", c.path().toString());
+        root.put("layout", c.isFolder() ? "folder" : "file");
+        root.put("total_bytes", c.totalBytes());
+        ArrayNode files = root.putArray("files");
+        c.weightFiles().forEach(p -> files.add(p.toString()));
+        ArrayNode tensors = root.putArray("tensors");
+        for (Iterator<TensorRef> it = c.iterator(); it.hasNext(); ) {
+            TensorRef r = it.next();
+            ObjectNode n = tensors.addObject();
+            n.put("name", r.name());
+            n.put("dtype", r.info().dtype().name());
+            ArrayNode shape = n.putArray("shape");
+            for (long d : r.info().shape()) {
+                shape.add(d);
+            }
+            n.put("bytes", r.info().byteSize());
+            n.put("file", r.path().getFileName().toString());
+        }
+        ObjectNode meta = root.putObject("metadata");
+        c.metadata().forEach(meta::put);
+        return mapper.writeValueAsString(root);
+    }
+
+    static String human(long bytes) {
+        String[] units = {"B", "KB", "MB", "GB", "TB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
+            u++;
+        }
+        return u == 0 ? bytes + " B" : String.format(Locale.ROOT, "%.2f %s", v, units[u]);
+    }
+}

@@ -1,0 +1,158 @@
+package dev.wudi.cli;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.format.DType;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.MergeReport;
+import dev.wudi.merge.Merger;
+import dev.wudi.merge.RestPolicy;
+import dev.wudi.merge.TensorSelection;
+import dev.wudi.method.MergeMethod;
+import dev.wudi.method.MergeMethods;
+import dev.wudi.solver.AdamConfig;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Merge fine-tuned checkpoints of one base model into one checkpoint.",
+            "",
+            "Inputs are .safetensors files or Hugging Face folders (model.safetensors, or shards with",
+            "model.safetensors.index.json). The output mirrors the base: a file for a file; a folder",
+            "(sharded by --shard-size, with the base's config and tokenizer files) for a folder. It is",
+            "written under a temporary name and renamed only when complete.",
+            "",
+            "Which tensors the method computes: with no --include, WUDI takes every 2-D floating tensor",
+            "except names that look like embeddings or heads (regex: "
+                    + TensorSelection.DEFAULT_WUDI_EXCLUDE + "),",
+            "and task-arithmetic, average and ties take every floating tensor. --include REGEX replaces",
+            "that scope (WUDI then also takes conv weights, as [out, in*k*k]); --exclude REGEX always",
+            "wins. Everything not selected follows --rest; non-float tensors are copied from the base.",
+            ""},
+        footer = {"", "Examples:",
+            "  wudi merge --base base.safetensors --model a.safetensors --model b.safetensors --out merged.safetensors",
+            "  wudi merge --base ./llama-base --model ./math-ft --model ./code-ft --out ./merged --lr 1e-4 --report r.json",
+            "  wudi merge --method ties --density 0.2 --base b.safetensors --model a.safetensors --model c.safetensors --out t.safetensors"})
+public final class MergeCommand implements Callable<Integer> {
+
+    @Option(names = "--base", required = true, paramLabel = "PATH", description = "The pretrained checkpoint W0.")
+    Path base;
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "A fine-tuned checkpoint W_i (repeat once per task).")
+    List<Path> models;
+
+    @Option(names = "--out", required = true, paramLabel = "PATH", description = "Where the merged checkpoint goes.")
+    Path out;
+
+    @Option(names = "--method", paramLabel = "NAME", defaultValue = "wudi",
+            description = "wudi, task-arithmetic, average or ties (default: ${DEFAULT-VALUE}); see `wudi methods`.")
+    String method;
+
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "1e-5",
+            description = "WUDI: Adam learning rate (default: ${DEFAULT-VALUE}, the paper's). Adam's step is absolute:"
+                    + " task vectors much larger than CLIP fine-tunes' may need more (e.g. 1e-4..1e-3).")
+    float lr;
+
+    @Option(names = "--iters", paramLabel = "N", defaultValue = "300",
+            description = "WUDI: Adam iterations (default: ${DEFAULT-VALUE}, the paper's; they act as early stopping).")
+    int iters;
+
+    @Option(names = "--beta1", paramLabel = "B", defaultValue = "0.9", description = "WUDI: Adam beta1 (default: ${DEFAULT-VALUE}).")
+    float beta1;
+
+    @Option(names = "--beta2", paramLabel = "B", defaultValue = "0.999", description = "WUDI: Adam beta2 (default: ${DEFAULT-VALUE}).")
+    float beta2;
+
+    @Option(names = "--eps", paramLabel = "E", defaultValue = "1e-8", description = "WUDI: Adam eps (default: ${DEFAULT-VALUE}).")
+    float eps;
+
+    @Option(names = "--scale", paramLabel = "S",
+            description = "task-arithmetic (default 0.3), ties (default 1.0) and --rest task-arithmetic (default 0.3):"
+                    + " coefficient on the task vectors.")
+    Double scale;
+
+    @Option(names = "--density", paramLabel = "D",
+            description = "ties: fraction of each task vector's largest magnitudes kept (default 0.2).")
+    Double density;
+
+    @Option(names = "--include", paramLabel = "REGEX", converter = Converters.Regex.class,
+            description = "Tensors the method computes (regex searched in the name); replaces the default scope.")
+    Pattern include;
+
+    @Option(names = "--exclude", paramLabel = "REGEX", converter = Converters.Regex.class,
+            description = "Tensors the method never computes (regex searched in the name).")
+    Pattern exclude;
+
+    @Option(names = "--rest", paramLabel = "POLICY", defaultValue = "base", converter = Converters.Rest.class,
+            description = "Tensors the method does not compute: base (keep W0, as the official code),"
+                    + " average, or task-arithmetic (with --scale). Default: ${DEFAULT-VALUE}.")
+    RestPolicy rest;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE", converter = Converters.OutDType.class,
+            description = "Output dtype of floating tensors: f32, f16 or bf16 (default: the base's, tensor by tensor)."
+                    + " All arithmetic is float32 whatever the dtype.")
+    DType dtype;
+
+    @Option(names = "--shard-size", paramLabel = "SIZE", defaultValue = "5GB", converter = Converters.Size.class,
+            description = "Largest output shard for a folder output (default: ${DEFAULT-VALUE}; units KB MB GB KiB MiB GiB).")
+    long shardSize;
+
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
+            description = "Where WUDI runs: cpu (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "CPU threads for matrix products (default: all cores).")
+    int threads;
+
+    @Option(names = "--force", description = "Replace an existing --out.")
+    boolean force;
+
+    @Option(names = "--report", paramLabel = "FILE.json",
+            description = "Write one record per tensor (name, method, shape, loss before/after, seconds) and totals.")
+    Path report;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        MergeMethod m;
+        AdamConfig adam;
+        try {
+            m = MergeMethods.byName(method);
+            adam = new AdamConfig(lr, beta1, beta2, eps, iters);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
+        if (threads < 0) {
+            throw new Errors.UsageException("--threads must be >= 0 (0 = all cores)");
+        }
+        if (density != null && !(density > 0 && density <= 1)) {
+            throw new Errors.UsageException("--density must lie in (0, 1], got " + density);
+        }
+        if (scale != null && (scale.isNaN() || scale.isInfinite())) {
+            throw new Errors.UsageException("--scale must be a finite number");
+        }
+        MergeOptions options = new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest,
+                dtype, shardSize, threads, force);
+        try (Backend backend = Backends.select(device, threads);
+             Progress progress = new Progress(System.err, quiet)) {
+            MergeReport r = new Merger(options, backend, progress).run();
+            progress.close();
+            if (report != null) {
+                r.write(report);
+            }
+            if (!quiet) {
+                System.err.println(Progress.summary(r));
+            }
+        }
+        return 0;
+    }
+}
