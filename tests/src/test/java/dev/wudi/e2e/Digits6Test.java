@@ -1,0 +1,179 @@
+package dev.wudi.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.format.SafetensorsFile;
+import dev.wudi.format.TensorInfo;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.MergeReport;
+import dev.wudi.merge.Merger;
+import dev.wudi.merge.TensorRecord;
+import dev.wudi.method.MergeMethods;
+import dev.wudi.solver.AdamConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end on ../shared/fixtures/digits6: our merges against the PyTorch references, and the merged
+ * encoders' accuracy computed in Java with each task's own head and test set.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class Digits6Test {
+
+    /**
+     * Largest |ours - PyTorch| allowed on any weight after 300 Adam steps. Adam normalises each step to
+     * about lr per element, so a wrong detail (eps placement, bias correction, beta, the loss weights, an
+     * off-by-one step) moves elements by a sizeable fraction of lr * steps; float32 rounding of the
+     * gradient moves them by far less. The tests below show both sides for lr 1e-3.
+     */
+    static final double TOL_LR_1E3 = 2e-5;
+    static final double TOL_LR_1E5 = 2e-7;
+
+    @TempDir
+    Path tmp;
+
+    Digits6 fx;
+    Backend cpu;
+
+    @BeforeAll
+    void setUp() throws IOException {
+        fx = new Digits6(Fixtures.digits6());
+        cpu = Backends.select("cpu", 0);
+    }
+
+    @AfterAll
+    void tearDown() {
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+
+    private MergeReport merge(MergeOptions o) throws IOException {
+        return new Merger(o, cpu, null).run();
+    }
+
+    private MergeOptions wudi(Path out, float lr) {
+        return MergeOptions.defaults(fx.base(), fx.models(), out).withAdam(AdamConfig.paper().withLr(lr));
+    }
+
+    /** Largest absolute difference over every tensor of two files with the same tensors. */
+    static double maxAbsDiff(Path a, Path b) throws IOException {
+        double max = 0;
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            assertEquals(fa.tensors().size(), fb.tensors().size(), "tensor count");
+            for (TensorInfo t : fa.tensors()) {
+                float[] x = Digits6.floats(fa, t);
+                float[] y = Digits6.floats(fb, fb.tensor(t.name()));
+                for (int j = 0; j < x.length; j++) {
+                    max = Math.max(max, Math.abs(x[j] - y[j]));
+                }
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void wudiLr1e3MatchesPyTorchReference() throws IOException {
+        Path out = tmp.resolve("wudi-1e-3.safetensors");
+        MergeReport r = merge(wudi(out, 1e-3f));
+        double diff = maxAbsDiff(out, fx.reference("wudi_adam_lr1e-3_300.safetensors"));
+        assertTrue(diff <= TOL_LR_1E3, "max |ours - pytorch| = " + diff);
+        checkLosses(r, "wudi_adam_lr1e-3_300.json");
+    }
+
+    @Test
+    void wudiLr1e5MatchesPyTorchReference() throws IOException {
+        Path out = tmp.resolve("wudi-1e-5.safetensors");
+        MergeReport r = merge(wudi(out, 1e-5f));
+        double diff = maxAbsDiff(out, fx.reference("wudi_adam_lr1e-5_300.safetensors"));
+        assertTrue(diff <= TOL_LR_1E5, "max |ours - pytorch| = " + diff);
+        checkLosses(r, "wudi_adam_lr1e-5_300.json");
+    }
+
+    /** The tolerance is tight enough to catch a wrong Adam detail: small changes land far outside it. */
+    @Test
+    void toleranceCatchesWrongAdamDetails() throws IOException {
+        Path ref = fx.reference("wudi_adam_lr1e-3_300.safetensors");
+        AdamConfig paper = AdamConfig.paper().withLr(1e-3f);
+        AdamConfig[] wrong = {
+            new AdamConfig(1e-3f, 0.9f, 0.99f, 1e-8f, 300),   // beta2 0.99
+            new AdamConfig(1e-3f, 0.8f, 0.999f, 1e-8f, 300),  // beta1 0.8
+            paper.withIterations(299),                        // one step short
+            paper.withLr(1.01e-3f),                           // lr off by 1%
+        };
+        for (AdamConfig a : wrong) {
+            Path out = tmp.resolve("wrong.safetensors");
+            merge(MergeOptions.defaults(fx.base(), fx.models(), out).withAdam(a).withForce(true));
+            double diff = maxAbsDiff(out, ref);
+            assertTrue(diff > 5 * TOL_LR_1E3, a + " is only " + diff + " from the reference");
+        }
+    }
+
+    private void checkLosses(MergeReport r, String json) throws IOException {
+        JsonNode root = new ObjectMapper().readTree(fx.reference(json).toFile());
+        int checked = 0;
+        for (JsonNode k : root.get("keys")) {
+            TensorRecord rec = r.tensors().stream().filter(t -> t.name().equals(k.get("key").asText()))
+                    .findFirst().orElseThrow();
+            assertEquals("wudi", rec.method());
+            assertEquals(k.get("init_loss").asDouble(), rec.lossBefore(), 1e-5 * k.get("init_loss").asDouble(),
+                    rec.name() + " initial loss");
+            assertEquals(k.get("final_loss").asDouble(), rec.lossAfter(), 1e-3 * k.get("final_loss").asDouble(),
+                    rec.name() + " final loss");
+            checked++;
+        }
+        assertEquals(3, checked);
+        assertEquals(3, r.optimisedCount(), "only the three 2-D weights are optimised; biases keep the base");
+    }
+
+    @Test
+    void baselinesMatchReferences() throws IOException {
+        Path avg = tmp.resolve("avg.safetensors");
+        merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
+        assertTrue(maxAbsDiff(avg, fx.reference("average.safetensors")) <= 1e-6);
+        Path ta = tmp.resolve("ta.safetensors");
+        merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
+        assertTrue(maxAbsDiff(ta, fx.reference("task_arithmetic_0.3.safetensors")) <= 1e-6);
+    }
+
+    /** Our scorer reproduces the fixture's published accuracies, so the comparison below means something. */
+    @Test
+    void javaScorerReproducesPublishedAccuracy() throws IOException {
+        JsonNode acc = new ObjectMapper().readTree(fx.reference("accuracy.json").toFile());
+        String[][] files = {{"pretrained", "../base.safetensors"}, {"average", "average.safetensors"},
+                {"task_arithmetic_0.3", "task_arithmetic_0.3.safetensors"},
+                {"wudi_adam_lr1e-3_300", "wudi_adam_lr1e-3_300.safetensors"}};
+        for (String[] f : files) {
+            double[] ours = fx.accuracy(fx.reference(f[1]).normalize());
+            for (int k = 0; k < fx.tasks.size(); k++) {
+                assertEquals(acc.get(f[0]).get(fx.tasks.get(k)).asDouble(), ours[k], 1e-6, f[0] + " " + fx.tasks.get(k));
+            }
+        }
+    }
+
+    @Test
+    void wudiAtLr1e3BeatsAverageAndTaskArithmetic() throws IOException {
+        Path out = tmp.resolve("wudi-acc.safetensors");
+        merge(wudi(out, 1e-3f));
+        Path avg = tmp.resolve("avg-acc.safetensors");
+        merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
+        Path ta = tmp.resolve("ta-acc.safetensors");
+        merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
+        double wudi = Digits6.mean(fx.accuracy(out));
+        double average = Digits6.mean(fx.accuracy(avg));
+        double taskArithmetic = Digits6.mean(fx.accuracy(ta));
+        assertTrue(wudi > average + 3 && wudi > taskArithmetic + 3,
+                "wudi " + wudi + " vs average " + average + ", task arithmetic " + taskArithmetic);
+        assertEquals(89.48, wudi, 0.5, "the reference's 89.48% average accuracy");
+    }
+}
