@@ -3,14 +3,16 @@ package dev.wudi.format;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.format.SafetensorsException.Kind;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -40,8 +42,7 @@ final class HeaderParser {
     record Header(List<TensorInfo> tensors, Map<String, String> metadata) {
     }
 
-    private static final ObjectMapper MAPPER = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final Path file;
 
@@ -74,28 +75,42 @@ final class HeaderParser {
     }
 
     private String decodeUtf8(ByteBuffer header) throws SafetensorsException {
-        try {
-            // REPORT (not the default REPLACE): a malformed header must fail, not be silently patched
-            return StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(header.duplicate())
-                    .toString();
-        } catch (CharacterCodingException e) {
-            throw fail(Kind.HEADER_NOT_UTF8, null, "header is not valid UTF-8 (" + e.getMessage() + ")");
+        // REPORT (not the default REPLACE): a malformed header must fail, not be silently patched
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = header.duplicate();
+        CharBuffer out = CharBuffer.allocate(in.remaining()); // UTF-8 never has more chars than bytes
+        CoderResult result = decoder.decode(in, out, true);
+        if (!result.isError()) {
+            result = decoder.flush(out);
         }
+        if (result.isError()) {
+            throw fail(Kind.HEADER_NOT_UTF8, null, "header is not valid UTF-8: bad byte sequence at header byte "
+                    + in.position());
+        }
+        return out.flip().toString();
     }
 
     private ObjectNode parseObject(String json) throws SafetensorsException {
         JsonNode root;
-        try {
-            // trailing whitespace (the spaces writers pad with) is fine; trailing tokens are not
-            root = MAPPER.readTree(json);
+        long trailingAt = -1;
+        try (JsonParser p = MAPPER.getFactory().createParser(json)) {
+            root = MAPPER.readTree(p);
+            // trailing whitespace (the spaces writers pad with) is fine; more JSON after the object is not
+            if (root != null && p.nextToken() != null) {
+                trailingAt = p.currentTokenLocation().getCharOffset();
+            }
         } catch (JsonProcessingException e) {
             throw fail(Kind.HEADER_NOT_JSON, null, "header is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw fail(Kind.HEADER_NOT_JSON, null, "header is not valid JSON: " + e.getMessage());
+        }
+        if (trailingAt >= 0) {
+            throw fail(Kind.HEADER_NOT_JSON, null, "header has more text after its JSON object, at char " + trailingAt);
         }
         if (root == null || !root.isObject()) {
-            String what = root == null || root.isMissingNode() ? "empty" : root.getNodeType().toString().toLowerCase(Locale.ROOT);
+            String what = root == null || root.isMissingNode() ? "nothing" : root.getNodeType().toString().toLowerCase(Locale.ROOT);
             throw fail(Kind.HEADER_NOT_JSON, null, "header must be a JSON object, found " + what);
         }
         return (ObjectNode) root;
@@ -132,15 +147,20 @@ final class HeaderParser {
                 // the parser checks each name as it reads it
             }
         } catch (JsonProcessingException e) {
-            String name = null;
             if (e.getProcessor() instanceof JsonParser p) {
-                try {
-                    name = p.currentName();
-                } catch (java.io.IOException ignored) {
-                    // keep the name out of the message; Jackson's own text still names it
+                // the context is the object holding the repeated key, whose name is already set
+                JsonStreamContext object = p.getParsingContext();
+                String key = object.getCurrentName();
+                JsonStreamContext top = object;
+                while (top.getParent() != null && !top.getParent().inRoot()) {
+                    top = top.getParent();
                 }
+                String entry = top.getCurrentName();
+                String tensor = METADATA_KEY.equals(entry) ? null : entry;
+                String where = object == top ? "" : " inside " + (tensor == null ? METADATA_KEY : "its entry");
+                throw fail(Kind.DUPLICATE_NAME, tensor, "name '" + key + "' appears twice" + where);
             }
-            throw fail(Kind.DUPLICATE_NAME, name, "duplicate name in header: " + e.getOriginalMessage());
+            throw fail(Kind.DUPLICATE_NAME, null, "duplicate name in header: " + e.getOriginalMessage());
         } catch (java.io.IOException e) {
             throw fail(Kind.HEADER_NOT_JSON, null, "header is not valid JSON: " + e.getMessage());
         }
@@ -235,9 +255,10 @@ final class HeaderParser {
                         + "] overlap tensor '" + previous.name() + "' ending at " + expected);
             }
             if (t.begin() > expected) {
-                String after = previous == null ? "the start of the data area" : "tensor '" + previous.name() + "'";
-                throw fail(Kind.HOLE_IN_DATA, t.name(), (t.begin() - expected) + " unused bytes between " + after
-                        + " (ending at " + expected + ") and this tensor at " + t.begin());
+                String before = previous == null ? "the start of the data area"
+                        : "tensor '" + previous.name() + "' (ending at " + expected + ")";
+                throw fail(Kind.HOLE_IN_DATA, t.name(), (t.begin() - expected) + " unused bytes between " + before
+                        + " and this tensor at " + t.begin());
             }
             expected = t.end();
             previous = t;
