@@ -150,6 +150,13 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new IllegalStateException(path + ": writing " + length + " bytes would run " + (length - (total - written))
                     + " bytes past the end of the last tensor");
         }
+        if (length >= buffer.capacity()) {
+            // large raw copies (carried-through tensors) skip the staging copy
+            flush();
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+        }
         while (bytes.hasRemaining()) {
             if (!buffer.hasRemaining()) {
                 flush();

@@ -278,6 +278,26 @@ class SafetensorsRoundTripTest {
         assertThrows(IllegalStateException.class, () -> f.readFloats(t, 0, new float[1], 0, 1));
     }
 
+    @Test
+    void largeRawWritesBypassTheBufferInOrder() throws IOException {
+        Path p = dir.resolve("raw.safetensors");
+        byte[] small = randomBytes(5, 21);
+        byte[] large = randomBytes((5 << 20) + 3, 22); // larger than the writer's buffer
+        try (SafetensorsWriter w = SafetensorsWriter.create(p,
+                List.of(spec("small", DType.U8, small.length), spec("large", DType.U8, large.length),
+                        spec("after", DType.F32, 1)), Map.of())) {
+            w.write(ByteBuffer.wrap(small));
+            w.write(ByteBuffer.wrap(large));
+            w.writeFloats(new float[]{3f}, 0, 1);
+            w.finish();
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            assertArrayEquals(small, bytes(f, "small"));
+            assertArrayEquals(large, bytes(f, "large"));
+            checkFloats(f, "after", new float[]{3f});
+        }
+    }
+
     // ---------------------------------------------------------------- writer refusals
 
     @Test
