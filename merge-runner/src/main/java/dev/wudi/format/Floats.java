@@ -169,7 +169,8 @@ public final class Floats {
         checkRange(src.length, off, count);
         int bytes = Math.multiplyExact(count, dt.bytes());
         if (dst.remaining() < bytes) {
-            throw new IllegalArgumentException("need room for " + bytes + " bytes of " + dt + ", buffer has " + dst.remaining());
+            throw new IllegalArgumentException("need room for " + bytes + " bytes of " + dt + ", buffer has "
+                    + dst.remaining());
         }
         ByteBuffer le = dst.slice().order(ByteOrder.LITTLE_ENDIAN);
         switch (dt) {
@@ -198,7 +199,8 @@ public final class Floats {
 
     private static void checkRange(int length, int off, int count) {
         if (off < 0 || count < 0 || off > length - count) {
-            throw new IndexOutOfBoundsException("range [" + off + ", " + off + " + " + count + ") outside array of " + length);
+            throw new IndexOutOfBoundsException("range [" + off + ", " + off + " + " + count + ") outside array of "
+                    + length);
         }
     }
 

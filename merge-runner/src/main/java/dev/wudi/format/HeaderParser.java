@@ -110,7 +110,8 @@ final class HeaderParser {
             throw fail(Kind.HEADER_NOT_JSON, null, "header has more text after its JSON object, at char " + trailingAt);
         }
         if (root == null || !root.isObject()) {
-            String what = root == null || root.isMissingNode() ? "nothing" : root.getNodeType().toString().toLowerCase(Locale.ROOT);
+            String what = root == null || root.isMissingNode() ? "nothing"
+                    : root.getNodeType().toString().toLowerCase(Locale.ROOT);
             throw fail(Kind.HEADER_NOT_JSON, null, "header must be a JSON object, found " + what);
         }
         return (ObjectNode) root;
@@ -122,7 +123,8 @@ final class HeaderParser {
             return metadata;
         }
         if (!node.isObject()) {
-            throw fail(Kind.BAD_METADATA, null, METADATA_KEY + " must be an object of strings, found " + describe(node));
+            throw fail(Kind.BAD_METADATA, null, METADATA_KEY + " must be an object of strings, found "
+                    + describe(node));
         }
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             if (!e.getValue().isTextual()) {

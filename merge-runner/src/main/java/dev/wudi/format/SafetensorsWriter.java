@@ -147,8 +147,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         ensureOpen();
         int length = bytes.remaining();
         if (length > total - written) {
-            throw new IllegalStateException(path + ": writing " + length + " bytes would run " + (length - (total - written))
-                    + " bytes past the end of the last tensor");
+            throw new IllegalStateException(path + ": writing " + length + " bytes would run "
+                    + (length - (total - written)) + " bytes past the end of the last tensor");
         }
         if (length >= buffer.capacity()) {
             // large raw copies (carried-through tensors) skip the staging copy
