@@ -251,6 +251,42 @@ class FloatsTest {
         }
     }
 
+    /** Nearest bfloat16 by exact decimal arithmetic between the two candidates around v. */
+    private static int referenceFloatToBf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        int sign = bits & 0x80000000;
+        int lo = (bits & 0x7FFFFFFF) >>> 16; // truncation toward zero
+        BigDecimal x = new BigDecimal(Math.abs((double) v));
+        BigDecimal vlo = new BigDecimal((double) f(lo << 16));
+        // past the max finite the next candidate is 2^128 (Inf), as if the exponent were unbounded
+        BigDecimal vhi = lo == 0x7F7F ? new BigDecimal(Math.scalb(1.0, 128))
+                : new BigDecimal((double) f((lo + 1) << 16));
+        int c = x.subtract(vlo).compareTo(vhi.subtract(x));
+        int pick = c < 0 ? lo : c > 0 ? lo + 1 : (lo % 2 == 0 ? lo : lo + 1);
+        return (sign >>> 16) | pick;
+    }
+
+    @Test
+    void floatToBf16MatchesExactReferenceOnRandomFloats() {
+        SplittableRandom rnd = new SplittableRandom(16);
+        for (int i = 0; i < 300_000; i++) {
+            int bits = rnd.nextInt();
+            if (i % 3 == 0) {
+                bits = (bits & 0xFFFF0000) | 0x8000; // exact ties
+            }
+            float v = f(bits);
+            if (Float.isNaN(v) || Float.isInfinite(v)) {
+                continue;
+            }
+            int expected = referenceFloatToBf16(v);
+            int actual = Floats.floatToBf16(v) & 0xFFFF;
+            if (expected != actual) {
+                throw new AssertionError("floatToBf16(0x" + Integer.toHexString(bits) + "): expected 0x"
+                        + Integer.toHexString(expected) + ", got 0x" + Integer.toHexString(actual));
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- bulk
 
     @Test
