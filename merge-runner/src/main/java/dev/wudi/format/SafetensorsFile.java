@@ -1,55 +1,192 @@
 package dev.wudi.format;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A validated, memory-mapped, read-only safetensors file. API CONTRACT (to be implemented).
+ * A validated, memory-mapped, read-only safetensors file.
+ *
+ * <p>Layout (SPEC section 4): an 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the
+ * data area, in which every tensor's data_offsets are relative. {@link #open} checks everything before
+ * returning, in the order of {@link SafetensorsException.Kind}; once open, reads cannot fail on bad data.
+ *
+ * <p>Safe to read from several threads at once: reads share no position state.
  */
 public final class SafetensorsFile implements AutoCloseable {
 
+    /** Headers are a few KiB to a few MiB; a larger length is corruption, not a real model. */
+    static final long MAX_HEADER_BYTES = 100_000_000L;
+
+    private final Path path;
+    private final List<TensorInfo> tensors;
+    private final Map<String, TensorInfo> byName;
+    private final Map<String, String> metadata;
+    /** Null once closed; the mappings go away when the garbage collector drops the buffers. */
+    private volatile MappedData data;
+
+    private SafetensorsFile(Path path, HeaderParser.Header header, MappedData data) {
+        this.path = path;
+        this.tensors = header.tensors();
+        this.metadata = header.metadata();
+        this.byName = new HashMap<>();
+        for (TensorInfo t : tensors) {
+            byName.put(t.name(), t);
+        }
+        this.data = data;
+    }
+
     /** Opens and fully validates the header (SPEC section 4, checks in SafetensorsException.Kind order). */
     public static SafetensorsFile open(Path path) throws IOException {
-        throw new UnsupportedOperationException("TODO");
+        return open(path, MappedData.DEFAULT_WINDOW);
+    }
+
+    /** As {@link #open(Path)} with a chosen mapping window, so tests can cross windows with small files. */
+    static SafetensorsFile open(Path path, int window) throws IOException {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long fileSize = channel.size();
+            if (fileSize < 8) {
+                throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_SMALL, path,
+                        "file has " + fileSize + " bytes, too short for the 8-byte header length");
+            }
+            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(channel, prefix, 0);
+            long n = prefix.getLong(0);
+            // n is unsigned on disk: a negative long is a length above 2^63. Checked before allocating.
+            if (n < 0 || n > MAX_HEADER_BYTES) {
+                throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_LARGE, path,
+                        "header length " + Long.toUnsignedString(n) + " exceeds the cap of " + MAX_HEADER_BYTES
+                                + " bytes (not a safetensors file, or corrupt)");
+            }
+            if (n > fileSize - 8) {
+                throw new SafetensorsException(SafetensorsException.Kind.HEADER_BEYOND_FILE, path,
+                        "header length " + n + " runs past the end of the file (" + fileSize
+                                + " bytes; truncated download?)");
+            }
+            ByteBuffer header = ByteBuffer.allocate((int) n);
+            readFully(channel, header, 8);
+            header.flip();
+            long dataStart = 8 + n;
+            HeaderParser.Header parsed = HeaderParser.parse(path, header, fileSize - dataStart);
+            MappedData data = MappedData.map(channel, dataStart, fileSize - dataStart, window);
+            return new SafetensorsFile(path, parsed, data);
+        }
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer dst, long position) throws IOException {
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, position);
+            if (n < 0) {
+                throw new EOFException("file shrank while being read");
+            }
+            position += n;
+        }
     }
 
     public Path path() {
-        throw new UnsupportedOperationException("TODO");
+        return path;
     }
 
     /** Tensors in data (offset) order. */
     public List<TensorInfo> tensors() {
-        throw new UnsupportedOperationException("TODO");
+        return tensors;
     }
 
     public boolean contains(String name) {
-        throw new UnsupportedOperationException("TODO");
+        return byName.containsKey(name);
     }
 
     /** @throws SafetensorsException of kind TENSOR_NOT_FOUND naming file and tensor */
     public TensorInfo tensor(String name) throws SafetensorsException {
-        throw new UnsupportedOperationException("TODO");
+        TensorInfo t = byName.get(name);
+        if (t == null) {
+            throw new SafetensorsException(SafetensorsException.Kind.TENSOR_NOT_FOUND, path, name,
+                    "no such tensor (the file has " + tensors.size() + ")");
+        }
+        return t;
     }
 
     /** The __metadata__ map (string to string), insertion-ordered, empty when absent. */
     public Map<String, String> metadata() {
-        throw new UnsupportedOperationException("TODO");
+        return metadata;
     }
 
     /** Reads count elements of a mergeable (F32/F16/BF16) tensor from element index first, widened to float32. */
     public void readFloats(TensorInfo t, long first, float[] dst, int dstOff, int count) throws IOException {
-        throw new UnsupportedOperationException("TODO");
+        checkOwned(t);
+        DType dt = t.dtype();
+        if (!dt.mergeable()) {
+            throw new IllegalArgumentException(path + ": tensor '" + t.name() + "' is " + dt
+                    + ", not a float type that can be read as floats (F32, F16, BF16); copy it with readBytes");
+        }
+        if (first < 0 || count < 0 || first > t.numel() - count) {
+            throw new IndexOutOfBoundsException(path + ": tensor '" + t.name() + "': elements [" + first + ", "
+                    + first + " + " + count + ") outside its " + t.numel());
+        }
+        if (dstOff < 0 || dstOff > dst.length - count) {
+            throw new IndexOutOfBoundsException("destination range [" + dstOff + ", " + dstOff + " + " + count
+                    + ") outside array of " + dst.length);
+        }
+        MappedData d = mapped();
+        int es = dt.bytes();
+        long pos = t.begin() + first * es;
+        while (count > 0) {
+            // Decode straight from the mapping as far as the current window allows ...
+            ByteBuffer view = d.view(pos, (long) count * es);
+            int n = view.remaining() / es;
+            if (n == 0) {
+                // ... except for one element split across two windows: gather its bytes first.
+                view = ByteBuffer.allocate(es);
+                d.copy(pos, view);
+                view.flip();
+                n = 1;
+            }
+            Floats.decode(dt, view, dst, dstOff, n);
+            pos += (long) n * es;
+            dstOff += n;
+            count -= n;
+        }
     }
 
     /** Copies dst.remaining() raw bytes of tensor t starting at byteOffset within the tensor into dst. */
     public void readBytes(TensorInfo t, long byteOffset, ByteBuffer dst) throws IOException {
-        throw new UnsupportedOperationException("TODO");
+        checkOwned(t);
+        int length = dst.remaining();
+        if (byteOffset < 0 || byteOffset > t.byteSize() - length) {
+            throw new IndexOutOfBoundsException(path + ": tensor '" + t.name() + "': bytes [" + byteOffset + ", "
+                    + byteOffset + " + " + length + ") outside its " + t.byteSize());
+        }
+        if (length > 0) {
+            mapped().copy(t.begin() + byteOffset, dst);
+        }
     }
 
+    /** A TensorInfo from another file would silently read the wrong bytes here. */
+    private void checkOwned(TensorInfo t) {
+        if (!t.equals(byName.get(t.name()))) {
+            throw new IllegalArgumentException(path + ": tensor " + t + " [" + t.begin() + ", " + t.end()
+                    + ") is not an entry of this file");
+        }
+    }
+
+    private MappedData mapped() {
+        MappedData d = data;
+        if (d == null) {
+            throw new IllegalStateException(path + " is closed");
+        }
+        return d;
+    }
+
+    /** Drops the mappings; they are unmapped when collected (Java has no safe explicit unmap). */
     @Override
     public void close() {
+        data = null;
     }
 }
