@@ -39,7 +39,7 @@ final class Progress implements MergeListener, AutoCloseable {
         if (!quiet && terminal) {
             bar = new ProgressBarBuilder().setTaskName("merge").setInitialMax(BAR_UNITS)
                     .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250)
-                    .setConsumer(new ConsoleProgressBarConsumer(err)).showElapsedTime().build();
+                    .setConsumer(new ConsoleProgressBarConsumer(err)).build();
         }
     }
 
