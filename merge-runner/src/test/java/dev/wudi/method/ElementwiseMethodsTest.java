@@ -77,8 +77,10 @@ class ElementwiseMethodsTest {
         }
         // A few exact ties in magnitude and exact zeros, which TIES must handle.
         d[1][3] = d[0][3];
-        d[2][5] = d[0][5] + 0.02f;
-        d[3][5] = d[0][5] - 0.02f;
+        if (n >= 3) {
+            d[2][5] = d[0][5] + 0.02f;
+            d[3][5] = d[0][5] - 0.02f;
+        }
         return d;
     }
 
