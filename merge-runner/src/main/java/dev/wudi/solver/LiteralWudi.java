@@ -1,0 +1,58 @@
+package dev.wudi.solver;
+
+import dev.wudi.backend.WudiProblem.StepListener;
+import dev.wudi.backend.WudiResult;
+import dev.wudi.backend.cpu.NativeFloats;
+import java.nio.FloatBuffer;
+import java.util.List;
+
+/**
+ * WUDI-Merging of one weight the way the paper's code runs it: tau_m starts at sum_i tau_i and takes
+ * PyTorch-exact Adam steps (SPEC 2.1) on the literal gradient of {@link InterferenceLoss} (2n matrix
+ * products per step). The test oracle of the one-GEMM solver and the benchmark's peer.
+ */
+public final class LiteralWudi {
+
+    private LiteralWudi() {
+    }
+
+    /**
+     * @param taskVectors n task vectors, row-major [rows, cols]
+     * @param listener    told after every step with the loss at the step's start; may be null
+     */
+    public static WudiResult solve(int rows, int cols, List<float[]> taskVectors, AdamConfig config,
+                                   StepListener listener) {
+        if (taskVectors.isEmpty()) {
+            throw new IllegalStateException("no task vectors to merge");
+        }
+        int n = rows * cols;
+        try (InterferenceLoss loss = new InterferenceLoss(rows, cols, taskVectors);
+             NativeFloats tau = new NativeFloats(n);
+             NativeFloats grad = new NativeFloats(n);
+             NativeFloats m = new NativeFloats(n);
+             NativeFloats v = new NativeFloats(n)) {
+            FloatBuffer tb = tau.buffer();
+            for (float[] t : taskVectors) {                 // tau_m = sum_i tau_i, float32, task order
+                for (int j = 0; j < n; j++) {
+                    tb.put(j, tb.get(j) + t[j]);
+                }
+            }
+            double lossBefore = Double.NaN;
+            for (int t = 1; t <= config.iterations(); t++) {
+                double l = loss.evaluate(tau, grad);
+                if (t == 1) {
+                    lossBefore = l;
+                }
+                Adam.step(Adam.scalars(config, t), grad.buffer(), m.buffer(), v.buffer(), tb, 0, n);
+                if (listener != null) {
+                    listener.afterStep(t, l);
+                }
+            }
+            double lossAfter = loss.evaluate(tau, null);
+            if (config.iterations() == 0) {
+                lossBefore = lossAfter;
+            }
+            return new WudiResult(tau.toArray(), lossBefore, lossAfter, config.iterations());
+        }
+    }
+}
