@@ -18,6 +18,7 @@ import dev.wudi.method.TensorRule;
 import dev.wudi.method.TensorSink;
 import dev.wudi.method.Ties;
 import dev.wudi.method.WudiRule;
+import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -143,7 +144,7 @@ public final class Merger {
                 }
                 outputBytes += sink.bytes;
                 TensorRecord rec = new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
-                        outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9);
+                        outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details());
                 records.add(rec);
                 listener.tensorDone(rec, work(job.info(), rule));
             }
@@ -159,7 +160,9 @@ public final class Merger {
         long reads = numel * (options.models().size() + 1);
         if (rule instanceof WudiRule) {
             long cols = numel / Math.max(1, info.shape()[0]);
-            return reads + numel * cols * Math.max(1, options.adam().iterations()) / 64;
+            // Adam: one [rows, cols] x [cols, cols] product per step; spectral: about a dozen such products
+            int products = options.effectiveSolver() instanceof SolverSpec.Adam a ? Math.max(1, a.config().iterations()) : 12;
+            return reads + numel * cols * products / 64;
         }
         return reads;
     }
@@ -175,7 +178,7 @@ public final class Merger {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
-            return new WudiRule(backend, options.adam(), (t, loss) -> listener.step(t, iters));
+            return new WudiRule(backend, options.effectiveSolver(), options.autoLr(), (t, loss) -> listener.step(t, iters));
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {

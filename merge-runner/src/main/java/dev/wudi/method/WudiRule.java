@@ -5,23 +5,35 @@ import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.AutoLr;
+import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * WUDI-Merging for one linear weight [out, in] (SPEC section 2): the task vectors tau_i = W_i - W_0 are
- * widened to float32 and folded one at a time into the backend's Gram form, Adam runs from their sum,
- * and the merged weight is W_0 + tau_m (no scaling coefficient). A weight of rank > 2 (a convolution
- * [out, in, k, k]) is optimised as [out, in*k*k].
+ * widened to float32 and folded one at a time into the backend's Gram form, the solver runs (Adam from
+ * their sum by default, or one of the spectral solvers), and the merged weight is W_0 + tau_m (no
+ * scaling coefficient). A weight of rank &gt; 2 (a convolution [out, in, k, k]) is optimised as
+ * [out, in*k*k]. Under --lr auto, Adam's lr is decided here per tensor from the task-vector RMS.
  */
 public final class WudiRule implements TensorRule {
 
     private final Backend backend;
-    private final AdamConfig adam;
+    private final SolverSpec solver;
+    private final AutoLr autoLr;
     private final WudiProblem.StepListener listener;
 
     public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
+        this(backend, new SolverSpec.Adam(adam), null, listener);
+    }
+
+    /** @param autoLr null: Adam's lr as configured; else per tensor (only used when the solver is Adam) */
+    public WudiRule(Backend backend, SolverSpec solver, AutoLr autoLr, WudiProblem.StepListener listener) {
         this.backend = backend;
-        this.adam = adam;
+        this.solver = solver;
+        this.autoLr = autoLr;
         this.listener = listener;
     }
 
@@ -49,21 +61,35 @@ public final class WudiRule implements TensorRule {
         job.base().readAll(w0);
         float[] tau = new float[count];
         WudiResult result;
+        Map<String, Double> details = new LinkedHashMap<>();
         try (WudiProblem problem = backend.newProblem(job.name(), rows, cols)) {
+            double sumSquares = 0;
             for (TensorRef model : job.models()) {
                 model.readAll(tau);
                 for (int j = 0; j < count; j++) {
                     tau[j] -= w0[j]; // tau_i = W_i - W_0 in float32
+                    sumSquares += (double) tau[j] * tau[j];
                 }
                 problem.addTaskVector(tau);
             }
-            result = problem.solveAdam(adam, listener);
+            SolverSpec spec = solver;
+            if (autoLr != null && solver instanceof SolverSpec.Adam adam) {
+                double rms = Math.sqrt(sumSquares / ((double) count * job.models().size()));
+                float lr = autoLr.lrFor(rms);
+                spec = new SolverSpec.Adam(adam.config().withLr(lr));
+                details.put("task_vector_rms", rms);
+            }
+            if (spec instanceof SolverSpec.Adam adam) {
+                details.put("lr", (double) adam.config().lr());
+            }
+            result = problem.solve(spec, listener);
         }
+        details.putAll(result.details());
         float[] merged = result.tauM();
         for (int j = 0; j < count; j++) {
             merged[j] = w0[j] + merged[j]; // W = W_0 + tau_m
         }
         sink.writeFloats(merged, 0, count);
-        return new TensorOutcome(result.lossBefore(), result.lossAfter());
+        return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
     }
 }
