@@ -1,0 +1,226 @@
+package dev.wudi.bench;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.demo.Demo;
+import dev.wudi.demo.SyntheticTasks;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.MergeReport;
+import dev.wudi.merge.Merger;
+import dev.wudi.method.MergeMethods;
+import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.AutoLr;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralFilter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+
+/**
+ * `wudi bench quality`: merges with every method and solver through the same pipeline as `wudi merge`,
+ * times each merge, and scores it: on the built-in synthetic tasks by the demo's interference (relative
+ * output error against each task's own fine-tune, lower is better), and on a fixture folder in the
+ * digits6 layout by average accuracy with each task's own head (higher is better). Prints markdown
+ * tables and draws the fixture's (or else the synthetic set's) score against time as a PNG.
+ */
+public final class QualityBench {
+
+    /** One method or solver configuration as the bench runs it. */
+    public record Method(String label, UnaryOperator<MergeOptions> configure) {
+    }
+
+    /** One scored merge: per-task score, its mean, the merge's wall time and interference loss after. */
+    public record Row(String label, double[] scores, double mean, double seconds, double lossAfter) {
+    }
+
+    private QualityBench() {
+    }
+
+    /** Every method and solver the bench compares, at its defaults (the paper's Adam first among WUDI's). */
+    public static List<Method> methods() {
+        List<Method> m = new ArrayList<>();
+        m.add(new Method("task-arithmetic x0.3", o -> o.withMethod(MergeMethods.TASK_ARITHMETIC)));
+        m.add(new Method("average", o -> o.withMethod(MergeMethods.AVERAGE)));
+        m.add(new Method("ties", o -> o.withMethod(MergeMethods.TIES)));
+        m.add(new Method("wudi adam lr 1e-5 (paper)", o -> o));
+        m.add(new Method("wudi adam lr 1e-3", o -> o.withAdam(AdamConfig.paper().withLr(1e-3f))));
+        m.add(new Method("wudi adam lr auto", o -> o.withAutoLr(AutoLr.defaults())));
+        m.add(new Method("wudi exact", o -> o.withSolver(new SolverSpec.Exact(0))));
+        m.add(new Method("wudi spectral (default: flow)", o -> o.withSolver(SolverSpec.Spectral.defaults())));
+        m.add(new Method("wudi spectral tikhonov", o -> o.withSolver(
+                new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, Double.NaN, 0))));
+        m.add(new Method("wudi spectral landweber", o -> o.withSolver(
+                new SolverSpec.Spectral(SpectralFilter.Kind.LANDWEBER, Double.NaN, 0))));
+        m.add(new Method("wudi spectral flow, rank 32", o -> o.withSolver(
+                new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 32))));
+        return m;
+    }
+
+    /**
+     * Runs the bench.
+     *
+     * @param fixtureOrNull a folder in the digits6 layout, or null for the synthetic tasks only
+     * @param pngOut        where the chart goes (null: no chart)
+     * @param scales        task-vector scales at which the synthetic set is merged (1 = as built)
+     */
+    public static void run(PrintStream out, Path fixtureOrNull, Path pngOut, Backend backend, double[] scales)
+            throws IOException {
+        Path work = Files.createTempDirectory("wudi-quality");
+        try {
+            List<Row> chartRows = null;
+            String chartTitle = null;
+            String yTitle = null;
+            SyntheticTasks set = Demo.defaultTasks();
+            for (double scale : scales) {
+                SyntheticTasks s = scale == 1 ? set : set.scaled(scale);
+                List<Row> rows = synthetic(s, work.resolve("synthetic-x" + scale), backend);
+                out.printf(Locale.ROOT, "### Synthetic tasks, task vectors x%s (RMS %.2g)%n%n", trim(scale), s.taskVectorRms(0));
+                out.println("Interference per task (relative output error against the task's own fine-tune; 0 = as"
+                        + " good as it, 1 = no better than the base; lower is better).");
+                out.println();
+                printTable(out, rows, taskNames(s.tasks), "mean err", "%.4f");
+                if (scale == 1) {
+                    chartRows = rows;
+                    chartTitle = "Synthetic tasks: interference against merge time";
+                    yTitle = "mean interference (lower is better)";
+                }
+            }
+            if (fixtureOrNull != null) {
+                FixtureScorer fx = FixtureScorer.open(fixtureOrNull);
+                List<Row> rows = fixture(fx, work.resolve("fixture"), backend);
+                out.printf(Locale.ROOT, "### Fixture %s%n%n", fixtureOrNull.getFileName());
+                out.println("Accuracy (%) per task with each task's own head; higher is better.");
+                out.println();
+                printTable(out, rows, fx.tasks(), "avg", "%.2f");
+                chartRows = rows;
+                chartTitle = "Fixture " + fixtureOrNull.getFileName() + ": average accuracy against merge time";
+                yTitle = "average accuracy (%)";
+            }
+            if (pngOut != null && chartRows != null) {
+                chart(chartRows, chartTitle, yTitle, pngOut);
+                out.println("Chart written to " + pngOut);
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(work)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    static List<Row> synthetic(SyntheticTasks set, Path dir, Backend backend) throws IOException {
+        Files.createDirectories(dir);
+        List<Path> files = set.write(dir);
+        Path base = files.get(0);
+        List<Path> models = files.subList(1, files.size());
+        List<Row> rows = new ArrayList<>();
+        double[] pre = Demo.score(set, base);
+        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN));
+        for (Method m : methods()) {
+            Path outFile = dir.resolve("merged.safetensors");
+            MergeOptions o = m.configure().apply(MergeOptions.defaults(base, models, outFile).withForce(true));
+            MergeReport r = new Merger(o, backend, null).run();
+            double[] err = Demo.score(set, outFile);
+            rows.add(new Row(m.label(), err, mean(err), r.seconds(), lossAfter(r)));
+        }
+        return rows;
+    }
+
+    static List<Row> fixture(FixtureScorer fx, Path dir, Backend backend) throws IOException {
+        Files.createDirectories(dir);
+        List<Row> rows = new ArrayList<>();
+        double[] pre = fx.accuracy(fx.base());
+        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN));
+        for (Method m : methods()) {
+            Path outFile = dir.resolve("merged.safetensors");
+            MergeOptions o = m.configure().apply(MergeOptions.defaults(fx.base(), fx.models(), outFile).withForce(true));
+            MergeReport r = new Merger(o, backend, null).run();
+            double[] acc = fx.accuracy(outFile);
+            rows.add(new Row(m.label(), acc, mean(acc), r.seconds(), lossAfter(r)));
+        }
+        return rows;
+    }
+
+    private static double lossAfter(MergeReport r) {
+        return r.optimisedCount() == 0 ? Double.NaN : r.totalLossAfter();
+    }
+
+    static void printTable(PrintStream out, List<Row> rows, List<String> tasks, String meanName, String fmt) {
+        StringBuilder head = new StringBuilder("| method |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (String t : tasks) {
+            head.append(' ').append(t).append(" |");
+            rule.append("---:|");
+        }
+        head.append(' ').append(meanName).append(" | merge time (s) | WUDI loss after |");
+        rule.append("---:|---:|---:|");
+        out.println(head);
+        out.println(rule);
+        for (Row r : rows) {
+            StringBuilder line = new StringBuilder("| ").append(r.label()).append(" |");
+            for (double v : r.scores()) {
+                line.append(' ').append(String.format(Locale.ROOT, fmt, v)).append(" |");
+            }
+            line.append(" **").append(String.format(Locale.ROOT, fmt, r.mean())).append("** | ")
+                    .append(Double.isNaN(r.seconds()) ? "-" : String.format(Locale.ROOT, "%.3f", r.seconds()))
+                    .append(" | ")
+                    .append(Double.isNaN(r.lossAfter()) ? "-" : String.format(Locale.ROOT, "%.4g", r.lossAfter()))
+                    .append(" |");
+            out.println(line);
+        }
+        out.println();
+    }
+
+    /** Score against merge time, one point (and legend entry) per method; headless, written as PNG. */
+    static void chart(List<Row> rows, String title, String yTitle, Path png) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        XYChart chart = new XYChartBuilder().width(1000).height(560).title(title)
+                .xAxisTitle("merge time, seconds (log scale)").yAxisTitle(yTitle).build();
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+        chart.getStyler().setXAxisLogarithmic(true);
+        chart.getStyler().setMarkerSize(11);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        chart.getStyler().setXAxisDecimalPattern("0.###");
+        for (Row r : rows) {
+            if (!Double.isNaN(r.seconds())) {
+                chart.addSeries(r.label(), new double[] {Math.max(r.seconds(), 1e-3)}, new double[] {r.mean()});
+            }
+        }
+        Path abs = png.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        try (OutputStream os = Files.newOutputStream(abs)) {
+            BitmapEncoder.saveBitmap(chart, os, BitmapEncoder.BitmapFormat.PNG);
+        }
+    }
+
+    private static List<String> taskNames(int n) {
+        List<String> t = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            t.add("task" + i);
+        }
+        return t;
+    }
+
+    private static String trim(double v) {
+        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    }
+
+    static double mean(double[] a) {
+        double s = 0;
+        for (double v : a) {
+            s += v;
+        }
+        return s / a.length;
+    }
+}
