@@ -1,0 +1,45 @@
+package dev.wudi.cli;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.bench.QualityBench;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "quality", mixinStandardHelpOptions = true,
+        description = {"Merge with every method and solver, time each merge, and score it: on the built-in",
+                "synthetic tasks (interference, lower is better) and on a fixture folder in the digits6 layout",
+                "(average accuracy with each task's own head). Prints markdown tables; draws score against time."},
+        footer = {"", "Example:", "  wudi bench quality --fixture ../shared/fixtures/digits6 --png docs/quality-digits6.png"})
+public final class BenchQualityCommand implements Callable<Integer> {
+
+    @Option(names = "--fixture", paramLabel = "DIR",
+            description = "A fixture folder in the digits6 layout (fixture.json, base, task_*, heads_*, tests).")
+    Path fixture;
+
+    @Option(names = "--png", paramLabel = "FILE.png",
+            description = "Write the chart (the fixture's accuracy, or else the synthetic interference, against time).")
+    Path png;
+
+    @Option(names = "--scales", paramLabel = "S,...", split = ",", defaultValue = "1",
+            description = "Task-vector scales for the synthetic tasks (default: ${DEFAULT-VALUE}; e.g. 0.1,1,10).")
+    double[] scales;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (default: all cores).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        for (double s : scales) {
+            if (!(s > 0) || Double.isInfinite(s)) {
+                throw new Errors.UsageException("--scales must be positive numbers, got " + s);
+            }
+        }
+        try (Backend backend = Backends.select("cpu", threads)) {
+            QualityBench.run(System.out, fixture, png, backend, scales);
+        }
+        return 0;
+    }
+}
