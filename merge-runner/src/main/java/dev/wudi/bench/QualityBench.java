@@ -1,6 +1,7 @@
 package dev.wudi.bench;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.demo.Demo;
 import dev.wudi.demo.SyntheticTasks;
 import dev.wudi.merge.MergeOptions;
@@ -14,6 +15,8 @@ import dev.wudi.solver.spectral.SpectralFilter;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +36,8 @@ import org.knowm.xchart.style.Styler;
  * times each merge, and scores it: on the built-in synthetic tasks by the demo's interference (relative
  * output error against each task's own fine-tune, lower is better), and on a fixture folder in the
  * digits6 layout by average accuracy with each task's own head (higher is better). Prints markdown
- * tables and draws the fixture's (or else the synthetic set's) score against time as a PNG.
+ * tables and draws the fixture's (or else the synthetic set's) score against time as a PNG: CPU time of
+ * the merge when the backend runs one thread (steady on a shared machine), else wall time.
  */
 public final class QualityBench {
 
@@ -41,9 +45,16 @@ public final class QualityBench {
     public record Method(String label, UnaryOperator<MergeOptions> configure) {
     }
 
-    /** One scored merge: per-task score, its mean, the merge's wall time and interference loss after. */
-    public record Row(String label, double[] scores, double mean, double seconds, double lossAfter) {
+    /**
+     * One scored merge: per-task score, its mean, the merge's wall time (median over repeats), the CPU time
+     * of the merging thread (median; all of the merge's work when the backend runs one thread), and the
+     * interference loss summed over WUDI's tensors after the merge.
+     */
+    public record Row(String label, double[] scores, double mean, double seconds, double cpuSeconds, double lossAfter) {
     }
+
+    /** How merges are timed: each one is run `repeats` times, the median reported. */
+    private static int repeats = 1;
 
     private QualityBench() {
     }
@@ -77,6 +88,16 @@ public final class QualityBench {
      */
     public static void run(PrintStream out, Path fixtureOrNull, Path pngOut, Backend backend, double[] scales)
             throws IOException {
+        run(out, fixtureOrNull, pngOut, backend, scales, 1);
+    }
+
+    /** As above, timing every merge as the median of `timingRepeats` runs. */
+    public static synchronized void run(PrintStream out, Path fixtureOrNull, Path pngOut, Backend backend,
+                                        double[] scales, int timingRepeats) throws IOException {
+        repeats = Math.max(1, timingRepeats);
+        boolean cpuAxis = backend instanceof CpuBackend c && c.threads() == 1;
+        out.println("Backend: " + backend.describe() + "; times are the median of " + repeats + " run(s).");
+        out.println();
         Path work = Files.createTempDirectory("wudi-quality");
         try {
             List<Row> chartRows = null;
@@ -109,7 +130,7 @@ public final class QualityBench {
                 yTitle = "average accuracy (%)";
             }
             if (pngOut != null && chartRows != null) {
-                chart(chartRows, chartTitle, yTitle, pngOut);
+                chart(chartRows, chartTitle, yTitle, pngOut, cpuAxis);
                 out.println("Chart written to " + pngOut);
             }
         } finally {
@@ -126,13 +147,13 @@ public final class QualityBench {
         List<Path> models = files.subList(1, files.size());
         List<Row> rows = new ArrayList<>();
         double[] pre = Demo.score(set, base);
-        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN));
+        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN, Double.NaN));
         for (Method m : methods()) {
             Path outFile = dir.resolve("merged.safetensors");
             MergeOptions o = m.configure().apply(MergeOptions.defaults(base, models, outFile).withForce(true));
-            MergeReport r = new Merger(o, backend, null).run();
+            Timed t = timed(o, backend);
             double[] err = Demo.score(set, outFile);
-            rows.add(new Row(m.label(), err, mean(err), r.seconds(), lossAfter(r)));
+            rows.add(new Row(m.label(), err, mean(err), t.wall, t.cpu, lossAfter(t.report)));
         }
         return rows;
     }
@@ -141,15 +162,38 @@ public final class QualityBench {
         Files.createDirectories(dir);
         List<Row> rows = new ArrayList<>();
         double[] pre = fx.accuracy(fx.base());
-        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN));
+        rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN, Double.NaN));
         for (Method m : methods()) {
             Path outFile = dir.resolve("merged.safetensors");
             MergeOptions o = m.configure().apply(MergeOptions.defaults(fx.base(), fx.models(), outFile).withForce(true));
-            MergeReport r = new Merger(o, backend, null).run();
+            Timed t = timed(o, backend);
             double[] acc = fx.accuracy(outFile);
-            rows.add(new Row(m.label(), acc, mean(acc), r.seconds(), lossAfter(r)));
+            rows.add(new Row(m.label(), acc, mean(acc), t.wall, t.cpu, lossAfter(t.report)));
         }
         return rows;
+    }
+
+    private record Timed(MergeReport report, double wall, double cpu) {
+    }
+
+    private static Timed timed(MergeOptions o, Backend backend) throws IOException {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        double[] wall = new double[repeats];
+        double[] cpu = new double[repeats];
+        MergeReport r = null;
+        for (int k = 0; k < repeats; k++) {
+            long c0 = mx.getCurrentThreadCpuTime();
+            r = new Merger(o, backend, null).run();
+            cpu[k] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+            wall[k] = r.seconds();
+        }
+        return new Timed(r, median(wall), median(cpu));
+    }
+
+    private static double median(double[] a) {
+        double[] b = a.clone();
+        java.util.Arrays.sort(b);
+        return b.length % 2 == 1 ? b[b.length / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2;
     }
 
     private static double lossAfter(MergeReport r) {
@@ -163,8 +207,8 @@ public final class QualityBench {
             head.append(' ').append(t).append(" |");
             rule.append("---:|");
         }
-        head.append(' ').append(meanName).append(" | merge time (s) | WUDI loss after |");
-        rule.append("---:|---:|---:|");
+        head.append(' ').append(meanName).append(" | merge wall (s) | merge CPU (s) | WUDI loss after |");
+        rule.append("---:|---:|---:|---:|");
         out.println(head);
         out.println(rule);
         for (Row r : rows) {
@@ -175,6 +219,8 @@ public final class QualityBench {
             line.append(" **").append(String.format(Locale.ROOT, fmt, r.mean())).append("** | ")
                     .append(Double.isNaN(r.seconds()) ? "-" : String.format(Locale.ROOT, "%.3f", r.seconds()))
                     .append(" | ")
+                    .append(Double.isNaN(r.cpuSeconds()) ? "-" : String.format(Locale.ROOT, "%.3f", r.cpuSeconds()))
+                    .append(" | ")
                     .append(Double.isNaN(r.lossAfter()) ? "-" : String.format(Locale.ROOT, "%.4g", r.lossAfter()))
                     .append(" |");
             out.println(line);
@@ -183,10 +229,10 @@ public final class QualityBench {
     }
 
     /** Score against merge time, one point (and legend entry) per method; headless, written as PNG. */
-    static void chart(List<Row> rows, String title, String yTitle, Path png) throws IOException {
+    static void chart(List<Row> rows, String title, String yTitle, Path png, boolean cpuAxis) throws IOException {
         System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(1000).height(560).title(title)
-                .xAxisTitle("merge time, seconds (log scale)").yAxisTitle(yTitle).build();
+                .xAxisTitle(cpuAxis ? "merge CPU time, one thread, seconds (log scale)" : "merge wall time, seconds (log scale)").yAxisTitle(yTitle).build();
         chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setMarkerSize(11);
@@ -194,7 +240,8 @@ public final class QualityBench {
         chart.getStyler().setXAxisDecimalPattern("0.###");
         for (Row r : rows) {
             if (!Double.isNaN(r.seconds())) {
-                chart.addSeries(r.label(), new double[] {Math.max(r.seconds(), 1e-3)}, new double[] {r.mean()});
+                double x = cpuAxis ? r.cpuSeconds() : r.seconds();
+                chart.addSeries(r.label(), new double[] {Math.max(x, 1e-3)}, new double[] {r.mean()});
             }
         }
         Path abs = png.toAbsolutePath();

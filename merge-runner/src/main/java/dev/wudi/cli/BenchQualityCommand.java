@@ -27,6 +27,10 @@ public final class BenchQualityCommand implements Callable<Integer> {
             description = "Task-vector scales for the synthetic tasks (default: ${DEFAULT-VALUE}; e.g. 0.1,1,10).")
     double[] scales;
 
+    @Option(names = "--repeats", paramLabel = "N", defaultValue = "1",
+            description = "Run every merge N times and report the median time (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (default: all cores).")
     int threads;
 
@@ -37,8 +41,11 @@ public final class BenchQualityCommand implements Callable<Integer> {
                 throw new Errors.UsageException("--scales must be positive numbers, got " + s);
             }
         }
+        if (repeats < 1) {
+            throw new Errors.UsageException("--repeats must be >= 1");
+        }
         try (Backend backend = Backends.select("cpu", threads)) {
-            QualityBench.run(System.out, fixture, png, backend, scales);
+            QualityBench.run(System.out, fixture, png, backend, scales, repeats);
         }
         return 0;
     }
