@@ -176,6 +176,99 @@ public final class QualityBench {
     private record Timed(MergeReport report, double wall, double cpu) {
     }
 
+    /** A set of models to merge and how a merge of them is scored (mean over tasks). */
+    private record Testbed(String name, Path base, List<Path> models, Scorer scorer) {
+    }
+
+    @FunctionalInterface
+    private interface Scorer {
+        double mean(Path merged) throws IOException;
+    }
+
+    /** The cutoff fractions and --lr auto factors the sweep tries. */
+    static final double[] SWEEP_CUTOFFS = {0.003, 0.01, 0.03, 0.1, 0.25, 0.5, 1, 3};
+    static final double[] SWEEP_LR_FACTORS = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1};
+    static final float[] SWEEP_FIXED_LRS = {1e-5f, 1e-4f, 1e-3f};
+
+    /**
+     * The evidence behind the two data-free rules: the spectral default's cutoff fraction and --lr auto's
+     * factor, swept on the synthetic tasks at the given scales and on the fixture, one column per testbed
+     * (synthetic: mean interference, lower is better; fixture: average accuracy, higher is better).
+     */
+    public static void sweep(PrintStream out, Path fixtureOrNull, Backend backend, double[] scales) throws IOException {
+        Path work = Files.createTempDirectory("wudi-sweep");
+        try {
+            List<Testbed> beds = new ArrayList<>();
+            SyntheticTasks set = Demo.defaultTasks();
+            for (double scale : scales) {
+                SyntheticTasks s = scale == 1 ? set : set.scaled(scale);
+                Path dir = Files.createDirectories(work.resolve("synthetic-x" + scale));
+                List<Path> files = s.write(dir);
+                beds.add(new Testbed("synthetic x" + trim(scale) + " (err)", files.get(0), files.subList(1, files.size()),
+                        f -> mean(Demo.score(s, f))));
+            }
+            if (fixtureOrNull != null) {
+                FixtureScorer fx = FixtureScorer.open(fixtureOrNull);
+                beds.add(new Testbed(fixtureOrNull.getFileName() + " (acc %)", fx.base(), fx.models(),
+                        f -> mean(fx.accuracy(f))));
+            }
+            List<String> labels = new ArrayList<>();
+            List<UnaryOperator<MergeOptions>> configs = new ArrayList<>();
+            for (double c : SWEEP_CUTOFFS) {
+                labels.add("spectral flow, cutoff " + trim(c) + (c == SpectralFilter.DEFAULT_CUTOFF_FRACTION ? " (default)" : ""));
+                configs.add(o -> o.withSolver(new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, c)));
+            }
+            labels.add("exact");
+            configs.add(o -> o.withSolver(new SolverSpec.Exact(0)));
+            sweepTable(out, "Spectral default: the cutoff fraction (lambda_c = F x mean nonzero eigenvalue of C)",
+                    beds, labels, configs, work, backend);
+            labels.clear();
+            configs.clear();
+            for (float lr : SWEEP_FIXED_LRS) {
+                labels.add("adam lr " + lr + (lr == AdamConfig.PAPER_LR ? " (paper)" : ""));
+                configs.add(o -> o.withAdam(AdamConfig.paper().withLr(lr)));
+            }
+            for (double k : SWEEP_LR_FACTORS) {
+                labels.add("adam lr auto:" + trim(k) + (k == AutoLr.DEFAULT_FACTOR ? " (default)" : ""));
+                configs.add(o -> o.withAutoLr(new AutoLr(k)));
+            }
+            sweepTable(out, "--lr auto: the factor K (lr = K x the tensor's task-vector RMS), against fixed lr",
+                    beds, labels, configs, work, backend);
+        } finally {
+            try (Stream<Path> s = Files.walk(work)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static void sweepTable(PrintStream out, String title, List<Testbed> beds, List<String> labels,
+                                   List<UnaryOperator<MergeOptions>> configs, Path work, Backend backend)
+            throws IOException {
+        out.println("### " + title);
+        out.println();
+        StringBuilder head = new StringBuilder("| setting |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (Testbed b : beds) {
+            head.append(' ').append(b.name()).append(" |");
+            rule.append("---:|");
+        }
+        out.println(head);
+        out.println(rule);
+        for (int i = 0; i < labels.size(); i++) {
+            StringBuilder line = new StringBuilder("| ").append(labels.get(i)).append(" |");
+            for (Testbed b : beds) {
+                Path outFile = work.resolve("sweep.safetensors");
+                MergeOptions o = configs.get(i).apply(MergeOptions.defaults(b.base(), b.models(), outFile).withForce(true));
+                new Merger(o, backend, null).run();
+                double v = b.scorer().mean(outFile);
+                line.append(' ').append(String.format(Locale.ROOT, b.name().endsWith("(err)") ? "%.4f" : "%.2f", v))
+                        .append(" |");
+            }
+            out.println(line);
+        }
+        out.println();
+    }
+
     private static Timed timed(MergeOptions o, Backend backend) throws IOException {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         double[] wall = new double[repeats];

@@ -31,6 +31,10 @@ public final class BenchQualityCommand implements Callable<Integer> {
             description = "Run every merge N times and report the median time (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--sweep",
+            description = "Instead: sweep the spectral default's cutoff fraction and --lr auto's factor (the evidence in docs/quality.md).")
+    boolean sweep;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (default: all cores).")
     int threads;
 
@@ -45,7 +49,11 @@ public final class BenchQualityCommand implements Callable<Integer> {
             throw new Errors.UsageException("--repeats must be >= 1");
         }
         try (Backend backend = Backends.select("cpu", threads)) {
-            QualityBench.run(System.out, fixture, png, backend, scales, repeats);
+            if (sweep) {
+                QualityBench.sweep(System.out, fixture, backend, scales);
+            } else {
+                QualityBench.run(System.out, fixture, png, backend, scales, repeats);
+            }
         }
         return 0;
     }

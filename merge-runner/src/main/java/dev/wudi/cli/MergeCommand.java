@@ -93,6 +93,12 @@ public final class MergeCommand implements Callable<Integer> {
                     + " landweber: steps k at eta = 1/lambda_max). Default: a data-free rule from C's spectrum.")
     Double filterParam;
 
+    @Option(names = "--cutoff", paramLabel = "F",
+            description = "--solver spectral/flow without a parameter: place the filter's knee at F x the mean nonzero"
+                    + " eigenvalue of C (default: " + SpectralFilter.DEFAULT_CUTOFF_FRACTION + "; smaller F = closer to"
+                    + " the exact minimiser). Scale-free, unlike --filter-param.")
+    Double cutoff;
+
     @Option(names = "--rank", paramLabel = "R", defaultValue = "0",
             description = "--solver spectral: use only the R largest eigenpairs of C (default: ${DEFAULT-VALUE} = all).")
     int rank;
@@ -222,10 +228,13 @@ public final class MergeCommand implements Callable<Integer> {
             case "exact":
                 return new SolverSpec.Exact(ridge);
             case "flow":
+                if (flowTime == null && cutoff != null) {
+                    return new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, cutoff);
+                }
                 return new SolverSpec.Flow(flowTime == null ? Double.NaN : flowTime);
             case "spectral":
                 return new SolverSpec.Spectral(SpectralFilter.Kind.parse(filter),
-                        filterParam == null ? Double.NaN : filterParam, rank);
+                        filterParam == null ? Double.NaN : filterParam, rank, cutoff == null ? Double.NaN : cutoff);
             default:
                 throw new IllegalArgumentException("unknown --solver '" + solver + "' (choose from adam, exact, flow, spectral)");
         }

@@ -79,10 +79,20 @@ public sealed interface SolverSpec {
      * A spectral filter of the eigenvalues (SWUDI-style), with optional rank truncation. A filter whose
      * parameter is left out (NaN) takes the data-free default rule of {@link SpectralFilter}.
      *
-     * @param rank keep only the rank largest eigenpairs (0: all)
+     * @param rank   keep only the rank largest eigenpairs (0: all)
+     * @param cutoff for the data-free default (param NaN): the filter's knee lambda_c as a fraction of the
+     *               mean nonzero eigenvalue of C ({@link SpectralFilter#DEFAULT_CUTOFF_FRACTION} if NaN)
      */
-    record Spectral(SpectralFilter.Kind kind, double param, int rank) implements SolverSpec {
+    record Spectral(SpectralFilter.Kind kind, double param, int rank, double cutoff) implements SolverSpec {
+
+        public Spectral(SpectralFilter.Kind kind, double param, int rank) {
+            this(kind, param, rank, Double.NaN);
+        }
+
         public Spectral {
+            if (!Double.isNaN(cutoff) && !(cutoff > 0 && !Double.isInfinite(cutoff))) {
+                throw new IllegalArgumentException("cutoff fraction must be a positive number, got " + cutoff);
+            }
             if (kind == null) {
                 throw new IllegalArgumentException("a spectral filter kind is needed");
             }
@@ -106,7 +116,8 @@ public sealed interface SolverSpec {
 
         @Override
         public String describe() {
-            return "spectral " + kind.label() + (Double.isNaN(param) ? " (data-free default)" : " " + param)
+            return "spectral " + kind.label() + (Double.isNaN(param)
+                    ? " (data-free default" + (Double.isNaN(cutoff) ? ")" : ", cutoff " + cutoff + ")") : " " + param)
                     + (rank > 0 ? ", rank " + rank : "");
         }
     }

@@ -24,11 +24,16 @@ import java.util.Locale;
  * also get a = b = 0: there the loss is flat and D has no component.
  *
  * <p>The data-free default (parameter NaN) places the filter's knee at one cutoff eigenvalue
- * lambda_c = {@link #DEFAULT_CUTOFF_FRACTION} * trace(C) / rank(C): exponential t = 1 / (2 lambda_c),
+ * lambda_c = cutoff * trace(C) / rank(C) (cutoff {@link #DEFAULT_CUTOFF_FRACTION} unless given): exponential t = 1 / (2 lambda_c),
  * Tikhonov rho = lambda_c, Landweber k = lambda_max / lambda_c. See docs/quality.md for the measurements
  * behind it.
  */
-public record SpectralFilter(Kind kind, double param, int rank) {
+public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
+
+    /** A filter whose default (param NaN) uses {@link #DEFAULT_CUTOFF_FRACTION}. */
+    public SpectralFilter(Kind kind, double param, int rank) {
+        this(kind, param, rank, DEFAULT_CUTOFF_FRACTION);
+    }
 
     /** The filter families. */
     public enum Kind {
@@ -85,6 +90,12 @@ public record SpectralFilter(Kind kind, double param, int rank) {
         if (rank < 0) {
             throw new IllegalArgumentException("rank must be >= 0, got " + rank);
         }
+        if (Double.isNaN(cutoff)) {
+            cutoff = DEFAULT_CUTOFF_FRACTION;
+        }
+        if (!(cutoff > 0) || Double.isInfinite(cutoff)) {
+            throw new IllegalArgumentException("cutoff fraction must be a positive number, got " + cutoff);
+        }
     }
 
     /** The coefficients for one spectrum, with the parameter actually used. */
@@ -127,7 +138,7 @@ public record SpectralFilter(Kind kind, double param, int rank) {
         if (!Double.isNaN(param)) {
             return param;
         }
-        double lc = defaultCutoff(e, DEFAULT_CUTOFF_FRACTION);
+        double lc = defaultCutoff(e, cutoff);
         if (!(lc > 0)) {
             return 1; // C = 0: every coefficient is 0 whatever the parameter
         }

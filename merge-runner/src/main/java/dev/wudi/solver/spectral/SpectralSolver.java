@@ -38,9 +38,9 @@ public final class SpectralSolver {
         if (spec instanceof SolverSpec.Exact e) {
             return new SpectralFilter(SpectralFilter.Kind.EXACT, e.ridge(), 0);
         } else if (spec instanceof SolverSpec.Flow f) {
-            return new SpectralFilter(SpectralFilter.Kind.EXPONENTIAL, f.time(), 0);
+            return new SpectralFilter(SpectralFilter.Kind.EXPONENTIAL, f.time(), 0, Double.NaN);
         } else if (spec instanceof SolverSpec.Spectral s) {
-            return new SpectralFilter(s.kind(), s.param(), s.rank());
+            return new SpectralFilter(s.kind(), s.param(), s.rank(), s.cutoff());
         }
         throw new IllegalArgumentException(spec.name() + " is not a spectral solver");
     }

@@ -144,6 +144,10 @@ class SpectralSolverTest {
             scaledBack[i] /= 1000f;
         }
         assertTrue(Reference.relErr(scaledBack, Reference.matrix(s.tau(), ROWS, COLS)) < 1e-4);
+        // a smaller cutoff fraction flows longer: closer to the minimiser
+        SpectralSolver.Solution s3 = SOLVER.solve(G, new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, 0.01));
+        assertEquals(s.param() * SpectralFilter.DEFAULT_CUTOFF_FRACTION / 0.01, s3.param(), 1e-6 * s3.param());
+        assertTrue(s3.lossAfter() < s.lossAfter() && s3.lossAfter() > exact);
         // Tikhonov and Landweber defaults put their knee at the same lambda_c
         assertEquals(lc, SOLVER.solve(G, new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, Double.NaN, 0)).param(),
                 1e-6 * lc);
@@ -164,5 +168,7 @@ class SpectralSolverTest {
         assertThrows(IllegalArgumentException.class, () -> new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, -2, 0));
         assertThrows(IllegalArgumentException.class, () -> new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, 1, -1));
         assertThrows(IllegalArgumentException.class, () -> SpectralFilter.Kind.parse("gaussian"));
+        assertThrows(IllegalArgumentException.class,
+                () -> new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, 0));
     }
 }
