@@ -3,6 +3,7 @@ package dev.wudi.cli;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.bench.QualityBench;
+import dev.wudi.bench.SpectralCostBench;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -35,6 +36,10 @@ public final class BenchQualityCommand implements Callable<Integer> {
             description = "Instead: sweep the spectral default's cutoff fraction and --lr auto's factor (the evidence in docs/quality.md).")
     boolean sweep;
 
+    @Option(names = "--cost", paramLabel = "N,...", split = ",",
+            description = "Instead: time a spectral solve against 300 Adam steps on [N, N] weights (e.g. 256,768,1536).")
+    int[] cost;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (default: all cores).")
     int threads;
 
@@ -49,7 +54,9 @@ public final class BenchQualityCommand implements Callable<Integer> {
             throw new Errors.UsageException("--repeats must be >= 1");
         }
         try (Backend backend = Backends.select("cpu", threads)) {
-            if (sweep) {
+            if (cost != null) {
+                SpectralCostBench.run(System.out, backend, cost);
+            } else if (sweep) {
                 QualityBench.sweep(System.out, fixture, backend, scales);
             } else {
                 QualityBench.run(System.out, fixture, png, backend, scales, repeats);
