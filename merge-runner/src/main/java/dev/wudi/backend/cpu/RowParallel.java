@@ -14,10 +14,10 @@ import java.util.concurrent.Future;
  */
 final class RowParallel implements AutoCloseable {
 
-    /** Works on elements [from, to) and returns its partial sum (0 when there is none). */
+    /** Block number block (0 .. threads-1) works on elements [from, to) and returns its partial sum. */
     @FunctionalInterface
     interface RangeBody {
-        double apply(int from, int to);
+        double apply(int block, int from, int to);
     }
 
     private final int threads;
@@ -41,15 +41,16 @@ final class RowParallel implements AutoCloseable {
     double run(int rows, int cols, RangeBody body) {
         int blocks = Math.min(threads, rows);
         if (blocks <= 1) {
-            return body.apply(0, rows * cols);
+            return body.apply(0, 0, rows * cols);
         }
         pending.clear();
         for (int b = 1; b < blocks; b++) {
+            int block = b;
             int from = (int) ((long) rows * b / blocks) * cols;
             int to = (int) ((long) rows * (b + 1) / blocks) * cols;
-            pending.add(pool.submit(() -> body.apply(from, to)));
+            pending.add(pool.submit(() -> body.apply(block, from, to)));
         }
-        double total = body.apply(0, (rows / blocks) * cols);
+        double total = body.apply(0, 0, (rows / blocks) * cols);
         try {
             for (Future<Double> f : pending) {
                 total += f.get();

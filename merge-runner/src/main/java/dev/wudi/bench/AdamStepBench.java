@@ -1,0 +1,199 @@
+package dev.wudi.bench;
+
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.cpu.Blas;
+import dev.wudi.backend.cpu.CpuBackend;
+import dev.wudi.backend.cpu.NativeFloats;
+import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.LiteralWudi;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Times one Adam step of WUDI-Merging on CLIP ViT-B/32 layer shapes: the one-GEMM Gram form
+ * (CpuWudiProblem) against the literal 2n-product formula (LiteralWudi) and against a bare OpenBLAS
+ * sgemm of the same shape, [out, in] x [in, in]. Not a unit test: run it by hand or as `wudi bench step`.
+ */
+public final class AdamStepBench {
+
+    /** CLIP ViT-B/32: attention in_proj [3d, d], out_proj [d, d], MLP c_fc [4d, d] and c_proj [d, 4d], d = 768. */
+    public static final List<int[]> CLIP_VIT_B32_SHAPES = List.of(
+            new int[] {2304, 768}, new int[] {768, 768}, new int[] {3072, 768}, new int[] {768, 3072});
+
+    /** Task-vector entries are N(0, RMS^2), the order of magnitude of CLIP fine-tuning task vectors. */
+    public static final float TASK_VECTOR_RMS = 1e-3f;
+
+    private static final int PAPER_STEPS = AdamConfig.PAPER_ITERATIONS;
+
+    private AdamStepBench() {
+    }
+
+    /** One row of the table. */
+    public record Row(int out, int in, double setupMs, double stepMs, double bareSgemmGflops,
+                      double literalStepMs) {
+
+        double flopsPerStep() {
+            return 2.0 * out * (double) in * in;
+        }
+
+        double stepGflops() {
+            return flopsPerStep() / (stepMs * 1e6);
+        }
+    }
+
+    /**
+     * Runs the benchmark and prints a markdown table.
+     *
+     * @param threads      CPU threads (OpenBLAS and the element-wise pass); 0 = all cores
+     * @param tasks        number of random task vectors n (8 for the paper's CLIP benchmark)
+     * @param steps        one-GEMM Adam steps timed per shape (at least 2; the first is not timed)
+     * @param literalSteps literal-formula steps timed per shape after one warm-up step (it is slow)
+     * @param shapes       [out, in] pairs
+     * @return the measured rows
+     */
+    public static List<Row> run(PrintStream out, int threads, int tasks, int steps, int literalSteps,
+                                List<int[]> shapes) {
+        if (steps < 2 || literalSteps < 1 || tasks < 1) {
+            throw new IllegalArgumentException("need steps >= 2, literalSteps >= 1 and tasks >= 1");
+        }
+        List<Row> rows = new ArrayList<>();
+        try (CpuBackend backend = new CpuBackend(threads)) {
+            out.println("# WUDI Adam step, " + tasks + " task vectors (RMS " + TASK_VECTOR_RMS + "), "
+                    + backend.describe());
+            out.println();
+            out.println("One-GEMM step: median of " + (steps - 1) + " steps after the first; literal step: median of "
+                    + literalSteps + " after one warm-up; bare sgemm: median call. 300-step times are these"
+                    + " medians x 300 (extrapolated).");
+            out.println();
+            out.println("| shape [out, in] | setup ms | step ms | GEMM GFLOP/s in step | bare sgemm GFLOP/s "
+                    + "| step / bare | literal step ms | ours x300 s | literal x300 s | ours / literal |");
+            out.println("|---|---|---|---|---|---|---|---|---|---|");
+            double oursTotal = 0.0;
+            double literalTotal = 0.0;
+            for (int[] shape : shapes) {
+                Row r = measure(backend, tasks, steps, literalSteps, shape[0], shape[1]);
+                rows.add(r);
+                double ours300 = r.stepMs() * PAPER_STEPS / 1e3;
+                double lit300 = r.literalStepMs() * PAPER_STEPS / 1e3;
+                oursTotal += ours300;
+                literalTotal += lit300;
+                out.println(String.format(Locale.ROOT,
+                        "| [%d, %d] | %.1f | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.2f | %.1f | %.2f%% |",
+                        r.out(), r.in(), r.setupMs(), r.stepMs(), r.stepGflops(), r.bareSgemmGflops(),
+                        100.0 * r.stepGflops() / r.bareSgemmGflops(), r.literalStepMs(), ours300, lit300,
+                        100.0 * ours300 / lit300));
+                out.flush();
+            }
+            out.println(String.format(Locale.ROOT, "| **total** | | | | | | | %.2f | %.1f | %.2f%% |",
+                    oursTotal, literalTotal, 100.0 * oursTotal / literalTotal));
+        }
+        return rows;
+    }
+
+    private static Row measure(CpuBackend backend, int tasks, int steps, int literalSteps, int out, int in) {
+        List<float[]> taus = new ArrayList<>();
+        Random rnd = new Random(31L * out + in);
+        for (int i = 0; i < tasks; i++) {
+            float[] t = new float[out * in];
+            for (int j = 0; j < t.length; j++) {
+                t[j] = (float) (rnd.nextGaussian() * TASK_VECTOR_RMS);
+            }
+            taus.add(t);
+        }
+        AdamConfig cfg = AdamConfig.paper();
+
+        double setupMs;
+        double stepMs;
+        try (WudiProblem p = backend.newProblem("bench[" + out + "," + in + "]", out, in)) {
+            long t0 = System.nanoTime();
+            for (float[] t : taus) {
+                p.addTaskVector(t);
+            }
+            setupMs = (System.nanoTime() - t0) / 1e6;
+            long[] at = new long[steps + 1];
+            p.solveAdam(cfg.withIterations(steps), (t, l) -> at[t] = System.nanoTime());
+            stepMs = medianGapMs(at, 1, steps);
+        }
+
+        long[] at = new long[literalSteps + 2];
+        LiteralWudi.solve(out, in, taus, cfg.withIterations(literalSteps + 1), (t, l) -> at[t] = System.nanoTime());
+        double literalStepMs = medianGapMs(at, 1, literalSteps + 1);
+
+        return new Row(out, in, setupMs, stepMs, bareSgemmGflops(out, in), literalStepMs);
+    }
+
+    /** The median of at[t] - at[t-1] for t in (first, last], in ms: robust to other processes' bursts. */
+    static double medianGapMs(long[] at, int first, int last) {
+        double[] gaps = new double[last - first];
+        for (int t = first + 1; t <= last; t++) {
+            gaps[t - first - 1] = (at[t] - at[t - 1]) / 1e6;
+        }
+        java.util.Arrays.sort(gaps);
+        int h = gaps.length / 2;
+        return gaps.length % 2 == 1 ? gaps[h] : 0.5 * (gaps[h - 1] + gaps[h]);
+    }
+
+    /** A bare [out, in] x [in, in] sgemm: one warm-up, then the median call of at least 0.3 s of calls. */
+    static double bareSgemmGflops(int out, int in) {
+        try (NativeFloats a = new NativeFloats(out * in);
+             NativeFloats b = new NativeFloats(in * in);
+             NativeFloats c = new NativeFloats(out * in)) {
+            a.fill(1e-3f);
+            b.fill(1e-3f);
+            Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
+            List<Long> at = new ArrayList<>();
+            at.add(System.nanoTime());
+            do {
+                Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
+                at.add(System.nanoTime());
+            } while (at.get(at.size() - 1) - at.get(0) < 300_000_000L || at.size() < 4);
+            long[] times = at.stream().mapToLong(Long::longValue).toArray();
+            return 2.0 * out * (double) in * in / (medianGapMs(times, 0, times.length - 1) * 1e6);
+        }
+    }
+
+    /**
+     * Command line: [--threads N] [--tasks N] [--steps N] [--literal-steps N] [--shapes 2304x768,768x768].
+     */
+    public static void main(String[] args) {
+        int threads = 0;
+        int tasks = 8;
+        int steps = 30;
+        int literalSteps = 3;
+        List<int[]> shapes = CLIP_VIT_B32_SHAPES;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            String v = i + 1 < args.length ? args[i + 1] : null;
+            if (v == null) {
+                throw new IllegalArgumentException("option " + a + " needs a value");
+            }
+            switch (a) {
+                case "--threads" -> threads = Integer.parseInt(v);
+                case "--tasks" -> tasks = Integer.parseInt(v);
+                case "--steps" -> steps = Integer.parseInt(v);
+                case "--literal-steps" -> literalSteps = Integer.parseInt(v);
+                case "--shapes" -> shapes = parseShapes(v);
+                default -> throw new IllegalArgumentException("unknown option " + a
+                        + " (use --threads, --tasks, --steps, --literal-steps, --shapes)");
+            }
+            i++;
+        }
+        run(System.out, threads, tasks, steps, literalSteps, shapes);
+    }
+
+    /** "2304x768,768x768" to [[2304, 768], [768, 768]]. */
+    public static List<int[]> parseShapes(String s) {
+        List<int[]> out = new ArrayList<>();
+        for (String part : s.split(",")) {
+            String[] xy = part.trim().toLowerCase(Locale.ROOT).split("x");
+            if (xy.length != 2) {
+                throw new IllegalArgumentException("shape '" + part + "' is not OUTxIN, e.g. 2304x768");
+            }
+            out.add(new int[] {Integer.parseInt(xy[0].trim()), Integer.parseInt(xy[1].trim())});
+        }
+        return out;
+    }
+}
