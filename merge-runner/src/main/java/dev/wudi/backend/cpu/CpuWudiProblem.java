@@ -56,7 +56,7 @@ final class CpuWudiProblem implements WudiProblem {
         return gram.taskCount();
     }
 
-    /** Task vectors that were exactly zero and got weight 0 (see {@link GramForm}). */
+    @Override
     public int zeroTaskCount() {
         checkOpen();
         return gram.zeroTaskCount();

@@ -10,7 +10,8 @@ import java.util.concurrent.Future;
 /**
  * Runs an element-wise pass over a row-major matrix on a fixed number of threads, one contiguous block
  * of rows per thread (the caller's thread takes the first block). Partial sums are added in block
- * order, so a reduction does not depend on scheduling.
+ * order, so a reduction does not depend on scheduling. One pass at a time: problems of the same backend
+ * that solve from several threads take turns.
  */
 final class RowParallel implements AutoCloseable {
 
@@ -38,7 +39,7 @@ final class RowParallel implements AutoCloseable {
     }
 
     /** Applies body to [0, rows*cols) split at row boundaries; returns the sum of the partial results. */
-    double run(int rows, int cols, RangeBody body) {
+    synchronized double run(int rows, int cols, RangeBody body) {
         int blocks = Math.min(threads, rows);
         if (blocks <= 1) {
             return body.apply(0, 0, rows * cols);
