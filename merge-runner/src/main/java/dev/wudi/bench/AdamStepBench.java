@@ -69,8 +69,8 @@ public final class AdamStepBench {
                     + backend.describe());
             out.println();
             out.println("One-GEMM step: best of " + (steps - 1) + " steps after the first (median beside it);"
-                    + " literal step: best of " + literalSteps + " after one warm-up; bare sgemm: best call of"
-                    + " 0.3 s of calls. 300-step times are the best step x 300 (extrapolated). Setup: folding the"
+                    + " literal step: best of " + literalSteps + " after one warm-up; bare sgemm: best of at least"
+                    + " 30 calls and 1 s. 300-step times are the best step x 300 (extrapolated). Setup: folding the"
                     + " task vectors into the Gram form.");
             out.println();
             out.println("| shape [out, in] | setup ms | step ms | median step ms | GEMM GFLOP/s in step "
@@ -148,7 +148,10 @@ public final class AdamStepBench {
         return gaps.length % 2 == 1 ? gaps[h] : 0.5 * (gaps[h - 1] + gaps[h]);
     }
 
-    /** A bare [out, in] x [in, in] sgemm: one warm-up, then the best call of at least 0.3 s of calls. */
+    /**
+     * A bare [out, in] x [in, in] sgemm: one warm-up, then the best of at least 30 calls and 1 s (best-of,
+     * like the step, so that both see the machine at its quietest).
+     */
     static double bareSgemmGflops(int out, int in) {
         try (NativeFloats a = new NativeFloats(out * in);
              NativeFloats b = new NativeFloats(in * in);
@@ -161,7 +164,7 @@ public final class AdamStepBench {
             do {
                 Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
                 at.add(System.nanoTime());
-            } while (at.get(at.size() - 1) - at.get(0) < 300_000_000L || at.size() < 4);
+            } while (at.get(at.size() - 1) - at.get(0) < 1_000_000_000L || at.size() < 31);
             long[] times = at.stream().mapToLong(Long::longValue).toArray();
             return 2.0 * out * (double) in * in / (gapMs(times, 0, times.length - 1, false) * 1e6);
         }
