@@ -8,6 +8,7 @@ import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.LiteralWudi;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -32,19 +33,25 @@ public final class AdamStepBench {
     }
 
     /**
-     * One row of the table. Times are the best (shortest) of the repetitions: on a machine shared with
-     * other work that is the closest to the undisturbed time, and all three are taken the same way.
-     * stepMedianMs is given as a measure of the disturbance.
+     * One row of the table. The bare sgemm is timed between the Adam steps (one call after each step, on
+     * its own buffers), so that step and sgemm are sampled in the same moments: on a machine shared with
+     * other work this pairing is what makes their ratio meaningful. "best" is the shortest sample, the
+     * closest to undisturbed; "median" shows how disturbed the run was.
      */
-    public record Row(int out, int in, double setupMs, double stepMs, double stepMedianMs,
-                      double bareSgemmGflops, double literalStepMs) {
+    public record Row(int out, int in, double setupMs, double stepBestMs, double stepMedianMs,
+                      double bareBestMs, double bareMedianMs, double literalStepMs) {
 
-        double flopsPerStep() {
+        public double flopsPerStep() {
             return 2.0 * out * (double) in * in;
         }
 
-        double stepGflops() {
-            return flopsPerStep() / (stepMs * 1e6);
+        /** 2 out in^2 / best step time: the step's speed counted in the GEMM's flops. */
+        public double stepGflops() {
+            return flopsPerStep() / (stepBestMs * 1e6);
+        }
+
+        public double bareGflops() {
+            return flopsPerStep() / (bareBestMs * 1e6);
         }
     }
 
@@ -53,7 +60,7 @@ public final class AdamStepBench {
      *
      * @param threads      CPU threads (OpenBLAS and the element-wise pass); 0 = all cores
      * @param tasks        number of random task vectors n (8 for the paper's CLIP benchmark)
-     * @param steps        one-GEMM Adam steps timed per shape (at least 2; the first is not timed)
+     * @param steps        one-GEMM Adam steps run per shape (at least 2; the first is not timed)
      * @param literalSteps literal-formula steps timed per shape after one warm-up step (it is slow)
      * @param shapes       [out, in] pairs
      * @return the measured rows
@@ -68,33 +75,34 @@ public final class AdamStepBench {
             out.println("# WUDI Adam step, " + tasks + " task vectors (RMS " + TASK_VECTOR_RMS + "), "
                     + backend.describe());
             out.println();
-            out.println("One-GEMM step: best of " + (steps - 1) + " steps after the first (median beside it);"
-                    + " literal step: best of " + literalSteps + " after one warm-up; bare sgemm: best of at least"
-                    + " 30 calls and 1 s. 300-step times are the best step x 300 (extrapolated). Setup: folding the"
-                    + " task vectors into the Gram form.");
+            out.println("Setup: folding the task vectors into the Gram form. Step: one GEMM P = tau_m C plus the"
+                    + " fused Adam pass, " + (steps - 1) + " steps timed (the first is not), a bare sgemm of the"
+                    + " same shape timed after each step; best / median of the samples. Literal: best of "
+                    + literalSteps + " steps after one warm-up. 300-step times are the best step x 300"
+                    + " (extrapolated).");
             out.println();
-            out.println("| shape [out, in] | setup ms | step ms | median step ms | GEMM GFLOP/s in step "
-                    + "| bare sgemm GFLOP/s | step / bare | literal step ms | ours x300 s | literal x300 s "
-                    + "| ours / literal |");
-            out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+            out.println("| shape [out, in] | setup ms | step ms best / median | bare sgemm ms best / median "
+                    + "| GEMM GFLOP/s in step | bare sgemm GFLOP/s | step / bare (best) | step / bare (median) "
+                    + "| literal step ms | ours x300 s | literal x300 s | ours / literal |");
+            out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
             double oursTotal = 0.0;
             double literalTotal = 0.0;
             for (int[] shape : shapes) {
                 Row r = measure(backend, tasks, steps, literalSteps, shape[0], shape[1]);
                 rows.add(r);
-                double ours300 = r.stepMs() * PAPER_STEPS / 1e3;
+                double ours300 = r.stepBestMs() * PAPER_STEPS / 1e3;
                 double lit300 = r.literalStepMs() * PAPER_STEPS / 1e3;
                 oursTotal += ours300;
                 literalTotal += lit300;
                 out.println(String.format(Locale.ROOT,
-                        "| [%d, %d] | %.1f | %.2f | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.2f | %.1f | %.2f%% |",
-                        r.out(), r.in(), r.setupMs(), r.stepMs(), r.stepMedianMs(), r.stepGflops(),
-                        r.bareSgemmGflops(),
-                        100.0 * r.stepGflops() / r.bareSgemmGflops(), r.literalStepMs(), ours300, lit300,
+                        "| [%d, %d] | %.0f | %.2f / %.2f | %.2f / %.2f | %.1f | %.1f | %.0f%% | %.0f%% | %.1f | %.2f | %.1f | %.2f%% |",
+                        r.out(), r.in(), r.setupMs(), r.stepBestMs(), r.stepMedianMs(), r.bareBestMs(),
+                        r.bareMedianMs(), r.stepGflops(), r.bareGflops(), 100.0 * r.bareBestMs() / r.stepBestMs(),
+                        100.0 * r.bareMedianMs() / r.stepMedianMs(), r.literalStepMs(), ours300, lit300,
                         100.0 * ours300 / lit300));
                 out.flush();
             }
-            out.println(String.format(Locale.ROOT, "| **total** | | | | | | | | %.2f | %.1f | %.2f%% |",
+            out.println(String.format(Locale.ROOT, "| **total** | | | | | | | | | %.2f | %.1f | %.2f%% |",
                     oursTotal, literalTotal, 100.0 * oursTotal / literalTotal));
         }
         return rows;
@@ -113,61 +121,56 @@ public final class AdamStepBench {
         AdamConfig cfg = AdamConfig.paper();
 
         double setupMs;
-        double stepMs;
-        double stepMedianMs;
-        try (WudiProblem p = backend.newProblem("bench[" + out + "," + in + "]", out, in)) {
+        double[] stepMs = new double[steps - 1];
+        double[] bareMs = new double[steps - 1];
+        try (WudiProblem p = backend.newProblem("bench[" + out + "," + in + "]", out, in);
+             NativeFloats a = new NativeFloats(out * in);
+             NativeFloats b = new NativeFloats(in * in);
+             NativeFloats c = new NativeFloats(out * in)) {
+            a.fill(1e-3f);
+            b.fill(1e-3f);
             long t0 = System.nanoTime();
             for (float[] t : taus) {
                 p.addTaskVector(t);
             }
             setupMs = (System.nanoTime() - t0) / 1e6;
-            long[] at = new long[steps + 1];
-            p.solveAdam(cfg.withIterations(steps), (t, l) -> at[t] = System.nanoTime());
-            stepMs = gapMs(at, 1, steps, false);
-            stepMedianMs = gapMs(at, 1, steps, true);
+            long[] bareEnd = new long[1];
+            p.solveAdam(cfg.withIterations(steps), (t, loss) -> {
+                long stepEnd = System.nanoTime();
+                if (t >= 2) {
+                    stepMs[t - 2] = (stepEnd - bareEnd[0]) / 1e6;
+                }
+                Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
+                bareEnd[0] = System.nanoTime();
+                if (t >= 2) {
+                    bareMs[t - 2] = (bareEnd[0] - stepEnd) / 1e6;
+                }
+            });
         }
 
         long[] at = new long[literalSteps + 2];
         LiteralWudi.solve(out, in, taus, cfg.withIterations(literalSteps + 1), (t, l) -> at[t] = System.nanoTime());
-        double literalStepMs = gapMs(at, 1, literalSteps + 1, false);
+        double[] literalMs = new double[literalSteps];
+        for (int t = 2; t <= literalSteps + 1; t++) {
+            literalMs[t - 2] = (at[t] - at[t - 1]) / 1e6;
+        }
 
-        return new Row(out, in, setupMs, stepMs, stepMedianMs, bareSgemmGflops(out, in), literalStepMs);
+        return new Row(out, in, setupMs, best(stepMs), median(stepMs), best(bareMs), median(bareMs), best(literalMs));
     }
 
-    /** The shortest (or the median) of at[t] - at[t-1] for t in (first, last], in ms. */
-    static double gapMs(long[] at, int first, int last, boolean median) {
-        double[] gaps = new double[last - first];
-        for (int t = first + 1; t <= last; t++) {
-            gaps[t - first - 1] = (at[t] - at[t - 1]) / 1e6;
+    static double best(double[] x) {
+        double b = Double.POSITIVE_INFINITY;
+        for (double v : x) {
+            b = Math.min(b, v);
         }
-        java.util.Arrays.sort(gaps);
-        if (!median) {
-            return gaps[0];
-        }
-        int h = gaps.length / 2;
-        return gaps.length % 2 == 1 ? gaps[h] : 0.5 * (gaps[h - 1] + gaps[h]);
+        return b;
     }
 
-    /**
-     * A bare [out, in] x [in, in] sgemm: one warm-up, then the best of at least 30 calls and 1 s (best-of,
-     * like the step, so that both see the machine at its quietest).
-     */
-    static double bareSgemmGflops(int out, int in) {
-        try (NativeFloats a = new NativeFloats(out * in);
-             NativeFloats b = new NativeFloats(in * in);
-             NativeFloats c = new NativeFloats(out * in)) {
-            a.fill(1e-3f);
-            b.fill(1e-3f);
-            Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
-            List<Long> at = new ArrayList<>();
-            at.add(System.nanoTime());
-            do {
-                Blas.sgemm(false, false, out, in, in, 1.0f, a, b, 0.0f, c);
-                at.add(System.nanoTime());
-            } while (at.get(at.size() - 1) - at.get(0) < 1_000_000_000L || at.size() < 31);
-            long[] times = at.stream().mapToLong(Long::longValue).toArray();
-            return 2.0 * out * (double) in * in / (gapMs(times, 0, times.length - 1, false) * 1e6);
-        }
+    static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        int h = s.length / 2;
+        return s.length % 2 == 1 ? s[h] : 0.5 * (s[h - 1] + s[h]);
     }
 
     /**
