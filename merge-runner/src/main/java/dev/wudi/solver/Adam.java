@@ -31,6 +31,7 @@ public final class Adam {
     /**
      * The scalars of step t as the float32 values PyTorch's kernels see.
      *
+     * @param t                the step, from 1
      * @param lerpWeight       float32(1 - beta1), lerp_'s weight
      * @param beta2            float32(beta2), mul_'s factor
      * @param oneMinusBeta2    float32(1 - beta2), addcmul_'s value

@@ -67,6 +67,10 @@ public final class GramForm implements AutoCloseable {
         if (!Double.isFinite(norm2)) {
             throw new IllegalArgumentException("task vector " + (tasks + 1) + " holds NaN or infinite values");
         }
+        if (norm2 != 0.0 && !Float.isFinite((float) (1.0 / norm2))) {
+            throw new IllegalArgumentException("task vector " + (tasks + 1) + " has squared norm " + norm2
+                    + ": its weight 1/||tau||^2 does not fit in float32");
+        }
         FloatBuffer s = sum.buffer();
         for (int i = 0; i < taskVector.length; i++) {
             s.put(i, s.get(i) + taskVector[i]);         // tau_0 = sum_i tau_i in float32, task order
