@@ -20,13 +20,14 @@ import java.nio.FloatBuffer;
  * A task vector that is exactly zero would make w_i infinite (the official code then yields NaN). Here
  * it gets weight 0: it adds nothing to C, D or K (its term ||(tau_m - 0) 0^T||^2 is 0 for every tau_m
  * anyway), it is still added to the sum (which it does not change), and {@link #zeroTaskCount()} reports
- * it. A task vector holding NaN or infinity is rejected.
+ * it. A task vector holding NaN or infinity, or one so small that 1/||tau_i||^2 overflows float32, is
+ * rejected before it changes anything.
  */
 public final class GramForm implements AutoCloseable {
 
     private final int rows;
     private final int cols;
-    private final NativeFloats c;        // upper triangle exact (SYRK or w G), mirrored on demand
+    private final NativeFloats c;        // SYRK updates only the upper triangle: mirrored before it is read
     private final NativeFloats d;
     private final NativeFloats sum;
     private final NativeFloats tau;      // scratch: the task vector being added
