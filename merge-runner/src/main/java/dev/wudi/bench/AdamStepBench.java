@@ -184,6 +184,11 @@ public final class AdamStepBench {
         List<int[]> shapes = CLIP_VIT_B32_SHAPES;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                System.out.println("AdamStepBench [--threads N (0 = all cores)] [--tasks 8] [--steps 30]"
+                        + " [--literal-steps 3] [--shapes 2304x768,768x768,3072x768,768x3072]");
+                return;
+            }
             String v = i + 1 < args.length ? args[i + 1] : null;
             if (v == null) {
                 throw new IllegalArgumentException("option " + a + " needs a value");
