@@ -3,10 +3,10 @@ package dev.wudi.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** `wudi bench ...`: benchmarks, run by hand (never by the unit tests). */
+/** `wudi bench ...`: benchmarks, run by hand (never by the unit tests); figures go to docs/benchmarks.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks. Results are printed as markdown tables for docs/.",
-        subcommands = {BenchQualityCommand.class})
+        description = "Benchmarks. Results are printed as markdown tables for docs/benchmarks.md and docs/quality.md.",
+        subcommands = {BenchStepCommand.class, BenchQualityCommand.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec
@@ -14,6 +14,6 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a benchmark is needed, e.g. `wudi bench quality`");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a benchmark is needed, e.g. `wudi bench step`");
     }
 }

@@ -69,6 +69,11 @@ class CpuSpectralSolveTest {
             }
 
             @Override
+            public int zeroTaskCount() {
+                return 0;
+            }
+
+            @Override
             public WudiResult solveAdam(AdamConfig config, StepListener listener) {
                 return new WudiResult(new float[1], 1, 0, config.iterations());
             }
