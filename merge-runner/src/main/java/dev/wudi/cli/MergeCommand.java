@@ -184,6 +184,10 @@ public final class MergeCommand implements Callable<Integer> {
         if (autoLr != null && !(solverSpec instanceof SolverSpec.Adam)) {
             throw new Errors.UsageException("--lr auto applies to --solver adam only");
         }
+        String misplaced = misplacedSolverOption();
+        if (misplaced != null) {
+            throw new Errors.UsageException(misplaced);
+        }
         if (threads < 0) {
             throw new Errors.UsageException("--threads must be >= 0 (0 = all cores)");
         }
@@ -210,6 +214,24 @@ public final class MergeCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** A solver option given with a solver that does not read it (it would be silently ignored). */
+    private String misplacedSolverOption() {
+        String sv = solver.trim().toLowerCase(java.util.Locale.ROOT);
+        if (ridge != 0 && !sv.equals("exact")) {
+            return "--ridge applies to --solver exact";
+        }
+        if (flowTime != null && !sv.equals("flow")) {
+            return "--flow-time applies to --solver flow";
+        }
+        if ((filterParam != null || rank != 0) && !sv.equals("spectral")) {
+            return (filterParam != null ? "--filter-param" : "--rank") + " applies to --solver spectral";
+        }
+        if (cutoff != null && !(sv.equals("spectral") || sv.equals("flow"))) {
+            return "--cutoff applies to --solver spectral or flow";
+        }
+        return null;
     }
 
     private static float parseLr(String s) {

@@ -99,7 +99,8 @@ class SolverCliTest {
         for (String[] opts : List.of(new String[] {"--solver", "newton"}, new String[] {"--lr", "fast"},
                 new String[] {"--solver", "exact", "--lr", "auto"}, new String[] {"--solver", "spectral", "--filter", "gaussian"},
                 new String[] {"--solver", "flow", "--flow-time", "-1"},
-                new String[] {"--solver", "spectral", "--cutoff", "0"})) {
+                new String[] {"--solver", "spectral", "--cutoff", "0"}, new String[] {"--rank", "4"},
+                new String[] {"--solver", "exact", "--flow-time", "1"})) {
             assertEquals(2, Main.execute(merge("x.safetensors", opts).toArray(String[]::new)), String.join(" ", opts));
             assertFalse(Files.exists(tmp.resolve("x.safetensors")));
         }
