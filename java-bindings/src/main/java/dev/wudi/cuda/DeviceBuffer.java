@@ -62,6 +62,14 @@ public final class DeviceBuffer implements AutoCloseable {
         Driver.copyDtoHAsync(dst.pointer(), pointer(), count, stream.handle(), "downloading " + purpose);
     }
 
+    /** Copy {@code count} bytes from byte {@code srcOffset} of this buffer to byte {@code dstOffset} of pinned memory, in stream order. */
+    public void copyRangeToAsync(long srcOffset, PinnedBuffer dst, long dstOffset, long count, CudaStream stream) {
+        checkRange(srcOffset + count);
+        dst.checkRange(dstOffset + count);
+        Driver.copyDtoHAsync(dst.pointer().withByteOffset(dstOffset), pointer().withByteOffset(srcOffset), count,
+                stream.handle(), "downloading part of " + purpose);
+    }
+
     /** Copy {@code count} bytes from another device buffer, in stream order. */
     public void copyFromAsync(DeviceBuffer src, long count, CudaStream stream) {
         checkRange(count);

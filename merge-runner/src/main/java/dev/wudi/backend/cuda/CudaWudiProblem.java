@@ -1,0 +1,339 @@
+package dev.wudi.backend.cuda;
+
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.WudiResult;
+import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.cuda.Cublas;
+import dev.wudi.cuda.CudaDevice;
+import dev.wudi.cuda.CudaEvent;
+import dev.wudi.cuda.CudaException;
+import dev.wudi.cuda.CudaStream;
+import dev.wudi.cuda.DeviceBuffer;
+import dev.wudi.cuda.PinnedBuffer;
+import dev.wudi.cuda.WudiKernels;
+import dev.wudi.solver.AdamConfig;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The WUDI problem of one [rows, cols] weight on the GPU, in the Gram form of SPEC 2.2:
+ * <pre>
+ *   per task i:  w_i = 1 / ||tau_i||_F^2   (0 for a zero tau_i, which still joins the sum)
+ *                G_i = tau_i^T tau_i        (cuBLAS SYRK + symmetrise)
+ *                C  += w_i G_i              (axpy)          D += w_i tau_i G_i   (GEMM)
+ *                K  += w_i ||G_i||_F^2      (device reduction, one slot per task)
+ *                sum += tau_i               (axpy)
+ *   solve:       tau_m = sum; each Adam step: P = tau_m C (ONE GEMM), then FusedAdam (one pass, which also
+ *                yields L = sum (P - 2D) tau_m + K at the step's start)
+ * </pre>
+ * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
+ * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i.
+ */
+final class CudaWudiProblem implements WudiProblem {
+
+    private static final int INITIAL_TASK_SLOTS = 64;
+
+    private final CudaBackend backend;
+    private final CudaDevice device;
+    private final WudiKernels kernels;
+    private final Cublas cublas;
+    private final CudaStream compute;
+    private final CudaStream copy;
+    private final String tensorName;
+    private final int rows;
+    private final int cols;
+    private final long n;
+    private final long cc;
+
+    // held for the problem's life
+    private final DeviceBuffer sum;          // (rows, cols) sum_i tau_i, the Adam start
+    private final DeviceBuffer d;            // (rows, cols) D = sum_i w_i tau_i G_i
+    private final DeviceBuffer c;            // (cols, cols) C = sum_i w_i G_i
+    private final DeviceBuffer normPartials; // copy stream's reduction scratch
+    private final DeviceBuffer normOut;      // 1 double
+    private final DeviceBuffer kPartials;    // compute stream's reduction scratch
+    private final PinnedBuffer hostStage;    // (rows, cols) floats: uploads and the final download
+    private final PinnedBuffer normHost;     // 1 double
+    private final CudaEvent[] uploaded = new CudaEvent[2];
+    private final CudaEvent[] consumed = new CudaEvent[2];
+    private DeviceBuffer kTerms;             // ||G_i||_F^2 per task, on the device
+    private int kCapacity;
+
+    // freed before the solve, re-made if a task vector comes after it
+    private DeviceBuffer g;                  // (cols, cols) G_i scratch
+    private final DeviceBuffer[] upload = new DeviceBuffer[2];
+
+    private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
+    private double[] weights = new double[INITIAL_TASK_SLOTS];
+    private int tasks;
+    private boolean closed;
+
+    CudaWudiProblem(CudaBackend backend, String tensorName, int rows, int cols) {
+        if (rows <= 0 || cols <= 0) {
+            throw new IllegalArgumentException("tensor " + tensorName + " has shape [" + rows + ", " + cols + "]");
+        }
+        this.backend = backend;
+        this.device = backend.device();
+        this.kernels = backend.kernels();
+        this.cublas = backend.cublas();
+        this.compute = backend.computeStream();
+        this.copy = backend.copyStream();
+        this.tensorName = tensorName;
+        this.rows = rows;
+        this.cols = cols;
+        this.n = (long) rows * cols;
+        this.cc = (long) cols * cols;
+        device.makeCurrent();
+        long need = WorkingSet.peakBytes(rows, cols);
+        long free = device.freeMemory();
+        if (need > free) {
+            throw new DeviceMemoryException(tensorName, rows, cols, need, free, backend.name());
+        }
+        if (4 * n > Integer.MAX_VALUE) {
+            throw new DeviceMemoryException(tensorName, rows, cols, 4 * n,
+                    "its float32 task vector exceeds the 2 GiB pinned staging buffer of this version");
+        }
+        boolean ok = false;
+        try {
+            this.sum = own(alloc(4 * n, "the task-vector sum"));
+            this.d = own(alloc(4 * n, "D"));
+            this.c = own(alloc(4 * cc, "C"));
+            this.normPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "norm partials"));
+            this.normOut = own(alloc(8, "a task norm"));
+            this.kPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "K partials"));
+            this.hostStage = own(device.allocatePinned(4 * n, "task vectors of tensor " + tensorName));
+            this.normHost = own(device.allocatePinned(8, "a task norm of tensor " + tensorName));
+            for (int s = 0; s < 2; s++) {
+                uploaded[s] = own(device.newEvent(false));
+                consumed[s] = own(device.newEvent(false));
+            }
+            this.kCapacity = INITIAL_TASK_SLOTS;
+            this.kTerms = alloc(8L * kCapacity, "K terms");
+            sum.zeroAsync(4 * n, compute);
+            d.zeroAsync(4 * n, compute);
+            c.zeroAsync(4 * cc, compute);
+            ok = true;
+        } finally {
+            if (!ok) {
+                closeQuietly(kTerms);
+                for (int i = owned.size() - 1; i >= 0; i--) {
+                    closeQuietly(owned.get(i));
+                }
+            }
+        }
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    @Override
+    public void addTaskVector(float[] tau) {
+        ensureOpen();
+        if (tau.length != n) {
+            throw new IllegalArgumentException("task vector for tensor " + tensorName + " has " + tau.length
+                    + " elements, expected " + rows + " x " + cols + " = " + n);
+        }
+        device.makeCurrent();
+        ensureSetupBuffers();
+        ensureTaskSlot(tasks);
+        int slot = tasks & 1;
+        DeviceBuffer up = upload[slot];
+
+        // The host staging buffer is free: the previous call waited for its upload (copy.synchronize below).
+        hostStage.put(tau);
+        copy.waitFor(consumed[slot]);                    // slot's last products (task i-2) are done with it
+        up.copyFromAsync(hostStage, 4 * n, copy);
+        int parts = kernels.squaredNormPartials(up, n, normPartials, copy);
+        kernels.reducePartials(normPartials, parts, normOut, 0, copy);
+        normOut.copyToAsync(normHost, 8, copy);
+        uploaded[slot].record(copy);
+        copy.synchronize("uploading task vector " + (tasks + 1) + " of tensor " + tensorName);
+        double normSq = normHost.bytesView().getDouble(0);
+        double w = normSq > 0 && Double.isFinite(normSq) ? 1.0 / normSq : 0.0;   // w_i = 1 / ||tau_i||_F^2
+        weights[tasks] = w;
+
+        compute.waitFor(uploaded[slot]);
+        String ctx = "adding task vector " + (tasks + 1) + " of tensor " + tensorName + " [" + rows + ", " + cols + "]";
+        cublas.axpy(n, 1f, up, sum, ctx);                                     // sum += tau_i
+        if (w > 0) {
+            float wf = (float) w;
+            cublas.gramUpper(up, rows, cols, g, ctx);                           // G = tau_i^T tau_i (upper)
+            kernels.symmetrizeFromUpper(g, cols, compute);
+            cublas.axpy(cc, wf, g, c, ctx);                                     // C += w_i G
+            cublas.rowMajorTimesSquare(up, rows, cols, g, wf, 1f, d, ctx);      // D += w_i tau_i G
+            int kp = kernels.squaredNormPartials(g, cc, kPartials, compute);   // ||tau_i^T tau_i||_F^2
+            kernels.reducePartials(kPartials, kp, kTerms, tasks, compute);
+        }
+        consumed[slot].record(compute);
+        tasks++;
+    }
+
+    @Override
+    public int taskCount() {
+        return tasks;
+    }
+
+    @Override
+    public WudiResult solveAdam(AdamConfig config, StepListener listener) {
+        ensureOpen();
+        if (tasks == 0) {
+            throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
+        }
+        device.makeCurrent();
+        compute.synchronize("finishing the Gram form of tensor " + tensorName);
+        double k = kConstant();
+        releaseSetupBuffers();
+
+        int steps = config.iterations();
+        String what = "tensor " + tensorName + " [" + rows + ", " + cols + "]";
+        boolean tf32 = backend.precision() == Precision.TF32;
+        try (DeviceBuffer tauM = alloc(4 * n, "tau_m");
+             DeviceBuffer m = alloc(4 * n, "Adam m");
+             DeviceBuffer v = alloc(4 * n, "Adam v");
+             DeviceBuffer p = alloc(4 * n, "P = tau_m C");
+             DeviceBuffer lossPartials = alloc(WudiKernels.PARTIALS_BYTES, "loss partials");
+             DeviceBuffer losses = alloc(8L * (steps + 1), "losses");
+             PinnedBuffer lossHost = device.allocatePinned(8L * (steps + 1), "losses of " + what);
+             CudaEvent even = device.newEvent(false);
+             CudaEvent odd = device.newEvent(false)) {
+            CudaEvent[] stepDone = {even, odd};
+            tauM.copyFromAsync(sum, 4 * n, compute);      // tau_m starts at sum_i tau_i (SPEC 2.1)
+            m.zeroAsync(4 * n, compute);
+            v.zeroAsync(4 * n, compute);
+            ByteBuffer lossView = lossHost.bytesView();
+            cublas.setTf32(tf32);
+            try {
+                for (int t = 1; t <= steps; t++) {
+                    String ctx = "Adam step " + t + " of " + what;
+                    cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, ctx);   // P = tau_m C
+                    AdamStepScalars s = AdamStepScalars.forStep(config.lr(), config.beta1(), config.beta2(), config.eps(), t);
+                    int parts = kernels.fusedAdam(p, d, m, v, tauM, n, s, lossPartials, compute);
+                    kernels.reducePartials(lossPartials, parts, losses, t - 1, compute);
+                    if (listener != null) {
+                        // Report step t-1 while step t runs: the GPU never waits for the listener.
+                        losses.copyRangeToAsync(8L * (t - 1), lossHost, 8L * (t - 1), 8, compute);
+                        stepDone[t & 1].record(compute);
+                        if (t >= 2) {
+                            stepDone[(t - 1) & 1].synchronize(ctx);
+                            listener.afterStep(t - 1, k + lossView.getDouble(8 * (t - 2)));
+                        }
+                    }
+                }
+                // L at the final iterate: one more product (SPEC 2.2), into the last slot.
+                cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, "final loss of " + what);
+            } finally {
+                cublas.setTf32(false);
+            }
+            int parts = kernels.interferenceLossPartials(p, d, tauM, n, lossPartials, compute);
+            kernels.reducePartials(lossPartials, parts, losses, steps, compute);
+            losses.copyToAsync(lossHost, 8L * (steps + 1), compute);
+            tauM.copyToAsync(hostStage, 4 * n, compute);
+            compute.synchronize("downloading the merged task vector of " + what);
+            if (listener != null && steps >= 1) {
+                listener.afterStep(steps, k + lossView.getDouble(8 * (steps - 1)));
+            }
+            float[] result = new float[(int) n];
+            hostStage.get(result);
+            return new WudiResult(result, k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
+        }
+    }
+
+    /** K = sum_i w_i ||tau_i^T tau_i||_F^2, in task order, in double. */
+    private double kConstant() {
+        double[] terms = new double[tasks];
+        kTerms.download(terms);   // the compute stream is idle (synchronised by the caller)
+        double k = 0;
+        for (int i = 0; i < tasks; i++) {
+            if (weights[i] > 0) {
+                k += weights[i] * terms[i];
+            }
+        }
+        return k;
+    }
+
+    private void ensureSetupBuffers() {
+        if (g == null) {
+            g = alloc(4 * cc, "G = tau_i^T tau_i");
+        }
+        for (int s = 0; s < 2; s++) {
+            if (upload[s] == null) {
+                upload[s] = alloc(4 * n, "task-vector upload slot " + s);
+            }
+        }
+    }
+
+    private void releaseSetupBuffers() {
+        closeQuietly(g);
+        g = null;
+        for (int s = 0; s < 2; s++) {
+            closeQuietly(upload[s]);
+            upload[s] = null;
+        }
+    }
+
+    private void ensureTaskSlot(int index) {
+        if (index >= weights.length) {
+            weights = Arrays.copyOf(weights, weights.length * 2);
+        }
+        if (index >= kCapacity) {
+            compute.synchronize("growing the K terms of tensor " + tensorName);
+            DeviceBuffer bigger = alloc(8L * kCapacity * 2, "K terms");
+            bigger.copyFromAsync(kTerms, 8L * kCapacity, compute);
+            compute.synchronize("growing the K terms of tensor " + tensorName);
+            kTerms.close();
+            kTerms = bigger;
+            kCapacity *= 2;
+        }
+    }
+
+    /** Allocates device memory; running out names the tensor, its shape and the bytes needed vs free. */
+    private DeviceBuffer alloc(long bytes, String what) {
+        try {
+            return device.allocate(bytes, what + " of tensor " + tensorName + " [" + rows + ", " + cols + "]");
+        } catch (CudaException e) {
+            if ("CUDA_ERROR_OUT_OF_MEMORY".equals(e.status())) {
+                DeviceMemoryException oom = new DeviceMemoryException(tensorName, rows, cols, bytes, device.freeMemory(),
+                        backend.name() + " (allocating " + what + ")");
+                oom.initCause(e);
+                throw oom;
+            }
+            throw e;
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the problem of tensor " + tensorName + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        device.makeCurrent();
+        compute.synchronize("closing tensor " + tensorName);
+        copy.synchronize("closing tensor " + tensorName);
+        releaseSetupBuffers();
+        closeQuietly(kTerms);
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            closeQuietly(owned.get(i));
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable r) {
+        if (r != null) {
+            try {
+                r.close();
+            } catch (Exception ignored) {
+                // freeing is best effort once something already failed
+            }
+        }
+    }
+}
