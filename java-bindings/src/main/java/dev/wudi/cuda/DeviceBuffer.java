@@ -78,29 +78,54 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     // Synchronous copies from and to Java arrays: for tests, benchmarks and small values, not the hot path.
+    // They run on the legacy default stream, which does not order itself with the engine's non-blocking
+    // streams; so each one waits for the whole context before (downloads) or after (uploads) it.
 
     public void upload(float[] src) {
         checkRange(4L * src.length);
+        Driver.synchronizeContext();
         Driver.copyHtoD(pointer(), Pointer.to(src), 4L * src.length, "uploading " + purpose);
+        Driver.synchronizeContext();
     }
 
     public void upload(short[] src) {
         checkRange(2L * src.length);
+        Driver.synchronizeContext();
         Driver.copyHtoD(pointer(), Pointer.to(src), 2L * src.length, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    /** Uploads src[0 .. count) to byte {@code byteOffset} of this buffer. */
+    public void uploadAt(long byteOffset, float[] src, int count) {
+        checkRange(byteOffset + 4L * count);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 4L * count, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    /** Uploads src[0 .. count) (16-bit patterns) to byte {@code byteOffset} of this buffer. */
+    public void uploadAt(long byteOffset, short[] src, int count) {
+        checkRange(byteOffset + 2L * count);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 2L * count, "uploading " + purpose);
+        Driver.synchronizeContext();
     }
 
     public void download(float[] dst) {
         checkRange(4L * dst.length);
+        Driver.synchronizeContext();
         Driver.copyDtoH(Pointer.to(dst), pointer(), 4L * dst.length, "downloading " + purpose);
     }
 
     public void download(short[] dst) {
         checkRange(2L * dst.length);
+        Driver.synchronizeContext();
         Driver.copyDtoH(Pointer.to(dst), pointer(), 2L * dst.length, "downloading " + purpose);
     }
 
     public void download(double[] dst) {
         checkRange(8L * dst.length);
+        Driver.synchronizeContext();
         Driver.copyDtoH(Pointer.to(dst), pointer(), 8L * dst.length, "downloading " + purpose);
     }
 
