@@ -97,9 +97,14 @@ public final class Cublas implements AutoCloseable {
         a.checkRange(rc);
         out.checkRange(rc);
         s.checkRange(4L * cols * cols);
-        CublasStatus.check(lib.cublasSgemm_v2(handle(), CublasNative.CUBLAS_OP_N, CublasNative.CUBLAS_OP_N,
-                cols, rows, cols, new float[] {alpha}, dev(s), cols, dev(a), cols, new float[] {beta}, dev(out), cols),
+        CublasStatus.check(sgemmRowMajor(lib, handle(), a.address(), rows, cols, s.address(), alpha, beta, out.address()),
                 "cublasSgemm_v2", context);
+    }
+
+    /** The call behind {@link #rowMajorTimesSquare}, on raw addresses (tested against a fake cuBLAS). */
+    static int sgemmRowMajor(CublasNative l, Pointer h, long a, int rows, int cols, long s, float alpha, float beta, long out) {
+        return l.cublasSgemm_v2(h, CublasNative.CUBLAS_OP_N, CublasNative.CUBLAS_OP_N, cols, rows, cols,
+                new float[] {alpha}, new Pointer(s), cols, new Pointer(a), cols, new float[] {beta}, new Pointer(out), cols);
     }
 
     /**
@@ -111,9 +116,13 @@ public final class Cublas implements AutoCloseable {
     public void gramUpper(DeviceBuffer tau, int rows, int cols, DeviceBuffer g, String context) {
         tau.checkRange(4L * rows * cols);
         g.checkRange(4L * cols * cols);
-        CublasStatus.check(lib.cublasSsyrk_v2(handle(), CublasNative.CUBLAS_FILL_MODE_UPPER, CublasNative.CUBLAS_OP_N,
-                cols, rows, new float[] {1f}, dev(tau), cols, new float[] {0f}, dev(g), cols),
-                "cublasSsyrk_v2", context);
+        CublasStatus.check(syrkUpperRowMajor(lib, handle(), tau.address(), rows, cols, g.address()), "cublasSsyrk_v2", context);
+    }
+
+    /** The call behind {@link #gramUpper}, on raw addresses (tested against a fake cuBLAS). */
+    static int syrkUpperRowMajor(CublasNative l, Pointer h, long tau, int rows, int cols, long g) {
+        return l.cublasSsyrk_v2(h, CublasNative.CUBLAS_FILL_MODE_UPPER, CublasNative.CUBLAS_OP_N, cols, rows,
+                new float[] {1f}, new Pointer(tau), cols, new float[] {0f}, new Pointer(g), cols);
     }
 
     /** y += alpha x over n floats (layout-free). Chunked, since cublasSaxpy_v2 counts in int. */
@@ -127,10 +136,6 @@ public final class Cublas implements AutoCloseable {
                     new Pointer(x.address() + 4 * off), 1, new Pointer(y.address() + 4 * off), 1),
                     "cublasSaxpy_v2", context);
         }
-    }
-
-    private static Pointer dev(DeviceBuffer b) {
-        return new Pointer(b.address());
     }
 
     private Pointer handle() {
