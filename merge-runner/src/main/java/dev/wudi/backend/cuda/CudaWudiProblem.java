@@ -1,6 +1,6 @@
 package dev.wudi.backend.cuda;
 
-import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.cuda.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
@@ -31,7 +31,7 @@ import java.util.List;
  * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
  * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i.
  */
-final class CudaWudiProblem implements WudiProblem {
+final class CudaWudiProblem implements AsyncWudiProblem {
 
     private static final int INITIAL_TASK_SLOTS = 64;
 
@@ -66,6 +66,8 @@ final class CudaWudiProblem implements WudiProblem {
     private final DeviceBuffer[] upload = new DeviceBuffer[2];
 
     private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
+    private final CudaEvent done;           // end of the queued solve
+    private Solve pending;                   // a queued solveAdamAsync, until awaited
     private double[] weights = new double[INITIAL_TASK_SLOTS];
     private int tasks;
     private boolean closed;
@@ -105,6 +107,7 @@ final class CudaWudiProblem implements WudiProblem {
             this.kPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "K partials"));
             this.hostStage = own(device.allocatePinned(4 * n, "task vectors of tensor " + tensorName));
             this.normHost = own(device.allocatePinned(8, "a task norm of tensor " + tensorName));
+            this.done = own(device.newEvent(false));
             for (int s = 0; s < 2; s++) {
                 uploaded[s] = own(device.newEvent(false));
                 consumed[s] = own(device.newEvent(false));
@@ -133,6 +136,9 @@ final class CudaWudiProblem implements WudiProblem {
     @Override
     public void addTaskVector(float[] tau) {
         ensureOpen();
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is queued; await it before adding task vectors");
+        }
         if (tau.length != n) {
             throw new IllegalArgumentException("task vector for tensor " + tensorName + " has " + tau.length
                     + " elements, expected " + rows + " x " + cols + " = " + n);
@@ -179,28 +185,99 @@ final class CudaWudiProblem implements WudiProblem {
 
     @Override
     public WudiResult solveAdam(AdamConfig config, StepListener listener) {
+        Solve solve = start(config);
+        try {
+            solve.enqueue(listener);
+            return solve.collect(listener);
+        } finally {
+            solve.close();
+        }
+    }
+
+    /** Queues the solve on the compute stream and returns; uploads of the next tensor overlap it. */
+    @Override
+    public Pending solveAdamAsync(AdamConfig config) {
+        Solve solve = start(config);
+        try {
+            solve.enqueue(null);
+        } catch (RuntimeException e) {
+            solve.close();
+            throw e;
+        }
+        pending = solve;
+        return () -> {
+            try {
+                return solve.collect(null);
+            } finally {
+                solve.close();
+                pending = null;
+            }
+        };
+    }
+
+    private Solve start(AdamConfig config) {
         ensureOpen();
         if (tasks == 0) {
             throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
+        }
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is already queued; await it first");
         }
         device.makeCurrent();
         compute.synchronize("finishing the Gram form of tensor " + tensorName);
         double k = kConstant();
         releaseSetupBuffers();
+        return new Solve(config, k);
+    }
 
-        int steps = config.iterations();
-        String what = "tensor " + tensorName + " [" + rows + ", " + cols + "]";
-        boolean tf32 = backend.precision() == Precision.TF32;
-        try (DeviceBuffer tauM = alloc(4 * n, "tau_m");
-             DeviceBuffer m = alloc(4 * n, "Adam m");
-             DeviceBuffer v = alloc(4 * n, "Adam v");
-             DeviceBuffer p = alloc(4 * n, "P = tau_m C");
-             DeviceBuffer lossPartials = alloc(WudiKernels.PARTIALS_BYTES, "loss partials");
-             DeviceBuffer losses = alloc(8L * (steps + 1), "losses");
-             PinnedBuffer lossHost = device.allocatePinned(8L * (steps + 1), "losses of " + what);
-             CudaEvent even = device.newEvent(false);
-             CudaEvent odd = device.newEvent(false)) {
-            CudaEvent[] stepDone = {even, odd};
+    /** The device state of one Adam run: tau_m, m, v, P and the per-step losses. */
+    private final class Solve implements AutoCloseable {
+        private final AdamConfig config;
+        private final double k;
+        private final int steps;
+        private final String what = "tensor " + tensorName + " [" + rows + ", " + cols + "]";
+        private final List<AutoCloseable> resources = new ArrayList<>();
+        private final DeviceBuffer tauM;
+        private final DeviceBuffer m;
+        private final DeviceBuffer v;
+        private final DeviceBuffer p;
+        private final DeviceBuffer lossPartials;
+        private final DeviceBuffer losses;
+        private final PinnedBuffer lossHost;
+        private final CudaEvent[] stepDone = new CudaEvent[2];
+        private boolean enqueued;
+
+        Solve(AdamConfig config, double k) {
+            this.config = config;
+            this.k = k;
+            this.steps = config.iterations();
+            boolean ok = false;
+            try {
+                tauM = keep(alloc(4 * n, "tau_m"));
+                m = keep(alloc(4 * n, "Adam m"));
+                v = keep(alloc(4 * n, "Adam v"));
+                p = keep(alloc(4 * n, "P = tau_m C"));
+                lossPartials = keep(alloc(WudiKernels.PARTIALS_BYTES, "loss partials"));
+                losses = keep(alloc(8L * (steps + 1), "losses"));
+                lossHost = keep(device.allocatePinned(8L * (steps + 1), "losses of " + what));
+                stepDone[0] = keep(device.newEvent(false));
+                stepDone[1] = keep(device.newEvent(false));
+                ok = true;
+            } finally {
+                if (!ok) {
+                    close();
+                }
+            }
+        }
+
+        private <T extends AutoCloseable> T keep(T r) {
+            resources.add(r);
+            return r;
+        }
+
+        /** Queues every step and the final loss; with a listener, reports step t-1 while step t runs. */
+        void enqueue(StepListener listener) {
+            boolean tf32 = backend.precision() == Precision.TF32;
             tauM.copyFromAsync(sum, 4 * n, compute);      // tau_m starts at sum_i tau_i (SPEC 2.1)
             m.zeroAsync(4 * n, compute);
             v.zeroAsync(4 * n, compute);
@@ -209,12 +286,11 @@ final class CudaWudiProblem implements WudiProblem {
             try {
                 for (int t = 1; t <= steps; t++) {
                     String ctx = "Adam step " + t + " of " + what;
-                    cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, ctx);   // P = tau_m C
+                    cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, ctx);   // P = tau_m C, the one GEMM
                     AdamStepScalars s = AdamStepScalars.forStep(config.lr(), config.beta1(), config.beta2(), config.eps(), t);
                     int parts = kernels.fusedAdam(p, d, m, v, tauM, n, s, lossPartials, compute);
                     kernels.reducePartials(lossPartials, parts, losses, t - 1, compute);
                     if (listener != null) {
-                        // Report step t-1 while step t runs: the GPU never waits for the listener.
                         losses.copyRangeToAsync(8L * (t - 1), lossHost, 8L * (t - 1), 8, compute);
                         stepDone[t & 1].record(compute);
                         if (t >= 2) {
@@ -232,13 +308,35 @@ final class CudaWudiProblem implements WudiProblem {
             kernels.reducePartials(lossPartials, parts, losses, steps, compute);
             losses.copyToAsync(lossHost, 8L * (steps + 1), compute);
             tauM.copyToAsync(hostStage, 4 * n, compute);
-            compute.synchronize("downloading the merged task vector of " + what);
+            done.record(compute);
+            enqueued = true;
+        }
+
+        /** Waits for the queued work and reads tau_m and the losses. */
+        WudiResult collect(StepListener listener) {
+            device.makeCurrent();
+            done.synchronize("downloading the merged task vector of " + what);
+            ByteBuffer lossView = lossHost.bytesView();
             if (listener != null && steps >= 1) {
                 listener.afterStep(steps, k + lossView.getDouble(8 * (steps - 1)));
             }
             float[] result = new float[(int) n];
             hostStage.get(result);
             return new WudiResult(result, k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
+        }
+
+        @Override
+        public void close() {
+            device.makeCurrent();
+            if (enqueued) {
+                done.synchronize("freeing the Adam state of " + what);    // not the next tensor's queued work
+            } else {
+                compute.synchronize("freeing the Adam state of " + what);
+            }
+            for (int i = resources.size() - 1; i >= 0; i--) {
+                closeQuietly(resources.get(i));
+            }
+            resources.clear();
         }
     }
 
@@ -318,6 +416,10 @@ final class CudaWudiProblem implements WudiProblem {
         }
         closed = true;
         device.makeCurrent();
+        if (pending != null) {
+            pending.close();
+            pending = null;
+        }
         compute.synchronize("closing tensor " + tensorName);
         copy.synchronize("closing tensor " + tensorName);
         releaseSetupBuffers();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
@@ -98,6 +99,28 @@ class CudaWudiProblemGpuTest {
         double err = relativeDisplacementError(got.tauM(), want.tauM(), sum);
         assertTrue(err < 1e-2, "displacement error " + err);
         assertEquals(cfg.iterations(), got.steps());
+    }
+
+    /** The async path: tensor B's uploads are queued while tensor A solves; results equal the sync path's. */
+    @Test
+    void asyncSolveOverlapsTheNextTensorAndGivesTheSameBits() {
+        List<float[]> a = tasks(3, 120, 90, 21);
+        List<float[]> b = tasks(3, 90, 120, 22);
+        AdamConfig cfg = AdamConfig.paper().withIterations(25);
+        WudiResult wantA = solve(gpu, 120, 90, a, cfg);
+        WudiResult wantB = solve(gpu, 90, 120, b, cfg);
+        try (WudiProblem pa = gpu.newProblem("a.weight", 120, 90); WudiProblem pb = gpu.newProblem("b.weight", 90, 120)) {
+            a.forEach(pa::addTaskVector);
+            AsyncWudiProblem asyncA = (AsyncWudiProblem) pa;
+            AsyncWudiProblem.Pending pending = asyncA.solveAdamAsync(cfg);
+            assertThrows(IllegalStateException.class, () -> pa.addTaskVector(a.get(0)));
+            b.forEach(pb::addTaskVector);
+            WudiResult gotA = pending.await();
+            WudiResult gotB = pb.solveAdam(cfg, null);
+            assertArrayEquals(wantA.tauM(), gotA.tauM());
+            assertEquals(wantA.lossAfter(), gotA.lossAfter());
+            assertArrayEquals(wantB.tauM(), gotB.tauM());
+        }
     }
 
     @Test
