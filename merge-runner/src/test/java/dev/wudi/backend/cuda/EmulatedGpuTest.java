@@ -1,0 +1,62 @@
+package dev.wudi.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The CUDA backend's Java side end to end without a GPU: java-bindings/src/test/c holds an emulated
+ * libcuda.so.1 (host memory, synchronous streams, C transcriptions of the kernels) and an emulated
+ * libcublas.so.13; this test builds them with cc and runs {@link EmulatedGpuMain} in a child JVM, which
+ * drives CudaBackend through them against the Java oracle. What it cannot show: real GPU behaviour
+ * (asynchrony, races, the .cu kernels themselves, real cuBLAS); CudaWudiProblemGpuTest covers those on a GPU.
+ */
+class EmulatedGpuTest {
+
+    @TempDir
+    Path dir;
+
+    private static int run(List<String> cmd, StringBuilder out) throws InterruptedException {
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            out.append(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            return p.waitFor(300, TimeUnit.SECONDS) ? p.exitValue() : -1;
+        } catch (IOException e) {
+            out.append(e);
+            return -1;
+        }
+    }
+
+    @Test
+    void cudaBackendOnTheEmulatedDriver() throws Exception {
+        Path c = Path.of("..", "java-bindings", "src", "test", "c").toAbsolutePath().normalize();
+        Assumptions.assumeTrue(Files.isDirectory(c), "emulator sources not found at " + c);
+        Path cuda = dir.resolve("libcuda.so.1");
+        Path cublas = dir.resolve("libcublas.so.13");
+        StringBuilder log = new StringBuilder();
+        int rc = run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o",
+                cuda.toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"), log);
+        rc |= run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o",
+                cublas.toString(), c.resolve("emulated_cublas.c").toString()), log);
+        Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the emulated driver: " + log);
+
+        StringBuilder out = new StringBuilder();
+        int code = run(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
+                "-cp", System.getProperty("java.class.path"), EmulatedGpuMain.class.getName(),
+                cuda.toString(), cublas.toString()), out);
+        String text = out.toString();
+        Assumptions.assumeFalse(text.startsWith("SKIP "), text.strip());
+        assertEquals(0, code, text);
+        assertTrue(text.contains("EMULATED OK"), text);
+        assertTrue(text.contains("DESCRIBE cuda:0: Emulated GPU (host memory), compute 9.0"), text);
+    }
+}
