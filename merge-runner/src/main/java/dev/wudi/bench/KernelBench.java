@@ -33,6 +33,14 @@ public final class KernelBench {
 
     /** Runs the whole table on GPU {@code ordinal}; returns the rows (also printed to {@code out}). */
     public static List<Row> run(PrintStream out, int ordinal, int rows, int cols, int repeats) {
+        return run(out, ordinal, rows, cols, repeats, 1L << 30, 8192);
+    }
+
+    /**
+     * As {@link #run(PrintStream, int, int, int, int)} with the ceilings measured on a {@code copyBytes}
+     * copy and a {@code gemmSize}^3 SGEMM (smaller ones understate the ceilings; for tests).
+     */
+    public static List<Row> run(PrintStream out, int ordinal, int rows, int cols, int repeats, long copyBytes, int gemmSize) {
         CudaProbe.Result probe = CudaProbe.probe();
         if (!probe.available()) {
             throw new IllegalStateException(probe.reason());
@@ -50,15 +58,14 @@ public final class KernelBench {
             out.println("# KernelBench on " + dev.describe() + ", cuBLAS " + blas.version() + ", median of " + repeats);
 
             // ---- ceilings ----
-            long copyBytes = 1L << 30;
             double copyGbs;
             try (DeviceBuffer a = dev.allocate(copyBytes, "copy source"); DeviceBuffer b = dev.allocate(copyBytes, "copy target")) {
                 fillRandom(a, copyBytes / 4, 1);
                 double ms = timer.medianMs(2, repeats, () -> b.copyFromAsync(a, copyBytes, s));
                 copyGbs = 2.0 * copyBytes / ms / 1e6;
-                table.add(new Row("ceiling: device-to-device copy 1 GiB", "-", ms, copyGbs, 0));
+                table.add(new Row("ceiling: device-to-device copy " + (copyBytes >> 20) + " MiB", "-", ms, copyGbs, 0));
             }
-            int g = 8192;
+            int g = gemmSize;
             double sgemm;
             double tf32;
             try (DeviceBuffer a = dev.allocate(4L * g * g, "gemm a"); DeviceBuffer b = dev.allocate(4L * g * g, "gemm b");
@@ -68,12 +75,12 @@ public final class KernelBench {
                 double flops = 2.0 * g * g * g;
                 double ms = timer.medianMs(2, repeats, () -> blas.rowMajorTimesSquare(a, g, g, b, 1f, 0f, c, "bench"));
                 sgemm = flops / ms / 1e6;
-                table.add(new Row("ceiling: cuBLAS SGEMM fp32 8192^3", "-", ms, 0, sgemm));
+                table.add(new Row("ceiling: cuBLAS SGEMM fp32 " + g + "^3", "-", ms, 0, sgemm));
                 blas.setTf32(true);
                 double msT = timer.medianMs(2, repeats, () -> blas.rowMajorTimesSquare(a, g, g, b, 1f, 0f, c, "bench"));
                 blas.setTf32(false);
                 tf32 = flops / msT / 1e6;
-                table.add(new Row("ceiling: cuBLAS SGEMM tf32 8192^3", "-", msT, 0, tf32));
+                table.add(new Row("ceiling: cuBLAS SGEMM tf32 " + g + "^3", "-", msT, 0, tf32));
             }
 
             // ---- the engine's kernels and products at this shape ----
