@@ -11,11 +11,14 @@ import java.util.Properties;
  */
 public final class FakeDriverProbeMain {
 
+    /** Held for the JVM's life: JNA closes a library whose NativeLibrary object is garbage-collected. */
+    private static NativeLibrary driver;
+
     private FakeDriverProbeMain() {
     }
 
     public static void main(String[] args) {
-        NativeLibrary.getInstance(args[0]);
+        driver = NativeLibrary.getInstance(args[0]);
         Path none = Path.of(args[0]).getParent();
         CudaProbe.Result r = CudaProbe.probe(CudaProbe.DRIVER_LIBRARY,
                 new CublasLocator(none, Map.of(), new Properties(), none));

@@ -19,11 +19,14 @@ import java.util.SplittableRandom;
  */
 public final class EmulatedGpuMain {
 
+    /** Held for the JVM's life: JNA closes a library whose NativeLibrary object is garbage-collected. */
+    private static NativeLibrary driver;
+
     private EmulatedGpuMain() {
     }
 
     public static void main(String[] args) {
-        NativeLibrary.getInstance(args[0]);                 // its soname answers JCuda's need for libcuda.so.1
+        driver = NativeLibrary.getInstance(args[0]);                 // its soname answers JCuda's need for libcuda.so.1
         System.setProperty(CublasLocator.PROPERTY, args[1]);
         CudaProbe.Result r = CudaBackends.probe();
         if (!r.available()) {
