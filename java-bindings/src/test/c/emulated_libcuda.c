@@ -6,7 +6,8 @@
  * orchestration (sizes, offsets, stream and event calls, argument packing, the solve's bookkeeping),
  * not the kernels: those are tested against their Java references on a real GPU.
  *
- * Build: cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcuda.so.1 -o libcuda.so.1 emulated_libcuda.c -lm
+ * Build: cc -O2 -ffp-contract=off -I ../../../../cuda-kernels/check -shared -fPIC -Wl,-soname,libcuda.so.1 \
+ *            -o libcuda.so.1 emulated_libcuda.c -lm
  */
 #include <math.h>
 #include <stdint.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "wudi_reference.h"   /* cuda-kernels/check: build with -I pointing there */
 
 typedef unsigned long long CUdeviceptr;
 typedef int CUresult;
@@ -90,44 +93,10 @@ CUresult cuEventRecord(void *e, void *s) {
 CUresult cuEventSynchronize(void *e) { return OK; }
 CUresult cuEventElapsedTime(float *ms, void *start, void *end) { *ms = (float)(*(double *)end - *(double *)start); return OK; }
 
-/* ---- the kernels, transcribed from cuda-kernels/ ---- */
-#define THREADS 256
+/* ---- the kernels, through the C references of cuda-kernels/check/wudi_reference.h ---- */
+#define THREADS WUDI_REF_THREADS
 
 typedef void (*emulated_kernel)(int grid, int block, void **p);
-
-static uint16_t f32_to_bf16(float x) {
-    uint32_t u; memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-static float bf16_to_f32(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-    if (e == 0x1f) u = sign | 0x7f800000u | (m << 13);
-    else if (e == 0) { float v = m * 0x1p-24f; return sign ? -v : v; }
-    else u = sign | ((e + 112) << 23) | (m << 13);
-    float f; memcpy(&f, &u, 4); return f;
-}
-static uint16_t f32_to_f16(float x) {
-    uint32_t f; memcpy(&f, &x, 4);
-    uint32_t sign = (f >> 16) & 0x8000, a = f & 0x7fffffff;
-    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);
-    if (a >= 0x38800000u) { uint32_t r = a - 0x38000000u; r += 0x0fff + ((r >> 13) & 1); return (uint16_t)(sign | (r >> 13)); }
-    if (a <= 0x33000000u) return (uint16_t)sign;
-    int e = a >> 23, shift = 126 - e;
-    uint32_t mant = (a & 0x7fffff) | 0x800000, h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
-
-/* wudi_block_sum: the shared-memory tree over THREADS slots */
-static double block_sum(double *slots) {
-    for (int half = THREADS / 2; half > 0; half >>= 1)
-        for (int t = 0; t < half; t++) slots[t] += slots[t + half];
-    return slots[0];
-}
 
 #define ARG(type, i) (*(type *)p[i])
 
@@ -137,81 +106,53 @@ static void k_task_vector_f32(int grid, int block, void **p) {
 }
 static void k_task_vector_16(void **p, int bf) {
     const uint16_t *wi = ARG(uint16_t *, 0), *w0 = ARG(uint16_t *, 1); float *tau = ARG(float *, 2); long long n = ARG(long long, 3);
-    for (long long k = 0; k < n; k++) tau[k] = bf ? bf16_to_f32(wi[k]) - bf16_to_f32(w0[k]) : f16_to_f32(wi[k]) - f16_to_f32(w0[k]);
+    for (long long k = 0; k < n; k++)
+        tau[k] = bf ? wudi_ref_bf16_to_f32(wi[k]) - wudi_ref_bf16_to_f32(w0[k]) : wudi_ref_f16_to_f32(wi[k]) - wudi_ref_f16_to_f32(w0[k]);
 }
 static void k_task_vector_bf16(int g, int b, void **p) { k_task_vector_16(p, 1); }
 static void k_task_vector_f16(int g, int b, void **p) { k_task_vector_16(p, 0); }
 static void k_f32_to_bf16(int g, int b, void **p) {
     const float *s = ARG(float *, 0); uint16_t *d = ARG(uint16_t *, 1); long long n = ARG(long long, 2);
-    for (long long k = 0; k < n; k++) d[k] = f32_to_bf16(s[k]);
+    for (long long k = 0; k < n; k++) d[k] = wudi_ref_f32_to_bf16(s[k]);
 }
 static void k_f32_to_f16(int g, int b, void **p) {
     const float *s = ARG(float *, 0); uint16_t *d = ARG(uint16_t *, 1); long long n = ARG(long long, 2);
-    for (long long k = 0; k < n; k++) d[k] = f32_to_f16(s[k]);
+    for (long long k = 0; k < n; k++) d[k] = wudi_ref_f32_to_f16(s[k]);
 }
 static void k_bf16_to_f32(int g, int b, void **p) {
     const uint16_t *s = ARG(uint16_t *, 0); float *d = ARG(float *, 1); long long n = ARG(long long, 2);
-    for (long long k = 0; k < n; k++) d[k] = bf16_to_f32(s[k]);
+    for (long long k = 0; k < n; k++) d[k] = wudi_ref_bf16_to_f32(s[k]);
 }
 static void k_f16_to_f32(int g, int b, void **p) {
     const uint16_t *s = ARG(uint16_t *, 0); float *d = ARG(float *, 1); long long n = ARG(long long, 2);
-    for (long long k = 0; k < n; k++) d[k] = f16_to_f32(s[k]);
+    for (long long k = 0; k < n; k++) d[k] = wudi_ref_f16_to_f32(s[k]);
 }
-
-/* One reducing kernel's per-thread slice, as in the float4 grid-stride loop plus the scalar tail. */
-typedef double (*term_fn)(void **p, long long k);
-static void reduce_blocks(int grid, void **p, long long n, term_fn term, double *partials) {
-    long long n4 = n / 4, stride = (long long)grid * THREADS;
-    double slots[THREADS];
-    for (int b = 0; b < grid; b++) {
-        for (int t = 0; t < THREADS; t++) {
-            long long tid = (long long)b * THREADS + t;
-            double acc = 0;
-            for (long long k = tid; k < n4; k += stride)
-                acc += term(p, 4 * k) + term(p, 4 * k + 1) + term(p, 4 * k + 2) + term(p, 4 * k + 3);
-            if (4 * n4 + tid < n) acc += term(p, 4 * n4 + tid);
-            slots[t] = acc;
-        }
-        double total = block_sum(slots);
-        if (partials) partials[b] = total;
-    }
-}
-static double t_sq(void **p, long long k) { const float *x = ARG(float *, 0); return (double)x[k] * x[k]; }
+static double t_sq(void *ctx, long long k) { void **p = ctx; const float *x = ARG(float *, 0); return (double)x[k] * x[k]; }
 static void k_squared_norm_partials(int g, int b, void **p) {
-    reduce_blocks(g, p, ARG(long long, 1), t_sq, ARG(double *, 2));
+    wudi_ref_partials(g, ARG(long long, 1), t_sq, p, ARG(double *, 2));
 }
-static double t_loss(void **p, long long k) {
+static double t_loss(void *ctx, long long k) {
+    void **p = ctx;
     const float *P = ARG(float *, 0), *D = ARG(float *, 1), *T = ARG(float *, 2);
     return ((double)P[k] - 2.0 * (double)D[k]) * (double)T[k];
 }
 static void k_interference_loss_partials(int g, int b, void **p) {
-    reduce_blocks(g, p, ARG(long long, 3), t_loss, ARG(double *, 4));
+    wudi_ref_partials(g, ARG(long long, 3), t_loss, p, ARG(double *, 4));
 }
 static void k_reduce_partials(int g, int b, void **p) {
-    const double *part = ARG(double *, 0); int count = ARG(int, 1); double *out = ARG(double *, 2); int slot = ARG(int, 3);
-    double slots[THREADS];
-    for (int t = 0; t < THREADS; t++) { double acc = 0; for (int k = t; k < count; k += THREADS) acc += part[k]; slots[t] = acc; }
-    out[slot] = block_sum(slots);
+    ARG(double *, 2)[ARG(int, 3)] = wudi_ref_reduce_partials(ARG(double *, 0), ARG(int, 1));
 }
 static void k_symmetrize_from_upper(int g, int b, void **p) {
-    float *G = ARG(float *, 0); int n = ARG(int, 1);
-    for (long long j = 0; j < n; j++) for (long long i = j + 1; i < n; i++) G[i + j * n] = G[j + i * (long long)n];
+    wudi_ref_symmetrize_from_upper(ARG(float *, 0), ARG(int, 1));
 }
-typedef struct { float b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps; } adam_scalars;
-static double t_adam(void **p, long long k) {
-    const float *P = ARG(float *, 0), *D = ARG(float *, 1); float *m = ARG(float *, 2), *v = ARG(float *, 3), *tau = ARG(float *, 4);
-    const adam_scalars s = ARG(adam_scalars, 6);
-    double loss = ((double)P[k] - 2.0 * (double)D[k]) * (double)tau[k];
-    float g = 2.0f * (P[k] - D[k]);
-    float diff = g - m[k];
-    m[k] = s.one_minus_b1 < 0.5f ? m[k] + s.one_minus_b1 * diff : g - diff * (1.0f - s.one_minus_b1);
-    v[k] = v[k] * s.b2 + (s.one_minus_b2 * g) * g;
-    float denom = sqrtf(v[k]) / s.bc2_sqrt + s.eps;
-    tau[k] = tau[k] - (s.step_size * m[k]) / denom;
-    return loss;
+static double t_adam(void *ctx, long long k) {
+    void **p = ctx;
+    const float *P = ARG(float *, 0), *D = ARG(float *, 1);
+    float *m = ARG(float *, 2), *v = ARG(float *, 3), *tau = ARG(float *, 4);
+    return wudi_ref_adam_element(P[k], D[k], &m[k], &v[k], &tau[k], (const wudi_ref_adam_scalars *)p[6]);
 }
 static void k_fused_adam(int g, int b, void **p) {
-    reduce_blocks(g, p, ARG(long long, 5), t_adam, ARG(double *, 7));   /* null partials: no loss written */
+    wudi_ref_partials(g, ARG(long long, 5), t_adam, p, ARG(double *, 7));   /* null partials: no loss written */
 }
 
 static const struct { const char *name; emulated_kernel fn; } KERNELS[] = {

@@ -45,7 +45,9 @@ class EmulatedGpuTest {
         Path cuda = dir.resolve("libcuda.so.1");
         Path cublas = dir.resolve("libcublas.so.13");
         StringBuilder log = new StringBuilder();
-        int rc = run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o",
+        Path references = Path.of("..", "cuda-kernels", "check").toAbsolutePath().normalize();
+        int rc = run(List.of("cc", "-O2", "-ffp-contract=off", "-I", references.toString(), "-shared", "-fPIC",
+                "-Wl,-soname,libcuda.so.1", "-o",
                 cuda.toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"), log);
         rc |= run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o",
                 cublas.toString(), c.resolve("emulated_cublas.c").toString()), log);
