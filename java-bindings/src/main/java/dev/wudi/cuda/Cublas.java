@@ -14,6 +14,8 @@ public final class Cublas implements AutoCloseable {
 
     private static CublasNative lib;
     private static CublasLocator.Location libLocation;
+    /** libcublasLt from the same folder, loaded first and held (see {@link #library()}). */
+    private static com.sun.jna.NativeLibrary companion;
 
     private final CudaDevice device;
     private final Pointer handle;
@@ -46,6 +48,15 @@ public final class Cublas implements AutoCloseable {
         if (lib == null) {
             CublasLocator.Location where = CublasLocator.system().locate();
             try {
+                if (where.isFile()) {
+                    // libcublas needs libcublasLt of the same version; a folder that is neither on the loader
+                    // path nor in libcublas's RUNPATH would leave it unresolved, so load it from there first.
+                    java.nio.file.Path file = java.nio.file.Path.of(where.library());
+                    java.nio.file.Path lt = file.resolveSibling(file.getFileName().toString().replace("libcublas.", "libcublasLt."));
+                    if (java.nio.file.Files.isRegularFile(lt)) {
+                        companion = com.sun.jna.NativeLibrary.getInstance(lt.toString());
+                    }
+                }
                 lib = CublasNative.load(where.library());
                 libLocation = where;
             } catch (UnsatisfiedLinkError e) {

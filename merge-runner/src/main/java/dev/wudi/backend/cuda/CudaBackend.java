@@ -13,6 +13,8 @@ import dev.wudi.cuda.WudiKernels;
  * kernels of cuda-kernels/ for everything element-wise (SPEC 5). Two streams: uploads and the per-task
  * norms run on the copy stream, products and Adam on the compute stream, so the next task vector's
  * transfer overlaps the current one's products. Open it through {@link CudaBackends#open(int, boolean)}.
+ * Not thread-safe: one thread at a time uses a backend and its problems (any thread; each call makes the
+ * device current on the calling thread).
  */
 public final class CudaBackend implements Backend {
 
