@@ -1,6 +1,7 @@
 package dev.wudi.backend.cuda;
 
 import dev.wudi.backend.AsyncWudiProblem;
+import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.cuda.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
@@ -11,6 +12,7 @@ import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;
 import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
+import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -31,7 +33,7 @@ import java.util.List;
  * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
  * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i.
  */
-final class CudaWudiProblem implements AsyncWudiProblem {
+final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
 
     private static final int INITIAL_TASK_SLOTS = 64;
 
@@ -64,6 +66,11 @@ final class CudaWudiProblem implements AsyncWudiProblem {
     // freed before the solve, re-made if a task vector comes after it
     private DeviceBuffer g;                  // (cols, cols) G_i scratch
     private final DeviceBuffer[] upload = new DeviceBuffer[2];
+
+    // CheckpointWudiProblem: W_0 and one W_i in their checkpoint dtype, freed before the solve
+    private DeviceBuffer base;
+    private DeviceBuffer raw;
+    private DType baseType;
 
     private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
     private final CudaEvent done;           // end of the queued solve
@@ -147,12 +154,82 @@ final class CudaWudiProblem implements AsyncWudiProblem {
         ensureSetupBuffers();
         ensureTaskSlot(tasks);
         int slot = tasks & 1;
-        DeviceBuffer up = upload[slot];
-
         // The host staging buffer is free: the previous call waited for its upload (copy.synchronize below).
         hostStage.put(tau);
         copy.waitFor(consumed[slot]);                    // slot's last products (task i-2) are done with it
-        up.copyFromAsync(hostStage, 4 * n, copy);
+        upload[slot].copyFromAsync(hostStage, 4 * n, copy);
+        ingest(slot);
+    }
+
+    @Override
+    public void setBase(ByteBuffer w0, DType dtype) {
+        ensureOpen();
+        if (!dtype.mergeable()) {
+            throw new IllegalArgumentException("tensor " + tensorName + ": dtype " + dtype + " is not merged (F32, F16 or BF16)");
+        }
+        if (baseType != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": the base W_0 is already set");
+        }
+        long bytes = checkBytes(w0, dtype, "W_0");
+        device.makeCurrent();
+        base = alloc(bytes, "W_0 (" + dtype + ")");
+        stageRaw(w0, base, bytes);
+        copy.synchronize("uploading W_0 of tensor " + tensorName);
+        baseType = dtype;
+    }
+
+    @Override
+    public void addFineTuned(ByteBuffer wi) {
+        ensureOpen();
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is queued; await it before adding task vectors");
+        }
+        if (baseType == null || base == null) {
+            throw new IllegalStateException("tensor " + tensorName + ": setBase(W_0) must come before addFineTuned"
+                    + " (and again after a solve, which frees it)");
+        }
+        long bytes = checkBytes(wi, baseType, "W_" + (tasks + 1));
+        device.makeCurrent();
+        ensureSetupBuffers();
+        ensureTaskSlot(tasks);
+        if (raw == null) {
+            raw = alloc(bytes, "W_i (" + baseType + ")");
+        }
+        int slot = tasks & 1;
+        copy.waitFor(consumed[slot]);
+        stageRaw(wi, raw, bytes);
+        DeviceBuffer tau = upload[slot];
+        switch (baseType) {                                   // tau_i = widen(W_i) - widen(W_0), on the device
+            case F32: kernels.taskVectorF32(raw, base, tau, n, copy); break;
+            case BF16: kernels.taskVectorBf16(raw, base, tau, n, copy); break;
+            case F16: kernels.taskVectorF16(raw, base, tau, n, copy); break;
+            default: throw new AssertionError(baseType);
+        }
+        ingest(slot);
+    }
+
+    private long checkBytes(ByteBuffer b, DType dtype, String what) {
+        long want = n * dtype.bytes();
+        if (b.remaining() != want) {
+            throw new IllegalArgumentException(what + " of tensor " + tensorName + " has " + b.remaining() + " bytes, expected "
+                    + rows + " x " + cols + " x " + dtype.bytes() + " = " + want + " (" + dtype + ")");
+        }
+        return want;
+    }
+
+    /** Copies raw checkpoint bytes through the pinned stage into {@code dst}, on the copy stream. */
+    private void stageRaw(ByteBuffer src, DeviceBuffer dst, long bytes) {
+        ByteBuffer stage = hostStage.bytesView();
+        stage.put(src.duplicate());
+        dst.copyFromAsync(hostStage, bytes, copy);
+    }
+
+    /**
+     * Folds the float32 task vector now in upload[slot] (queued on the copy stream) into the Gram form:
+     * its norm on the copy stream, read back for w_i, then the products on the compute stream.
+     */
+    private void ingest(int slot) {
+        DeviceBuffer up = upload[slot];
         int parts = kernels.squaredNormPartials(up, n, normPartials, copy);
         kernels.reducePartials(normPartials, parts, normOut, 0, copy);
         normOut.copyToAsync(normHost, 8, copy);
@@ -367,6 +444,11 @@ final class CudaWudiProblem implements AsyncWudiProblem {
     private void releaseSetupBuffers() {
         closeQuietly(g);
         g = null;
+        closeQuietly(base);
+        base = null;
+        closeQuietly(raw);
+        raw = null;
+        baseType = null;
         for (int s = 0; s < 2; s++) {
             closeQuietly(upload[s]);
             upload[s] = null;

@@ -7,11 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.reference.GramFormReference;
 import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.reference.HalfPrecision;
+import dev.wudi.cuda.reference.TaskVectorReference;
+import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -21,6 +27,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * CudaWudiProblem against the plain Java oracle ({@link GramFormReference}) on random shapes. Needs a GPU:
@@ -121,6 +128,69 @@ class CudaWudiProblemGpuTest {
             assertEquals(wantA.lossAfter(), gotA.lossAfter());
             assertArrayEquals(wantB.tauM(), gotB.tauM());
         }
+    }
+
+    /** Task vectors formed on the device from raw checkpoint bytes equal those formed on the host. */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "BF16", "F16"})
+    void rawCheckpointBytesGiveTheSameResultAsHostTaskVectors(String type) {
+        DType dtype = DType.valueOf(type);
+        int rows = 37, cols = 29, n = rows * cols;
+        SplittableRandom rnd = new SplittableRandom(type.hashCode());
+        float[] w0 = new float[n];
+        for (int e = 0; e < n; e++) {
+            w0[e] = (float) rnd.nextGaussian();
+        }
+        List<float[]> fineTuned = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            float[] wi = w0.clone();
+            for (int e = 0; e < n; e++) {
+                wi[e] += (float) (0.05 * rnd.nextGaussian());
+            }
+            fineTuned.add(wi);
+        }
+        List<float[]> taus = new ArrayList<>();
+        for (float[] wi : fineTuned) {
+            taus.add(hostTaskVector(wi, w0, dtype));
+        }
+        AdamConfig cfg = AdamConfig.paper().withIterations(15);
+        WudiResult want = solve(gpu, rows, cols, taus, cfg);
+        WudiResult got;
+        try (WudiProblem p = gpu.newProblem("raw.weight", rows, cols)) {
+            CheckpointWudiProblem raw = (CheckpointWudiProblem) p;
+            raw.setBase(encode(w0, dtype), dtype);
+            for (float[] wi : fineTuned) {
+                raw.addFineTuned(encode(wi, dtype));
+            }
+            assertThrows(IllegalArgumentException.class, () -> raw.addFineTuned(ByteBuffer.allocate(3)));
+            got = p.solveAdam(cfg, null);
+        }
+        assertArrayEquals(want.tauM(), got.tauM());
+        assertEquals(want.lossBefore(), got.lossBefore());
+    }
+
+    static ByteBuffer encode(float[] w, DType dtype) {
+        ByteBuffer b = ByteBuffer.allocate(w.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        for (float x : w) {
+            switch (dtype) {
+                case F32: b.putFloat(x); break;
+                case BF16: b.putShort(HalfPrecision.floatToBf16(x)); break;
+                default: b.putShort(HalfPrecision.floatToF16(x)); break;
+            }
+        }
+        return b.flip();
+    }
+
+    static float[] hostTaskVector(float[] wi, float[] w0, DType dtype) {
+        if (dtype == DType.F32) {
+            return TaskVectorReference.fromF32(wi, w0);
+        }
+        short[] a = new short[wi.length], b = new short[wi.length];
+        for (int e = 0; e < wi.length; e++) {
+            a[e] = dtype == DType.BF16 ? HalfPrecision.floatToBf16(wi[e]) : HalfPrecision.floatToF16(wi[e]);
+            b[e] = dtype == DType.BF16 ? HalfPrecision.floatToBf16(w0[e]) : HalfPrecision.floatToF16(w0[e]);
+        }
+        return dtype == DType.BF16 ? TaskVectorReference.fromBf16(a, b) : TaskVectorReference.fromF16(a, b);
     }
 
     @Test
