@@ -13,26 +13,13 @@ public final class CudaProbe {
     /** The driver library every CUDA program loads. */
     public static final String DRIVER_LIBRARY = "libcuda.so.1";
 
-    private static Result cached;
+    private static ProbeResult cached;
 
     private CudaProbe() {
     }
 
-    /**
-     * What the probe found. {@code available} means device, fatbin and cuBLAS are all there; otherwise
-     * {@code reason} is one line: the cause, "running on CPU", and the fix.
-     */
-    public record Result(boolean available, int deviceCount, String reason, boolean driverFound,
-                         boolean fatbinPresent, String fatbinStatus, boolean cublasFound, String cublas) {
-
-        /** One line for logs: either the devices found or the reason. */
-        public String summary() {
-            return available ? deviceCount + " CUDA device(s); kernels " + fatbinStatus + "; cuBLAS " + cublas : reason;
-        }
-    }
-
     /** The probe of this process, computed once. */
-    public static synchronized Result probe() {
+    public static synchronized ProbeResult probe() {
         if (cached == null) {
             cached = probe(DRIVER_LIBRARY, CublasLocator.system());
         }
@@ -40,7 +27,7 @@ public final class CudaProbe {
     }
 
     /** A fresh probe with a given driver library name and cuBLAS locator (tests use fakes). */
-    public static Result probe(String driverLibrary, CublasLocator cublasLocator) {
+    public static ProbeResult probe(String driverLibrary, CublasLocator cublasLocator) {
         boolean fatbin = FatbinResource.present();
         String fatbinStatus = FatbinResource.buildStatus();
 
@@ -61,34 +48,34 @@ public final class CudaProbe {
         }
 
         if (!loadable(driverLibrary)) {
-            return new Result(false, 0, "no " + driverLibrary + " found; running on CPU. Install the NVIDIA driver or pass --device cpu",
+            return new ProbeResult(false, 0, "no " + driverLibrary + " found; running on CPU. Install the NVIDIA driver or pass --device cpu",
                     false, fatbin, fatbinStatus, cublasFound, cublas);
         }
         int devices;
         try {
             devices = JCudaDevices.count();
         } catch (CudaException e) {
-            return new Result(false, 0, e.getMessage() + "; running on CPU. Check the driver with nvidia-smi or pass --device cpu",
+            return new ProbeResult(false, 0, e.getMessage() + "; running on CPU. Check the driver with nvidia-smi or pass --device cpu",
                     true, fatbin, fatbinStatus, cublasFound, cublas);
         } catch (LinkageError e) {
-            return new Result(false, 0, "JCuda's driver bindings failed to load (" + e + "); running on CPU. "
+            return new ProbeResult(false, 0, "JCuda's driver bindings failed to load (" + e + "); running on CPU. "
                     + "Check that the NVIDIA driver supports CUDA 12 or newer, or pass --device cpu",
                     true, fatbin, fatbinStatus, cublasFound, cublas);
         }
         if (devices == 0) {
-            return new Result(false, 0, "the NVIDIA driver reports no CUDA device; running on CPU. Check nvidia-smi "
+            return new ProbeResult(false, 0, "the NVIDIA driver reports no CUDA device; running on CPU. Check nvidia-smi "
                     + "and CUDA_VISIBLE_DEVICES, or pass --device cpu", true, fatbin, fatbinStatus, cublasFound, cublas);
         }
         if (!fatbin) {
-            return new Result(false, devices, "this jar has no CUDA kernels (its build " + fatbinStatus + "); running on CPU. "
+            return new ProbeResult(false, devices, "this jar has no CUDA kernels (its build " + fatbinStatus + "); running on CPU. "
                     + "Rebuild with nvcc and cmake on the PATH, or pass --device cpu", true, false, fatbinStatus, cublasFound, cublas);
         }
         if (!cublasFound) {
-            return new Result(false, devices, cublasProblem + "; running on CPU. Install cuBLAS (CUDA toolkit or "
+            return new ProbeResult(false, devices, cublasProblem + "; running on CPU. Install cuBLAS (CUDA toolkit or "
                     + "pip install nvidia-cublas) or set " + CublasLocator.ENV + "=/path/to/libcublas.so.13, or pass --device cpu",
                     true, true, fatbinStatus, false, cublas);
         }
-        return new Result(true, devices, "ok", true, true, fatbinStatus, true, cublas);
+        return new ProbeResult(true, devices, "ok", true, true, fatbinStatus, true, cublas);
     }
 
     private static boolean loadable(String library) {

@@ -24,7 +24,7 @@ class CudaProbeTest {
 
     @Test
     void missingDriverGivesOneLineReasonWithTheFix() {
-        CudaProbe.Result r = CudaProbe.probe("libwudi-no-such-driver.so.1", emptyLocator());
+        ProbeResult r = CudaProbe.probe("libwudi-no-such-driver.so.1", emptyLocator());
         assertFalse(r.available());
         assertFalse(r.driverFound());
         assertEquals(0, r.deviceCount());
@@ -44,7 +44,7 @@ class CudaProbeTest {
             driverHere = false;
         }
         Assumptions.assumeFalse(driverHere, "this machine has libcuda.so.1; the no-driver path is tested where it has not");
-        CudaProbe.Result r = CudaProbe.probe();
+        ProbeResult r = CudaProbe.probe();
         assertFalse(r.available());
         assertEquals("no libcuda.so.1 found; running on CPU. Install the NVIDIA driver or pass --device cpu", r.reason());
         // Had JCuda been touched without a driver its static initialiser would have thrown; the probe returned.
@@ -54,7 +54,7 @@ class CudaProbeTest {
     void badCublasSettingIsReportedNotThrown() {
         Properties p = new Properties();
         p.setProperty(CublasLocator.PROPERTY, root.resolve("nope/libcublas.so.13").toString());
-        CudaProbe.Result r = CudaProbe.probe("libwudi-no-such-driver.so.1",
+        ProbeResult r = CudaProbe.probe("libwudi-no-such-driver.so.1",
                 new CublasLocator(root, Map.of(), p, root.resolve("home")));
         assertFalse(r.cublasFound());
         assertTrue(r.cublas().contains("names no file"), r.cublas());
@@ -62,7 +62,7 @@ class CudaProbeTest {
 
     @Test
     void reportsTheFatbinAsBuilt() {
-        CudaProbe.Result r = CudaProbe.probe("libwudi-no-such-driver.so.1", emptyLocator());
+        ProbeResult r = CudaProbe.probe("libwudi-no-such-driver.so.1", emptyLocator());
         assertEquals(FatbinResource.present(), r.fatbinPresent());
         assertEquals(FatbinResource.buildStatus(), r.fatbinStatus());
     }

@@ -20,7 +20,7 @@ public final class FakeDriverProbeMain {
     public static void main(String[] args) {
         driver = NativeLibrary.getInstance(args[0]);
         Path none = Path.of(args[0]).getParent();
-        CudaProbe.Result r = CudaProbe.probe(CudaProbe.DRIVER_LIBRARY,
+        ProbeResult r = CudaProbe.probe(CudaProbe.DRIVER_LIBRARY,
                 new CublasLocator(none, Map.of(), new Properties(), none));
         System.out.println("available=" + r.available() + " driverFound=" + r.driverFound() + " reason=" + r.reason());
     }

@@ -17,7 +17,7 @@ final class GpuFixture {
 
     /** Skips the calling test, with the probe's reason, unless a device and the fatbin are here. */
     static synchronized void require(boolean needCublas) {
-        CudaProbe.Result r = CudaProbe.probe();
+        ProbeResult r = CudaProbe.probe();
         boolean ok = r.driverFound() && r.deviceCount() > 0 && r.fatbinPresent() && (!needCublas || r.cublasFound());
         Assumptions.assumeTrue(ok, r.available() ? "cuBLAS: " + r.cublas() : r.reason());
         if (device == null) {

@@ -4,6 +4,7 @@ import dev.wudi.cuda.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;
 import dev.wudi.cuda.KernelModule;
@@ -41,7 +42,7 @@ public final class KernelBench {
      * copy and a {@code gemmSize}^3 SGEMM (smaller ones understate the ceilings; for tests).
      */
     public static List<Row> run(PrintStream out, int ordinal, int rows, int cols, int repeats, long copyBytes, int gemmSize) {
-        CudaProbe.Result probe = CudaProbe.probe();
+        ProbeResult probe = CudaProbe.probe();
         if (!probe.available()) {
             throw new IllegalStateException(probe.reason());
         }

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.backend.cuda.CudaBackends;
-import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 import dev.wudi.solver.AdamConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class BackendParityTest {
 
-    record Candidate(String name, Supplier<CudaProbe.Result> probe, Supplier<Backend> open) {
+    record Candidate(String name, Supplier<ProbeResult> probe, Supplier<Backend> open) {
         @Override
         public String toString() {
             return name;
@@ -71,7 +71,7 @@ class BackendParityTest {
     @ParameterizedTest(name = "{0} [{1} x {2}] x {3} tasks")
     @MethodSource("cases")
     void agreesWithTheCpuBackend(Candidate candidate, int rows, int cols, int count) {
-        CudaProbe.Result r = candidate.probe().get();
+        ProbeResult r = candidate.probe().get();
         if (r != null) {
             Assumptions.assumeTrue(r.available(), r.reason());
         }

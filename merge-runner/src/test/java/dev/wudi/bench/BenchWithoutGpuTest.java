@@ -8,6 +8,7 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 import dev.wudi.solver.AdamConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -89,7 +90,7 @@ class BenchWithoutGpuTest {
 
     @Test
     void kernelBenchWithoutGpuSaysWhy() {
-        CudaProbe.Result p = CudaProbe.probe();
+        ProbeResult p = CudaProbe.probe();
         Assumptions.assumeFalse(p.available(), "a GPU is here");
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> KernelBench.run(System.out, 0, 64, 64, 3));

@@ -2,6 +2,7 @@ package dev.wudi.backend.cuda;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 
 /**
  * The entry points the CLI uses for {@code --device auto|cpu|cuda[:N]} and {@code --precision fp32|tf32}.
@@ -14,7 +15,7 @@ public final class CudaBackends {
     }
 
     /** Whether the GPU engine can run here; if not, {@code reason()} is the one line to print. */
-    public static CudaProbe.Result probe() {
+    public static ProbeResult probe() {
         return CudaProbe.probe();
     }
 
@@ -25,7 +26,7 @@ public final class CudaBackends {
      * @throws IllegalStateException with the probe's one-line reason if the GPU engine cannot run here
      */
     public static Backend open(int ordinal, boolean tf32) {
-        CudaProbe.Result r = probe();
+        ProbeResult r = probe();
         if (!r.available()) {
             throw new IllegalStateException(r.reason());
         }

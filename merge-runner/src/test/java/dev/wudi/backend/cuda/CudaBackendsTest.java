@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +13,7 @@ class CudaBackendsTest {
 
     @Test
     void openWithoutAGpuThrowsTheProbesOneLineReason() {
-        CudaProbe.Result r = CudaBackends.probe();
+        ProbeResult r = CudaBackends.probe();
         Assumptions.assumeFalse(r.available(), "a GPU is available here; the fallback path is tested without one");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> CudaBackends.open(0, false));
         assertEquals(r.reason(), e.getMessage());

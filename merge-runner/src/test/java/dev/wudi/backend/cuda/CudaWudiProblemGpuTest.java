@@ -11,7 +11,7 @@ import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.reference.GramFormReference;
-import dev.wudi.cuda.CudaProbe;
+import dev.wudi.cuda.ProbeResult;
 import dev.wudi.cuda.reference.HalfPrecision;
 import dev.wudi.cuda.reference.TaskVectorReference;
 import dev.wudi.format.DType;
@@ -40,7 +40,7 @@ class CudaWudiProblemGpuTest {
     /** Per test, so that every skipped test carries the probe's reason in the report. */
     @BeforeEach
     void needGpu() {
-        CudaProbe.Result r = CudaBackends.probe();
+        ProbeResult r = CudaBackends.probe();
         Assumptions.assumeTrue(r.available(), r.reason());
         if (gpu == null) {
             gpu = CudaBackends.open(0, false);
