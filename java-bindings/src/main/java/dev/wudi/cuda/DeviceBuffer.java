@@ -62,6 +62,13 @@ public final class DeviceBuffer implements AutoCloseable {
         Driver.copyDtoHAsync(dst.pointer(), pointer(), count, stream.handle(), "downloading " + purpose);
     }
 
+    /** Copy {@code count} bytes from the start of pinned memory to byte {@code dstOffset} of this buffer, in stream order. */
+    public void copyRangeFromAsync(long dstOffset, PinnedBuffer src, long count, CudaStream stream) {
+        checkRange(dstOffset + count);
+        src.checkRange(count);
+        Driver.copyHtoDAsync(pointer().withByteOffset(dstOffset), src.pointer(), count, stream.handle(), "uploading part of " + purpose);
+    }
+
     /** Copy {@code count} bytes from byte {@code srcOffset} of this buffer to byte {@code dstOffset} of pinned memory, in stream order. */
     public void copyRangeToAsync(long srcOffset, PinnedBuffer dst, long dstOffset, long count, CudaStream stream) {
         checkRange(srcOffset + count);

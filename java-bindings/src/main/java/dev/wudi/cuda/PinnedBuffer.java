@@ -49,6 +49,18 @@ public final class PinnedBuffer implements AutoCloseable {
         floats().put(src);
     }
 
+    /** Copies src[from .. from + count) to the start of the buffer. */
+    public void put(float[] src, int from, int count) {
+        checkRange(4L * count);
+        floats().put(src, from, count);
+    }
+
+    /** Copies the first {@code count} floats of the buffer into dst[from ..]. */
+    public void get(float[] dst, int from, int count) {
+        checkRange(4L * count);
+        floats().get(dst, from, count);
+    }
+
     /** Copies the first {@code dst.length} floats of the buffer into {@code dst}. */
     public void get(float[] dst) {
         checkRange(4L * dst.length);

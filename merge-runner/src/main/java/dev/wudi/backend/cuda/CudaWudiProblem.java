@@ -31,7 +31,8 @@ import java.util.List;
  *                yields L = sum (P - 2D) tau_m + K at the step's start)
  * </pre>
  * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
- * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i.
+ * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i. Host memory:
+ * two pinned chunks of at most 64 MiB ({@link PinnedStage}), whatever the tensor's size.
  */
 final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
 
@@ -56,7 +57,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     private final DeviceBuffer normPartials; // copy stream's reduction scratch
     private final DeviceBuffer normOut;      // 1 double
     private final DeviceBuffer kPartials;    // compute stream's reduction scratch
-    private final PinnedBuffer hostStage;    // (rows, cols) floats: uploads and the final download
+    private final PinnedStage stage;         // pinned chunks for every upload and the final download
     private final PinnedBuffer normHost;     // 1 double
     private final CudaEvent[] uploaded = new CudaEvent[2];
     private final CudaEvent[] consumed = new CudaEvent[2];
@@ -100,10 +101,6 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         if (need > free) {
             throw new DeviceMemoryException(tensorName, rows, cols, need, free, backend.name());
         }
-        if (4 * n > Integer.MAX_VALUE) {
-            throw new DeviceMemoryException(tensorName, rows, cols, 4 * n,
-                    "its float32 task vector exceeds the 2 GiB pinned staging buffer of this version");
-        }
         boolean ok = false;
         try {
             this.sum = own(alloc(4 * n, "the task-vector sum"));
@@ -112,7 +109,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
             this.normPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "norm partials"));
             this.normOut = own(alloc(8, "a task norm"));
             this.kPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "K partials"));
-            this.hostStage = own(device.allocatePinned(4 * n, "task vectors of tensor " + tensorName));
+            this.stage = own(new PinnedStage(device, 4 * n, "staging for tensor " + tensorName));
             this.normHost = own(device.allocatePinned(8, "a task norm of tensor " + tensorName));
             this.done = own(device.newEvent(false));
             for (int s = 0; s < 2; s++) {
@@ -154,10 +151,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         ensureSetupBuffers();
         ensureTaskSlot(tasks);
         int slot = tasks & 1;
-        // The host staging buffer is free: the previous call waited for its upload (copy.synchronize below).
-        hostStage.put(tau);
         copy.waitFor(consumed[slot]);                    // slot's last products (task i-2) are done with it
-        upload[slot].copyFromAsync(hostStage, 4 * n, copy);
+        stage.upload(tau, upload[slot], copy);
         ingest(slot);
     }
 
@@ -173,7 +168,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         long bytes = checkBytes(w0, dtype, "W_0");
         device.makeCurrent();
         base = alloc(bytes, "W_0 (" + dtype + ")");
-        stageRaw(w0, base, bytes);
+        stageRaw(w0, base);
         copy.synchronize("uploading W_0 of tensor " + tensorName);
         baseType = dtype;
     }
@@ -197,7 +192,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         }
         int slot = tasks & 1;
         copy.waitFor(consumed[slot]);
-        stageRaw(wi, raw, bytes);
+        stageRaw(wi, raw);
         DeviceBuffer tau = upload[slot];
         switch (baseType) {                                   // tau_i = widen(W_i) - widen(W_0), on the device
             case F32: kernels.taskVectorF32(raw, base, tau, n, copy); break;
@@ -218,10 +213,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     }
 
     /** Copies raw checkpoint bytes through the pinned stage into {@code dst}, on the copy stream. */
-    private void stageRaw(ByteBuffer src, DeviceBuffer dst, long bytes) {
-        ByteBuffer stage = hostStage.bytesView();
-        stage.put(src.duplicate());
-        dst.copyFromAsync(hostStage, bytes, copy);
+    private void stageRaw(ByteBuffer src, DeviceBuffer dst) {
+        stage.upload(src, dst, copy);
     }
 
     /**
@@ -384,7 +377,6 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
             int parts = kernels.interferenceLossPartials(p, d, tauM, n, lossPartials, compute);
             kernels.reducePartials(lossPartials, parts, losses, steps, compute);
             losses.copyToAsync(lossHost, 8L * (steps + 1), compute);
-            tauM.copyToAsync(hostStage, 4 * n, compute);
             done.record(compute);
             enqueued = true;
         }
@@ -398,7 +390,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
                 listener.afterStep(steps, k + lossView.getDouble(8 * (steps - 1)));
             }
             float[] result = new float[(int) n];
-            hostStage.get(result);
+            copy.waitFor(done);                    // the copy stream: not behind the next tensor's queued products
+            stage.download(tauM, result, copy);
             return new WudiResult(result, k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
         }
 

@@ -55,6 +55,7 @@ class EmulatedGpuTest {
 
         StringBuilder out = new StringBuilder();
         int code = run(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
+                "-Dwudi.cuda.stageChunkBytes=4096",   // every transfer crosses several pinned chunks
                 "-cp", System.getProperty("java.class.path"), EmulatedGpuMain.class.getName(),
                 cuda.toString(), cublas.toString()), out);
         String text = out.toString();
