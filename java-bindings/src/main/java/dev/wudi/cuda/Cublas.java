@@ -1,8 +1,11 @@
 package dev.wudi.cuda;
 
+import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * A cuBLAS handle bound to one stream, with the three products the WUDI Gram form needs, each stated in
@@ -15,7 +18,7 @@ public final class Cublas implements AutoCloseable {
     private static CublasNative lib;
     private static CublasLocator.Location libLocation;
     /** libcublasLt from the same folder, loaded first and held (see {@link #library()}). */
-    private static com.sun.jna.NativeLibrary companion;
+    private static NativeLibrary companion;
 
     private final CudaDevice device;
     private final Pointer handle;
@@ -51,10 +54,10 @@ public final class Cublas implements AutoCloseable {
                 if (where.isFile()) {
                     // libcublas needs libcublasLt of the same version; a folder that is neither on the loader
                     // path nor in libcublas's RUNPATH would leave it unresolved, so load it from there first.
-                    java.nio.file.Path file = java.nio.file.Path.of(where.library());
-                    java.nio.file.Path lt = file.resolveSibling(file.getFileName().toString().replace("libcublas.", "libcublasLt."));
-                    if (java.nio.file.Files.isRegularFile(lt)) {
-                        companion = com.sun.jna.NativeLibrary.getInstance(lt.toString());
+                    Path file = Path.of(where.library());
+                    Path lt = file.resolveSibling(file.getFileName().toString().replace("libcublas.", "libcublasLt."));
+                    if (Files.isRegularFile(lt)) {
+                        companion = NativeLibrary.getInstance(lt.toString());
                     }
                 }
                 lib = CublasNative.load(where.library());
