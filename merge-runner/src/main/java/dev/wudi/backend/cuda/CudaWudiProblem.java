@@ -3,11 +3,9 @@ package dev.wudi.backend.cuda;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.WudiResult;
-import dev.wudi.cuda.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaEvent;
-import dev.wudi.cuda.CudaException;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;
 import dev.wudi.cuda.PinnedBuffer;
@@ -27,8 +25,7 @@ import java.util.List;
  *                C  += w_i G_i              (axpy)          D += w_i tau_i G_i   (GEMM)
  *                K  += w_i ||G_i||_F^2      (device reduction, one slot per task)
  *                sum += tau_i               (axpy)
- *   solve:       tau_m = sum; each Adam step: P = tau_m C (ONE GEMM), then FusedAdam (one pass, which also
- *                yields L = sum (P - 2D) tau_m + K at the step's start)
+ *   solve:       an {@link AdamRun}: tau_m = sum; each step P = tau_m C (ONE GEMM), then FusedAdam
  * </pre>
  * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
  * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i. Host memory:
@@ -49,6 +46,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     private final int cols;
     private final long n;
     private final long cc;
+    private final TensorMemory memory;
 
     // held for the problem's life
     private final DeviceBuffer sum;          // (rows, cols) sum_i tau_i, the Adam start
@@ -75,7 +73,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
 
     private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
     private final CudaEvent done;           // end of the queued solve
-    private Solve pending;                   // a queued solveAdamAsync, until awaited
+    private AdamRun pending;                 // a queued solveAdamAsync, until awaited
     private double[] weights = new double[INITIAL_TASK_SLOTS];
     private int tasks;
     private boolean closed;
@@ -95,6 +93,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         this.cols = cols;
         this.n = (long) rows * cols;
         this.cc = (long) cols * cols;
+        this.memory = new TensorMemory(device, backend.name(), tensorName, rows, cols);
         device.makeCurrent();
         long need = WorkingSet.peakBytes(rows, cols);
         long free = device.freeMemory();
@@ -255,7 +254,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
 
     @Override
     public WudiResult solveAdam(AdamConfig config, StepListener listener) {
-        Solve solve = start(config);
+        AdamRun solve = start(config);
         try {
             solve.enqueue(listener);
             return solve.collect(listener);
@@ -267,7 +266,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     /** Queues the solve on the compute stream and returns; uploads of the next tensor overlap it. */
     @Override
     public Pending solveAdamAsync(AdamConfig config) {
-        Solve solve = start(config);
+        AdamRun solve = start(config);
         try {
             solve.enqueue(null);
         } catch (RuntimeException e) {
@@ -285,7 +284,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         };
     }
 
-    private Solve start(AdamConfig config) {
+    private AdamRun start(AdamConfig config) {
         ensureOpen();
         if (tasks == 0) {
             throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
@@ -297,117 +296,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         compute.synchronize("finishing the Gram form of tensor " + tensorName);
         double k = kConstant();
         releaseSetupBuffers();
-        return new Solve(config, k);
-    }
-
-    /** The device state of one Adam run: tau_m, m, v, P and the per-step losses. */
-    private final class Solve implements AutoCloseable {
-        private final AdamConfig config;
-        private final double k;
-        private final int steps;
-        private final String what = "tensor " + tensorName + " [" + rows + ", " + cols + "]";
-        private final List<AutoCloseable> resources = new ArrayList<>();
-        private final DeviceBuffer tauM;
-        private final DeviceBuffer m;
-        private final DeviceBuffer v;
-        private final DeviceBuffer p;
-        private final DeviceBuffer lossPartials;
-        private final DeviceBuffer losses;
-        private final PinnedBuffer lossHost;
-        private final CudaEvent[] stepDone = new CudaEvent[2];
-        private boolean enqueued;
-
-        Solve(AdamConfig config, double k) {
-            this.config = config;
-            this.k = k;
-            this.steps = config.iterations();
-            boolean ok = false;
-            try {
-                tauM = keep(alloc(4 * n, "tau_m"));
-                m = keep(alloc(4 * n, "Adam m"));
-                v = keep(alloc(4 * n, "Adam v"));
-                p = keep(alloc(4 * n, "P = tau_m C"));
-                lossPartials = keep(alloc(WudiKernels.PARTIALS_BYTES, "loss partials"));
-                losses = keep(alloc(8L * (steps + 1), "losses"));
-                lossHost = keep(device.allocatePinned(8L * (steps + 1), "losses of " + what));
-                stepDone[0] = keep(device.newEvent(false));
-                stepDone[1] = keep(device.newEvent(false));
-                ok = true;
-            } finally {
-                if (!ok) {
-                    close();
-                }
-            }
-        }
-
-        private <T extends AutoCloseable> T keep(T r) {
-            resources.add(r);
-            return r;
-        }
-
-        /** Queues every step and the final loss; with a listener, reports step t-1 while step t runs. */
-        void enqueue(StepListener listener) {
-            boolean tf32 = backend.precision() == Precision.TF32;
-            tauM.copyFromAsync(sum, 4 * n, compute);      // tau_m starts at sum_i tau_i (SPEC 2.1)
-            m.zeroAsync(4 * n, compute);
-            v.zeroAsync(4 * n, compute);
-            ByteBuffer lossView = lossHost.bytesView();
-            cublas.setTf32(tf32);
-            try {
-                for (int t = 1; t <= steps; t++) {
-                    String ctx = "Adam step " + t + " of " + what;
-                    cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, ctx);   // P = tau_m C, the one GEMM
-                    AdamStepScalars s = AdamStepScalars.forStep(config.lr(), config.beta1(), config.beta2(), config.eps(), t);
-                    int parts = kernels.fusedAdam(p, d, m, v, tauM, n, s, lossPartials, compute);
-                    kernels.reducePartials(lossPartials, parts, losses, t - 1, compute);
-                    if (listener != null) {
-                        losses.copyRangeToAsync(8L * (t - 1), lossHost, 8L * (t - 1), 8, compute);
-                        stepDone[t & 1].record(compute);
-                        if (t >= 2) {
-                            stepDone[(t - 1) & 1].synchronize(ctx);
-                            listener.afterStep(t - 1, k + lossView.getDouble(8 * (t - 2)));
-                        }
-                    }
-                }
-                // L at the final iterate: one more product (SPEC 2.2), into the last slot.
-                cublas.rowMajorTimesSquare(tauM, rows, cols, c, 1f, 0f, p, "final loss of " + what);
-            } finally {
-                cublas.setTf32(false);
-            }
-            int parts = kernels.interferenceLossPartials(p, d, tauM, n, lossPartials, compute);
-            kernels.reducePartials(lossPartials, parts, losses, steps, compute);
-            losses.copyToAsync(lossHost, 8L * (steps + 1), compute);
-            done.record(compute);
-            enqueued = true;
-        }
-
-        /** Waits for the queued work and reads tau_m and the losses. */
-        WudiResult collect(StepListener listener) {
-            device.makeCurrent();
-            done.synchronize("downloading the merged task vector of " + what);
-            ByteBuffer lossView = lossHost.bytesView();
-            if (listener != null && steps >= 1) {
-                listener.afterStep(steps, k + lossView.getDouble(8 * (steps - 1)));
-            }
-            float[] result = new float[(int) n];
-            copy.waitFor(done);                    // the copy stream: not behind the next tensor's queued products
-            stage.download(tauM, result, copy);
-            return new WudiResult(result, k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
-        }
-
-        @Override
-        public void close() {
-            device.makeCurrent();
-            if (enqueued) {
-                done.synchronize("freeing the Adam state of " + what);    // not the next tensor's queued work
-            } else {
-                compute.synchronize("freeing the Adam state of " + what);
-            }
-            for (int i = resources.size() - 1; i >= 0; i--) {
-                closeQuietly(resources.get(i));
-            }
-            resources.clear();
-        }
+        return new AdamRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, done, config);
     }
 
     /** K = sum_i w_i ||tau_i^T tau_i||_F^2, in task order, in double. */
@@ -463,19 +352,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         }
     }
 
-    /** Allocates device memory; running out names the tensor, its shape and the bytes needed vs free. */
     private DeviceBuffer alloc(long bytes, String what) {
-        try {
-            return device.allocate(bytes, what + " of tensor " + tensorName + " [" + rows + ", " + cols + "]");
-        } catch (CudaException e) {
-            if ("CUDA_ERROR_OUT_OF_MEMORY".equals(e.status())) {
-                DeviceMemoryException oom = new DeviceMemoryException(tensorName, rows, cols, bytes, device.freeMemory(),
-                        backend.name() + " (allocating " + what + ")");
-                oom.initCause(e);
-                throw oom;
-            }
-            throw e;
-        }
+        return memory.alloc(bytes, what);
     }
 
     private void ensureOpen() {
