@@ -51,6 +51,11 @@ class BenchWithoutGpuTest {
                 }
 
                 @Override
+                public int zeroTaskCount() {
+                    return 0;
+                }
+
+                @Override
                 public WudiResult solveAdam(AdamConfig config, StepListener listener) {
                     return new WudiResult(sum.clone(), 1.0, 0.5, config.iterations());
                 }

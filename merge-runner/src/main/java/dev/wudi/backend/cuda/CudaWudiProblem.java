@@ -76,6 +76,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     private AdamRun pending;                 // a queued solveAdamAsync, until awaited
     private double[] weights = new double[INITIAL_TASK_SLOTS];
     private int tasks;
+    private int zeroTasks;
     private boolean closed;
 
     CudaWudiProblem(CudaBackend backend, String tensorName, int rows, int cols) {
@@ -228,7 +229,20 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         uploaded[slot].record(copy);
         copy.synchronize("uploading task vector " + (tasks + 1) + " of tensor " + tensorName);
         double normSq = normHost.bytesView().getDouble(0);
-        double w = normSq > 0 && Double.isFinite(normSq) ? 1.0 / normSq : 0.0;   // w_i = 1 / ||tau_i||_F^2
+        // The same rules as the CPU's GramForm: NaN/Inf and an unrepresentable weight are errors that
+        // leave the state unchanged; a zero task vector gets weight 0 but still joins the sum.
+        if (!Double.isFinite(normSq)) {
+            throw new IllegalArgumentException("task vector " + (tasks + 1) + " of tensor " + tensorName
+                    + " holds NaN or infinite values");
+        }
+        if (normSq != 0.0 && !Float.isFinite((float) (1.0 / normSq))) {
+            throw new IllegalArgumentException("task vector " + (tasks + 1) + " of tensor " + tensorName
+                    + " has squared norm " + normSq + ": its weight 1/||tau||^2 does not fit in float32");
+        }
+        double w = normSq > 0 ? 1.0 / normSq : 0.0;   // w_i = 1 / ||tau_i||_F^2
+        if (w == 0.0) {
+            zeroTasks++;
+        }
         weights[tasks] = w;
 
         compute.waitFor(uploaded[slot]);
@@ -250,6 +264,11 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     @Override
     public int taskCount() {
         return tasks;
+    }
+
+    @Override
+    public int zeroTaskCount() {
+        return zeroTasks;
     }
 
     @Override
