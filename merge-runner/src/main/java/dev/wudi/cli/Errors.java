@@ -1,6 +1,8 @@
 package dev.wudi.cli;
 
+import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.checkpoint.CheckpointException;
+import dev.wudi.cuda.CudaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -51,7 +53,8 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
 
     static boolean isUserError(Throwable ex) {
         return ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof CheckpointException
-                || ex instanceof IllegalArgumentException;
+                || ex instanceof IllegalArgumentException || ex instanceof BackendUnavailableException
+                || ex instanceof CudaException;
     }
 
     static String describe(Throwable ex) {
