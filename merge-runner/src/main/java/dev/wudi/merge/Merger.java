@@ -1,6 +1,8 @@
 package dev.wudi.merge;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
@@ -98,8 +100,30 @@ public final class Merger {
 
     private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start)
             throws IOException {
+        Backend spectralFallback = null;
+        if (!(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI
+                && !(backend instanceof CpuBackend)) {
+            // the spectral solvers need an eigendecomposition; only LAPACK on the CPU is wired in (no cuSOLVER yet)
+            spectralFallback = Backends.cpu(options.threads());
+            String w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()
+                    + " yet (cuSOLVER is not wired in); WUDI runs on the CPU for this merge";
+            warnings = new ArrayList<>(warnings);
+            warnings.add(w);
+            listener.warning(w);
+        }
+        try {
+            return merge(base, models, warnings, start, spectralFallback != null ? spectralFallback : backend);
+        } finally {
+            if (spectralFallback != null) {
+                spectralFallback.close();
+            }
+        }
+    }
+
+    private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start,
+                              Backend wudiBackend) throws IOException {
         TensorSelection selection = options.selection();
-        TensorRule methodRule = methodRule();
+        TensorRule methodRule = methodRule(wudiBackend);
         TensorRule restRule = restRule();
         TensorRule copy = new BaseCopy();
 
@@ -150,7 +174,8 @@ public final class Merger {
             }
             writer.commit();
         }
-        return new MergeReport(options.method().name(), backend.name(), options.out().toString(), records,
+        String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
+        return new MergeReport(options.method().name(), device, options.out().toString(), records,
                 warnings, (System.nanoTime() - start) / 1e9, outputBytes);
     }
 
@@ -174,11 +199,12 @@ public final class Merger {
         return options.outDType() != null ? options.outDType() : info.dtype();
     }
 
-    private TensorRule methodRule() {
+    private TensorRule methodRule(Backend wudiBackend) {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
-            return new WudiRule(backend, options.effectiveSolver(), options.autoLr(), (t, loss) -> listener.step(t, iters));
+            return new WudiRule(wudiBackend, options.effectiveSolver(), options.autoLr(),
+                    (t, loss) -> listener.step(t, iters));
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {
