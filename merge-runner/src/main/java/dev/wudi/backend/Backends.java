@@ -65,11 +65,14 @@ public final class Backends {
             try {
                 return CudaBackends.open(ordinal, tf32);
             } catch (IllegalStateException e) {
-                // The probe's line is worded for "auto" ("...; running on CPU. <fix>"); here nothing falls back.
-                String why = String.valueOf(e.getMessage()).replace("; running on CPU.", ".");
-                throw new BackendUnavailableException("device " + d + " cannot be used: " + why, e);
+                throw new BackendUnavailableException("device " + d + " cannot be used: " + withoutFallback(e.getMessage()), e);
             }
         }
         throw new IllegalArgumentException("unknown device '" + device + "' (use auto, cpu, cuda or cuda:N)");
+    }
+
+    /** The probe's line is worded for "auto" ("cause; running on CPU. fix"); where nothing falls back, drop that. */
+    public static String withoutFallback(String probeReason) {
+        return String.valueOf(probeReason).replace("; running on CPU.", ".");
     }
 }

@@ -144,16 +144,15 @@ public final class Merger {
         long outputBytes = 0;
         try (CheckpointWriter writer = CheckpointWriter.create(options.out(), base.isFolder(), specs, metadata,
                 options.shardBytes(), base.companionFiles())) {
-            int index = 0;
-            for (TensorSpec spec : specs) {
+            for (int index = 0; index < specs.size(); index++) {
+                TensorSpec spec = specs.get(index);
                 String name = spec.name();
                 TensorRule rule = rules.get(name);
-                List<TensorRef> refs = new ArrayList<>();
-                for (Checkpoint m : models) {
-                    refs.add(m.tensor(name));
+                TensorJob job = job(base, models, spec);
+                if (rule instanceof WudiRule wudi) {
+                    wudi.upcoming(nextJobOf(rule, rules, specs, index, base, models));
                 }
-                TensorJob job = new TensorJob(name, base.tensor(name), refs, spec.dtype());
-                listener.tensorStarted(index++, name, rule.label());
+                listener.tensorStarted(index, name, rule.label());
                 long t0 = System.nanoTime();
                 CountingSink sink = new CountingSink(writer, spec.dtype());
                 TensorOutcome outcome;
@@ -173,10 +172,33 @@ public final class Merger {
                 listener.tensorDone(rec, work(job.info(), rule));
             }
             writer.commit();
+        } finally {
+            if (methodRule instanceof WudiRule wudi) {
+                wudi.close();
+            }
         }
         String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
         return new MergeReport(options.method().name(), device, options.out().toString(), records,
                 warnings, (System.nanoTime() - start) / 1e9, outputBytes);
+    }
+
+    private static TensorJob job(Checkpoint base, List<Checkpoint> models, TensorSpec spec) {
+        List<TensorRef> refs = new ArrayList<>();
+        for (Checkpoint m : models) {
+            refs.add(m.tensor(spec.name()));
+        }
+        return new TensorJob(spec.name(), base.tensor(spec.name()), refs, spec.dtype());
+    }
+
+    /** The next tensor after index that the same rule computes, or null (for WUDI's overlapped uploads). */
+    private static TensorJob nextJobOf(TensorRule rule, Map<String, TensorRule> rules, List<TensorSpec> specs,
+                                       int index, Checkpoint base, List<Checkpoint> models) {
+        for (int j = index + 1; j < specs.size(); j++) {
+            if (rules.get(specs.get(j).name()) == rule) {
+                return job(base, models, specs.get(j));
+            }
+        }
+        return null;
     }
 
     /** Relative cost for the progress bar's ETA: reads for element-wise work, GEMM flops for WUDI. */
@@ -203,8 +225,9 @@ public final class Merger {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
-            return new WudiRule(wudiBackend, options.effectiveSolver(), options.autoLr(),
-                    (t, loss) -> listener.step(t, iters));
+            int threads = options.threads();
+            return new WudiRule(wudiBackend, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
+                    (t, loss) -> listener.step(t, iters), listener::warning);
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {
