@@ -55,16 +55,19 @@ public final class LapackEigen implements SymmetricEigen {
             throw new ArithmeticException("LAPACK " + name() + " failed on an [" + n + ", " + n + "] matrix (info "
                     + info + (info > 0 ? ": did not converge" : ": illegal argument " + (-info)) + ")");
         }
-        // LAPACK returns ascending order: reverse values and the columns of V
+        // LAPACK returns ascending order: reverse the values and, in place, the columns of V (no second n x n copy)
         double[] values = new double[n];
-        double[] vectors = new double[a.length];
         for (int j = 0; j < n; j++) {
-            int src = n - 1 - j;
-            values[j] = w[src];
-            for (int i = 0; i < n; i++) {
-                vectors[i * n + j] = a[i * n + src];
+            values[j] = w[n - 1 - j];
+        }
+        for (int i = 0; i < n; i++) {
+            int row = i * n;
+            for (int j = 0, k = n - 1; j < k; j++, k--) {
+                double t = a[row + j];
+                a[row + j] = a[row + k];
+                a[row + k] = t;
             }
         }
-        return new EigenPairs(n, values, vectors);
+        return new EigenPairs(n, values, a);
     }
 }
