@@ -38,11 +38,21 @@ public final class ShardIndex {
             throw new SafetensorsException(Kind.BAD_INDEX, index,
                     "index is " + size + " bytes, more than the " + MAX_INDEX_BYTES + " accepted");
         }
+        return parse(Files.readAllBytes(index), index);
+    }
+
+    /**
+     * Validates index bytes already in memory with the same checks as {@link #read} (for fuzzing);
+     * index names the file in messages.
+     */
+    public static Map<String, String> parse(byte[] json, Path index) throws SafetensorsException {
         JsonNode root;
         try {
-            root = MAPPER.readTree(Files.readAllBytes(index));
+            root = MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, "not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new SafetensorsException(Kind.BAD_INDEX, index, "not valid JSON: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, "not a JSON object");
