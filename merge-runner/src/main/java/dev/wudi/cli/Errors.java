@@ -1,5 +1,6 @@
 package dev.wudi.cli;
 
+import dev.wudi.backend.BackendException;
 import dev.wudi.checkpoint.CheckpointException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -51,7 +52,7 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
 
     static boolean isUserError(Throwable ex) {
         return ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof CheckpointException
-                || ex instanceof IllegalArgumentException;
+                || ex instanceof IllegalArgumentException || ex instanceof BackendException;
     }
 
     static String describe(Throwable ex) {

@@ -1,6 +1,11 @@
 package dev.wudi.merge;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.BackendException;
+import dev.wudi.backend.Backends;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
@@ -37,11 +42,32 @@ public final class Merger {
     private final MergeOptions options;
     private final Backend backend;
     private final MergeListener listener;
+    private final Safety safety;
+    /** The CPU backend a tensor falls back to when it does not fit the device; made on first need. */
+    private Backend fallback;
+
+    /**
+     * How a merge protects its inputs and output beyond MergeOptions.
+     *
+     * @param resume         continue the partial output an interrupted run with the same fingerprint left
+     * @param allowNonFinite merge inputs holding NaN/Inf (warned) instead of failing
+     * @param cancellation   set from another thread (a signal) to stop at the next safe point
+     */
+    public record Safety(boolean resume, boolean allowNonFinite, Cancellation cancellation) {
+        public static Safety defaults() {
+            return new Safety(false, false, new Cancellation());
+        }
+    }
 
     public Merger(MergeOptions options, Backend backend, MergeListener listener) {
+        this(options, backend, listener, Safety.defaults());
+    }
+
+    public Merger(MergeOptions options, Backend backend, MergeListener listener, Safety safety) {
         this.options = options;
         this.backend = backend;
         this.listener = listener == null ? new MergeListener() { } : listener;
+        this.safety = safety;
     }
 
     public MergeReport run() throws IOException {
@@ -57,12 +83,57 @@ public final class Merger {
                 models.add(m);
             }
             checkOutput(base, models);
-            List<String> warnings = Preflight.check(base, models);
+            List<String> warnings = new ArrayList<>(Preflight.check(base, models));
+            try {
+                warnings.addAll(InputScan.run(base, models, safety.allowNonFinite(), safety.cancellation()));
+            } catch (MergeInterruptedException e) {
+                throw new MergeInterruptedException("interrupted while checking the inputs; nothing was written");
+            }
             warnings.forEach(listener::warning);
             return merge(base, models, warnings, start);
         } finally {
             opened.forEach(Checkpoint::close);
+            if (fallback != null) {
+                fallback.close();
+                fallback = null;
+            }
         }
+    }
+
+    /**
+     * What identifies this merge for --resume: every option that changes the output's bytes, the CPU
+     * thread count (OpenBLAS may sum in another order with another count), and every input file's path,
+     * size and modification time.
+     */
+    private Map<String, String> fingerprint(Checkpoint base, List<Checkpoint> models) throws IOException {
+        Map<String, String> f = new LinkedHashMap<>();
+        f.put("journal", "1");
+        f.put("out", options.out().toAbsolutePath().normalize().toString());
+        f.put("method", options.method().name());
+        f.put("scale", String.valueOf(options.effectiveScale()));
+        f.put("density", String.valueOf(options.effectiveDensity()));
+        f.put("adam", options.adam().toString());
+        f.put("include", String.valueOf(options.include()));
+        f.put("exclude", String.valueOf(options.exclude()));
+        f.put("rest", String.valueOf(options.rest()));
+        f.put("dtype", String.valueOf(options.outDType()));
+        f.put("shard-size", String.valueOf(options.shardBytes()));
+        f.put("backend", backend.name());
+        f.put("threads", String.valueOf(options.threads() > 0 ? options.threads()
+                : Runtime.getRuntime().availableProcessors()));
+        List<Checkpoint> all = new ArrayList<>();
+        all.add(base);
+        all.addAll(models);
+        for (int i = 0; i < all.size(); i++) {
+            String who = i == 0 ? "base" : "model " + i;
+            List<Path> files = all.get(i).weightFiles();
+            for (int j = 0; j < files.size(); j++) {
+                Path p = files.get(j).toAbsolutePath().normalize();
+                f.put(who + (files.size() > 1 ? " file " + j : ""), p + " (" + Files.size(p) + " bytes, modified "
+                        + Files.getLastModifiedTime(p).toMillis() + ")");
+            }
+        }
+        return f;
     }
 
     /** --out may not be an input, lie inside one, or hold one; an existing one needs --force. */
@@ -71,11 +142,16 @@ public final class Merger {
         List<Path> inputs = new ArrayList<>();
         inputs.add(base.path());
         models.forEach(m -> inputs.add(m.path()));
+        // the output, its partial and its journal, with symbolic links in existing folders resolved
+        List<Path> written = List.of(real(out), real(CheckpointWriter.partialPath(out)),
+                real(CheckpointWriter.journalPath(out)));
         for (Path in : inputs) {
-            Path p = in.toAbsolutePath().normalize();
-            if (out.equals(p) || out.startsWith(p) || p.startsWith(out)) {
-                throw new CheckpointException("--out " + options.out() + " overlaps the input " + in
-                        + "; choose another output path (inputs are never modified)");
+            Path p = real(in.toAbsolutePath().normalize());
+            for (Path w : written) {
+                if (w.equals(p) || w.startsWith(p) || p.startsWith(w)) {
+                    throw new CheckpointException("--out " + options.out() + " overlaps the input " + in
+                            + "; choose another output path (inputs are never modified)");
+                }
             }
         }
         if (!base.isFolder() && Files.isDirectory(out)) {
@@ -92,6 +168,23 @@ public final class Merger {
             if (!emptyDir) {
                 throw new CheckpointException("--out " + options.out() + " already exists; pass --force to replace it");
             }
+        }
+    }
+
+    /** p with its longest existing prefix resolved through symbolic links (p itself need not exist). */
+    private static Path real(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs));
+        } catch (IOException e) {
+            return abs;
         }
     }
 
@@ -117,40 +210,100 @@ public final class Merger {
         Map<String, String> metadata = new LinkedHashMap<>(base.metadata());
         List<TensorRecord> records = new ArrayList<>();
         long outputBytes = 0;
+        Cancellation cancel = safety.cancellation();
         try (CheckpointWriter writer = CheckpointWriter.create(options.out(), base.isFolder(), specs, metadata,
-                options.shardBytes(), base.companionFiles())) {
-            int index = 0;
-            for (TensorSpec spec : specs) {
-                String name = spec.name();
-                TensorRule rule = rules.get(name);
-                List<TensorRef> refs = new ArrayList<>();
-                for (Checkpoint m : models) {
-                    refs.add(m.tensor(name));
+                options.shardBytes(), base.companionFiles(), fingerprint(base, models), safety.resume(),
+                listener::info)) {
+            try {
+                int skip = writer.resumedCount();
+                for (int i = 0; i < skip; i++) {
+                    TensorSpec spec = specs.get(i);
+                    TensorRecord rec = fromJson(writer.resumedRecord(i), spec);
+                    records.add(rec);
+                    outputBytes += spec.byteSize();
+                    listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
                 }
-                TensorJob job = new TensorJob(name, base.tensor(name), refs, spec.dtype());
-                listener.tensorStarted(index++, name, rule.label());
-                long t0 = System.nanoTime();
-                CountingSink sink = new CountingSink(writer, spec.dtype());
-                TensorOutcome outcome;
-                try {
-                    outcome = rule.apply(job, sink);
-                } catch (IllegalArgumentException e) {
-                    throw new CheckpointException(e.getMessage());
+                for (int index = skip; index < specs.size(); index++) {
+                    cancel.check();
+                    TensorSpec spec = specs.get(index);
+                    TensorRecord rec = mergeOne(base, models, spec, rules.get(spec.name()), index, writer);
+                    records.add(rec);
+                    outputBytes += spec.byteSize();
+                    writer.tensorDone(index, spec.name(), toJson(rec));
+                    listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
                 }
-                if (sink.bytes != spec.byteSize()) {
-                    throw new IllegalStateException("rule " + rule.label() + " wrote " + sink.bytes + " bytes for "
-                            + name + ", expected " + spec.byteSize());
-                }
-                outputBytes += sink.bytes;
-                TensorRecord rec = new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
-                        outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9);
-                records.add(rec);
-                listener.tensorDone(rec, work(job.info(), rule));
+                cancel.check();
+                writer.commit();
+            } catch (MergeInterruptedException e) {
+                writer.keepPartialOnClose();
+                String kept = writer.keepsPartial()
+                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are kept in "
+                        + writer.temporaryPath() + ": rerun the same command with --resume to continue"
+                        : "; the temporary output was removed";
+                throw new MergeInterruptedException(e.getMessage() + kept);
             }
-            writer.commit();
         }
         return new MergeReport(options.method().name(), backend.name(), options.out().toString(), records,
                 warnings, (System.nanoTime() - start) / 1e9, outputBytes);
+    }
+
+    /** Computes and writes one tensor; every failure names the tensor (and the file where there is one). */
+    private TensorRecord mergeOne(Checkpoint base, List<Checkpoint> models, TensorSpec spec, TensorRule rule,
+                                  int index, CheckpointWriter writer) throws IOException {
+        String name = spec.name();
+        List<TensorRef> refs = new ArrayList<>();
+        for (Checkpoint m : models) {
+            refs.add(m.tensor(name));
+        }
+        TensorJob job = new TensorJob(name, base.tensor(name), refs, spec.dtype());
+        listener.tensorStarted(index, name, rule.label());
+        long t0 = System.nanoTime();
+        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
+        TensorOutcome outcome;
+        try {
+            outcome = rule.apply(job, sink);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(e.getMessage());
+        } catch (BackendException e) {
+            throw new CheckpointException("tensor " + name + ": " + e.getMessage()
+                    + "; no output was written (temporary output removed)");
+        }
+        if (sink.bytes != spec.byteSize()) {
+            throw new IllegalStateException("rule " + rule.label() + " wrote " + sink.bytes + " bytes for "
+                    + name + ", expected " + spec.byteSize());
+        }
+        return new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
+                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A report record for the journal (NaN, for tensors no loss applies to, as null). */
+    private static JsonNode toJson(TensorRecord r) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("method", r.method());
+        if (Double.isFinite(r.lossBefore())) {
+            n.put("loss_before", r.lossBefore());
+        }
+        if (Double.isFinite(r.lossAfter())) {
+            n.put("loss_after", r.lossAfter());
+        }
+        n.put("seconds", r.seconds());
+        return n;
+    }
+
+    private static TensorRecord fromJson(JsonNode n, TensorSpec spec) {
+        return new TensorRecord(spec.name(), n.path("method").asText("?"), spec.shape(), spec.dtype().name(),
+                n.has("loss_before") ? n.get("loss_before").asDouble() : Double.NaN,
+                n.has("loss_after") ? n.get("loss_after").asDouble() : Double.NaN, n.path("seconds").asDouble());
+    }
+
+    /** The CPU backend for tensors the main backend cannot hold (TensorTooLargeException). */
+    private Backend fallbackBackend() {
+        if (fallback == null) {
+            fallback = Backends.cpu(options.threads());
+        }
+        return fallback;
     }
 
     /** Relative cost for the progress bar's ETA: reads for element-wise work, GEMM flops for WUDI. */
@@ -175,7 +328,11 @@ public final class Merger {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
-            return new WudiRule(backend, options.adam(), (t, loss) -> listener.step(t, iters));
+            Cancellation cancel = safety.cancellation();
+            return new WudiRule(backend, this::fallbackBackend, listener::warning, options.adam(), (t, loss) -> {
+                cancel.check();
+                listener.step(t, iters);
+            });
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {
@@ -198,27 +355,51 @@ public final class Merger {
         }
     }
 
-    /** Forwards to the writer and counts bytes, so a rule that writes too little or too much is caught. */
+    /**
+     * Forwards to the writer and counts bytes, so a rule that writes too little or too much is caught; a
+     * write that fails (disk full) is reported with the file and the tensor; a stop request is honoured
+     * between chunks.
+     */
     private static final class CountingSink implements TensorSink {
         private final CheckpointWriter writer;
         private final int elementBytes;
+        private final String tensor;
+        private final Cancellation cancel;
         long bytes;
 
-        CountingSink(CheckpointWriter writer, DType dtype) {
+        CountingSink(CheckpointWriter writer, DType dtype, String tensor, Cancellation cancel) {
             this.writer = writer;
             this.elementBytes = dtype.bytes();
+            this.tensor = tensor;
+            this.cancel = cancel;
         }
 
         @Override
         public void writeFloats(float[] src, int off, int count) throws IOException {
-            writer.writeFloats(src, off, count, elementBytes);
+            cancel.check();
+            try {
+                writer.writeFloats(src, off, count, elementBytes);
+            } catch (IOException e) {
+                throw writeFailed(e);
+            }
             bytes += (long) count * elementBytes;
         }
 
         @Override
         public void writeRaw(ByteBuffer b) throws IOException {
+            cancel.check();
             bytes += b.remaining();
-            writer.write(b);
+            try {
+                writer.write(b);
+            } catch (IOException e) {
+                throw writeFailed(e);
+            }
+        }
+
+        private IOException writeFailed(IOException e) {
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return new IOException(writer.currentFile() + ": writing tensor " + tensor + " failed: " + why
+                    + " (is the disk full?); the temporary output was removed", e);
         }
     }
 }
