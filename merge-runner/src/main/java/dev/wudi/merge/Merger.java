@@ -229,11 +229,19 @@ public final class Merger {
                     TensorRecord rec = mergeOne(base, models, spec, rules.get(spec.name()), index, writer);
                     records.add(rec);
                     outputBytes += spec.byteSize();
-                    writer.tensorDone(index, spec.name(), toJson(rec));
+                    try {
+                        writer.tensorDone(index, spec.name(), toJson(rec));
+                    } catch (IOException e) {
+                        throw writeFailed(writer, "writing tensor " + spec.name(), e);
+                    }
                     listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
                 }
                 cancel.check();
-                writer.commit();
+                try {
+                    writer.commit();
+                } catch (IOException e) {
+                    throw writeFailed(writer, "finishing the output", e);
+                }
             } catch (MergeInterruptedException e) {
                 writer.keepPartialOnClose();
                 String kept = writer.keepsPartial()
@@ -296,6 +304,16 @@ public final class Merger {
         return new TensorRecord(spec.name(), n.path("method").asText("?"), spec.shape(), spec.dtype().name(),
                 n.has("loss_before") ? n.get("loss_before").asDouble() : Double.NaN,
                 n.has("loss_after") ? n.get("loss_after").asDouble() : Double.NaN, n.path("seconds").asDouble());
+    }
+
+    /** A failed write (disk full, I/O error) as one line: the file, what was being written, why. */
+    private static IOException writeFailed(CheckpointWriter writer, String doing, IOException e) {
+        if (e instanceof java.nio.file.FileSystemException fse && fse.getFile() != null) {
+            return e; // already names its file
+        }
+        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return new IOException(writer.currentFile() + ": " + doing + " failed: " + why
+                + " (is the disk full?); the temporary output was removed", e);
     }
 
     /** The CPU backend for tensors the main backend cannot hold (TensorTooLargeException). */
@@ -397,9 +415,7 @@ public final class Merger {
         }
 
         private IOException writeFailed(IOException e) {
-            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            return new IOException(writer.currentFile() + ": writing tensor " + tensor + " failed: " + why
-                    + " (is the disk full?); the temporary output was removed", e);
+            return Merger.writeFailed(writer, "writing tensor " + tensor, e);
         }
     }
 }
