@@ -31,6 +31,9 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, String> metadata;
     /** Null once closed; the mappings go away when the garbage collector drops the buffers. */
     private volatile MappedData data;
+    /** The open file (null for parsed bytes), and its size when validated. */
+    private FileChannel channel;
+    private long expectedSize;
 
     private SafetensorsFile(Path path, HeaderParser.Header header, MappedData data) {
         this.path = path;
@@ -50,11 +53,19 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** As {@link #open(Path)} with a chosen mapping window, so tests can cross windows with small files. */
     static SafetensorsFile open(Path path, int window) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+        try {
             long fileSize = channel.size();
             Validated v = validate(path, fileSize, (dst, position) -> readFully(channel, dst, position));
             MappedData data = MappedData.map(channel, v.dataStart, fileSize - v.dataStart, window);
-            return new SafetensorsFile(path, v.header, data);
+            SafetensorsFile f = new SafetensorsFile(path, v.header, data);
+            // kept open to see the file's real size before each read (see checkNotShrunk)
+            f.channel = channel;
+            f.expectedSize = fileSize;
+            return f;
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
         }
     }
 
@@ -173,6 +184,7 @@ public final class SafetensorsFile implements AutoCloseable {
                     + ") outside array of " + dst.length);
         }
         MappedData d = mapped();
+        checkNotShrunk(t);
         int es = dt.bytes();
         long pos = t.begin() + first * es;
         try {
@@ -211,10 +223,28 @@ public final class SafetensorsFile implements AutoCloseable {
                     + byteOffset + " + " + length + ") outside its " + t.byteSize());
         }
         if (length > 0) {
+            checkNotShrunk(t);
             try {
                 mapped().copy(t.begin() + byteOffset, dst);
             } catch (InternalError e) {
                 throw readFailed(t, e);
+            }
+        }
+    }
+
+    /**
+     * Touching a mapping past the end of a file that another program truncated raises SIGBUS, which the
+     * JVM may only report later, asynchronously, as an InternalError far from here. One fstat per read
+     * (per chunk of a million elements, or per tensor) turns the common case into an IOException naming
+     * the file and the tensor before any mapped byte is touched.
+     */
+    private void checkNotShrunk(TensorInfo t) throws IOException {
+        FileChannel ch = channel;
+        if (ch != null && ch.isOpen()) {
+            long now = ch.size();
+            if (now < expectedSize) {
+                throw new IOException(path + ": tensor '" + t.name() + "': the file shrank from " + expectedSize
+                        + " to " + now + " bytes while open (truncated or being rewritten by another program?)");
             }
         }
     }
@@ -248,5 +278,13 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         data = null;
+        FileChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // read-only: nothing to lose
+            }
+        }
     }
 }
