@@ -9,6 +9,7 @@ import dev.wudi.format.SafetensorsException;
 import dev.wudi.format.SafetensorsException.Kind;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -83,6 +84,14 @@ public final class ShardIndex {
         if (!plain) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, tensor,
                     "shard name '" + shard + "' is not a plain file name in the model folder");
+        }
+        try {
+            // a name the file system cannot spell (found by fuzzing: a lone UTF-16 surrogate from a
+            // JSON escape) must fail here, naming the index, not later as a bare InvalidPathException
+            Path.of(shard);
+        } catch (InvalidPathException e) {
+            throw new SafetensorsException(Kind.BAD_INDEX, index, tensor,
+                    "shard name '" + shard + "' is not a valid file name (" + e.getReason() + ")");
         }
     }
 

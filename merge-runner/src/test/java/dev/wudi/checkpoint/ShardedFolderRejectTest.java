@@ -78,6 +78,8 @@ class ShardedFolderRejectTest {
         rejected(folder("{\"a\":\"..\"}"), "a");
         rejected(folder("{\"a\":\"sub/s1.safetensors\"}"), "a");
         rejected(folder("{\"a\":\"\"}"), "a");
+        // found by fuzzing: a lone surrogate is valid JSON but no file name
+        rejected(folder("{\"a\":\"x\\udeda.safetensors\"}"), "a", "not a valid file name");
     }
 
     @Test
