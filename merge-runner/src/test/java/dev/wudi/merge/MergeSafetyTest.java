@@ -242,6 +242,21 @@ class MergeSafetyTest {
         assertEquals(List.of(), leftovers());
     }
 
+    @Test
+    void outputThroughASymbolicLinkToAnInputIsRefused() throws IOException {
+        Path base = write("base", 0, 0.5f);
+        Path a = write("a", 1, 0.5f);
+        byte[] before = Files.readAllBytes(a);
+        Path link = Files.createSymbolicLink(tmp.resolve("link.safetensors"), a);
+        Path dirLink = Files.createSymbolicLink(tmp.resolve("inputs"), tmp);
+        for (Path out : List.of(link, dirLink.resolve("a.safetensors"))) {
+            CheckpointException e = assertThrows(CheckpointException.class,
+                    () -> new Merger(options(out, base, a).withForce(true), cpu, null).run());
+            assertTrue(e.getMessage().contains("overlaps the input"), e::getMessage);
+        }
+        assertArrayEquals(before, Files.readAllBytes(a));
+    }
+
     /** Delegates to the CPU backend, but fails as a GPU backend might on tensors layers.3 and up. */
     private static Backend failing(RuntimeException forLayer3AndUp) {
         return new Backend() {
