@@ -8,12 +8,16 @@ import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
@@ -50,6 +54,8 @@ public final class CheckpointWriter implements AutoCloseable {
     private SafetensorsWriter current;
     private boolean committed;
     private boolean keepPartial;
+    /** Held from create to close: see lockPath. */
+    private FileChannel lock;
 
     private CheckpointWriter(Path out, boolean folder, Path tmp, ShardPlan plan, Map<String, String> metadata,
                              List<Path> companions, OutputJournal journal) {
@@ -75,6 +81,33 @@ public final class CheckpointWriter implements AutoCloseable {
         return abs.resolveSibling("." + abs.getFileName() + ".wudi-journal");
     }
 
+    /** The lock file that keeps two merges from writing the same partial output at once. */
+    static Path lockPath(Path out) {
+        Path abs = out.toAbsolutePath().normalize();
+        return abs.resolveSibling("." + abs.getFileName() + ".wudi-lock");
+    }
+
+    /** Takes the output's lock, or fails naming the output when another merge holds it. */
+    private static FileChannel lock(Path out) throws IOException {
+        Path lockFile = lockPath(out);
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (lock == null) {
+            ch.close();
+            throw new CheckpointException("another wudi merge is writing " + out + " (it holds " + lockFile
+                    + "); wait for it to finish or stop it first");
+        }
+        return ch;
+    }
+
     /** A fresh output with an empty fingerprint. */
     public static CheckpointWriter create(Path out, boolean folder, List<TensorSpec> specs,
                                           Map<String, String> metadata, long shardBytes, List<Path> companions)
@@ -97,6 +130,28 @@ public final class CheckpointWriter implements AutoCloseable {
                                           Consumer<String> notes) throws IOException {
         Path abs = out.toAbsolutePath().normalize();
         Files.createDirectories(abs.getParent());
+        FileChannel lock = lock(abs);
+        try {
+            CheckpointWriter w = create(abs, out, folder, specs, metadata, shardBytes, companions, fingerprint, resume,
+                    notes);
+            w.lock = lock;
+            return w;
+        } catch (IOException | RuntimeException e) {
+            unlock(lock, abs);
+            throw e;
+        }
+    }
+
+    private static void unlock(FileChannel lock, Path out) throws IOException {
+        // deleted while still held, so no other merge can lock this file after we let it go
+        Files.deleteIfExists(lockPath(out));
+        lock.close();
+    }
+
+    private static CheckpointWriter create(Path abs, Path out, boolean folder, List<TensorSpec> specs,
+                                           Map<String, String> metadata, long shardBytes, List<Path> companions,
+                                           Map<String, String> fingerprint, boolean resume,
+                                           Consumer<String> notes) throws IOException {
         Path tmp = partialPath(abs);
         Path journalFile = journalPath(abs);
         ShardPlan plan = folder ? ShardPlan.of(specs, shardBytes) : new ShardPlan(List.of(List.copyOf(specs)));
@@ -359,12 +414,19 @@ public final class CheckpointWriter implements AutoCloseable {
                 current = null;
             }
         } finally {
-            if (journal != null) {
-                journal.close();
-            }
-            if (!committed && !keep) {
-                deleteRecursively(tmp);
-                Files.deleteIfExists(journalPath(out));
+            try {
+                if (journal != null) {
+                    journal.close();
+                }
+                if (!committed && !keep) {
+                    deleteRecursively(tmp);
+                    Files.deleteIfExists(journalPath(out));
+                }
+            } finally {
+                if (lock != null) {
+                    unlock(lock, out);
+                    lock = null;
+                }
             }
         }
     }

@@ -243,6 +243,24 @@ class MergeSafetyTest {
     }
 
     @Test
+    void twoMergesToTheSameOutputAtOnceAreRefused() throws IOException {
+        Path base = write("base", 0, 0.5f);
+        Path a = write("a", 1, 0.5f);
+        Path out = tmp.resolve("o.safetensors");
+        Path lockFile = tmp.resolve(".o.safetensors.wudi-lock");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lockFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+             java.nio.channels.FileLock held = ch.lock()) {
+            CheckpointException e = assertThrows(CheckpointException.class,
+                    () -> new Merger(options(out, base, a), cpu, null).run());
+            assertTrue(e.getMessage().contains("another wudi merge is writing"), e::getMessage);
+        }
+        Files.delete(lockFile);
+        new Merger(options(out, base, a), cpu, null).run();
+        assertEquals(List.of(), leftovers(), "the lock file goes with the merge");
+    }
+
+    @Test
     void outputThroughASymbolicLinkToAnInputIsRefused() throws IOException {
         Path base = write("base", 0, 0.5f);
         Path a = write("a", 1, 0.5f);
