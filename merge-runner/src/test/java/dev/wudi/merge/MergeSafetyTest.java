@@ -142,6 +142,26 @@ class MergeSafetyTest {
     }
 
     @Test
+    void incompatibleDtypeIsRefusedNamingTensorAndBothFiles() throws IOException {
+        Path base = write("base", 0, 0.5f);
+        Path ints = tmp.resolve("ints.safetensors");
+        List<TensorSpec> specs = new ArrayList<>();
+        for (int t = 0; t < TENSORS; t++) {
+            specs.add(new TensorSpec("layers." + t + ".weight", DType.F32, new long[] {24, 16}));
+        }
+        specs.add(new TensorSpec("norm.weight", DType.I16, new long[] {16}));
+        try (SafetensorsWriter w = SafetensorsWriter.create(ints, specs, Map.of())) {
+            w.writeFloats(new float[TENSORS * 24 * 16], 0, TENSORS * 24 * 16);
+            w.write(java.nio.ByteBuffer.allocate(32));
+            w.finish();
+        }
+        CheckpointException e = assertThrows(CheckpointException.class,
+                () -> new Merger(options(tmp.resolve("o.safetensors"), base, ints), cpu, null).run());
+        assertTrue(e.getMessage().contains("norm.weight") && e.getMessage().contains("I16")
+                && e.getMessage().contains(base.toString()) && e.getMessage().contains(ints.toString()), e::getMessage);
+    }
+
+    @Test
     void modelEqualToTheBaseIsWarned() throws IOException {
         Path base = write("base", 0, 0.5f);
         Path copy = write("copy", 0, 0.5f);
