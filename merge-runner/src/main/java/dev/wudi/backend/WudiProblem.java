@@ -21,6 +21,13 @@ public interface WudiProblem extends AutoCloseable {
     int taskCount();
 
     /**
+     * Number of the task vectors added that were exactly zero. Such a vector would have weight
+     * 1 / ||tau_i||^2 = infinity (NaN in the official code); it gets weight 0 instead, contributes nothing
+     * to the loss and is still part of the starting sum (which it does not change).
+     */
+    int zeroTaskCount();
+
+    /**
      * Runs PyTorch-exact Adam from tau_m = sum_i tau_i (SPEC 2.1) with the gradient in one GEMM per step.
      *
      * @param listener told after every step; may be null

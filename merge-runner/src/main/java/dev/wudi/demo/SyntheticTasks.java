@@ -75,7 +75,7 @@ public final class SyntheticTasks {
                 }
             }
             float[] target = forward(teacher, train, samples, width);
-            tuned[i] = fineTune(base, train, target, samples, width, 400, 0.5f);
+            tuned[i] = fineTune(base, train, target, samples, width, 300, 0.05f);
         }
         return new SyntheticTasks(width, layers, tasks, rank, samples, base, tuned, heldOut);
     }

@@ -1,7 +1,5 @@
 package dev.wudi.solver;
 
-import java.nio.FloatBuffer;
-
 /**
  * One step of torch.optim.Adam (single-tensor path, foreach=False, weight_decay 0, no amsgrad),
  * element-wise on float32, in PyTorch's operation order (SPEC 2.1):
@@ -23,8 +21,7 @@ import java.nio.FloatBuffer;
  * of dividing, and nvcc contracts a + b * c into an fma); a CUDA backend matching this class to the bit
  * has to spell out these roundings.
  *
- * This is also the host reference of the fused CUDA Adam kernel: {@link #stepGramForm} reads P, D, m, v,
- * tau once and writes m, v, tau once.
+ * This is also the host reference of the fused CUDA Adam kernel ({@link #stepGramForm}).
  */
 public final class Adam {
 
@@ -34,6 +31,7 @@ public final class Adam {
     /**
      * The scalars of step t as the float32 values PyTorch's kernels see.
      *
+     * @param t                the step, from 1
      * @param lerpWeight       float32(1 - beta1), lerp_'s weight
      * @param beta2            float32(beta2), mul_'s factor
      * @param oneMinusBeta2    float32(1 - beta2), addcmul_'s value
@@ -94,52 +92,77 @@ public final class Adam {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // The loops. All arrays are heap float[] indexed by the same i: that is what lets HotSpot's C2
+    // vectorise them (measured 0.4 ns per element on one core; through direct FloatBuffers, or with a
+    // scratch array indexed by i - from, the same loop stays scalar at 3.2 ns).
 
     /** One step on elements [from, to) with the gradient given: updates m, v and param in place. */
-    public static void step(StepScalars s, FloatBuffer grad, FloatBuffer m, FloatBuffer v, FloatBuffer param,
-                            int from, int to) {
+    public static void step(StepScalars s, float[] grad, float[] m, float[] v, float[] param, int from, int to) {
+        checkRange(param.length, from, to, grad.length == param.length && m.length == param.length && v.length == param.length);
         for (int i = from; i < to; i++) {
-            float g = grad.get(i);
-            float mi = newM(s, m.get(i), g);
-            float vi = newV(s, v.get(i), g);
-            m.put(i, mi);
-            v.put(i, vi);
-            param.put(i, newParam(s, param.get(i), mi, vi));
+            float g = grad[i];
+            float mi = newM(s, m[i], g);
+            float vi = newV(s, v[i], g);
+            m[i] = mi;
+            v[i] = vi;
+            param[i] = newParam(s, param[i], mi, vi);
         }
     }
 
-    /** One step on whole heap arrays (tests, small problems). */
+    /** One step on whole arrays. */
     public static void step(StepScalars s, float[] grad, float[] m, float[] v, float[] param) {
-        int n = param.length;
-        if (grad.length != n || m.length != n || v.length != n) {
-            throw new IllegalArgumentException("grad, m, v and param must have the same length");
-        }
-        step(s, FloatBuffer.wrap(grad), FloatBuffer.wrap(m), FloatBuffer.wrap(v), FloatBuffer.wrap(param), 0, n);
+        step(s, grad, m, v, param, 0, param.length);
     }
 
     /**
-     * The fused step of the Gram form on elements [from, to): with P = tau C already computed,
-     * g = 2 (P - D) (SPEC 2.2, grad L = 2 (tau C - D)), then the Adam update of m, v and tau.
-     *
-     * @return sum over the range of (P - 2 D) * tau in double, taken before tau moves: adding K to the
-     *         total gives L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K at the step's start, at the price
-     *         of one multiply-add per element of a memory-bound pass
+     * The fused step of the Gram form on elements [from, to): with p = tau C already computed (SPEC 2.2),
+     * g = 2 (p - D) (grad L = 2 (tau C - D)), then Adam's update of m, v and tau. Reads p, d, m, v, tau
+     * once and writes m, v, tau once: the host reference of the fused CUDA kernel.
      */
-    public static double stepGramForm(StepScalars s, FloatBuffer p, FloatBuffer d, FloatBuffer m, FloatBuffer v,
-                                      FloatBuffer tau, int from, int to) {
-        double lossPart = 0.0;
+    public static void stepGramForm(StepScalars s, float[] p, float[] d, float[] m, float[] v, float[] tau,
+                                    int from, int to) {
+        checkRange(tau.length, from, to, p.length == tau.length && d.length == tau.length && m.length == tau.length
+                && v.length == tau.length);
         for (int i = from; i < to; i++) {
-            float pi = p.get(i);
-            float di = d.get(i);
-            float ti = tau.get(i);
-            lossPart += ((double) pi - 2.0 * di) * ti;          // <tau C - 2 D, tau>
-            float g = 2.0f * (pi - di);                         // grad L = 2 (tau C - D)
-            float mi = newM(s, m.get(i), g);
-            float vi = newV(s, v.get(i), g);
-            m.put(i, mi);
-            v.put(i, vi);
-            tau.put(i, newParam(s, ti, mi, vi));
+            float g = 2.0f * (p[i] - d[i]);                  // grad L = 2 (tau C - D)
+            float mi = newM(s, m[i], g);
+            float vi = newV(s, v[i], g);
+            m[i] = mi;
+            v[i] = vi;
+            tau[i] = newParam(s, tau[i], mi, vi);
         }
-        return lossPart;
+    }
+
+    /**
+     * sum over [from, to) of (p - 2 d) tau in double, with p = tau C: adding K to the total over all
+     * elements gives L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K (SPEC 2.2). Four partial sums so that
+     * the additions do not wait on each other.
+     */
+    public static double gramLossTerms(float[] p, float[] d, float[] tau, int from, int to) {
+        checkRange(tau.length, from, to, p.length == tau.length && d.length == tau.length);
+        double a0 = 0.0;
+        double a1 = 0.0;
+        double a2 = 0.0;
+        double a3 = 0.0;
+        int i = from;
+        for (; i + 3 < to; i += 4) {
+            a0 += ((double) p[i] - 2.0 * d[i]) * tau[i];
+            a1 += ((double) p[i + 1] - 2.0 * d[i + 1]) * tau[i + 1];
+            a2 += ((double) p[i + 2] - 2.0 * d[i + 2]) * tau[i + 2];
+            a3 += ((double) p[i + 3] - 2.0 * d[i + 3]) * tau[i + 3];
+        }
+        for (; i < to; i++) {
+            a0 += ((double) p[i] - 2.0 * d[i]) * tau[i];
+        }
+        return (a0 + a1) + (a2 + a3);
+    }
+
+    private static void checkRange(int n, int from, int to, boolean sameLengths) {
+        if (!sameLengths) {
+            throw new IllegalArgumentException("the arrays of one Adam step must have the same length");
+        }
+        if (from < 0 || to > n || from > to) {
+            throw new IllegalArgumentException("range [" + from + ", " + to + ") outside an array of " + n);
+        }
     }
 }

@@ -20,13 +20,14 @@ import java.nio.FloatBuffer;
  * A task vector that is exactly zero would make w_i infinite (the official code then yields NaN). Here
  * it gets weight 0: it adds nothing to C, D or K (its term ||(tau_m - 0) 0^T||^2 is 0 for every tau_m
  * anyway), it is still added to the sum (which it does not change), and {@link #zeroTaskCount()} reports
- * it. A task vector holding NaN or infinity is rejected.
+ * it. A task vector holding NaN or infinity, or one so small that 1/||tau_i||^2 overflows float32, is
+ * rejected before it changes anything.
  */
 public final class GramForm implements AutoCloseable {
 
     private final int rows;
     private final int cols;
-    private final NativeFloats c;        // upper triangle accumulated by SYRK, mirrored on demand
+    private final NativeFloats c;        // SYRK updates only the upper triangle: mirrored before it is read
     private final NativeFloats d;
     private final NativeFloats sum;
     private final NativeFloats tau;      // scratch: the task vector being added
@@ -67,6 +68,10 @@ public final class GramForm implements AutoCloseable {
         if (!Double.isFinite(norm2)) {
             throw new IllegalArgumentException("task vector " + (tasks + 1) + " holds NaN or infinite values");
         }
+        if (norm2 != 0.0 && !Float.isFinite((float) (1.0 / norm2))) {
+            throw new IllegalArgumentException("task vector " + (tasks + 1) + " has squared norm " + norm2
+                    + ": its weight 1/||tau||^2 does not fit in float32");
+        }
         FloatBuffer s = sum.buffer();
         for (int i = 0; i < taskVector.length; i++) {
             s.put(i, s.get(i) + taskVector[i]);         // tau_0 = sum_i tau_i in float32, task order
@@ -79,21 +84,30 @@ public final class GramForm implements AutoCloseable {
         float w = (float) (1.0 / norm2);                // w_i = 1 / ||tau_i||_F^2
         tau.copyFrom(taskVector);
         mirrored = false;
-        // C += w_i tau_i^T tau_i
-        Blas.ssyrkUpper(true, cols, rows, w, tau, 1.0f, c);
         if (rows >= cols) {
-            // G = tau_i^T tau_i [cols, cols]; D += w_i tau_i G   (2 rows cols^2 flops)
+            // G = tau_i^T tau_i [cols, cols]; C += w_i G; D += w_i tau_i G   (2 rows cols^2 flops)
             Blas.ssyrkUpper(true, cols, rows, 1.0f, tau, 0.0f, gram);
             Blas.mirrorUpper(gram, cols);
+            addScaled(c, w, gram);
             Blas.sgemm(false, false, rows, cols, cols, w, tau, gram, 1.0f, d);
         } else {
-            // H = tau_i tau_i^T [rows, rows]; D += w_i H tau_i   (2 rows^2 cols flops)
+            // C += w_i tau_i^T tau_i; H = tau_i tau_i^T [rows, rows]; D += w_i H tau_i   (2 rows^2 cols flops)
+            Blas.ssyrkUpper(true, cols, rows, w, tau, 1.0f, c);
             Blas.ssyrkUpper(false, rows, cols, 1.0f, tau, 0.0f, gram);
             Blas.mirrorUpper(gram, rows);
             Blas.sgemm(false, false, rows, cols, rows, w, gram, tau, 1.0f, d);
         }
         // K += w_i ||tau_i tau_i^T||_F^2 = w_i ||tau_i^T tau_i||_F^2 (same nonzero eigenvalues): the smaller Gram
         k += (double) w * frobenius2(gram);
+    }
+
+    /** y += a x, element-wise (both triangles of C; the mirror before reading keeps them equal). */
+    private static void addScaled(NativeFloats y, float a, NativeFloats x) {
+        FloatBuffer yb = y.buffer();
+        FloatBuffer xb = x.buffer();
+        for (int i = 0, n = y.length(); i < n; i++) {
+            yb.put(i, yb.get(i) + a * xb.get(i));
+        }
     }
 
     private static double frobenius2(NativeFloats a) {

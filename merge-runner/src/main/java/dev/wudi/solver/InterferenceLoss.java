@@ -25,7 +25,7 @@ public final class InterferenceLoss implements AutoCloseable {
     private final int rows;
     private final int cols;
     private final List<NativeFloats> taus = new ArrayList<>();
-    private final List<Float> weights = new ArrayList<>();
+    private final float[] weights;
     private final NativeFloats tauM;
     private final NativeFloats diff;
     private final NativeFloats e;
@@ -36,6 +36,7 @@ public final class InterferenceLoss implements AutoCloseable {
         this.rows = rows;
         this.cols = cols;
         int n = rows * cols;
+        this.weights = new float[taskVectors.size()];
         for (float[] t : taskVectors) {
             if (t.length != n) {
                 throw new IllegalArgumentException("task vector has " + t.length + " values, [" + rows + ", "
@@ -45,7 +46,7 @@ public final class InterferenceLoss implements AutoCloseable {
             for (float x : t) {
                 norm2 += (double) x * x;
             }
-            weights.add(norm2 == 0.0 ? 0.0f : (float) (1.0 / norm2));   // w_i = 1 / ||tau_i||_F^2
+            weights[taus.size()] = norm2 == 0.0 ? 0.0f : (float) (1.0 / norm2);   // w_i = 1 / ||tau_i||_F^2
             taus.add(NativeFloats.of(t));
         }
         this.tauM = new NativeFloats(n);
@@ -84,7 +85,7 @@ public final class InterferenceLoss implements AutoCloseable {
         }
         double loss = 0.0;
         for (int i = 0; i < taus.size(); i++) {
-            float w = weights.get(i);
+            float w = weights[i];
             if (w == 0.0f) {
                 continue;
             }

@@ -3,7 +3,6 @@ package dev.wudi.solver;
 import dev.wudi.backend.WudiProblem.StepListener;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cpu.NativeFloats;
-import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
@@ -27,32 +26,36 @@ public final class LiteralWudi {
         }
         int n = rows * cols;
         try (InterferenceLoss loss = new InterferenceLoss(rows, cols, taskVectors);
-             NativeFloats tau = new NativeFloats(n);
-             NativeFloats grad = new NativeFloats(n);
-             NativeFloats m = new NativeFloats(n);
-             NativeFloats v = new NativeFloats(n)) {
-            FloatBuffer tb = tau.buffer();
+             NativeFloats tauNative = new NativeFloats(n);
+             NativeFloats gradNative = new NativeFloats(n)) {
+            float[] tau = new float[n];
             for (float[] t : taskVectors) {                 // tau_m = sum_i tau_i, float32, task order
                 for (int j = 0; j < n; j++) {
-                    tb.put(j, tb.get(j) + t[j]);
+                    tau[j] += t[j];
                 }
             }
+            float[] grad = new float[n];
+            float[] m = new float[n];
+            float[] v = new float[n];
             double lossBefore = Double.NaN;
             for (int t = 1; t <= config.iterations(); t++) {
-                double l = loss.evaluate(tau, grad);
+                tauNative.copyFrom(tau);
+                double l = loss.evaluate(tauNative, gradNative);
+                gradNative.buffer().get(0, grad);
                 if (t == 1) {
                     lossBefore = l;
                 }
-                Adam.step(Adam.scalars(config, t), grad.buffer(), m.buffer(), v.buffer(), tb, 0, n);
+                Adam.step(Adam.scalars(config, t), grad, m, v, tau);
                 if (listener != null) {
                     listener.afterStep(t, l);
                 }
             }
-            double lossAfter = loss.evaluate(tau, null);
+            tauNative.copyFrom(tau);
+            double lossAfter = loss.evaluate(tauNative, null);
             if (config.iterations() == 0) {
                 lossBefore = lossAfter;
             }
-            return new WudiResult(tau.toArray(), lossBefore, lossAfter, config.iterations());
+            return new WudiResult(tau, lossBefore, lossAfter, config.iterations());
         }
     }
 }

@@ -138,6 +138,9 @@ class GramFormTest {
             float[] bad = new float[20];
             bad[7] = Float.NaN;
             assertThrows(IllegalArgumentException.class, () -> g.add(bad));
+            float[] tiny = new float[20];
+            tiny[3] = 1e-25f;                                   // ||tau||^2 = 1e-50: w overflows float32
+            assertThrows(IllegalArgumentException.class, () -> g.add(tiny));
             assertEquals(0, g.taskCount(), "a rejected task vector is not counted");
             assertArrayEquals(new float[20], g.sum().toArray(), "nor summed");
         }

@@ -33,7 +33,11 @@ public final class Blas {
         return openblas.blas_get_num_threads();
     }
 
-    /** "OpenBLAS 0.3.31-1.5.13, core Haswell, 2 threads" (the presets do not map openblas_get_config). */
+    /**
+     * "OpenBLAS 0.3.31-1.5.13, 2 threads". The presets map neither openblas_get_config nor
+     * openblas_get_corename, and OPENBLAS_CHAR_CORENAME is only the build baseline of a dynamic-arch
+     * library (it says NEHALEM on an AVX-512 machine), so the kernel in use is not reported.
+     */
     public static String describe() {
         Loader.load(openblas.class);
         String version;
@@ -42,8 +46,7 @@ public final class Blas {
         } catch (java.io.IOException ex) {
             version = null;
         }
-        return "OpenBLAS " + (version == null ? "(unknown version)" : version)
-                + ", core " + openblas.OPENBLAS_CHAR_CORENAME + ", " + threads() + " threads";
+        return "OpenBLAS " + (version == null ? "(unknown version)" : version) + ", " + threads() + " threads";
     }
 
     /**

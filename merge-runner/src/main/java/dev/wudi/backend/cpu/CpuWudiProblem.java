@@ -9,12 +9,23 @@ import java.nio.FloatBuffer;
 
 /**
  * The WUDI problem of one weight on the CPU: task vectors go into a {@link GramForm}; each Adam step is
- * ONE sgemm P = tau_m C ([rows, cols] x [cols, cols]) followed by one fused pass (g = 2 (P - D), Adam's
- * update of m, v, tau_m, and the loss at the step's start L = &lt;P - 2D, tau_m&gt; + K accumulated in
- * double on the side; it costs one multiply-add per element of a memory-bound pass, so it is always
- * computed). The pass runs on the backend's threads, one block of rows each.
+ * ONE sgemm P = tau_m C ([rows, cols] x [cols, cols], OpenBLAS) followed by one fused element-wise pass
+ * (g = 2 (P - D) and Adam's update of m, v, tau_m) on the backend's threads, one block of rows each.
+ *
+ * <p>Memory: the GEMM needs tau_m and P in native memory; the pass runs on heap float[] copies because
+ * HotSpot vectorises loops over arrays and not over direct buffers (8x faster here). Each thread copies
+ * P in from native memory and tau_m back out one cache-sized chunk at a time, just before and after
+ * updating that chunk, so the copies cost little bandwidth.
+ *
+ * <p>The loss at a step's start, L = &lt;P - 2D, tau_m&gt; + K, is accumulated in double in the same pass
+ * (while the chunk is in cache) but only at step 1 (for {@link WudiResult#lossBefore()}) and when a
+ * listener is given: as a double reduction it does not vectorise and costs more than the update itself
+ * (measured on one core, in cache: 0.68 ns per element against 0.46 ns for the vectorised Adam update).
  */
 final class CpuWudiProblem implements WudiProblem {
+
+    /** Elements per chunk: 6 arrays x 16 KiB stay in a core's L2 cache. */
+    private static final int CHUNK = 4096;
 
     private final String tensorName;
     private final int rows;
@@ -46,7 +57,7 @@ final class CpuWudiProblem implements WudiProblem {
         return gram.taskCount();
     }
 
-    /** Task vectors that were exactly zero and got weight 0 (see {@link GramForm}). */
+    @Override
     public int zeroTaskCount() {
         checkOpen();
         return gram.zeroTaskCount();
@@ -56,46 +67,57 @@ final class CpuWudiProblem implements WudiProblem {
     public WudiResult solveAdam(AdamConfig config, StepListener listener) {
         checkOpen();
         if (gram.taskCount() == 0) {
-            throw new IllegalStateException("tensor " + tensorName + ": solveAdam called before any task vector was added");
+            throw new IllegalStateException("tensor " + tensorName
+                    + ": solveAdam called before any task vector was added");
         }
         int n = rows * cols;
         NativeFloats c = gram.c();
-        FloatBuffer d = gram.d().buffer();
         double k = gram.k();
-        try (NativeFloats tau = new NativeFloats(n);
-             NativeFloats p = new NativeFloats(n);
-             NativeFloats m = new NativeFloats(n);
-             NativeFloats v = new NativeFloats(n)) {
-            tau.copyFrom(gram.sum());                                   // tau_m starts at sum_i tau_i
-            FloatBuffer tb = tau.buffer();
-            FloatBuffer pb = p.buffer();
-            FloatBuffer mb = m.buffer();
-            FloatBuffer vb = v.buffer();
+        float[] d = gram.d().toArray();
+        float[] tau = gram.sum().toArray();                              // tau_m starts at sum_i tau_i
+        float[] p = new float[n];
+        float[] m = new float[n];
+        float[] v = new float[n];
+        try (NativeFloats tauNative = NativeFloats.of(tau); NativeFloats pNative = new NativeFloats(n)) {
+            FloatBuffer pIn = pNative.buffer();
+            FloatBuffer tauOut = tauNative.buffer();
             double lossBefore = Double.NaN;
             for (int t = 1; t <= config.iterations(); t++) {
-                Blas.sgemm(false, false, rows, cols, cols, 1.0f, tau, c, 0.0f, p);   // P = tau_m C
+                Blas.sgemm(false, false, rows, cols, cols, 1.0f, tauNative, c, 0.0f, pNative);   // P = tau_m C
                 Adam.StepScalars s = Adam.scalars(config, t);
-                double loss = k + parallel.run(rows, cols,
-                        (from, to) -> Adam.stepGramForm(s, pb, d, mb, vb, tb, from, to));
-                if (t == 1) {
-                    lossBefore = loss;
-                }
-                if (listener != null) {
-                    listener.afterStep(t, loss);
+                boolean withLoss = t == 1 || listener != null;
+                double lossTerms = parallel.run(rows, cols, (block, from, to) -> {
+                    double acc = 0.0;
+                    for (int i = from; i < to; i += CHUNK) {
+                        int end = Math.min(to, i + CHUNK);
+                        pIn.get(i, p, i, end - i);
+                        if (withLoss) {
+                            acc += Adam.gramLossTerms(p, d, tau, i, end);            // <P - 2D, tau_m>
+                        }
+                        Adam.stepGramForm(s, p, d, m, v, tau, i, end);
+                        tauOut.put(i, tau, i, end - i);
+                    }
+                    return acc;
+                });
+                if (withLoss) {
+                    double loss = lossTerms + k;                                   // L = <P - 2D, tau_m> + K
+                    if (t == 1) {
+                        lossBefore = loss;
+                    }
+                    if (listener != null) {
+                        listener.afterStep(t, loss);
+                    }
                 }
             }
-            Blas.sgemm(false, false, rows, cols, cols, 1.0f, tau, c, 0.0f, p);       // one more GEMM for L(final)
-            double lossAfter = k + parallel.run(rows, cols, (from, to) -> {
-                double acc = 0.0;
-                for (int i = from; i < to; i++) {
-                    acc += ((double) pb.get(i) - 2.0 * d.get(i)) * tb.get(i);
-                }
-                return acc;
+            Blas.sgemm(false, false, rows, cols, cols, 1.0f, tauNative, c, 0.0f, pNative);       // L at the end
+            double lossAfter = k + parallel.run(rows, cols, (block, from, to) -> {
+                pIn.get(from, p, from, to - from);
+                return Adam.gramLossTerms(p, d, tau, from, to);
             });
             if (config.iterations() == 0) {
                 lossBefore = lossAfter;
             }
-            return new WudiResult(tau.toArray(), lossBefore, lossAfter, config.iterations());
+            return new WudiResult(tau, lossBefore, lossAfter, config.iterations());
         }
     }
 

@@ -10,14 +10,15 @@ import java.util.concurrent.Future;
 /**
  * Runs an element-wise pass over a row-major matrix on a fixed number of threads, one contiguous block
  * of rows per thread (the caller's thread takes the first block). Partial sums are added in block
- * order, so a reduction does not depend on scheduling.
+ * order, so a reduction does not depend on scheduling. One pass at a time: problems of the same backend
+ * that solve from several threads take turns.
  */
 final class RowParallel implements AutoCloseable {
 
-    /** Works on elements [from, to) and returns its partial sum (0 when there is none). */
+    /** Block number block (0 .. threads-1) works on elements [from, to) and returns its partial sum. */
     @FunctionalInterface
     interface RangeBody {
-        double apply(int from, int to);
+        double apply(int block, int from, int to);
     }
 
     private final int threads;
@@ -38,18 +39,19 @@ final class RowParallel implements AutoCloseable {
     }
 
     /** Applies body to [0, rows*cols) split at row boundaries; returns the sum of the partial results. */
-    double run(int rows, int cols, RangeBody body) {
+    synchronized double run(int rows, int cols, RangeBody body) {
         int blocks = Math.min(threads, rows);
         if (blocks <= 1) {
-            return body.apply(0, rows * cols);
+            return body.apply(0, 0, rows * cols);
         }
         pending.clear();
         for (int b = 1; b < blocks; b++) {
+            int block = b;
             int from = (int) ((long) rows * b / blocks) * cols;
             int to = (int) ((long) rows * (b + 1) / blocks) * cols;
-            pending.add(pool.submit(() -> body.apply(from, to)));
+            pending.add(pool.submit(() -> body.apply(block, from, to)));
         }
-        double total = body.apply(0, (rows / blocks) * cols);
+        double total = body.apply(0, 0, (rows / blocks) * cols);
         try {
             for (Future<Double> f : pending) {
                 total += f.get();

@@ -1,0 +1,45 @@
+package dev.wudi.cli;
+
+import dev.wudi.bench.AdamStepBench;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "step", mixinStandardHelpOptions = true,
+        description = {"CPU: time per WUDI Adam step, one-GEMM form versus the literal formula, and the step's",
+                "GEMM throughput versus a bare OpenBLAS sgemm of the same shape (CLIP ViT-B/32 shapes by default)."})
+public final class BenchStepCommand implements Callable<Integer> {
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: all cores).")
+    int threads;
+
+    @Option(names = "--tasks", defaultValue = "8", description = "Task vectors (default: ${DEFAULT-VALUE}).")
+    int tasks;
+
+    @Option(names = "--steps", defaultValue = "30", description = "One-GEMM steps timed per shape (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--literal-steps", defaultValue = "3",
+            description = "Literal-formula steps timed per shape after a warm-up (default: ${DEFAULT-VALUE}).")
+    int literalSteps;
+
+    @Option(names = "--shapes", paramLabel = "OUTxIN,...", defaultValue = "2304x768,768x768,3072x768,768x3072",
+            description = "Weight shapes (default: ${DEFAULT-VALUE}).")
+    String shapes;
+
+    @Override
+    public Integer call() {
+        List<int[]> parsed;
+        try {
+            parsed = AdamStepBench.parseShapes(shapes);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
+        if (steps < 2 || literalSteps < 1 || tasks < 1 || threads < 0) {
+            throw new Errors.UsageException("need --steps >= 2, --literal-steps >= 1, --tasks >= 1, --threads >= 0");
+        }
+        AdamStepBench.run(System.out, threads, tasks, steps, literalSteps, parsed);
+        return 0;
+    }
+}
