@@ -263,6 +263,34 @@ class MergeSafetyTest {
     }
 
     @Test
+    void inputTruncatedMidMergeIsOneErrorNamingFileAndTensorAndLeavesNothing() throws IOException {
+        Path base = write("base", 0, 0.5f);
+        Path a = write("a", 1, 0.5f);
+        Path out = tmp.resolve("o.safetensors");
+        MergeListener truncateAfterTwo = new MergeListener() {
+            int done;
+
+            @Override
+            public void tensorDone(TensorRecord record, long work) {
+                if (++done == 2) {
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(a,
+                            java.nio.file.StandardOpenOption.WRITE)) {
+                        ch.truncate(4096);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            }
+        };
+        IOException e = assertThrows(IOException.class, () -> new Merger(options(out, base, a), cpu,
+                truncateAfterTwo).run());
+        assertTrue(e.getMessage().contains(a.toString()) && e.getMessage().contains("layers.2.weight")
+                && e.getMessage().contains("shrank"), e::getMessage);
+        assertFalse(Files.exists(out));
+        assertEquals(List.of(), leftovers(), "no partial output, journal or lock after a read error");
+    }
+
+    @Test
     void twoMergesToTheSameOutputAtOnceAreRefused() throws IOException {
         Path base = write("base", 0, 0.5f);
         Path a = write("a", 1, 0.5f);
