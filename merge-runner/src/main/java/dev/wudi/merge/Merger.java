@@ -221,6 +221,7 @@ public final class Merger {
                     TensorRecord rec = fromJson(writer.resumedRecord(i), spec);
                     records.add(rec);
                     outputBytes += spec.byteSize();
+                    listener.tensorStarted(i, spec.name(), rec.method());
                     listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
                 }
                 for (int index = skip; index < specs.size(); index++) {
