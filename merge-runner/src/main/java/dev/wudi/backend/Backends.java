@@ -1,9 +1,16 @@
 package dev.wudi.backend;
 
 import dev.wudi.backend.cpu.CpuBackend;
+import dev.wudi.backend.cuda.CudaBackends;
+import dev.wudi.cuda.ProbeResult;
 import java.util.Locale;
+import java.util.function.Consumer;
 
-/** Where backends are chosen. Only the CPU backend is built in so far. */
+/**
+ * Where backends are chosen ({@code --device auto|cpu|cuda[:N]}). Selection order GPU, then CPU: "auto"
+ * probes for a usable GPU (driver, device, cuBLAS, kernels in the jar) without risking the JVM, and
+ * falls back to the CPU with one line naming the cause and the fix.
+ */
 public final class Backends {
 
     private Backends() {
@@ -14,20 +21,58 @@ public final class Backends {
         return new CpuBackend(threads);
     }
 
-    /**
-     * The backend a --device value names: "cpu", or "auto" (today always the CPU, as no GPU backend is
-     * built in yet).
-     *
-     * @throws IllegalArgumentException for "cuda..." (not built yet) and for unknown names
-     */
+    /** As {@link #select(String, int, boolean, Consumer)} with fp32 and fallback notices on stderr. */
     public static Backend select(String device, int threads) {
+        return select(device, threads, false, System.err::println);
+    }
+
+    /**
+     * The backend a --device value names.
+     *
+     * @param tf32   run the GPU's per-step GEMM on TF32 tensor cores (ignored on the CPU)
+     * @param notice receives the one line saying why "auto" fell back to the CPU
+     * @throws IllegalArgumentException for an unknown device name or a malformed ordinal
+     * @throws BackendUnavailableException when "cuda[:N]" was asked for and the GPU cannot be used (the reason)
+     */
+    public static Backend select(String device, int threads, boolean tf32, Consumer<String> notice) {
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
-        if (d.equals("cpu") || d.equals("auto")) {
+        if (d.equals("cpu")) {
             return cpu(threads);
         }
-        if (d.startsWith("cuda")) {
-            throw new IllegalArgumentException("device '" + device + "': no CUDA backend is built in yet; use --device cpu");
+        if (d.equals("auto")) {
+            ProbeResult probe = CudaBackends.probe();
+            if (!probe.available()) {
+                notice.accept("wudi: " + probe.reason());
+                return cpu(threads);
+            }
+            try {
+                return CudaBackends.open(0, tf32);
+            } catch (RuntimeException e) {
+                notice.accept("wudi: GPU 0 could not be opened (" + e.getMessage() + "); running on CPU."
+                        + " Pass --device cpu to skip the GPU.");
+                return cpu(threads);
+            }
         }
-        throw new IllegalArgumentException("unknown device '" + device + "' (use cpu, auto or cuda[:N])");
+        if (d.equals("cuda") || d.startsWith("cuda:")) {
+            int ordinal = 0;
+            if (d.startsWith("cuda:")) {
+                try {
+                    ordinal = Integer.parseInt(d.substring(5));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("device '" + device + "': expected cuda:N with N a GPU number");
+                }
+            }
+            try {
+                return CudaBackends.open(ordinal, tf32);
+            } catch (IllegalStateException e) {
+                throw new BackendUnavailableException("device " + d + " cannot be used: " + withoutFallback(e.getMessage()), e);
+            }
+        }
+        throw new IllegalArgumentException("unknown device '" + device + "' (use auto, cpu, cuda or cuda:N)");
+    }
+
+    /** The probe's line is worded for "auto" ("cause; running on CPU. fix"); where nothing falls back, drop that. */
+    public static String withoutFallback(String probeReason) {
+        return String.valueOf(probeReason).replace("; running on CPU.", ".");
     }
 }

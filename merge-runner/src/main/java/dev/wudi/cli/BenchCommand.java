@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** `wudi bench ...`: benchmarks, run by hand (never by the unit tests); figures go to docs/benchmarks.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks. Results are printed as markdown tables for docs/benchmarks.md.",
-        subcommands = {BenchStepCommand.class})
+        subcommands = {BenchStepCommand.class, BenchKernelsCommand.class, BenchMergeCommand.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

@@ -1,7 +1,9 @@
 package dev.wudi.cli;
 
 import dev.wudi.backend.BackendException;
+import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.checkpoint.CheckpointException;
+import dev.wudi.cuda.CudaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -52,7 +54,8 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
 
     static boolean isUserError(Throwable ex) {
         return ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof CheckpointException
-                || ex instanceof IllegalArgumentException || ex instanceof BackendException;
+                || ex instanceof IllegalArgumentException || ex instanceof BackendUnavailableException
+                || ex instanceof CudaException || ex instanceof BackendException;
     }
 
     static String describe(Throwable ex) {

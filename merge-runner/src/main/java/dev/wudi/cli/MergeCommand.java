@@ -3,6 +3,7 @@ package dev.wudi.cli;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.BackendException;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.cuda.Precision;
 import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.MergeInterruptedException;
@@ -106,9 +107,15 @@ public final class MergeCommand implements Callable<Integer> {
             description = "Largest output shard for a folder output (default: ${DEFAULT-VALUE}; units KB MB GB KiB MiB GiB).")
     long shardSize;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
-            description = "Where WUDI runs: cpu (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+            description = "Where WUDI runs: auto (the GPU if one is usable, else the CPU with one line saying why),"
+                    + " cpu, cuda or cuda:N. Default: ${DEFAULT-VALUE}.")
     String device;
+
+    @Option(names = "--precision", paramLabel = "P", defaultValue = "fp32",
+            description = "GPU per-step GEMM: fp32 (faithful, default) or tf32 (tensor cores: faster, not"
+                    + " bit-faithful; see docs/benchmarks.md for its measured deviation).")
+    String precision;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
             description = "CPU threads for matrix products (default: all cores).")
@@ -153,11 +160,17 @@ public final class MergeCommand implements Callable<Integer> {
         if (scale != null && (scale.isNaN() || scale.isInfinite())) {
             throw new Errors.UsageException("--scale must be a finite number");
         }
+        boolean tf32;
+        try {
+            tf32 = Precision.parse(precision) == Precision.TF32;
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
         MergeOptions options = new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest,
                 dtype, shardSize, threads, force);
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
-        try (Backend backend = openBackend();
+        try (Backend backend = openBackend(tf32);
              Progress progress = new Progress(System.err, quiet)) {
             MergeReport r = new Merger(options, backend, progress,
                     new Merger.Safety(resume, allowNonFinite, cancel)).run();
@@ -179,9 +192,9 @@ public final class MergeCommand implements Callable<Integer> {
     }
 
     /** A native library that will not load is one line for the user, never a crash. */
-    private Backend openBackend() {
+    private Backend openBackend(boolean tf32) {
         try {
-            return Backends.select(device, threads);
+            return Backends.select(device, threads, tf32, quiet ? line -> { } : System.err::println);
         } catch (LinkageError e) {
             throw new BackendException(device, "loading the native library", null, String.valueOf(e.getMessage()), e);
         }

@@ -43,8 +43,6 @@ public final class Merger {
     private final Backend backend;
     private final MergeListener listener;
     private final Safety safety;
-    /** The CPU backend a tensor falls back to when it does not fit the device; made on first need. */
-    private Backend fallback;
 
     /**
      * How a merge protects its inputs and output beyond MergeOptions.
@@ -93,10 +91,6 @@ public final class Merger {
             return merge(base, models, warnings, start);
         } finally {
             opened.forEach(Checkpoint::close);
-            if (fallback != null) {
-                fallback.close();
-                fallback = null;
-            }
         }
     }
 
@@ -227,7 +221,12 @@ public final class Merger {
                 for (int index = skip; index < specs.size(); index++) {
                     cancel.check();
                     TensorSpec spec = specs.get(index);
-                    TensorRecord rec = mergeOne(base, models, spec, rules.get(spec.name()), index, writer);
+                    TensorRule rule = rules.get(spec.name());
+                    if (rule instanceof WudiRule wudi) {
+                        // lets an asynchronous backend load the next WUDI tensor while this one solves
+                        wudi.upcoming(nextJobOf(rule, rules, specs, index, base, models));
+                    }
+                    TensorRecord rec = mergeOne(base, models, spec, rule, index, writer);
                     records.add(rec);
                     outputBytes += spec.byteSize();
                     try {
@@ -251,6 +250,10 @@ public final class Merger {
                         : "; the temporary output was removed";
                 throw new MergeInterruptedException(e.getMessage() + kept);
             }
+        } finally {
+            if (methodRule instanceof WudiRule wudi) {
+                wudi.close();
+            }
         }
         return new MergeReport(options.method().name(), backend.name(), options.out().toString(), records,
                 warnings, (System.nanoTime() - start) / 1e9, outputBytes);
@@ -260,11 +263,7 @@ public final class Merger {
     private TensorRecord mergeOne(Checkpoint base, List<Checkpoint> models, TensorSpec spec, TensorRule rule,
                                   int index, CheckpointWriter writer) throws IOException {
         String name = spec.name();
-        List<TensorRef> refs = new ArrayList<>();
-        for (Checkpoint m : models) {
-            refs.add(m.tensor(name));
-        }
-        TensorJob job = new TensorJob(name, base.tensor(name), refs, spec.dtype());
+        TensorJob job = job(base, models, spec);
         listener.tensorStarted(index, name, rule.label());
         long t0 = System.nanoTime();
         CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
@@ -317,12 +316,23 @@ public final class Merger {
                 + " (is the disk full?); the temporary output was removed", e);
     }
 
-    /** The CPU backend for tensors the main backend cannot hold (TensorTooLargeException). */
-    private Backend fallbackBackend() {
-        if (fallback == null) {
-            fallback = Backends.cpu(options.threads());
+    private static TensorJob job(Checkpoint base, List<Checkpoint> models, TensorSpec spec) {
+        List<TensorRef> refs = new ArrayList<>();
+        for (Checkpoint m : models) {
+            refs.add(m.tensor(spec.name()));
         }
-        return fallback;
+        return new TensorJob(spec.name(), base.tensor(spec.name()), refs, spec.dtype());
+    }
+
+    /** The next tensor after index that the same rule computes, or null (for WUDI's overlapped uploads). */
+    private static TensorJob nextJobOf(TensorRule rule, Map<String, TensorRule> rules, List<TensorSpec> specs,
+                                       int index, Checkpoint base, List<Checkpoint> models) {
+        for (int j = index + 1; j < specs.size(); j++) {
+            if (rules.get(specs.get(j).name()) == rule) {
+                return job(base, models, specs.get(j));
+            }
+        }
+        return null;
     }
 
     /** Relative cost for the progress bar's ETA: reads for element-wise work, GEMM flops for WUDI. */
@@ -347,11 +357,12 @@ public final class Merger {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
+            int threads = options.threads();
             Cancellation cancel = safety.cancellation();
-            return new WudiRule(backend, this::fallbackBackend, listener::warning, options.adam(), (t, loss) -> {
+            return new WudiRule(backend, () -> Backends.cpu(threads), options.adam(), (t, loss) -> {
                 cancel.check();
                 listener.step(t, iters);
-            });
+            }, listener::warning);
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {

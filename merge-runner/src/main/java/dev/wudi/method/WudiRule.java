@@ -1,45 +1,62 @@
 package dev.wudi.method;
 
+import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.TensorTooLargeException;
+import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
+import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
+import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * WUDI-Merging for one linear weight [out, in] (SPEC section 2): the task vectors tau_i = W_i - W_0 are
- * widened to float32 and folded one at a time into the backend's Gram form, Adam runs from their sum,
- * and the merged weight is W_0 + tau_m (no scaling coefficient). A weight of rank > 2 (a convolution
- * [out, in, k, k]) is optimised as [out, in*k*k].
+ * folded one at a time into the backend's Gram form, Adam runs from their sum, and the merged weight is
+ * W_0 + tau_m (no scaling coefficient). A weight of rank > 2 (a convolution [out, in, k, k]) is optimised
+ * as [out, in*k*k].
+ *
+ * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
+ * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
+ * merged on the fallback backend (the CPU) with one warning. Backends that form task vectors themselves
+ * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element.
  */
-public final class WudiRule implements TensorRule {
+public final class WudiRule implements TensorRule, AutoCloseable {
 
     private final Backend backend;
     private final Supplier<Backend> fallback;
-    private final Consumer<String> warnings;
     private final AdamConfig adam;
     private final WudiProblem.StepListener listener;
+    private final Consumer<String> warnings;
+
+    /** The next tensor's problem, loaded while the current one solves (async backends only). */
+    private Loaded prepared;
+    private TensorJob upcoming;
+    private Backend fallbackBackend;
+
+    /** A problem with all its task vectors added, and W_0 widened to float32 for the output. */
+    private record Loaded(TensorJob job, WudiProblem problem, float[] w0) {
+    }
 
     public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
-        this(backend, null, w -> { }, adam, listener);
+        this(backend, null, adam, listener, w -> { });
     }
 
     /**
-     * @param fallback where a tensor that does not fit the backend's memory (TensorTooLargeException) is
-     *                 computed instead, usually the CPU backend; null to let the exception through
-     * @param warnings told one line for each tensor that fell back
+     * @param fallback the backend for tensors that do not fit this one (created on first use), or null
+     * @param warnings receives one line per tensor moved to the fallback
      */
-    public WudiRule(Backend backend, Supplier<Backend> fallback, Consumer<String> warnings, AdamConfig adam,
-                    WudiProblem.StepListener listener) {
+    public WudiRule(Backend backend, Supplier<Backend> fallback, AdamConfig adam, WudiProblem.StepListener listener,
+                    Consumer<String> warnings) {
         this.backend = backend;
         this.fallback = fallback;
-        this.warnings = warnings;
         this.adam = adam;
         this.listener = listener;
+        this.warnings = warnings;
     }
 
     @Override
@@ -47,8 +64,130 @@ public final class WudiRule implements TensorRule {
         return "wudi";
     }
 
+    /** The WUDI tensor that will follow the next {@link #apply}, or null: lets its uploads overlap. */
+    public void upcoming(TensorJob next) {
+        this.upcoming = next;
+    }
+
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
+        checkShape(job);
+        Loaded current = takePrepared(job);
+        WudiResult result;
+        try {
+            if (current == null) {
+                current = load(backend, job);
+            }
+            if (current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
+                AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam);
+                prepareUpcoming();                       // reads and uploads overlap the queued solve
+                result = pending.await();
+            } else {
+                result = current.problem().solveAdam(adam, listener);
+            }
+        } catch (DeviceMemoryException e) {
+            close(current);
+            current = null;
+            return applyOnFallback(job, sink, e);
+        } finally {
+            close(current);
+        }
+        return write(result, current == null ? null : current.w0(), job, sink);
+    }
+
+    private Loaded takePrepared(TensorJob job) {
+        Loaded p = prepared;
+        prepared = null;
+        if (p != null && !p.job().name().equals(job.name())) {
+            close(p);                                    // the plan changed under us: load afresh
+            return null;
+        }
+        return p;
+    }
+
+    private void prepareUpcoming() throws IOException {
+        TensorJob next = upcoming;
+        upcoming = null;
+        try {
+            checkShape(next);
+            prepared = load(backend, next);
+        } catch (DeviceMemoryException | IllegalArgumentException e) {
+            prepared = null;                             // met again, and reported, when its turn comes
+        }
+    }
+
+    private TensorOutcome applyOnFallback(TensorJob job, TensorSink sink, DeviceMemoryException why) throws IOException {
+        if (fallback == null) {
+            throw why;
+        }
+        warnings.accept(why.getMessage() + " -> merging it on the CPU");
+        if (fallbackBackend == null) {
+            fallbackBackend = fallback.get();
+        }
+        Loaded cpu = load(fallbackBackend, job);
+        WudiResult result;
+        try {
+            result = cpu.problem().solveAdam(adam, listener);
+        } finally {
+            close(cpu);
+        }
+        return write(result, cpu.w0(), job, sink);
+    }
+
+    /** Reads W_0 and every W_i of the job and folds the task vectors into a new problem. */
+    private static Loaded load(Backend on, TensorJob job) throws IOException {
+        int count = (int) job.numel();
+        long[] shape = job.info().shape();
+        int rows = Math.toIntExact(shape[0]);
+        int cols = count / rows;
+        float[] w0 = new float[count];
+        job.base().readAll(w0);
+        WudiProblem problem = on.newProblem(job.name(), rows, cols);
+        try {
+            if (problem instanceof CheckpointWudiProblem raw && sameDType(job)) {
+                raw.setBase(rawBytes(job.base()), job.info().dtype());
+                for (TensorRef model : job.models()) {
+                    raw.addFineTuned(rawBytes(model));   // tau_i = W_i - W_0 formed by the backend
+                }
+            } else {
+                float[] tau = new float[count];
+                for (TensorRef model : job.models()) {
+                    model.readAll(tau);
+                    for (int j = 0; j < count; j++) {
+                        tau[j] -= w0[j];                 // tau_i = W_i - W_0 in float32
+                    }
+                    problem.addTaskVector(tau);
+                }
+            }
+            return new Loaded(job, problem, w0);
+        } catch (IOException | RuntimeException e) {
+            problem.close();
+            throw e;
+        }
+    }
+
+    private static boolean sameDType(TensorJob job) {
+        DType d = job.info().dtype();
+        return job.models().stream().allMatch(m -> m.info().dtype() == d);
+    }
+
+    private static ByteBuffer rawBytes(TensorRef t) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.info().byteSize()));
+        t.file().readBytes(t.info(), 0, b);
+        b.flip();
+        return b;
+    }
+
+    private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink) throws IOException {
+        float[] merged = result.tauM();
+        for (int j = 0; j < merged.length; j++) {
+            merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
+        }
+        sink.writeFloats(merged, 0, merged.length);
+        return new TensorOutcome(result.lossBefore(), result.lossAfter());
+    }
+
+    private static void checkShape(TensorJob job) {
         long numel = job.numel();
         long[] shape = job.info().shape();
         if (shape.length < 2 || numel == 0) {
@@ -59,44 +198,22 @@ public final class WudiRule implements TensorRule {
             throw new IllegalArgumentException("tensor " + job.name() + " " + job.info().shapeString()
                     + " has more than 2^31 elements; exclude it from WUDI with --exclude");
         }
-        int rows = Math.toIntExact(shape[0]);
-        int cols = (int) (numel / rows);
-        int count = (int) numel;
-        float[] w0 = new float[count];
-        job.base().readAll(w0);
-        float[] tau = new float[count];
-        WudiResult result;
-        try {
-            result = solve(backend, job, rows, cols, w0, tau);
-        } catch (TensorTooLargeException e) {
-            if (fallback == null) {
-                throw e;
-            }
-            // nothing of this tensor was written yet, so computing it again elsewhere is clean
-            Backend cpu = fallback.get();
-            warnings.accept(e.getMessage() + "; computed on " + cpu.name() + " instead");
-            result = solve(cpu, job, rows, cols, w0, tau);
-        }
-        float[] merged = result.tauM();
-        for (int j = 0; j < count; j++) {
-            merged[j] = w0[j] + merged[j]; // W = W_0 + tau_m
-        }
-        sink.writeFloats(merged, 0, count);
-        return new TensorOutcome(result.lossBefore(), result.lossAfter());
     }
 
-    private WudiResult solve(Backend on, TensorJob job, int rows, int cols, float[] w0, float[] tau)
-            throws IOException {
-        int count = w0.length;
-        try (WudiProblem problem = on.newProblem(job.name(), rows, cols)) {
-            for (TensorRef model : job.models()) {
-                model.readAll(tau);
-                for (int j = 0; j < count; j++) {
-                    tau[j] -= w0[j]; // tau_i = W_i - W_0 in float32
-                }
-                problem.addTaskVector(tau);
-            }
-            return problem.solveAdam(adam, listener);
+    private static void close(Loaded l) {
+        if (l != null) {
+            l.problem().close();
+        }
+    }
+
+    /** Frees a problem prepared for a tensor that never came (an aborted merge) and the fallback backend. */
+    @Override
+    public void close() {
+        close(prepared);
+        prepared = null;
+        if (fallbackBackend != null) {
+            fallbackBackend.close();
+            fallbackBackend = null;
         }
     }
 }

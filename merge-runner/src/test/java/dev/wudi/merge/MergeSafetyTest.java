@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.BackendException;
 import dev.wudi.backend.Backends;
-import dev.wudi.backend.TensorTooLargeException;
 import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
 import dev.wudi.format.DType;
@@ -363,8 +363,8 @@ class MergeSafetyTest {
         MergeOptions o = options(out, base, a, b);
         new Merger(new MergeOptions(o.base(), o.models(), o.out(), o.method(), o.scale(), o.density(), o.adam(),
                 o.include(), o.exclude(), o.rest(), o.outDType(), o.shardBytes(), 1, false),
-                failing(new TensorTooLargeException("fake-gpu", "x", 1L << 40, 1L << 30)), r).run();
-        assertEquals(TENSORS - 3, r.warnings.stream().filter(w -> w.contains("computed on cpu instead")).count(),
+                failing(new DeviceMemoryException("x", 24, 16, 1L << 40, 1L << 30, "fake-gpu")), r).run();
+        assertEquals(TENSORS - 3, r.warnings.stream().filter(w -> w.contains("merging it on the CPU")).count(),
                 r.warnings::toString);
         assertArrayEquals(Files.readAllBytes(ref), Files.readAllBytes(out));
     }

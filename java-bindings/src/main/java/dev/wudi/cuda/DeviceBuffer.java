@@ -1,0 +1,158 @@
+package dev.wudi.cuda;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Device memory from cuMemAlloc (256-byte aligned, so every kernel's 16-byte loads are aligned). Freed by
+ * {@link #close()}, which is idempotent. The purpose string goes into every error message about it.
+ */
+public final class DeviceBuffer implements AutoCloseable {
+
+    private final RawHandles.DevicePtr ptr = new RawHandles.DevicePtr();
+    private final long bytes;
+    private final String purpose;
+    private boolean closed;
+
+    DeviceBuffer(long bytes, String purpose) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("device buffer for " + purpose + " needs a positive size, got " + bytes);
+        }
+        this.bytes = bytes;
+        this.purpose = purpose;
+        Driver.memAlloc(ptr, bytes, "allocating " + bytes + " bytes for " + purpose);
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    public String purpose() {
+        return purpose;
+    }
+
+    /** The device address, for cuBLAS. */
+    public long address() {
+        ensureOpen();
+        return ptr.address();
+    }
+
+    CUdeviceptr pointer() {
+        ensureOpen();
+        return ptr;
+    }
+
+    /** Zero the first {@code count} bytes, in stream order. */
+    public void zeroAsync(long count, CudaStream stream) {
+        checkRange(count);
+        Driver.memsetZeroAsync(pointer(), count, stream.handle(), "zeroing " + purpose);
+    }
+
+    /** Copy {@code count} bytes from pinned host memory, in stream order (the host may not touch src until the stream passes this point). */
+    public void copyFromAsync(PinnedBuffer src, long count, CudaStream stream) {
+        checkRange(count);
+        src.checkRange(count);
+        Driver.copyHtoDAsync(pointer(), src.pointer(), count, stream.handle(), "uploading " + purpose);
+    }
+
+    /** Copy {@code count} bytes into pinned host memory, in stream order. */
+    public void copyToAsync(PinnedBuffer dst, long count, CudaStream stream) {
+        checkRange(count);
+        dst.checkRange(count);
+        Driver.copyDtoHAsync(dst.pointer(), pointer(), count, stream.handle(), "downloading " + purpose);
+    }
+
+    /** Copy {@code count} bytes from the start of pinned memory to byte {@code dstOffset} of this buffer, in stream order. */
+    public void copyRangeFromAsync(long dstOffset, PinnedBuffer src, long count, CudaStream stream) {
+        checkRange(dstOffset + count);
+        src.checkRange(count);
+        Driver.copyHtoDAsync(pointer().withByteOffset(dstOffset), src.pointer(), count, stream.handle(), "uploading part of " + purpose);
+    }
+
+    /** Copy {@code count} bytes from byte {@code srcOffset} of this buffer to byte {@code dstOffset} of pinned memory, in stream order. */
+    public void copyRangeToAsync(long srcOffset, PinnedBuffer dst, long dstOffset, long count, CudaStream stream) {
+        checkRange(srcOffset + count);
+        dst.checkRange(dstOffset + count);
+        Driver.copyDtoHAsync(dst.pointer().withByteOffset(dstOffset), pointer().withByteOffset(srcOffset), count,
+                stream.handle(), "downloading part of " + purpose);
+    }
+
+    /** Copy {@code count} bytes from another device buffer, in stream order. */
+    public void copyFromAsync(DeviceBuffer src, long count, CudaStream stream) {
+        checkRange(count);
+        src.checkRange(count);
+        Driver.copyDtoDAsync(pointer(), src.pointer(), count, stream.handle(), "copying " + src.purpose + " to " + purpose);
+    }
+
+    // Synchronous copies from and to Java arrays: for tests, benchmarks and small values, not the hot path.
+    // They run on the legacy default stream, which does not order itself with the engine's non-blocking
+    // streams; so each one waits for the whole context before (downloads) or after (uploads) it.
+
+    public void upload(float[] src) {
+        checkRange(4L * src.length);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer(), Pointer.to(src), 4L * src.length, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    public void upload(short[] src) {
+        checkRange(2L * src.length);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer(), Pointer.to(src), 2L * src.length, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    /** Uploads src[0 .. count) to byte {@code byteOffset} of this buffer. */
+    public void uploadAt(long byteOffset, float[] src, int count) {
+        checkRange(byteOffset + 4L * count);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 4L * count, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    /** Uploads src[0 .. count) (16-bit patterns) to byte {@code byteOffset} of this buffer. */
+    public void uploadAt(long byteOffset, short[] src, int count) {
+        checkRange(byteOffset + 2L * count);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 2L * count, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    public void download(float[] dst) {
+        checkRange(4L * dst.length);
+        Driver.synchronizeContext();
+        Driver.copyDtoH(Pointer.to(dst), pointer(), 4L * dst.length, "downloading " + purpose);
+    }
+
+    public void download(short[] dst) {
+        checkRange(2L * dst.length);
+        Driver.synchronizeContext();
+        Driver.copyDtoH(Pointer.to(dst), pointer(), 2L * dst.length, "downloading " + purpose);
+    }
+
+    public void download(double[] dst) {
+        checkRange(8L * dst.length);
+        Driver.synchronizeContext();
+        Driver.copyDtoH(Pointer.to(dst), pointer(), 8L * dst.length, "downloading " + purpose);
+    }
+
+    void checkRange(long count) {
+        if (count < 0 || count > bytes) {
+            throw new IllegalArgumentException(count + " bytes do not fit the " + bytes + "-byte buffer for " + purpose);
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("device buffer for " + purpose + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            Driver.memFree(ptr, "freeing " + purpose);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * An emulated cuBLAS (libcublas.so.13) over emulated_libcuda.c's host-memory "device memory": the four
+ * calls the engine makes, column-major as in cuBLAS, products accumulated in double. For tests of the Java
+ * side without a GPU; see emulated_libcuda.c.
+ *
+ * Build: cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcublas.so.13 -o libcublas.so.13 emulated_cublas.c
+ */
+#include <stdlib.h>
+
+int cublasCreate_v2(void **h) { *h = malloc(sizeof(int)); *(int *)*h = 0; return 0; }
+int cublasDestroy_v2(void *h) { free(h); return 0; }
+int cublasGetVersion_v2(void *h, int *v) { *v = 130000; return 0; }
+int cublasSetStream_v2(void *h, void *s) { return 0; }
+int cublasSetMathMode(void *h, int mode) { *(int *)h = mode; return mode == 0 || mode == 3 ? 0 : 7; }
+
+int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *A, int lda,
+                   const float *B, int ldb, const float *beta, float *C, int ldc) {
+    if (ta != 0 || tb != 0 || lda < m || ldb < k || ldc < m) return 7;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double acc = 0;
+            for (int p = 0; p < k; p++) acc += (double)A[i + (long)p * lda] * B[p + (long)j * ldb];
+            float c = *alpha * (float)acc;
+            C[i + (long)j * ldc] = *beta == 0.0f ? c : c + *beta * C[i + (long)j * ldc];
+        }
+    return 0;
+}
+
+int cublasSsyrk_v2(void *h, int uplo, int trans, int n, int k, const float *alpha, const float *A, int lda,
+                   const float *beta, float *C, int ldc) {
+    if (uplo != 1 || trans != 0 || lda < n || ldc < n) return 7;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i <= j; i++) {
+            double acc = 0;
+            for (int p = 0; p < k; p++) acc += (double)A[i + (long)p * lda] * A[j + (long)p * lda];
+            float c = *alpha * (float)acc;
+            C[i + (long)j * ldc] = *beta == 0.0f ? c : c + *beta * C[i + (long)j * ldc];
+        }
+    return 0;
+}
+
+int cublasSaxpy_v2(void *h, int n, const float *alpha, const float *x, int incx, float *y, int incy) {
+    if (incx != 1 || incy != 1) return 7;
+    for (long i = 0; i < n; i++) y[i] += *alpha * x[i];
+    return 0;
+}

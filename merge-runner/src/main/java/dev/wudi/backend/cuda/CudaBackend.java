@@ -1,0 +1,126 @@
+package dev.wudi.backend.cuda;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.cuda.Cublas;
+import dev.wudi.cuda.CudaDevice;
+import dev.wudi.cuda.CudaStream;
+import dev.wudi.cuda.KernelModule;
+import dev.wudi.cuda.WudiKernels;
+
+/**
+ * The WUDI solver on one NVIDIA GPU: cuBLAS for the products (C, D, and one GEMM per Adam step), the
+ * kernels of cuda-kernels/ for everything element-wise (SPEC 5). Two streams: uploads and the per-task
+ * norms run on the copy stream, products and Adam on the compute stream, so the next task vector's
+ * transfer overlaps the current one's products. Open it through {@link CudaBackends#open(int, boolean)}.
+ * Not thread-safe: one thread at a time uses a backend and its problems (any thread; each call makes the
+ * device current on the calling thread).
+ */
+public final class CudaBackend implements Backend {
+
+    private final CudaDevice device;
+    private final KernelModule module;
+    private final WudiKernels kernels;
+    private final CudaStream compute;
+    private final CudaStream copy;
+    private final Cublas cublas;
+    private final Precision precision;
+    private boolean closed;
+
+    CudaBackend(int ordinal, Precision precision) {
+        this.precision = precision;
+        this.device = CudaDevice.open(ordinal);
+        KernelModule m = null;
+        CudaStream cs = null;
+        CudaStream us = null;
+        try {
+            m = KernelModule.load(device);
+            cs = device.newStream();
+            us = device.newStream();
+            this.cublas = Cublas.create(device, cs);
+        } catch (RuntimeException e) {
+            closeQuietly(us);
+            closeQuietly(cs);
+            closeQuietly(m);
+            device.close();
+            throw e;
+        }
+        this.module = m;
+        this.kernels = new WudiKernels(m);
+        this.compute = cs;
+        this.copy = us;
+    }
+
+    @Override
+    public String name() {
+        return "cuda:" + device.ordinal();
+    }
+
+    @Override
+    public String describe() {
+        int v = cublas.version();
+        return String.format(java.util.Locale.ROOT, "%s: %s; cuBLAS %d.%d.%d from %s; step GEMM %s", name(),
+                device.describe(), v / 10000, (v / 100) % 100, v % 100, Cublas.loadedFrom(), precision.flag());
+    }
+
+    @Override
+    public WudiProblem newProblem(String tensorName, int rows, int cols) {
+        ensureOpen();
+        return new CudaWudiProblem(this, tensorName, rows, cols);
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    WudiKernels kernels() {
+        return kernels;
+    }
+
+    Cublas cublas() {
+        return cublas;
+    }
+
+    CudaStream computeStream() {
+        return compute;
+    }
+
+    CudaStream copyStream() {
+        return copy;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException(name() + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        device.makeCurrent();
+        device.synchronize();
+        cublas.close();
+        copy.close();
+        compute.close();
+        module.close();
+        device.close();
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // already failing; the first error is the one reported
+            }
+        }
+    }
+}

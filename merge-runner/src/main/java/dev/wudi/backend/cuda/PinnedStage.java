@@ -1,0 +1,106 @@
+package dev.wudi.backend.cuda;
+
+import dev.wudi.cuda.CudaDevice;
+import dev.wudi.cuda.CudaEvent;
+import dev.wudi.cuda.CudaStream;
+import dev.wudi.cuda.DeviceBuffer;
+import dev.wudi.cuda.PinnedBuffer;
+import java.nio.ByteBuffer;
+
+/**
+ * Moves host arrays to and from device memory through two pinned chunks of at most {@link #CHUNK_BYTES}
+ * each, ping-ponged: while the DMA engine copies one chunk, the host fills or drains the other. Pinned
+ * memory stays bounded per problem whatever the tensor's size.
+ */
+final class PinnedStage implements AutoCloseable {
+
+    /**
+     * Bytes per pinned chunk, a multiple of 16: 64 MiB, or the system property wudi.cuda.stageChunkBytes
+     * (tests set a few KiB so that every transfer crosses several chunks).
+     */
+    static final long CHUNK_BYTES = Math.max(16, Long.getLong("wudi.cuda.stageChunkBytes", 64L << 20) / 16 * 16);
+
+    private final long chunk;
+    private final PinnedBuffer[] pinned = new PinnedBuffer[2];
+    private final CudaEvent[] free = new CudaEvent[2];   // recorded after the last DMA that used pinned[b]
+
+    PinnedStage(CudaDevice device, long largestTransfer, String purpose) {
+        this.chunk = Math.max(16, Math.min(CHUNK_BYTES, (largestTransfer + 15) / 16 * 16));
+        boolean ok = false;
+        try {
+            for (int b = 0; b < 2; b++) {
+                pinned[b] = device.allocatePinned(chunk, purpose);
+                free[b] = device.newEvent(false);
+            }
+            ok = true;
+        } finally {
+            if (!ok) {
+                close();
+            }
+        }
+    }
+
+    /** Queues src (all of it) into dst from byte 0; src may be reused when this returns. */
+    void upload(float[] src, DeviceBuffer dst, CudaStream stream) {
+        long total = 4L * src.length;
+        int i = 0;
+        for (long off = 0; off < total; off += chunk, i++) {
+            int b = i & 1;
+            int floats = (int) (Math.min(chunk, total - off) / 4);
+            free[b].synchronize("staging an upload");
+            pinned[b].put(src, (int) (off / 4), floats);
+            dst.copyRangeFromAsync(off, pinned[b], 4L * floats, stream);
+            free[b].record(stream);
+        }
+    }
+
+    /** Queues src's bytes from position to limit into dst from byte 0; src is not moved. */
+    void upload(ByteBuffer src, DeviceBuffer dst, CudaStream stream) {
+        ByteBuffer from = src.duplicate();
+        long total = from.remaining();
+        int i = 0;
+        for (long off = 0; off < total; off += chunk, i++) {
+            int b = i & 1;
+            int len = (int) Math.min(chunk, total - off);
+            free[b].synchronize("staging an upload");
+            ByteBuffer part = from.slice();
+            part.limit(len);
+            pinned[b].bytesView().put(part);
+            from.position(from.position() + len);
+            dst.copyRangeFromAsync(off, pinned[b], len, stream);
+            free[b].record(stream);
+        }
+    }
+
+    /** Copies src's first dst.length floats into dst, in stream order after the work already queued; blocks. */
+    void download(DeviceBuffer src, float[] dst, CudaStream stream) {
+        long total = 4L * dst.length;
+        int count = (int) ((total + chunk - 1) / chunk);
+        for (int i = 0; i < count + 2; i++) {
+            int b = i & 1;
+            if (i >= 2) {                       // chunk i-2 landed in pinned[b]: drain it
+                long off = (long) (i - 2) * chunk;
+                free[b].synchronize("downloading a result");
+                pinned[b].get(dst, (int) (off / 4), (int) (Math.min(chunk, total - off) / 4));
+            }
+            if (i < count) {
+                long off = (long) i * chunk;
+                src.copyRangeToAsync(off, pinned[b], 0, Math.min(chunk, total - off), stream);
+                free[b].record(stream);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        for (int b = 0; b < 2; b++) {
+            if (free[b] != null) {
+                free[b].synchronize("releasing pinned staging");
+                free[b].close();
+            }
+            if (pinned[b] != null) {
+                pinned[b].close();
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package dev.wudi.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.backend.AsyncWudiProblem;
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.WudiResult;
+import dev.wudi.backend.reference.GramFormReference;
+import dev.wudi.cuda.ProbeResult;
+import dev.wudi.cuda.reference.HalfPrecision;
+import dev.wudi.cuda.reference.TaskVectorReference;
+import dev.wudi.format.DType;
+import dev.wudi.solver.AdamConfig;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * CudaWudiProblem against the plain Java oracle ({@link GramFormReference}) on random shapes. Needs a GPU:
+ * skipped, with the probe's reason, everywhere else.
+ */
+class CudaWudiProblemGpuTest {
+
+    private static Backend gpu;
+
+    /** Per test, so that every skipped test carries the probe's reason in the report. */
+    @BeforeEach
+    void needGpu() {
+        ProbeResult r = CudaBackends.probe();
+        Assumptions.assumeTrue(r.available(), r.reason());
+        if (gpu == null) {
+            gpu = CudaBackends.open(0, false);
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    static List<float[]> tasks(int count, int rows, int cols, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        List<float[]> out = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            float[] t = new float[rows * cols];
+            for (int e = 0; e < t.length; e++) {
+                t[e] = (float) (0.02 * (1 + i) * rnd.nextGaussian());
+            }
+            out.add(t);
+        }
+        return out;
+    }
+
+    static WudiResult solve(Backend b, int rows, int cols, List<float[]> taus, AdamConfig cfg) {
+        try (WudiProblem p = b.newProblem("test.weight", rows, cols)) {
+            for (float[] t : taus) {
+                p.addTaskVector(t);
+            }
+            assertEquals(taus.size(), p.taskCount());
+            return p.solveAdam(cfg, null);
+        }
+    }
+
+    /** ||(a - base) - (b - base)|| / ||b - base||: compares the displacement from the start, what Adam changed. */
+    static double relativeDisplacementError(float[] got, float[] want, float[] base) {
+        double num = 0, den = 0;
+        for (int e = 0; e < got.length; e++) {
+            double dw = (double) want[e] - base[e];
+            num += Math.pow((double) got[e] - want[e], 2);
+            den += dw * dw;
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    @ParameterizedTest(name = "[{0} x {1}] x {2} tasks")
+    @CsvSource({"1, 1, 1", "5, 3, 2", "3, 17, 3", "64, 48, 4", "33, 130, 8", "257, 31, 3", "3, 2, 70"})  // 70 > the 64 K slots
+    void matchesTheReferenceSolver(int rows, int cols, int count) {
+        List<float[]> taus = tasks(count, rows, cols, rows * 1000L + cols);
+        AdamConfig cfg = AdamConfig.paper().withLr(1e-3f).withIterations(40);
+        WudiResult got = solve(gpu, rows, cols, taus, cfg);
+        GramFormReference.Solution want = GramFormReference.solve(rows, cols, taus, cfg);
+        float[] sum = new float[rows * cols];
+        for (float[] t : taus) {
+            for (int e = 0; e < sum.length; e++) {
+                sum[e] += t[e];
+            }
+        }
+        assertEquals(want.lossBefore(), got.lossBefore(), 1e-4 * Math.abs(want.lossBefore()) + 1e-9);
+        assertEquals(want.lossAfter(), got.lossAfter(), 1e-3 * Math.abs(want.lossAfter()) + 1e-9);
+        double err = relativeDisplacementError(got.tauM(), want.tauM(), sum);
+        assertTrue(err < 1e-2, "displacement error " + err);
+        assertEquals(cfg.iterations(), got.steps());
+    }
+
+    /** The async path: tensor B's uploads are queued while tensor A solves; results equal the sync path's. */
+    @Test
+    void asyncSolveOverlapsTheNextTensorAndGivesTheSameBits() {
+        List<float[]> a = tasks(3, 120, 90, 21);
+        List<float[]> b = tasks(3, 90, 120, 22);
+        AdamConfig cfg = AdamConfig.paper().withIterations(25);
+        WudiResult wantA = solve(gpu, 120, 90, a, cfg);
+        WudiResult wantB = solve(gpu, 90, 120, b, cfg);
+        try (WudiProblem pa = gpu.newProblem("a.weight", 120, 90); WudiProblem pb = gpu.newProblem("b.weight", 90, 120)) {
+            a.forEach(pa::addTaskVector);
+            AsyncWudiProblem asyncA = (AsyncWudiProblem) pa;
+            AsyncWudiProblem.Pending pending = asyncA.solveAdamAsync(cfg);
+            assertThrows(IllegalStateException.class, () -> pa.addTaskVector(a.get(0)));
+            b.forEach(pb::addTaskVector);
+            WudiResult gotA = pending.await();
+            WudiResult gotB = pb.solveAdam(cfg, null);
+            assertArrayEquals(wantA.tauM(), gotA.tauM());
+            assertEquals(wantA.lossAfter(), gotA.lossAfter());
+            assertArrayEquals(wantB.tauM(), gotB.tauM());
+        }
+    }
+
+    /** Task vectors formed on the device from raw checkpoint bytes equal those formed on the host. */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "BF16", "F16"})
+    void rawCheckpointBytesGiveTheSameResultAsHostTaskVectors(String type) {
+        DType dtype = DType.valueOf(type);
+        int rows = 37, cols = 29, n = rows * cols;
+        SplittableRandom rnd = new SplittableRandom(type.hashCode());
+        float[] w0 = new float[n];
+        for (int e = 0; e < n; e++) {
+            w0[e] = (float) rnd.nextGaussian();
+        }
+        List<float[]> fineTuned = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            float[] wi = w0.clone();
+            for (int e = 0; e < n; e++) {
+                wi[e] += (float) (0.05 * rnd.nextGaussian());
+            }
+            fineTuned.add(wi);
+        }
+        List<float[]> taus = new ArrayList<>();
+        for (float[] wi : fineTuned) {
+            taus.add(hostTaskVector(wi, w0, dtype));
+        }
+        AdamConfig cfg = AdamConfig.paper().withIterations(15);
+        WudiResult want = solve(gpu, rows, cols, taus, cfg);
+        WudiResult got;
+        try (WudiProblem p = gpu.newProblem("raw.weight", rows, cols)) {
+            CheckpointWudiProblem raw = (CheckpointWudiProblem) p;
+            raw.setBase(encode(w0, dtype), dtype);
+            for (float[] wi : fineTuned) {
+                raw.addFineTuned(encode(wi, dtype));
+            }
+            assertThrows(IllegalArgumentException.class, () -> raw.addFineTuned(ByteBuffer.allocate(3)));
+            got = p.solveAdam(cfg, null);
+        }
+        assertArrayEquals(want.tauM(), got.tauM());
+        assertEquals(want.lossBefore(), got.lossBefore());
+    }
+
+    static ByteBuffer encode(float[] w, DType dtype) {
+        ByteBuffer b = ByteBuffer.allocate(w.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        for (float x : w) {
+            switch (dtype) {
+                case F32: b.putFloat(x); break;
+                case BF16: b.putShort(HalfPrecision.floatToBf16(x)); break;
+                default: b.putShort(HalfPrecision.floatToF16(x)); break;
+            }
+        }
+        return b.flip();
+    }
+
+    static float[] hostTaskVector(float[] wi, float[] w0, DType dtype) {
+        if (dtype == DType.F32) {
+            return TaskVectorReference.fromF32(wi, w0);
+        }
+        short[] a = new short[wi.length], b = new short[wi.length];
+        for (int e = 0; e < wi.length; e++) {
+            a[e] = dtype == DType.BF16 ? HalfPrecision.floatToBf16(wi[e]) : HalfPrecision.floatToF16(wi[e]);
+            b[e] = dtype == DType.BF16 ? HalfPrecision.floatToBf16(w0[e]) : HalfPrecision.floatToF16(w0[e]);
+        }
+        return dtype == DType.BF16 ? TaskVectorReference.fromBf16(a, b) : TaskVectorReference.fromF16(a, b);
+    }
+
+    @Test
+    void zeroTaskVectorStillJoinsTheSum() {
+        List<float[]> taus = tasks(2, 9, 7, 3);
+        taus.add(new float[63]);
+        AdamConfig cfg = AdamConfig.paper().withIterations(5);
+        WudiResult got = solve(gpu, 9, 7, taus, cfg);
+        GramFormReference.Solution want = GramFormReference.solve(9, 7, taus, cfg);
+        assertEquals(want.lossBefore(), got.lossBefore(), 1e-4 * Math.abs(want.lossBefore()));
+    }
+
+    @Test
+    void zeroStepsReturnsTheSum() {
+        List<float[]> taus = tasks(3, 8, 8, 4);
+        WudiResult got = solve(gpu, 8, 8, taus, AdamConfig.paper().withIterations(0));
+        float[] sum = new float[64];
+        for (float[] t : taus) {
+            for (int e = 0; e < 64; e++) {
+                sum[e] += t[e];
+            }
+        }
+        assertArrayEquals(sum, got.tauM(), 1e-7f);
+        assertEquals(got.lossBefore(), got.lossAfter());
+    }
+
+    @Test
+    void deterministicBitForBit() {
+        List<float[]> taus = tasks(3, 100, 70, 8);
+        AdamConfig cfg = AdamConfig.paper().withIterations(20);
+        WudiResult a = solve(gpu, 100, 70, taus, cfg);
+        WudiResult b = solve(gpu, 100, 70, taus, cfg);
+        assertArrayEquals(a.tauM(), b.tauM());
+        assertEquals(a.lossBefore(), b.lossBefore());
+        assertEquals(a.lossAfter(), b.lossAfter());
+    }
+
+    @Test
+    void listenerSeesEveryStepWithTheLossAtItsStart() {
+        List<float[]> taus = tasks(3, 20, 12, 2);
+        AdamConfig cfg = AdamConfig.paper().withLr(1e-3f).withIterations(10);
+        List<Double> seen = new ArrayList<>();
+        List<Integer> steps = new ArrayList<>();
+        WudiResult r;
+        try (WudiProblem p = gpu.newProblem("listener.weight", 20, 12)) {
+            taus.forEach(p::addTaskVector);
+            r = p.solveAdam(cfg, (t, loss) -> {
+                steps.add(t);
+                seen.add(loss);
+            });
+        }
+        assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), steps);
+        assertEquals(r.lossBefore(), seen.get(0));
+        GramFormReference.Solution want = GramFormReference.solve(20, 12, taus, cfg);
+        for (int t = 0; t < 10; t++) {
+            assertEquals(want.losses()[t], seen.get(t), 1e-4 * Math.abs(want.losses()[t]));
+        }
+    }
+
+    @Test
+    void tf32IsCloseButNotFaithful() {
+        List<float[]> taus = tasks(4, 96, 80, 12);
+        AdamConfig cfg = AdamConfig.paper().withIterations(30);
+        WudiResult fp32 = solve(gpu, 96, 80, taus, cfg);
+        try (Backend tf32 = CudaBackends.open(0, true)) {
+            WudiResult t = solve(tf32, 96, 80, taus, cfg);
+            assertEquals(fp32.lossBefore(), t.lossBefore(), 1e-2 * Math.abs(fp32.lossBefore()));
+            assertTrue(tf32.describe().contains("tf32"), tf32.describe());
+        }
+    }
+
+    @Test
+    void wrongLengthAndNoTasksAreClearErrors() {
+        try (WudiProblem p = gpu.newProblem("bad.weight", 4, 4)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.addTaskVector(new float[15]));
+            assertTrue(e.getMessage().contains("bad.weight"), e.getMessage());
+            IllegalStateException s = assertThrows(IllegalStateException.class, () -> p.solveAdam(AdamConfig.paper(), null));
+            assertTrue(s.getMessage().contains("bad.weight"), s.getMessage());
+        }
+    }
+
+    @Test
+    void tooLargeForTheDeviceNamesTensorAndBytes() {
+        DeviceMemoryException e = assertThrows(DeviceMemoryException.class,
+                () -> gpu.newProblem("huge.weight", 1 << 20, 1 << 17));
+        assertTrue(e.getMessage().startsWith("tensor huge.weight [1048576, 131072] needs"), e.getMessage());
+    }
+
+    @Test
+    void describesTheDevice() {
+        String d = gpu.describe();
+        assertTrue(d.startsWith("cuda:0: "), d);
+        assertTrue(d.contains("compute") && d.contains("GiB") && d.contains("driver") && d.contains("cuBLAS"), d);
+        assertEquals("cuda:0", gpu.name());
+    }
+}

@@ -1,0 +1,198 @@
+package dev.wudi.method;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.backend.AsyncWudiProblem;
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.WudiResult;
+import dev.wudi.backend.cuda.DeviceMemoryException;
+import dev.wudi.format.DType;
+import dev.wudi.format.Floats;
+import dev.wudi.format.SafetensorsWriter;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.Merger;
+import dev.wudi.solver.AdamConfig;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The merge loop's use of the optional backend extensions, driven by a stand-in "device" that wraps the
+ * CPU backend: the next WUDI tensor is loaded while the current solve is queued, 16-bit checkpoints are
+ * handed over as raw bytes, and a tensor that does not fit is merged on the CPU; the output is the same,
+ * byte for byte, as a plain CPU merge.
+ */
+class WudiRuleOverlapTest {
+
+    @TempDir
+    Path tmp;
+
+    /** Wraps the CPU: async solves run at await(); raw bytes are widened here; "big" tensors do not fit. */
+    static final class StandInDevice implements Backend {
+        final Backend cpu = Backends.cpu(1);
+        final List<String> events = new ArrayList<>();
+
+        @Override
+        public String name() {
+            return "stand-in";
+        }
+
+        @Override
+        public String describe() {
+            return "stand-in device over the CPU backend";
+        }
+
+        @Override
+        public WudiProblem newProblem(String tensor, int rows, int cols) {
+            if (tensor.contains("big")) {
+                events.add("too-big " + tensor);
+                throw new DeviceMemoryException(tensor, rows, cols, 1L << 40, 1L << 30, "stand-in");
+            }
+            events.add("new " + tensor);
+            return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
+        }
+
+        @Override
+        public void close() {
+            cpu.close();
+        }
+
+        final class Problem implements AsyncWudiProblem, CheckpointWudiProblem {
+            final String tensor;
+            final WudiProblem inner;
+            final int n;
+            float[] w0;
+            DType dtype;
+
+            Problem(String tensor, WudiProblem inner, int n) {
+                this.tensor = tensor;
+                this.inner = inner;
+                this.n = n;
+            }
+
+            @Override
+            public void setBase(ByteBuffer b, DType d) {
+                dtype = d;
+                w0 = widen(b, d);
+                events.add("raw-base " + tensor);
+            }
+
+            @Override
+            public void addFineTuned(ByteBuffer b) {
+                float[] t = widen(b, dtype);
+                for (int j = 0; j < n; j++) {
+                    t[j] -= w0[j];
+                }
+                inner.addTaskVector(t);
+            }
+
+            private float[] widen(ByteBuffer b, DType d) {
+                float[] f = new float[n];
+                Floats.decode(d, b.duplicate().order(ByteOrder.LITTLE_ENDIAN), f, 0, n);
+                return f;
+            }
+
+            @Override
+            public void addTaskVector(float[] tau) {
+                inner.addTaskVector(tau);
+            }
+
+            @Override
+            public int taskCount() {
+                return inner.taskCount();
+            }
+
+            @Override
+            public int zeroTaskCount() {
+                return inner.zeroTaskCount();
+            }
+
+            @Override
+            public WudiResult solveAdam(AdamConfig config, StepListener listener) {
+                events.add("solve " + tensor);
+                return inner.solveAdam(config, listener);
+            }
+
+            @Override
+            public Pending solveAdamAsync(AdamConfig config) {
+                events.add("queue " + tensor);
+                return () -> {
+                    events.add("await " + tensor);
+                    return inner.solveAdam(config, null);
+                };
+            }
+
+            @Override
+            public void close() {
+                inner.close();
+            }
+        }
+    }
+
+    private static void write(Path file, DType dtype, long seed) throws IOException {
+        String[] names = {"a.weight", "b.weight", "norm.weight", "big.weight", "c.weight"};
+        List<TensorSpec> specs = new ArrayList<>();
+        for (String n : names) {
+            specs.add(new TensorSpec(n, dtype, n.startsWith("norm") ? new long[] {12} : new long[] {12, 9}));
+        }
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
+            for (TensorSpec s : specs) {
+                int count = (int) (s.byteSize() / dtype.bytes());
+                Random base = new Random(s.name().hashCode());
+                Random task = new Random(seed * 7 + s.name().hashCode());
+                float[] v = new float[count];
+                for (int j = 0; j < count; j++) {
+                    v[j] = (float) (base.nextGaussian() * 0.1 + (seed == 0 ? 0 : task.nextGaussian() * 0.01));
+                }
+                w.writeFloats(v, 0, count);
+            }
+            w.finish();
+        }
+    }
+
+    @Test
+    void overlapsLoadsFallsBackAndMatchesTheCpuByteForByte() throws IOException {
+        for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
+            Path base = tmp.resolve("base-" + dtype + ".safetensors");
+            List<Path> models = List.of(tmp.resolve("m1-" + dtype + ".safetensors"), tmp.resolve("m2-" + dtype + ".safetensors"));
+            write(base, dtype, 0);
+            write(models.get(0), dtype, 1);
+            write(models.get(1), dtype, 2);
+            AdamConfig adam = AdamConfig.paper().withLr(1e-3f).withIterations(40);
+            Path viaDevice = tmp.resolve("device-" + dtype + ".safetensors");
+            Path viaCpu = tmp.resolve("cpu-" + dtype + ".safetensors");
+            List<String> warnings = new ArrayList<>();
+            try (StandInDevice device = new StandInDevice(); Backend cpu = Backends.cpu(1)) {
+                new Merger(MergeOptions.defaults(base, models, viaDevice).withAdam(adam), device,
+                        new dev.wudi.merge.MergeListener() {
+                            @Override
+                            public void warning(String message) {
+                                warnings.add(message);
+                            }
+                        }).run();
+                new Merger(MergeOptions.defaults(base, models, viaCpu).withAdam(adam), cpu, null).run();
+                assertEquals(List.of("new a.weight", "raw-base a.weight", "queue a.weight", "new b.weight",
+                        "raw-base b.weight", "await a.weight", "queue b.weight", "too-big big.weight", "await b.weight",
+                        "too-big big.weight", "new c.weight", "raw-base c.weight", "solve c.weight"), device.events,
+                        dtype + ": b is loaded while a's solve is queued; big falls back; c is last");
+            }
+            assertEquals(1, warnings.size(), warnings.toString());
+            assertTrue(warnings.get(0).contains("big.weight") && warnings.get(0).contains("CPU"), warnings.get(0));
+            assertArrayEquals(Files.readAllBytes(viaCpu), Files.readAllBytes(viaDevice), dtype + " output");
+        }
+    }
+}
