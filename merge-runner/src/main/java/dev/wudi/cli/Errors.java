@@ -1,6 +1,5 @@
 package dev.wudi.cli;
 
-import dev.wudi.backend.BackendException;
 import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.cuda.CudaException;
@@ -55,7 +54,7 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
     static boolean isUserError(Throwable ex) {
         return ex instanceof IOException || ex instanceof UncheckedIOException || ex instanceof CheckpointException
                 || ex instanceof IllegalArgumentException || ex instanceof BackendUnavailableException
-                || ex instanceof CudaException || ex instanceof BackendException;
+                || ex instanceof CudaException;
     }
 
     static String describe(Throwable ex) {

@@ -1,7 +1,7 @@
 package dev.wudi.cli;
 
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.BackendException;
+import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.format.DType;
@@ -196,7 +196,8 @@ public final class MergeCommand implements Callable<Integer> {
         try {
             return Backends.select(device, threads, tf32, quiet ? line -> { } : System.err::println);
         } catch (LinkageError e) {
-            throw new BackendException(device, "loading the native library", null, String.valueOf(e.getMessage()), e);
+            throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
+                    + "); pass --device cpu", e);
         }
     }
 }

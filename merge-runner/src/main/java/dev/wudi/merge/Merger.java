@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.BackendException;
 import dev.wudi.backend.Backends;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
 import dev.wudi.checkpoint.TensorRef;
+import dev.wudi.cuda.CudaException;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.format.TensorInfo;
@@ -272,7 +272,8 @@ public final class Merger {
             outcome = rule.apply(job, sink);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(e.getMessage());
-        } catch (BackendException e) {
+        } catch (CudaException e) {
+            // the call and its status are in the message; the tensor is added here
             throw new CheckpointException("tensor " + name + ": " + e.getMessage()
                     + "; no output was written (temporary output removed)");
         }

@@ -65,7 +65,7 @@ class InterruptionTest {
     /** WUDI at 300 steps on one thread: slow enough (~0.1 s a tensor) to be stopped midway. */
     private static String[] mergeArgs(Path out, String... more) {
         List<String> args = new ArrayList<>(List.of("merge", "--base", base.toString(), "--model", a.toString(),
-                "--model", b.toString(), "--out", out.toString(), "--lr", "1e-3", "--threads", "1"));
+                "--model", b.toString(), "--out", out.toString(), "--lr", "1e-3", "--threads", "1", "--device", "cpu"));
         args.addAll(List.of(more));
         return args.toArray(String[]::new);
     }
@@ -175,6 +175,34 @@ class InterruptionTest {
         assertEquals(0, plain.exit(), plain.toString());
         assertTrue(plain.err().contains("removing the partial output"), plain.toString());
         assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void autoDeviceMergesOnTheCpuWhenNativeLibrariesCannotLoad() throws Exception {
+        // under ulimit -f 64, JNA cannot extract its native library, so the GPU probe's classes fail to
+        // load (a LinkageError); --device auto must still merge, on the CPU, with one line saying why.
+        // Where JNA finds an installed copy instead, this merely merges.
+        Path small = dir.resolve("small-base.safetensors");
+        Path smallA = dir.resolve("small-a.safetensors");
+        for (Path p : List.of(small, smallA)) {
+            try (SafetensorsWriter w = SafetensorsWriter.create(p, List.of(new TensorSpec("w", DType.F32,
+                    new long[] {16, 16})), Map.of())) {
+                float[] v = new float[256];
+                java.util.Arrays.fill(v, p == small ? 0.5f : 0.75f);
+                w.writeFloats(v, 0, v.length);
+                w.finish();
+            }
+        }
+        Path out = dir.resolve("auto.safetensors");
+        Path err = dir.resolve("auto.err");
+        Process p = Cli.start(List.of("bash", "-c", "ulimit -f 64 && exec \"$0\" \"$@\""), List.of(),
+                dir.resolve("auto.out"), err, "merge", "--base", small.toString(), "--model", smallA.toString(),
+                "--out", out.toString(), "--device", "auto", "--method", "average");
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        String e = stderr(err);
+        assertEquals(0, p.exitValue(), e);
+        assertFalse(e.contains("\tat "), "no stack trace: " + e);
+        assertTrue(Files.exists(out));
     }
 
     @Test
