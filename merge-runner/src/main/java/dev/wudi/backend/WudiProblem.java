@@ -1,6 +1,7 @@
 package dev.wudi.backend;
 
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
 
 /**
  * The interference problem of one weight (SPEC 2.2): task vectors are folded in one at a time into
@@ -35,6 +36,20 @@ public interface WudiProblem extends AutoCloseable {
      * @throws IllegalStateException if no task vector was added
      */
     WudiResult solveAdam(AdamConfig config, StepListener listener);
+
+    /**
+     * Solves with any solver (SPEC 2.1 and 2.3): Adam goes to {@link #solveAdam}; a backend that offers
+     * the spectral solvers (exact, flow, spectral) overrides this method.
+     *
+     * @throws UnsupportedOperationException if this backend has no such solver
+     */
+    default WudiResult solve(SolverSpec spec, StepListener listener) {
+        if (spec instanceof SolverSpec.Adam adam) {
+            return solveAdam(adam.config(), listener);
+        }
+        throw new UnsupportedOperationException("the " + spec.name() + " solver is not available on this backend;"
+                + " use --device cpu or --solver adam");
+    }
 
     /** Frees native or device memory. Idempotent. */
     @Override

@@ -1,8 +1,21 @@
 package dev.wudi.backend;
 
+import java.util.Map;
+
 /**
  * The merged task vector of one weight and the interference loss L(tau_m) before the first and after
- * the last Adam step.
+ * the last Adam step (for the spectral solvers: at the sum of task vectors and at the solution).
+ *
+ * @param details what the solver decided for this tensor, for the report (e.g. "flow_time", "rank_used",
+ *                "eigen_seconds"); empty for plain Adam
  */
-public record WudiResult(float[] tauM, double lossBefore, double lossAfter, int steps) {
+public record WudiResult(float[] tauM, double lossBefore, double lossAfter, int steps, Map<String, Double> details) {
+
+    public WudiResult {
+        details = Map.copyOf(details);
+    }
+
+    public WudiResult(float[] tauM, double lossBefore, double lossAfter, int steps) {
+        this(tauM, lossBefore, lossAfter, steps, Map.of());
+    }
 }

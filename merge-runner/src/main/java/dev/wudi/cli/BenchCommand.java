@@ -5,8 +5,9 @@ import picocli.CommandLine.Command;
 
 /** `wudi bench ...`: benchmarks, run by hand (never by the unit tests); figures go to docs/benchmarks.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks. Results are printed as markdown tables for docs/benchmarks.md.",
-        subcommands = {BenchStepCommand.class, BenchKernelsCommand.class, BenchMergeCommand.class})
+        description = "Benchmarks. Results are printed as markdown tables for docs/benchmarks.md and docs/quality.md.",
+        subcommands = {BenchStepCommand.class, BenchKernelsCommand.class, BenchMergeCommand.class,
+                BenchQualityCommand.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

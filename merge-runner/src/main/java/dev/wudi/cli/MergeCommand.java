@@ -14,7 +14,11 @@ import dev.wudi.merge.RestPolicy;
 import dev.wudi.merge.TensorSelection;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
+import dev.wudi.merge.ReportPage;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.AutoLr;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralFilter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -41,6 +45,8 @@ import picocli.CommandLine.Option;
         footer = {"", "Examples:",
             "  wudi merge --base base.safetensors --model a.safetensors --model b.safetensors --out merged.safetensors",
             "  wudi merge --base ./llama-base --model ./math-ft --model ./code-ft --out ./merged --lr 1e-4 --report r.json",
+            "  wudi merge --solver spectral --base b.safetensors --model a.safetensors --model c.safetensors --out s.safetensors",
+            "  wudi merge --lr auto --report r.json --report-html r.html --base b.safetensors --model a.safetensors --out m.safetensors",
             "  wudi merge --method ties --density 0.2 --base b.safetensors --model a.safetensors --model c.safetensors --out t.safetensors"})
 public final class MergeCommand implements Callable<Integer> {
 
@@ -58,14 +64,48 @@ public final class MergeCommand implements Callable<Integer> {
             description = "wudi, task-arithmetic, average or ties (default: ${DEFAULT-VALUE}); see `wudi methods`.")
     String method;
 
+    @Option(names = "--solver", paramLabel = "NAME", defaultValue = "adam",
+            description = "WUDI: adam (default, the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient"
+                    + " flow from the sum in closed form), spectral (a filter of C's eigenvalues; with no further"
+                    + " options a data-free default). The last three use one LAPACK eigendecomposition per tensor.")
+    String solver;
+
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "1e-5",
-            description = "WUDI: Adam learning rate (default: ${DEFAULT-VALUE}, the paper's). Adam's step is absolute:"
-                    + " task vectors much larger than CLIP fine-tunes' may need more (e.g. 1e-4..1e-3).")
-    float lr;
+            description = "WUDI: Adam learning rate (default: ${DEFAULT-VALUE}, the paper's), or auto (per tensor: "
+                    + AutoLr.DEFAULT_FACTOR + " x its task-vector RMS; auto:K for K x RMS). Adam's step is absolute:"
+                    + " task vectors much larger than CLIP fine-tunes' need more than 1e-5.")
+    String lr;
 
     @Option(names = "--iters", paramLabel = "N", defaultValue = "300",
             description = "WUDI: Adam iterations (default: ${DEFAULT-VALUE}, the paper's; they act as early stopping).")
     int iters;
+
+    @Option(names = "--ridge", paramLabel = "RHO", defaultValue = "0",
+            description = "--solver exact: ridge rho >= 0 added to C's eigenvalues (default: ${DEFAULT-VALUE}).")
+    double ridge;
+
+    @Option(names = "--flow-time", paramLabel = "T",
+            description = "--solver flow: the time t of the gradient flow (default: the data-free rule of --solver spectral).")
+    Double flowTime;
+
+    @Option(names = "--filter", paramLabel = "KIND", defaultValue = "exponential",
+            description = "--solver spectral: exponential (= flow), tikhonov or landweber (default: ${DEFAULT-VALUE}).")
+    String filter;
+
+    @Option(names = "--filter-param", paramLabel = "P",
+            description = "--solver spectral: the filter's parameter (exponential: time t; tikhonov: rho;"
+                    + " landweber: steps k at eta = 1/lambda_max). Default: a data-free rule from C's spectrum.")
+    Double filterParam;
+
+    @Option(names = "--cutoff", paramLabel = "F",
+            description = "--solver spectral/flow without a parameter: place the filter's knee at F x the mean nonzero"
+                    + " eigenvalue of C (default: " + SpectralFilter.DEFAULT_CUTOFF_FRACTION + "; smaller F = closer to"
+                    + " the exact minimiser). Scale-free, unlike --filter-param.")
+    Double cutoff;
+
+    @Option(names = "--rank", paramLabel = "R", defaultValue = "0",
+            description = "--solver spectral: use only the R largest eigenpairs of C (default: ${DEFAULT-VALUE} = all).")
+    int rank;
 
     @Option(names = "--beta1", paramLabel = "B", defaultValue = "0.9", description = "WUDI: Adam beta1 (default: ${DEFAULT-VALUE}).")
     float beta1;
@@ -138,6 +178,11 @@ public final class MergeCommand implements Callable<Integer> {
             description = "Write one record per tensor (name, method, shape, loss before/after, seconds) and totals.")
     Path report;
 
+    @Option(names = "--report-html", paramLabel = "FILE.html",
+            description = "Write the report rendered as a self-contained HTML page: per-tensor loss before and after"
+                    + " (bars) and seconds per tensor.")
+    Path reportHtml;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
@@ -145,11 +190,23 @@ public final class MergeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         MergeMethod m;
         AdamConfig adam;
+        AutoLr autoLr;
+        SolverSpec solverSpec;
         try {
             m = MergeMethods.byName(method);
-            adam = new AdamConfig(lr, beta1, beta2, eps, iters);
+            autoLr = AutoLr.parse(lr);
+            float fixedLr = autoLr != null ? AdamConfig.PAPER_LR : parseLr(lr);
+            adam = new AdamConfig(fixedLr, beta1, beta2, eps, iters);
+            solverSpec = solverSpec(adam);
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
+        }
+        if (autoLr != null && !(solverSpec instanceof SolverSpec.Adam)) {
+            throw new Errors.UsageException("--lr auto applies to --solver adam only");
+        }
+        String misplaced = misplacedSolverOption();
+        if (misplaced != null) {
+            throw new Errors.UsageException(misplaced);
         }
         if (threads < 0) {
             throw new Errors.UsageException("--threads must be >= 0 (0 = all cores)");
@@ -167,7 +224,7 @@ public final class MergeCommand implements Callable<Integer> {
             throw new Errors.UsageException(e.getMessage());
         }
         MergeOptions options = new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest,
-                dtype, shardSize, threads, force);
+                dtype, shardSize, threads, force, solverSpec, autoLr);
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         try (Backend backend = openBackend(tf32);
@@ -177,6 +234,9 @@ public final class MergeCommand implements Callable<Integer> {
             progress.close();
             if (report != null) {
                 r.write(report);
+            }
+            if (reportHtml != null) {
+                ReportPage.write(r, reportHtml);
             }
             if (!quiet) {
                 System.err.println(Progress.summary(r));
@@ -198,6 +258,52 @@ public final class MergeCommand implements Callable<Integer> {
         } catch (LinkageError e) {
             throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
                     + "); pass --device cpu", e);
+        }
+    }
+
+    /** A solver option given with a solver that does not read it (it would be silently ignored). */
+    private String misplacedSolverOption() {
+        String sv = solver.trim().toLowerCase(java.util.Locale.ROOT);
+        if (ridge != 0 && !sv.equals("exact")) {
+            return "--ridge applies to --solver exact";
+        }
+        if (flowTime != null && !sv.equals("flow")) {
+            return "--flow-time applies to --solver flow";
+        }
+        if ((filterParam != null || rank != 0) && !sv.equals("spectral")) {
+            return (filterParam != null ? "--filter-param" : "--rank") + " applies to --solver spectral";
+        }
+        if (cutoff != null && !(sv.equals("spectral") || sv.equals("flow"))) {
+            return "--cutoff applies to --solver spectral or flow";
+        }
+        return null;
+    }
+
+    private static float parseLr(String s) {
+        try {
+            return Float.parseFloat(s.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--lr " + s + " is neither a number nor auto / auto:FACTOR");
+        }
+    }
+
+    /** The solver --solver and its options name. */
+    SolverSpec solverSpec(AdamConfig adam) {
+        switch (solver.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "adam":
+                return new SolverSpec.Adam(adam);
+            case "exact":
+                return new SolverSpec.Exact(ridge);
+            case "flow":
+                if (flowTime == null && cutoff != null) {
+                    return new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, cutoff);
+                }
+                return new SolverSpec.Flow(flowTime == null ? Double.NaN : flowTime);
+            case "spectral":
+                return new SolverSpec.Spectral(SpectralFilter.Kind.parse(filter),
+                        filterParam == null ? Double.NaN : filterParam, rank, cutoff == null ? Double.NaN : cutoff);
+            default:
+                throw new IllegalArgumentException("unknown --solver '" + solver + "' (choose from adam, exact, flow, spectral)");
         }
     }
 }

@@ -11,8 +11,8 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * Progress of a merge: a bar with ETA over tensors on a terminal; on a pipe or a log, one line per
- * optimised tensor instead, so logs stay readable.
+ * Progress of a merge: one line per optimised tensor (loss before and after, seconds), and on a
+ * terminal a bar with ETA over all tensors below those lines; pipes and logs get the lines alone.
  */
 final class Progress implements MergeListener, AutoCloseable {
 
@@ -53,12 +53,15 @@ final class Progress implements MergeListener, AutoCloseable {
 
     @Override
     public void tensorDone(TensorRecord r, long work) {
+        if (!quiet && !Double.isNaN(r.lossBefore())) {
+            // On a terminal the line goes above the bar: clear the bar's line, print, let it redraw below.
+            err.print(bar != null ? "\r\033[K" + line(index + 1, tensors, r) + "\n" : line(index + 1, tensors, r) + "\n");
+            err.flush();
+        }
         if (bar != null) {
             // The bar counts thousandths of the estimated work; ETA follows from them.
             doneWork += work;
             bar.stepTo(Math.min(BAR_UNITS, doneWork * BAR_UNITS / totalWork));
-        } else if (!quiet && !Double.isNaN(r.lossBefore())) {
-            err.println(line(index + 1, tensors, r));
         }
     }
 

@@ -74,6 +74,11 @@ public final class Demo {
         return w;
     }
 
+    /** err_i for every task i of the merged stack in file (the layers as {@link SyntheticTasks#write} names them). */
+    public static double[] score(SyntheticTasks set, Path file) throws IOException {
+        return score(set, read(file, set));
+    }
+
     /** err_i for every task i of a merged stack. */
     static double[] score(SyntheticTasks set, float[][] merged) {
         double[] err = new double[set.tasks];

@@ -80,6 +80,24 @@ public final class SyntheticTasks {
         return new SyntheticTasks(width, layers, tasks, rank, samples, base, tuned, heldOut);
     }
 
+    /**
+     * The same set with every task vector multiplied by factor (fine-tunes W_0 + factor (W_i - W_0)),
+     * to study how a solver depends on the task vectors' scale; the held-out inputs are shared.
+     */
+    public SyntheticTasks scaled(double factor) {
+        float[][][] t = new float[tasks][layers][];
+        for (int i = 0; i < tasks; i++) {
+            for (int l = 0; l < layers; l++) {
+                float[] w = new float[base[l].length];
+                for (int j = 0; j < w.length; j++) {
+                    w[j] = (float) (base[l][j] + factor * ((double) tuned[i][l][j] - base[l][j]));
+                }
+                t[i][l] = w;
+            }
+        }
+        return new SyntheticTasks(width, layers, tasks, rank, samples, base, t, inputs);
+    }
+
     /** Full-batch gradient descent on 0.5/N * ||F(X) - Y||^2, all layers, from the base. */
     private static float[][] fineTune(float[][] base, float[] x, float[] y, int n, int width, int steps, float lr) {
         int layers = base.length;

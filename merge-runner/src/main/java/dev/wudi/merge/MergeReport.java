@@ -45,6 +45,11 @@ public record MergeReport(String method, String device, String out, List<TensorR
             putLoss(n, "loss_before", t.lossBefore());
             putLoss(n, "loss_after", t.lossAfter());
             n.put("seconds", t.seconds());
+            if (!t.details().isEmpty()) {
+                ObjectNode solver = n.putObject("solver");
+                t.details().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+                        .forEach(e -> putLoss(solver, e.getKey(), e.getValue()));
+            }
         }
         ObjectNode totals = root.putObject("totals");
         totals.put("tensors", tensors.size());

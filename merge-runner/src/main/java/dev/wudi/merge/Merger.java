@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
@@ -23,6 +24,7 @@ import dev.wudi.method.TensorRule;
 import dev.wudi.method.TensorSink;
 import dev.wudi.method.Ties;
 import dev.wudi.method.WudiRule;
+import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -107,6 +109,8 @@ public final class Merger {
         f.put("scale", String.valueOf(options.effectiveScale()));
         f.put("density", String.valueOf(options.effectiveDensity()));
         f.put("adam", options.adam().toString());
+        f.put("solver", String.valueOf(options.effectiveSolver()));
+        f.put("auto-lr", String.valueOf(options.autoLr()));
         f.put("include", String.valueOf(options.include()));
         f.put("exclude", String.valueOf(options.exclude()));
         f.put("rest", String.valueOf(options.rest()));
@@ -184,8 +188,30 @@ public final class Merger {
 
     private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start)
             throws IOException {
+        Backend spectralFallback = null;
+        if (!(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI
+                && !(backend instanceof CpuBackend)) {
+            // the spectral solvers need an eigendecomposition; only LAPACK on the CPU is wired in (no cuSOLVER yet)
+            spectralFallback = Backends.cpu(options.threads());
+            String w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()
+                    + " yet (cuSOLVER is not wired in); WUDI runs on the CPU for this merge";
+            warnings = new ArrayList<>(warnings);
+            warnings.add(w);
+            listener.warning(w);
+        }
+        try {
+            return merge(base, models, warnings, start, spectralFallback != null ? spectralFallback : backend);
+        } finally {
+            if (spectralFallback != null) {
+                spectralFallback.close();
+            }
+        }
+    }
+
+    private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start,
+                              Backend wudiBackend) throws IOException {
         TensorSelection selection = options.selection();
-        TensorRule methodRule = methodRule();
+        TensorRule methodRule = methodRule(wudiBackend);
         TensorRule restRule = restRule();
         TensorRule copy = new BaseCopy();
 
@@ -255,7 +281,8 @@ public final class Merger {
                 wudi.close();
             }
         }
-        return new MergeReport(options.method().name(), backend.name(), options.out().toString(), records,
+        String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
+        return new MergeReport(options.method().name(), device, options.out().toString(), records,
                 warnings, (System.nanoTime() - start) / 1e9, outputBytes);
     }
 
@@ -282,7 +309,7 @@ public final class Merger {
                     + name + ", expected " + spec.byteSize());
         }
         return new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
-                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9);
+                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details());
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -298,13 +325,18 @@ public final class Merger {
             n.put("loss_after", r.lossAfter());
         }
         n.put("seconds", r.seconds());
+        ObjectNode details = n.putObject("details");
+        r.details().forEach(details::put);
         return n;
     }
 
     private static TensorRecord fromJson(JsonNode n, TensorSpec spec) {
+        Map<String, Double> details = new LinkedHashMap<>();
+        n.path("details").fields().forEachRemaining(e -> details.put(e.getKey(), e.getValue().asDouble()));
         return new TensorRecord(spec.name(), n.path("method").asText("?"), spec.shape(), spec.dtype().name(),
                 n.has("loss_before") ? n.get("loss_before").asDouble() : Double.NaN,
-                n.has("loss_after") ? n.get("loss_after").asDouble() : Double.NaN, n.path("seconds").asDouble());
+                n.has("loss_after") ? n.get("loss_after").asDouble() : Double.NaN, n.path("seconds").asDouble(),
+                details);
     }
 
     /** A failed write (disk full, I/O error) as one line: the file, what was being written, why. */
@@ -342,7 +374,9 @@ public final class Merger {
         long reads = numel * (options.models().size() + 1);
         if (rule instanceof WudiRule) {
             long cols = numel / Math.max(1, info.shape()[0]);
-            return reads + numel * cols * Math.max(1, options.adam().iterations()) / 64;
+            // Adam: one [rows, cols] x [cols, cols] product per step; spectral: about a dozen such products
+            int products = options.effectiveSolver() instanceof SolverSpec.Adam a ? Math.max(1, a.config().iterations()) : 12;
+            return reads + numel * cols * products / 64;
         }
         return reads;
     }
@@ -354,16 +388,17 @@ public final class Merger {
         return options.outDType() != null ? options.outDType() : info.dtype();
     }
 
-    private TensorRule methodRule() {
+    private TensorRule methodRule(Backend wudiBackend) {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
             int iters = options.adam().iterations();
             int threads = options.threads();
             Cancellation cancel = safety.cancellation();
-            return new WudiRule(backend, () -> Backends.cpu(threads), options.adam(), (t, loss) -> {
-                cancel.check();
-                listener.step(t, iters);
-            }, listener::warning);
+            return new WudiRule(wudiBackend, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
+                    (t, loss) -> {
+                        cancel.check();
+                        listener.step(t, iters);
+                    }, listener::warning);
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {

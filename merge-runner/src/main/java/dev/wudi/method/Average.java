@@ -13,8 +13,7 @@ public final class Average implements TensorRule {
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
         int n = job.taskCount();
-        Chunks.forEach(job, (first, count, base, models) -> {
-            float[] out = base; // the base chunk is not needed: reuse it as the output buffer
+        Chunks.forEach(job, (first, count, base, models, out) -> {
             for (int j = 0; j < count; j++) {
                 float s = 0f;
                 for (int i = 0; i < n; i++) {

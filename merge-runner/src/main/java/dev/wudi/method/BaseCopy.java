@@ -29,7 +29,7 @@ public final class BaseCopy implements TensorRule {
                 sink.writeRaw(buf);
             }
         } else {
-            Chunks.forEach(job, (first, count, base, models) -> sink.writeFloats(base, 0, count));
+            Chunks.forEach(job, (first, count, base, models, out) -> sink.writeFloats(base, 0, count));
         }
         return TensorOutcome.NONE;
     }

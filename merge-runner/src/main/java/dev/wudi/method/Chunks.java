@@ -16,9 +16,12 @@ final class Chunks {
     private Chunks() {
     }
 
-    /** Receives element range [first, first+count) of base (in base[]) and of each model (models[i]). */
+    /**
+     * Receives element range [first, first+count) of base (in base[]) and of each model (models[i]), and
+     * a scratch array of the same capacity for the output chunk.
+     */
     interface ChunkConsumer {
-        void accept(long first, int count, float[] base, float[][] models) throws IOException;
+        void accept(long first, int count, float[] base, float[][] models, float[] out) throws IOException;
     }
 
     static void forEach(TensorJob job, ChunkConsumer consumer) throws IOException {
@@ -27,13 +30,14 @@ final class Chunks {
         float[] base = new float[cap];
         List<TensorRef> refs = job.models();
         float[][] models = new float[refs.size()][cap];
+        float[] out = new float[cap];
         for (long first = 0; first < numel; first += cap) {
             int count = (int) Math.min(cap, numel - first);
             job.base().readFloats(first, base, 0, count);
             for (int i = 0; i < refs.size(); i++) {
                 refs.get(i).readFloats(first, models[i], 0, count);
             }
-            consumer.accept(first, count, base, models);
+            consumer.accept(first, count, base, models, out);
         }
     }
 }

@@ -19,12 +19,7 @@ public final class TaskArithmetic implements TensorRule {
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
         int n = job.taskCount();
-        float[][] out = new float[1][];
-        Chunks.forEach(job, (first, count, base, models) -> {
-            if (out[0] == null) {
-                out[0] = new float[base.length];
-            }
-            float[] o = out[0];
+        Chunks.forEach(job, (first, count, base, models, o) -> {
             for (int j = 0; j < count; j++) {
                 float w0 = base[j];
                 float sum = 0f;

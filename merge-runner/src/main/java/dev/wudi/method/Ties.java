@@ -36,12 +36,7 @@ public final class Ties implements TensorRule {
             threshold[i] = k >= numel ? 0f
                     : MagnitudeThreshold.kthLargest(job.base(), job.models().get(i), numel, k);
         }
-        float[][] out = new float[1][];
-        Chunks.forEach(job, (first, count, base, models) -> {
-            if (out[0] == null) {
-                out[0] = new float[base.length];
-            }
-            float[] o = out[0];
+        Chunks.forEach(job, (first, count, base, models, o) -> {
             for (int j = 0; j < count; j++) {
                 float w0 = base[j];
                 float elected = 0f; // sign of sum_i trimmed tau_i

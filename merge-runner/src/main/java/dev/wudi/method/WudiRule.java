@@ -9,16 +9,21 @@ import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.AutoLr;
+import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * WUDI-Merging for one linear weight [out, in] (SPEC section 2): the task vectors tau_i = W_i - W_0 are
- * folded one at a time into the backend's Gram form, Adam runs from their sum, and the merged weight is
- * W_0 + tau_m (no scaling coefficient). A weight of rank > 2 (a convolution [out, in, k, k]) is optimised
- * as [out, in*k*k].
+ * folded one at a time into the backend's Gram form, the solver runs (Adam from their sum by default, or
+ * one of the spectral solvers), and the merged weight is W_0 + tau_m (no scaling coefficient). A weight of
+ * rank &gt; 2 (a convolution [out, in, k, k]) is optimised as [out, in*k*k]. Under --lr auto, Adam's lr is
+ * decided here per tensor from the task-vector RMS (measured while the task vectors stream in).
  *
  * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
  * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
@@ -29,7 +34,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     private final Backend backend;
     private final Supplier<Backend> fallback;
-    private final AdamConfig adam;
+    private final SolverSpec solver;
+    private final AutoLr autoLr;
     private final WudiProblem.StepListener listener;
     private final Consumer<String> warnings;
 
@@ -38,23 +44,34 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private TensorJob upcoming;
     private Backend fallbackBackend;
 
-    /** A problem with all its task vectors added, and W_0 widened to float32 for the output. */
-    private record Loaded(TensorJob job, WudiProblem problem, float[] w0) {
+    /**
+     * A problem with all its task vectors added, W_0 widened to float32 for the output, and the RMS of the
+     * task vectors (NaN where the backend formed them itself).
+     */
+    private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms) {
     }
 
     public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
         this(backend, null, adam, listener, w -> { });
     }
 
-    /**
-     * @param fallback the backend for tensors that do not fit this one (created on first use), or null
-     * @param warnings receives one line per tensor moved to the fallback
-     */
     public WudiRule(Backend backend, Supplier<Backend> fallback, AdamConfig adam, WudiProblem.StepListener listener,
                     Consumer<String> warnings) {
+        this(backend, fallback, new SolverSpec.Adam(adam), null, listener, warnings);
+    }
+
+    /**
+     * @param fallback the backend for tensors that do not fit this one (created on first use), or null
+     * @param solver   Adam (the paper's) or a spectral solver
+     * @param autoLr   null: Adam's lr as configured; else decided per tensor (only read when the solver is Adam)
+     * @param warnings receives one line per tensor moved to the fallback
+     */
+    public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
+                    WudiProblem.StepListener listener, Consumer<String> warnings) {
         this.backend = backend;
         this.fallback = fallback;
-        this.adam = adam;
+        this.solver = solver;
+        this.autoLr = autoLr;
         this.listener = listener;
         this.warnings = warnings;
     }
@@ -74,16 +91,19 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         checkShape(job);
         Loaded current = takePrepared(job);
         WudiResult result;
+        Map<String, Double> details = new LinkedHashMap<>();
         try {
             if (current == null) {
-                current = load(backend, job);
+                current = load(backend, job, autoLr != null);
             }
-            if (current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
-                AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam);
+            SolverSpec spec = resolve(current, details);
+            if (spec instanceof SolverSpec.Adam adam && current.problem() instanceof AsyncWudiProblem async
+                    && upcoming != null) {
+                AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
                 prepareUpcoming();                       // reads and uploads overlap the queued solve
                 result = pending.await();
             } else {
-                result = current.problem().solveAdam(adam, listener);
+                result = current.problem().solve(spec, listener);
             }
         } catch (DeviceMemoryException e) {
             close(current);
@@ -92,7 +112,20 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         } finally {
             close(current);
         }
-        return write(result, current == null ? null : current.w0(), job, sink);
+        return write(result, current == null ? null : current.w0(), job, sink, details);
+    }
+
+    /** The solver for this tensor: under --lr auto, Adam with lr = factor x the task-vector RMS. */
+    private SolverSpec resolve(Loaded l, Map<String, Double> details) {
+        SolverSpec spec = solver;
+        if (autoLr != null && solver instanceof SolverSpec.Adam adam) {
+            spec = new SolverSpec.Adam(adam.config().withLr(autoLr.lrFor(l.taskVectorRms())));
+            details.put("task_vector_rms", l.taskVectorRms());
+        }
+        if (spec instanceof SolverSpec.Adam adam) {
+            details.put("lr", (double) adam.config().lr());
+        }
+        return spec;
     }
 
     private Loaded takePrepared(TensorJob job) {
@@ -110,7 +143,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         upcoming = null;
         try {
             checkShape(next);
-            prepared = load(backend, next);
+            prepared = load(backend, next, autoLr != null);
         } catch (DeviceMemoryException | IllegalArgumentException e) {
             prepared = null;                             // met again, and reported, when its turn comes
         }
@@ -124,18 +157,23 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         if (fallbackBackend == null) {
             fallbackBackend = fallback.get();
         }
-        Loaded cpu = load(fallbackBackend, job);
+        Loaded cpu = load(fallbackBackend, job, autoLr != null);
         WudiResult result;
+        Map<String, Double> details = new LinkedHashMap<>();
         try {
-            result = cpu.problem().solveAdam(adam, listener);
+            result = cpu.problem().solve(resolve(cpu, details), listener);
         } finally {
             close(cpu);
         }
-        return write(result, cpu.w0(), job, sink);
+        return write(result, cpu.w0(), job, sink, details);
     }
 
-    /** Reads W_0 and every W_i of the job and folds the task vectors into a new problem. */
-    private static Loaded load(Backend on, TensorJob job) throws IOException {
+    /**
+     * Reads W_0 and every W_i of the job and folds the task vectors into a new problem.
+     *
+     * @param needRms the task vectors' RMS is needed (--lr auto): form them on the host
+     */
+    private static Loaded load(Backend on, TensorJob job, boolean needRms) throws IOException {
         int count = (int) job.numel();
         long[] shape = job.info().shape();
         int rows = Math.toIntExact(shape[0]);
@@ -144,7 +182,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         job.base().readAll(w0);
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
         try {
-            if (problem instanceof CheckpointWudiProblem raw && sameDType(job)) {
+            double sumSquares = 0;
+            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms) {
                 raw.setBase(rawBytes(job.base()), job.info().dtype());
                 for (TensorRef model : job.models()) {
                     raw.addFineTuned(rawBytes(model));   // tau_i = W_i - W_0 formed by the backend
@@ -155,11 +194,13 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                     model.readAll(tau);
                     for (int j = 0; j < count; j++) {
                         tau[j] -= w0[j];                 // tau_i = W_i - W_0 in float32
+                        sumSquares += (double) tau[j] * tau[j];
                     }
                     problem.addTaskVector(tau);
                 }
             }
-            return new Loaded(job, problem, w0);
+            double rms = Math.sqrt(sumSquares / ((double) count * job.models().size()));
+            return new Loaded(job, problem, w0, needRms ? rms : Double.NaN);
         } catch (IOException | RuntimeException e) {
             problem.close();
             throw e;
@@ -178,13 +219,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         return b;
     }
 
-    private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink) throws IOException {
+    private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink,
+                                       Map<String, Double> details) throws IOException {
         float[] merged = result.tauM();
         for (int j = 0; j < merged.length; j++) {
             merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
         }
         sink.writeFloats(merged, 0, merged.length);
-        return new TensorOutcome(result.lossBefore(), result.lossAfter());
+        details.putAll(result.details());
+        return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
     }
 
     private static void checkShape(TensorJob job) {

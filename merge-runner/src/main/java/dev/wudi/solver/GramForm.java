@@ -98,7 +98,7 @@ public final class GramForm implements AutoCloseable {
             Blas.sgemm(false, false, rows, cols, rows, w, gram, tau, 1.0f, d);
         }
         // K += w_i ||tau_i tau_i^T||_F^2 = w_i ||tau_i^T tau_i||_F^2 (same nonzero eigenvalues): the smaller Gram
-        k += (double) w * frobenius2(gram);
+        k += (double) w * gram.squaredNorm();
     }
 
     /** y += a x, element-wise (both triangles of C; the mirror before reading keeps them equal). */
@@ -110,15 +110,6 @@ public final class GramForm implements AutoCloseable {
         }
     }
 
-    private static double frobenius2(NativeFloats a) {
-        FloatBuffer b = a.buffer();
-        double acc = 0.0;
-        for (int i = 0, n = a.length(); i < n; i++) {
-            double x = b.get(i);
-            acc += x * x;
-        }
-        return acc;
-    }
 
     public int rows() {
         return rows;

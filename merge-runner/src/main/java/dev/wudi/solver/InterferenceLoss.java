@@ -96,7 +96,7 @@ public final class InterferenceLoss implements AutoCloseable {
                 dv.put(j, t.get(j) - ti.get(j));               // tau_m - tau_i
             }
             Blas.sgemm(false, true, rows, rows, cols, 1.0f, diff, tauI, 0.0f, e);   // E_i = (tau_m - tau_i) tau_i^T
-            loss += w * frobenius2(e);                                              // w_i ||E_i||_F^2
+            loss += w * e.squaredNorm();                                              // w_i ||E_i||_F^2
             if (gradOut != null) {
                 Blas.sgemm(false, false, rows, cols, rows, 2.0f * w, e, tauI, 1.0f, gradOut); // += 2 w_i E_i tau_i
             }
@@ -104,15 +104,6 @@ public final class InterferenceLoss implements AutoCloseable {
         return loss;
     }
 
-    private static double frobenius2(NativeFloats a) {
-        FloatBuffer b = a.buffer();
-        double acc = 0.0;
-        for (int i = 0, n = a.length(); i < n; i++) {
-            double x = b.get(i);
-            acc += x * x;
-        }
-        return acc;
-    }
 
     @Override
     public void close() {

@@ -5,7 +5,12 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.solver.Adam;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.GramForm;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.GramMatrices;
+import dev.wudi.solver.spectral.LapackEigen;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.nio.FloatBuffer;
+import java.util.Map;
 
 /**
  * The WUDI problem of one weight on the CPU: task vectors go into a {@link GramForm}; each Adam step is
@@ -119,6 +124,30 @@ final class CpuWudiProblem implements WudiProblem {
             }
             return new WudiResult(tau, lossBefore, lossAfter, config.iterations());
         }
+    }
+
+    /**
+     * Adam as {@link #solveAdam}; exact, flow and spectral through one LAPACK eigendecomposition of C
+     * ({@link SpectralSolver}) on a heap copy of the Gram form.
+     */
+    @Override
+    public WudiResult solve(SolverSpec spec, StepListener listener) {
+        if (spec instanceof SolverSpec.Adam adam) {
+            return solveAdam(adam.config(), listener);
+        }
+        checkOpen();
+        if (gram.taskCount() == 0) {
+            throw new IllegalStateException("tensor " + tensorName + ": solve called before any task vector was added");
+        }
+        SpectralSolver.Solution s = new SpectralSolver(new LapackEigen()).solve(gramMatrices(), spec);
+        return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of(
+                "filter_param", s.param(), "rank_used", (double) s.used(), "eigen_seconds", s.eigenSeconds()));
+    }
+
+    /** A heap copy of C, D, tau0 and K, as the spectral solvers read them. */
+    public GramMatrices gramMatrices() {
+        checkOpen();
+        return new GramMatrices(rows, cols, gram.c().toArray(), gram.d().toArray(), gram.sum().toArray(), gram.k());
     }
 
     private void checkOpen() {

@@ -34,6 +34,17 @@ public final class NativeFloats implements AutoCloseable {
         return a;
     }
 
+    /** ||a||_F^2, accumulated in double. */
+    public double squaredNorm() {
+        FloatBuffer b = buffer();
+        double acc = 0.0;
+        for (int i = 0; i < length; i++) {
+            double x = b.get(i);
+            acc += x * x;
+        }
+        return acc;
+    }
+
     public int length() {
         return length;
     }

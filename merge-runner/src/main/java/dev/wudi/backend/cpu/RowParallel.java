@@ -21,6 +21,12 @@ final class RowParallel implements AutoCloseable {
         double apply(int block, int from, int to);
     }
 
+    /**
+     * Below this many elements per block a hand-off to another thread costs more than the pass itself
+     * (about 30 microseconds of work), so small matrices run on the caller's thread alone.
+     */
+    static final int MIN_ELEMENTS_PER_BLOCK = 1 << 16;
+
     private final int threads;
     private final ExecutorService pool;
     private final List<Future<Double>> pending = new ArrayList<>();
@@ -40,7 +46,7 @@ final class RowParallel implements AutoCloseable {
 
     /** Applies body to [0, rows*cols) split at row boundaries; returns the sum of the partial results. */
     synchronized double run(int rows, int cols, RangeBody body) {
-        int blocks = Math.min(threads, rows);
+        int blocks = (int) Math.min(Math.min(threads, rows), Math.max(1, (long) rows * cols / MIN_ELEMENTS_PER_BLOCK));
         if (blocks <= 1) {
             return body.apply(0, 0, rows * cols);
         }

@@ -1,0 +1,153 @@
+package dev.wudi.merge;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The merge report rendered as one self-contained HTML page (no scripts, no external files): for every
+ * tensor the interference loss before and after as two bars on a shared logarithmic axis, the reduction,
+ * what the solver decided (lr under --lr auto, the filter parameter of a spectral solver) and the seconds
+ * it took as a bar, so a user sees at a glance where the interference was and where the time went.
+ */
+public final class ReportPage {
+
+    private ReportPage() {
+    }
+
+    /** Writes the page atomically (temporary file, then rename). */
+    public static void write(MergeReport r, Path file) throws IOException {
+        Path abs = file.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
+        Files.writeString(tmp, render(r));
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    public static String render(MergeReport r) {
+        List<TensorRecord> ts = r.tensors();
+        double maxLoss = 0;
+        double minLoss = Double.POSITIVE_INFINITY;
+        double maxSeconds = 0;
+        for (TensorRecord t : ts) {
+            for (double v : new double[] {t.lossBefore(), t.lossAfter()}) {
+                if (v > 0 && Double.isFinite(v)) {
+                    maxLoss = Math.max(maxLoss, v);
+                    minLoss = Math.min(minLoss, v);
+                }
+            }
+            maxSeconds = Math.max(maxSeconds, t.seconds());
+        }
+        // log axis over the losses present: the decades from the smallest to the largest
+        double hiLog = maxLoss > 0 ? Math.ceil(Math.log10(maxLoss)) : 0;
+        double loLog = maxLoss > 0 ? Math.floor(Math.log10(minLoss)) : -1;
+        if (hiLog - loLog < 1) {
+            loLog = hiLog - 1;
+        }
+        StringBuilder h = new StringBuilder(16384);
+        h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>wudi merge report: ")
+                .append(esc(r.out())).append("</title>\n<style>\n")
+                .append("body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}\n")
+                .append("table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;")
+                .append("vertical-align:middle}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}\n")
+                .append(".bars{width:320px}.bar{height:8px;margin:2px 0}.before{background:#d9534f}.after{background:#5cb85c}")
+                .append(".time{background:#5b8dd9;height:10px}\n.legend span{display:inline-block;width:12px;height:8px;margin:0 4px 0 12px}\n")
+                .append("</style></head><body>\n");
+        h.append("<h1>wudi merge report</h1>\n<p>")
+                .append("output <code>").append(esc(r.out())).append("</code> &middot; method <b>").append(esc(r.method()))
+                .append("</b> &middot; device ").append(esc(r.device())).append(" &middot; ")
+                .append(ts.size()).append(" tensors, ").append(r.optimisedCount()).append(" optimised &middot; ")
+                .append(fmt("%.2f", r.seconds())).append(" s in all</p>\n");
+        if (r.optimisedCount() > 0) {
+            h.append("<p>Interference loss summed over optimised tensors: <b>").append(fmt("%.4g", r.totalLossBefore()))
+                    .append("</b> before, <b>").append(fmt("%.4g", r.totalLossAfter())).append("</b> after (")
+                    .append(fmt("%.1f", 100 * (1 - r.totalLossAfter() / r.totalLossBefore())))
+                    .append("% less).</p>\n");
+        }
+        h.append("<p class=\"legend\">Loss bars on a log axis from 1e").append((int) loLog).append(" to 1e")
+                .append((int) hiLog).append(":<span class=\"before\"></span>before<span class=\"after\"></span>after")
+                .append("<span class=\"time\"></span>seconds (linear, longest = full width)</p>\n");
+        h.append("<table>\n<tr><th>tensor</th><th>shape</th><th>rule</th><th>solver</th><th>loss before</th>")
+                .append("<th>loss after</th><th>reduction</th><th class=\"bars\">loss</th><th>seconds</th>")
+                .append("<th class=\"bars\">time</th></tr>\n");
+        for (TensorRecord t : ts) {
+            h.append("<tr><td><code>").append(esc(t.name())).append("</code></td><td>").append(shape(t.shape()))
+                    .append("</td><td>").append(esc(t.method())).append("</td><td>").append(esc(details(t.details())))
+                    .append("</td>");
+            if (Double.isNaN(t.lossBefore())) {
+                h.append("<td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td></td>");
+            } else {
+                h.append("<td class=\"num\">").append(fmt("%.4g", t.lossBefore())).append("</td><td class=\"num\">")
+                        .append(fmt("%.4g", t.lossAfter())).append("</td><td class=\"num\">")
+                        .append(t.lossBefore() > 0 ? fmt("%.1f%%", 100 * (1 - t.lossAfter() / t.lossBefore())) : "&ndash;")
+                        .append("</td><td class=\"bars\">")
+                        .append(bar("before", logWidth(t.lossBefore(), loLog, hiLog)))
+                        .append(bar("after", logWidth(t.lossAfter(), loLog, hiLog))).append("</td>");
+            }
+            h.append("<td class=\"num\">").append(fmt("%.3f", t.seconds())).append("</td><td class=\"bars\">")
+                    .append(bar("time", maxSeconds > 0 ? 100 * t.seconds() / maxSeconds : 0)).append("</td></tr>\n");
+        }
+        h.append("</table>\n");
+        if (!r.warnings().isEmpty()) {
+            h.append("<h2>Warnings</h2>\n<ul>\n");
+            r.warnings().forEach(w -> h.append("<li>").append(esc(w)).append("</li>\n"));
+            h.append("</ul>\n");
+        }
+        h.append("</body></html>\n");
+        return h.toString();
+    }
+
+    private static double logWidth(double v, double loLog, double hiLog) {
+        if (!(v > 0) || !Double.isFinite(v)) {
+            return 0;
+        }
+        double w = (Math.log10(v) - loLog) / (hiLog - loLog);
+        return 100 * Math.max(0.005, Math.min(1, w));
+    }
+
+    private static String bar(String cls, double percent) {
+        return "<div class=\"bar " + cls + "\" style=\"width:" + fmt("%.1f", percent) + "%\"></div>";
+    }
+
+    private static String details(Map<String, Double> d) {
+        StringBuilder sb = new StringBuilder();
+        d.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            sb.append(e.getKey()).append(' ').append(fmt("%.3g", e.getValue()));
+        });
+        return sb.toString();
+    }
+
+    private static String shape(long[] s) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < s.length; i++) {
+            sb.append(i > 0 ? ", " : "").append(s[i]);
+        }
+        return sb.append(']').toString();
+    }
+
+    private static String fmt(String f, double v) {
+        return String.format(Locale.ROOT, f, v);
+    }
+
+    static String esc(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '<': sb.append("&lt;"); break;
+                case '>': sb.append("&gt;"); break;
+                case '&': sb.append("&amp;"); break;
+                case '"': sb.append("&quot;"); break;
+                case '\'': sb.append("&#39;"); break;
+                default: sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+}

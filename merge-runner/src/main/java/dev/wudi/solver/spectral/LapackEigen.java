@@ -1,0 +1,73 @@
+package dev.wudi.solver.spectral;
+
+import org.bytedeco.openblas.global.openblas;
+
+/**
+ * C = V diag(lambda) V^T on the CPU with LAPACK's divide-and-conquer symmetric solver (OpenBLAS's
+ * LAPACKE_dsyevd or LAPACKE_ssyevd). Double precision is the default: C arrives in float32, but the
+ * small eigenvalues decide the exact and flow solutions (they are divided by), and dsyevd resolves them
+ * to ~1e-16 * lambda_max instead of ~1e-7 * lambda_max, at about twice the time of ssyevd.
+ */
+public final class LapackEigen implements SymmetricEigen {
+
+    private final boolean doublePrecision;
+
+    /** @param doublePrecision true: dsyevd on a widened copy (the default); false: ssyevd */
+    public LapackEigen(boolean doublePrecision) {
+        this.doublePrecision = doublePrecision;
+    }
+
+    public LapackEigen() {
+        this(true);
+    }
+
+    @Override
+    public String name() {
+        return doublePrecision ? "lapack-dsyevd" : "lapack-ssyevd";
+    }
+
+    @Override
+    public EigenPairs decompose(float[] c, int n) {
+        if (n <= 0 || c.length != (long) n * n) {
+            throw new IllegalArgumentException("expected an [" + n + ", " + n + "] matrix, got " + c.length + " values");
+        }
+        double[] a = new double[c.length];
+        double[] w = new double[n];
+        int info;
+        if (doublePrecision) {
+            for (int i = 0; i < c.length; i++) {
+                a[i] = c[i];
+            }
+            // jobz 'V' (vectors), uplo 'U'; row-major: the upper triangle of the row-major array
+            info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, a, n, w);
+        } else {
+            float[] af = c.clone();
+            float[] wf = new float[n];
+            info = openblas.LAPACKE_ssyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, af, n, wf);
+            for (int i = 0; i < af.length; i++) {
+                a[i] = af[i];
+            }
+            for (int i = 0; i < n; i++) {
+                w[i] = wf[i];
+            }
+        }
+        if (info != 0) {
+            throw new ArithmeticException("LAPACK " + name() + " failed on an [" + n + ", " + n + "] matrix (info "
+                    + info + (info > 0 ? ": did not converge" : ": illegal argument " + (-info)) + ")");
+        }
+        // LAPACK returns ascending order: reverse the values and, in place, the columns of V (no second n x n copy)
+        double[] values = new double[n];
+        for (int j = 0; j < n; j++) {
+            values[j] = w[n - 1 - j];
+        }
+        for (int i = 0; i < n; i++) {
+            int row = i * n;
+            for (int j = 0, k = n - 1; j < k; j++, k--) {
+                double t = a[row + j];
+                a[row + j] = a[row + k];
+                a[row + k] = t;
+            }
+        }
+        return new EigenPairs(n, values, a);
+    }
+}
