@@ -215,6 +215,32 @@ class MergeSafetyTest {
         }
     }
 
+    @Test
+    void resumeIsByteIdenticalWithTheOtherSolversAndAutoLr() throws IOException {
+        Path base = write("base", 0, 0.5f);
+        Path a = write("a", 1, 0.5f);
+        Path b = write("b", 2, 0.5f);
+        List<java.util.function.UnaryOperator<MergeOptions>> variants = List.of(
+                o -> o.withSolver(new dev.wudi.solver.SolverSpec.Exact(1e-6)),
+                o -> o.withSolver(new dev.wudi.solver.SolverSpec.Flow(Double.NaN)),
+                o -> o.withAutoLr(new dev.wudi.solver.AutoLr(1.0)));
+        int v = 0;
+        for (java.util.function.UnaryOperator<MergeOptions> variant : variants) {
+            v++;
+            Path whole = tmp.resolve("whole" + v + ".safetensors");
+            new Merger(variant.apply(options(whole, base, a, b)), cpu, null).run();
+            Path out = tmp.resolve("resumed" + v + ".safetensors");
+            Recorder r = new Recorder();
+            r.stopAfter = new Cancellation();
+            r.stopAt = 4;
+            assertThrows(MergeInterruptedException.class, () -> new Merger(variant.apply(options(out, base, a, b)),
+                    cpu, r, new Merger.Safety(false, false, r.stopAfter)).run());
+            new Merger(variant.apply(options(out, base, a, b)), cpu, null,
+                    new Merger.Safety(true, false, new Cancellation())).run();
+            assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(out), "variant " + v);
+        }
+    }
+
     private static void assertSameBytes(Path expected, Path actual) throws IOException {
         if (Files.isDirectory(expected)) {
             List<String> names;
