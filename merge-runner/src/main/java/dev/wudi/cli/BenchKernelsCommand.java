@@ -10,9 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "kernels", mixinStandardHelpOptions = true,
-        description = {"GPU: each CUDA kernel and the per-step GEMM at one weight shape, with GB/s and GFLOP/s",
-                "against the device's ceilings measured in the same run (a large device-to-device copy,",
-                "a large cuBLAS sgemm in fp32 and tf32)."})
+        description = "GPU: each CUDA kernel and the per-step GEMM at one weight shape, with GB/s and GFLOP/s against"
+                + " the device's ceilings measured in the same run (a large device-to-device copy, a large cuBLAS"
+                + " sgemm in fp32 and tf32).")
 public final class BenchKernelsCommand implements Callable<Integer> {
 
     @Option(names = "--gpu", defaultValue = "0", description = "CUDA device number (default: ${DEFAULT-VALUE}).")

@@ -9,9 +9,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = {"End to end WUDI on synthetic task vectors shaped like CLIP ViT-B/32 (12 blocks of",
-                "2304x768, 768x768, 3072x768, 768x3072) or a 7B decoder layer set (4096x4096 x4, 11008x4096 x2,",
-                "4096x11008), n tasks, the paper's Adam: time per tensor and in total, on any device."})
+        description = "End to end WUDI on synthetic task vectors shaped like CLIP ViT-B/32 (12 blocks of 2304x768,"
+                + " 768x768, 3072x768, 768x3072) or a 7B decoder layer set (4096x4096 x4, 11008x4096 x2,"
+                + " 4096x11008), n tasks, the paper's Adam: time per tensor and in total, on any device.")
 public final class BenchMergeCommand implements Callable<Integer> {
 
     @Option(names = "--workload", defaultValue = "clip-vit-b32",

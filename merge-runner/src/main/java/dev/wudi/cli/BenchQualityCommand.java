@@ -10,9 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "quality", mixinStandardHelpOptions = true,
-        description = {"Merge with every method and solver, time each merge, and score it: on the built-in",
-                "synthetic tasks (interference, lower is better) and on a fixture folder in the digits6 layout",
-                "(average accuracy with each task's own head). Prints markdown tables; draws score against time."},
+        description = "Merge with every method and solver, time each merge, and score it: on the built-in synthetic"
+                + " tasks (interference, lower is better) and on a fixture folder in the digits6 layout (average"
+                + " accuracy with each task's own head). Prints markdown tables; draws score against time.",
         footer = {"", "Example:", "  wudi bench quality --fixture ../shared/fixtures/digits6 --png docs/quality-digits6.png"})
 public final class BenchQualityCommand implements Callable<Integer> {
 

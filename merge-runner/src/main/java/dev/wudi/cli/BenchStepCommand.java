@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "step", mixinStandardHelpOptions = true,
-        description = {"CPU: time per WUDI Adam step, one-GEMM form versus the literal formula, and the step's",
-                "GEMM throughput versus a bare OpenBLAS sgemm of the same shape (CLIP ViT-B/32 shapes by default)."})
+        description = "CPU: time per WUDI Adam step, one-GEMM form versus the literal formula, and the step's GEMM"
+                + " throughput versus a bare OpenBLAS sgemm of the same shape (CLIP ViT-B/32 shapes by default).")
 public final class BenchStepCommand implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: all cores).")

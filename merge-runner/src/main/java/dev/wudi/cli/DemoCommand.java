@@ -10,8 +10,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Build a small synthetic multi-task set (no download), merge it with task-arithmetic,",
-                "average, ties and wudi, and print each method's interference on every task."})
+        description = "Build a small synthetic multi-task set (no download), merge it with task-arithmetic,"
+                + " average, ties and wudi, and print each method's interference on every task.")
 public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--keep", paramLabel = "DIR",

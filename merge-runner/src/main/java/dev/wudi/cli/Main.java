@@ -8,8 +8,8 @@ import picocli.CommandLine.Command;
  * user mistake; a stack trace only for an internal error or with WUDI_DEBUG=1).
  */
 @Command(name = "wudi", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"Data-free model merging with WUDI-Merging (arXiv 2503.08099) and classic baselines,",
-                "streaming safetensors checkpoints one tensor at a time."},
+        description = "Data-free model merging with WUDI-Merging (arXiv 2503.08099) and classic baselines, streaming"
+                + " safetensors checkpoints one tensor at a time.",
         subcommands = {MergeCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
                 MethodsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -26,21 +26,21 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
             "Merge fine-tuned checkpoints of one base model into one checkpoint.",
             "",
-            "Inputs are .safetensors files or Hugging Face folders (model.safetensors, or shards with",
-            "model.safetensors.index.json). The output mirrors the base: a file for a file; a folder",
-            "(sharded by --shard-size, with the base's config and tokenizer files) for a folder. It is",
-            "written under a temporary name and renamed only when complete.",
+            "Inputs are .safetensors files or Hugging Face folders (model.safetensors, or shards with "
+                    + "model.safetensors.index.json). The output mirrors the base: a file for a file; a folder "
+                    + "(sharded by --shard-size, with the base's config and tokenizer files) for a folder. It is "
+                    + "written under a temporary name and renamed only when complete.",
             "",
-            "Which tensors the method computes: with no --include, WUDI takes every 2-D floating tensor",
-            "except names that look like embeddings or heads (regex: "
-                    + TensorSelection.DEFAULT_WUDI_EXCLUDE + "),",
-            "and task-arithmetic, average and ties take every floating tensor. --include REGEX replaces",
-            "that scope (WUDI then also takes conv weights, as [out, in*k*k]); --exclude REGEX always",
-            "wins. Everything not selected follows --rest; non-float tensors are copied from the base.",
+            "Which tensors the method computes: with no --include, WUDI takes every 2-D floating tensor "
+                    + "except names that look like embeddings or heads (regex: "
+                    + TensorSelection.DEFAULT_WUDI_EXCLUDE + "), and task-arithmetic, average and ties take every "
+                    + "floating tensor. --include REGEX replaces that scope (WUDI then also takes conv weights, as "
+                    + "[out, in*k*k]); --exclude REGEX always wins. Everything not selected follows --rest; "
+                    + "non-float tensors are copied from the base.",
             ""},
         footer = {"", "Examples:",
             "  wudi merge --base base.safetensors --model a.safetensors --model b.safetensors --out merged.safetensors",
