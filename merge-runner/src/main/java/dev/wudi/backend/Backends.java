@@ -40,7 +40,16 @@ public final class Backends {
             return cpu(threads);
         }
         if (d.equals("auto")) {
-            ProbeResult probe = CudaBackends.probe();
+            ProbeResult probe;
+            try {
+                probe = CudaBackends.probe();
+            } catch (LinkageError e) {
+                // JNA or JCuda could not load its own native library (no room to extract it, a broken
+                // install): "auto" must still merge, on the CPU
+                notice.accept("wudi: the GPU probe could not load its native library (" + e + "); running on CPU."
+                        + " Pass --device cpu to skip the GPU.");
+                return cpu(threads);
+            }
             if (!probe.available()) {
                 notice.accept("wudi: " + probe.reason());
                 return cpu(threads);

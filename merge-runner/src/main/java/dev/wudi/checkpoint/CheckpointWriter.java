@@ -1,5 +1,6 @@
 package dev.wudi.checkpoint;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,21 +8,33 @@ import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Writes the merged checkpoint in the base's layout: one .safetensors file for a file, or a folder of
  * shards (+ index.json when there are several) with the base's companion files. Everything is written
- * under a temporary name beside the destination and renamed into place only by {@link #commit()}; a
- * writer closed without commit leaves nothing behind.
+ * under a temporary name beside the destination, `.NAME.wudi-partial`, and renamed into place only by
+ * {@link #commit()}; a writer closed without commit leaves nothing behind, unless it was told to keep
+ * a resumable partial ({@link #keepPartialOnClose()}).
+ *
+ * <p>The temporary name is the same for every run with the same destination, and a journal beside it
+ * (`.NAME.wudi-journal`, see {@link OutputJournal}) records the merge's fingerprint and every tensor
+ * completed on disk ({@link #tensorDone}), so a later run with the same fingerprint can truncate the
+ * partial output to the last completed tensor and go on from there.
  *
  * Tensors are written sequentially, in the order of the specs given to {@link #create}.
  */
@@ -33,48 +46,236 @@ public final class CheckpointWriter implements AutoCloseable {
     private final ShardPlan plan;
     private final Map<String, String> metadata;
     private final List<Path> companions;
+    private final OutputJournal journal;
+    private final List<OutputJournal.Entry> resumed;
 
     private int shard = -1;
     private long shardBytesLeft;
     private SafetensorsWriter current;
     private boolean committed;
+    private boolean keepPartial;
+    /** Held from create to close: see lockPath. */
+    private FileChannel lock;
 
     private CheckpointWriter(Path out, boolean folder, Path tmp, ShardPlan plan, Map<String, String> metadata,
-                             List<Path> companions) {
+                             List<Path> companions, OutputJournal journal) {
         this.out = out;
         this.folder = folder;
         this.tmp = tmp;
         this.plan = plan;
         this.metadata = metadata;
         this.companions = companions;
+        this.journal = journal;
+        this.resumed = List.copyOf(journal.entries());
     }
 
-    /**
-     * @param folder     write a Hugging Face folder (else one .safetensors file, never sharded)
-     * @param shardBytes the shard size limit for a folder
-     * @param companions files copied into a folder output (config.json, tokenizer files, ...)
-     */
+    /** The temporary output beside out (a file or a folder): the same name for every run. */
+    public static Path partialPath(Path out) {
+        Path abs = out.toAbsolutePath().normalize();
+        return abs.resolveSibling("." + abs.getFileName() + ".wudi-partial");
+    }
+
+    /** The journal of the partial output. */
+    public static Path journalPath(Path out) {
+        Path abs = out.toAbsolutePath().normalize();
+        return abs.resolveSibling("." + abs.getFileName() + ".wudi-journal");
+    }
+
+    /** The lock file that keeps two merges from writing the same partial output at once. */
+    static Path lockPath(Path out) {
+        Path abs = out.toAbsolutePath().normalize();
+        return abs.resolveSibling("." + abs.getFileName() + ".wudi-lock");
+    }
+
+    /** Takes the output's lock, or fails naming the output when another merge holds it. */
+    private static FileChannel lock(Path out) throws IOException {
+        Path lockFile = lockPath(out);
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (lock == null) {
+            ch.close();
+            throw new CheckpointException("another wudi merge is writing " + out + " (it holds " + lockFile
+                    + "); wait for it to finish or stop it first");
+        }
+        return ch;
+    }
+
+    /** A fresh output with an empty fingerprint. */
     public static CheckpointWriter create(Path out, boolean folder, List<TensorSpec> specs,
                                           Map<String, String> metadata, long shardBytes, List<Path> companions)
             throws IOException {
+        return create(out, folder, specs, metadata, shardBytes, companions, Map.of(), false, note -> { });
+    }
+
+    /**
+     * @param folder      write a Hugging Face folder (else one .safetensors file, never sharded)
+     * @param shardBytes  the shard size limit for a folder
+     * @param companions  files copied into a folder output (config.json, tokenizer files, ...)
+     * @param fingerprint what identifies this merge (arguments, inputs); a resume needs the same
+     * @param resume      continue the partial output of an earlier run with this fingerprint; without
+     *                    it, a partial output left by an earlier run is removed (and noted)
+     * @param notes       told one line about what happened to an earlier partial output
+     */
+    public static CheckpointWriter create(Path out, boolean folder, List<TensorSpec> specs,
+                                          Map<String, String> metadata, long shardBytes, List<Path> companions,
+                                          Map<String, String> fingerprint, boolean resume,
+                                          Consumer<String> notes) throws IOException {
         Path abs = out.toAbsolutePath().normalize();
-        Path parent = abs.getParent();
-        Files.createDirectories(parent);
-        String tmpName = "." + abs.getFileName() + ".wudi-tmp-" + ProcessHandle.current().pid();
-        Path tmp = parent.resolve(tmpName);
-        deleteRecursively(tmp);
+        Files.createDirectories(abs.getParent());
+        FileChannel lock = lock(abs);
+        try {
+            CheckpointWriter w = create(abs, out, folder, specs, metadata, shardBytes, companions, fingerprint, resume,
+                    notes);
+            w.lock = lock;
+            return w;
+        } catch (IOException | RuntimeException e) {
+            unlock(lock, abs);
+            throw e;
+        }
+    }
+
+    private static void unlock(FileChannel lock, Path out) throws IOException {
+        // deleted while still held, so no other merge can lock this file after we let it go
+        Files.deleteIfExists(lockPath(out));
+        lock.close();
+    }
+
+    private static CheckpointWriter create(Path abs, Path out, boolean folder, List<TensorSpec> specs,
+                                           Map<String, String> metadata, long shardBytes, List<Path> companions,
+                                           Map<String, String> fingerprint, boolean resume,
+                                           Consumer<String> notes) throws IOException {
+        Path tmp = partialPath(abs);
+        Path journalFile = journalPath(abs);
         ShardPlan plan = folder ? ShardPlan.of(specs, shardBytes) : new ShardPlan(List.of(List.copyOf(specs)));
+        ObjectNode fp = OutputJournal.fingerprint(fingerprint);
+        if (resume) {
+            if (!Files.exists(journalFile) || !Files.exists(tmp, LinkOption.NOFOLLOW_LINKS)) {
+                throw new CheckpointException("--resume: no partial output of " + out + " to resume (" + tmp
+                        + (Files.exists(journalFile) ? "" : " or its journal") + " not found); run without --resume");
+            }
+            OutputJournal journal = OutputJournal.resume(journalFile, fp);
+            CheckpointWriter w = new CheckpointWriter(abs, folder, tmp, plan, metadata, companions, journal);
+            try {
+                w.reopen(specs);
+            } catch (IOException | RuntimeException e) {
+                journal.close();
+                throw e;
+            }
+            notes.accept("resuming " + out + ": " + w.resumed.size() + " of " + specs.size()
+                    + " tensors were completed by an earlier run");
+            return w;
+        }
+        if (Files.exists(tmp, LinkOption.NOFOLLOW_LINKS) || Files.exists(journalFile, LinkOption.NOFOLLOW_LINKS)) {
+            notes.accept("removing the partial output an earlier run left at " + tmp
+                    + " (pass --resume to continue it instead)");
+        }
+        deleteRecursively(tmp);
+        deleteRecursively(journalFile);
         if (folder) {
             Files.createDirectory(tmp);
         }
-        CheckpointWriter w = new CheckpointWriter(abs, folder, tmp, plan, metadata, companions);
-        w.openNextShard();
+        OutputJournal journal = OutputJournal.start(journalFile, fp);
+        CheckpointWriter w = new CheckpointWriter(abs, folder, tmp, plan, metadata, companions, journal);
+        try {
+            w.openNextShard();
+        } catch (IOException | RuntimeException e) {
+            w.close();
+            throw e;
+        }
         return w;
+    }
+
+    /** Puts the writer where the journal's last entry left off; earlier shards must be complete. */
+    private void reopen(List<TensorSpec> specs) throws IOException {
+        if (resumed.isEmpty()) {
+            deleteRecursively(tmp);
+            if (folder) {
+                Files.createDirectory(tmp);
+            }
+            openNextShard();
+            return;
+        }
+        if (resumed.size() > specs.size()) {
+            throw new CheckpointException("--resume: the journal lists more tensors than this merge writes;"
+                    + " run without --resume");
+        }
+        for (int i = 0; i < resumed.size(); i++) {
+            if (!resumed.get(i).name().equals(specs.get(i).name())) {
+                throw new CheckpointException("--resume: the journal lists tensor " + resumed.get(i).name()
+                        + " where this merge writes " + specs.get(i).name() + "; run without --resume");
+            }
+        }
+        OutputJournal.Entry last = resumed.get(resumed.size() - 1);
+        if (last.shard() < 0 || last.shard() >= plan.count()) {
+            throw new CheckpointException("--resume: the journal names shard " + last.shard() + " of "
+                    + plan.count() + "; run without --resume");
+        }
+        for (int i = 0; i < last.shard(); i++) {
+            Path p = shardPath(i);
+            long expected = SafetensorsWriter.fileSize(plan.shards().get(i), metadata);
+            if (!Files.isRegularFile(p) || Files.size(p) != expected) {
+                throw new CheckpointException("--resume: shard " + p + " of the partial output is missing or"
+                        + " incomplete; run without --resume to start over");
+            }
+        }
+        shard = last.shard();
+        List<TensorSpec> shardSpecs = plan.shards().get(shard);
+        long total = 0;
+        for (TensorSpec s : shardSpecs) {
+            total += s.byteSize();
+        }
+        current = SafetensorsWriter.resume(shardPath(shard), shardSpecs, metadata, last.end());
+        shardBytesLeft = total - last.end();
     }
 
     /** The temporary path being written (a file or a folder), for tests and messages. */
     public Path temporaryPath() {
         return tmp;
+    }
+
+    /** The file being written now (a shard of a folder output), for messages. */
+    public Path currentFile() {
+        return shardPath(Math.max(0, shard));
+    }
+
+    /** Tensors an earlier run completed (in output order); 0 unless resumed. */
+    public int resumedCount() {
+        return resumed.size();
+    }
+
+    /** The report record an earlier run stored for resumed tensor i. */
+    public JsonNode resumedRecord(int i) {
+        return resumed.get(i).record();
+    }
+
+    /**
+     * Marks tensor index (in output order) as complete: forces its bytes to disk, then journals it with
+     * its report record, so a resume can start after it.
+     */
+    public void tensorDone(int index, String name, JsonNode record) throws IOException {
+        current.sync();
+        journal.append(new OutputJournal.Entry(index, name, shard, current.dataWritten(), record));
+    }
+
+    /** Tensors journaled as complete so far (resumed ones included). */
+    public int completedCount() {
+        return journal.entries().size();
+    }
+
+    /**
+     * On close without commit, keep the partial output and its journal for --resume (an interruption)
+     * instead of removing them (a failure). Nothing is kept when no tensor was completed.
+     */
+    public void keepPartialOnClose() {
+        keepPartial = true;
     }
 
     public ShardPlan plan() {
@@ -158,6 +359,8 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         replace(tmp, out);
         committed = true;
+        journal.close();
+        Files.deleteIfExists(journalPath(out));
     }
 
     private void writeIndex() throws IOException {
@@ -197,16 +400,40 @@ public final class CheckpointWriter implements AutoCloseable {
         }
     }
 
-    /** Without a commit, removes the temporary output. */
+    /** Without a commit, removes the temporary output and its journal (or keeps them, see keepPartialOnClose). */
     @Override
     public void close() throws IOException {
-        if (current != null) {
-            current.close();
-            current = null;
+        boolean keep = keepsPartial();
+        try {
+            if (current != null) {
+                if (keep) {
+                    current.closeKeepingPartial();
+                } else {
+                    current.close();
+                }
+                current = null;
+            }
+        } finally {
+            try {
+                if (journal != null) {
+                    journal.close();
+                }
+                if (!committed && !keep) {
+                    deleteRecursively(tmp);
+                    Files.deleteIfExists(journalPath(out));
+                }
+            } finally {
+                if (lock != null) {
+                    unlock(lock, out);
+                    lock = null;
+                }
+            }
         }
-        if (!committed) {
-            deleteRecursively(tmp);
-        }
+    }
+
+    /** True when close() keeps (or kept) the partial output for --resume. */
+    public boolean keepsPartial() {
+        return !committed && keepPartial && completedCount() > 0;
     }
 
     static void deleteRecursively(Path p) throws IOException {

@@ -9,6 +9,7 @@ import dev.wudi.format.SafetensorsException;
 import dev.wudi.format.SafetensorsException.Kind;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -38,11 +39,21 @@ public final class ShardIndex {
             throw new SafetensorsException(Kind.BAD_INDEX, index,
                     "index is " + size + " bytes, more than the " + MAX_INDEX_BYTES + " accepted");
         }
+        return parse(Files.readAllBytes(index), index);
+    }
+
+    /**
+     * Validates index bytes already in memory with the same checks as {@link #read} (for fuzzing);
+     * index names the file in messages.
+     */
+    public static Map<String, String> parse(byte[] json, Path index) throws SafetensorsException {
         JsonNode root;
         try {
-            root = MAPPER.readTree(Files.readAllBytes(index));
+            root = MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, "not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new SafetensorsException(Kind.BAD_INDEX, index, "not valid JSON: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, "not a JSON object");
@@ -73,6 +84,14 @@ public final class ShardIndex {
         if (!plain) {
             throw new SafetensorsException(Kind.BAD_INDEX, index, tensor,
                     "shard name '" + shard + "' is not a plain file name in the model folder");
+        }
+        try {
+            // a name the file system cannot spell (found by fuzzing: a lone UTF-16 surrogate from a
+            // JSON escape) must fail here, naming the index, not later as a bare InvalidPathException
+            Path.of(shard);
+        } catch (InvalidPathException e) {
+            throw new SafetensorsException(Kind.BAD_INDEX, index, tensor,
+                    "shard name '" + shard + "' is not a valid file name (" + e.getReason() + ")");
         }
     }
 

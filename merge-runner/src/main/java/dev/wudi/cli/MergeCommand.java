@@ -1,9 +1,12 @@
 package dev.wudi.cli;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.format.DType;
+import dev.wudi.merge.Cancellation;
+import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
@@ -161,6 +164,16 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing --out.")
     boolean force;
 
+    @Option(names = "--resume",
+            description = "Continue the partial output an interrupted run (Ctrl-C, kill, crash) left for the same --out,"
+                    + " if it was made with the same arguments and unchanged inputs; the result is byte-identical"
+                    + " to an uninterrupted run. Without it, such a partial output is replaced.")
+    boolean resume;
+
+    @Option(names = "--allow-nonfinite",
+            description = "Merge inputs that hold NaN or Inf (each such tensor is warned about) instead of refusing.")
+    boolean allowNonFinite;
+
     @Option(names = "--report", paramLabel = "FILE.json",
             description = "Write one record per tensor (name, method, shape, loss before/after, seconds) and totals.")
     Path report;
@@ -212,9 +225,12 @@ public final class MergeCommand implements Callable<Integer> {
         }
         MergeOptions options = new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest,
                 dtype, shardSize, threads, force, solverSpec, autoLr);
-        try (Backend backend = Backends.select(device, threads, tf32, quiet ? line -> { } : System.err::println);
+        Cancellation cancel = new Cancellation();
+        Interrupts interrupts = Interrupts.install(cancel, System.err);
+        try (Backend backend = openBackend(tf32);
              Progress progress = new Progress(System.err, quiet)) {
-            MergeReport r = new Merger(options, backend, progress).run();
+            MergeReport r = new Merger(options, backend, progress,
+                    new Merger.Safety(resume, allowNonFinite, cancel)).run();
             progress.close();
             if (report != null) {
                 r.write(report);
@@ -225,8 +241,24 @@ public final class MergeCommand implements Callable<Integer> {
             if (!quiet) {
                 System.err.println(Progress.summary(r));
             }
+        } catch (MergeInterruptedException e) {
+            // a signal stopped the merge: the shutdown hook prints this and the JVM exits 130 (SIGINT) or 143 (SIGTERM)
+            interrupts.stopped(e.getMessage());
+            return Interrupts.EXIT_INTERRUPTED;
+        } finally {
+            interrupts.uninstall();
         }
         return 0;
+    }
+
+    /** A native library that will not load is one line for the user, never a crash. */
+    private Backend openBackend(boolean tf32) {
+        try {
+            return Backends.select(device, threads, tf32, quiet ? line -> { } : System.err::println);
+        } catch (LinkageError e) {
+            throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
+                    + "); pass --device cpu", e);
+        }
     }
 
     /** A solver option given with a solver that does not read it (it would be silently ignored). */

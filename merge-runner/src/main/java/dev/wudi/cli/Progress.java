@@ -73,6 +73,13 @@ final class Progress implements MergeListener, AutoCloseable {
         err.println("wudi: warning: " + message);
     }
 
+    @Override
+    public void info(String message) {
+        if (!quiet) {
+            err.println("wudi: " + message);
+        }
+    }
+
     static String line(int i, int of, TensorRecord r) {
         return String.format(Locale.ROOT, "[%d/%d] %s %s loss %.6g -> %.6g (%.2f s)", i, of, r.name(), r.method(),
                 r.lossBefore(), r.lossAfter(), r.seconds());

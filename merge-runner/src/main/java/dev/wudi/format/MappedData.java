@@ -16,11 +16,11 @@ final class MappedData {
     /** Window size used for real files; a power of two well under the 2 GiB limit of a buffer. */
     static final int DEFAULT_WINDOW = 1 << 30;
 
-    private final MappedByteBuffer[] windows;
+    private final ByteBuffer[] windows;
     private final long window;
     private final long size;
 
-    private MappedData(MappedByteBuffer[] windows, long window, long size) {
+    private MappedData(ByteBuffer[] windows, long window, long size) {
         this.windows = windows;
         this.window = window;
         this.size = size;
@@ -38,6 +38,12 @@ final class MappedData {
             windows[i] = channel.map(FileChannel.MapMode.READ_ONLY, start + offset, Math.min(window, size - offset));
         }
         return new MappedData(windows, window, size);
+    }
+
+    /** [start, start+size) of an in-memory buffer, as one window (for parsing bytes that are not a file). */
+    static MappedData wrap(ByteBuffer buffer, int start, int size) {
+        ByteBuffer window = buffer.slice(start, size);
+        return new MappedData(new ByteBuffer[]{window}, Math.max(1, size), size);
     }
 
     long size() {

@@ -31,6 +31,9 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, String> metadata;
     /** Null once closed; the mappings go away when the garbage collector drops the buffers. */
     private volatile MappedData data;
+    /** The open file (null for parsed bytes), and its size when validated. */
+    private FileChannel channel;
+    private long expectedSize;
 
     private SafetensorsFile(Path path, HeaderParser.Header header, MappedData data) {
         this.path = path;
@@ -50,34 +53,80 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** As {@link #open(Path)} with a chosen mapping window, so tests can cross windows with small files. */
     static SafetensorsFile open(Path path, int window) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+        try {
             long fileSize = channel.size();
-            if (fileSize < 8) {
-                throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_SMALL, path,
-                        "file has " + fileSize + " bytes, too short for the 8-byte header length");
-            }
-            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(channel, prefix, 0);
-            long n = prefix.getLong(0);
-            // n is unsigned on disk: a negative long is a length above 2^63. Checked before allocating.
-            if (n < 0 || n > MAX_HEADER_BYTES) {
-                throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_LARGE, path,
-                        "header length " + Long.toUnsignedString(n) + " exceeds the cap of " + MAX_HEADER_BYTES
-                                + " bytes (not a safetensors file, or corrupt)");
-            }
-            if (n > fileSize - 8) {
-                throw new SafetensorsException(SafetensorsException.Kind.HEADER_BEYOND_FILE, path,
-                        "header length " + n + " runs past the end of the file (" + fileSize
-                                + " bytes; truncated download?)");
-            }
-            ByteBuffer header = ByteBuffer.allocate((int) n);
-            readFully(channel, header, 8);
-            header.flip();
-            long dataStart = 8 + n;
-            HeaderParser.Header parsed = HeaderParser.parse(path, header, fileSize - dataStart);
-            MappedData data = MappedData.map(channel, dataStart, fileSize - dataStart, window);
-            return new SafetensorsFile(path, parsed, data);
+            Validated v = validate(path, fileSize, (dst, position) -> readFully(channel, dst, position));
+            MappedData data = MappedData.map(channel, v.dataStart, fileSize - v.dataStart, window);
+            SafetensorsFile f = new SafetensorsFile(path, v.header, data);
+            // kept open to see the file's real size before each read (see checkNotShrunk)
+            f.channel = channel;
+            f.expectedSize = fileSize;
+            return f;
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
         }
+    }
+
+    /**
+     * Validates the bytes of a whole safetensors file held in memory, with exactly the checks of
+     * {@link #open(Path)} (the same code path), and returns it readable. For fuzzing and for bytes that
+     * never were a file; nameForMessages is the file name the errors give.
+     */
+    public static SafetensorsFile parse(ByteBuffer bytes, Path nameForMessages) throws SafetensorsException {
+        ByteBuffer all = bytes.slice();
+        long size = all.remaining();
+        Validated v;
+        try {
+            v = validate(nameForMessages, size, (dst, position) -> dst.put(all.slice((int) position, dst.remaining())));
+        } catch (SafetensorsException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IllegalStateException("in-memory reads cannot fail", e);
+        }
+        MappedData data = MappedData.wrap(all, (int) v.dataStart, (int) (size - v.dataStart));
+        return new SafetensorsFile(nameForMessages, v.header, data);
+    }
+
+    /** Reads dst.remaining() bytes at position (inside the file: callers check that first). */
+    @FunctionalInterface
+    private interface Source {
+        void read(ByteBuffer dst, long position) throws IOException;
+    }
+
+    private record Validated(HeaderParser.Header header, long dataStart) {
+    }
+
+    /**
+     * The checks before any tensor is touched, in SafetensorsException.Kind order. Nothing is allocated
+     * in proportion to the claimed header length before that length is checked against the cap and
+     * against the real size of the file.
+     */
+    private static Validated validate(Path path, long fileSize, Source source) throws IOException {
+        if (fileSize < 8) {
+            throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_SMALL, path,
+                    "file has " + fileSize + " bytes, too short for the 8-byte header length");
+        }
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        source.read(prefix, 0);
+        long n = prefix.getLong(0);
+        // n is unsigned on disk: a negative long is a length above 2^63. Checked before allocating.
+        if (n < 0 || n > MAX_HEADER_BYTES) {
+            throw new SafetensorsException(SafetensorsException.Kind.HEADER_TOO_LARGE, path,
+                    "header length " + Long.toUnsignedString(n) + " exceeds the cap of " + MAX_HEADER_BYTES
+                            + " bytes (not a safetensors file, or corrupt)");
+        }
+        if (n > fileSize - 8) {
+            throw new SafetensorsException(SafetensorsException.Kind.HEADER_BEYOND_FILE, path,
+                    "header length " + n + " runs past the end of the file (" + fileSize
+                            + " bytes; truncated download?)");
+        }
+        ByteBuffer header = ByteBuffer.allocate((int) n);
+        source.read(header, 8);
+        header.flip();
+        long dataStart = 8 + n;
+        return new Validated(HeaderParser.parse(path, header, fileSize - dataStart), dataStart);
     }
 
     private static void readFully(FileChannel channel, ByteBuffer dst, long position) throws IOException {
@@ -135,8 +184,18 @@ public final class SafetensorsFile implements AutoCloseable {
                     + ") outside array of " + dst.length);
         }
         MappedData d = mapped();
+        checkNotShrunk(t);
         int es = dt.bytes();
         long pos = t.begin() + first * es;
+        try {
+            decode(d, dt, pos, dst, dstOff, count);
+        } catch (InternalError e) {
+            throw readFailed(t, e);
+        }
+    }
+
+    private static void decode(MappedData d, DType dt, long pos, float[] dst, int dstOff, int count) {
+        int es = dt.bytes();
         while (count > 0) {
             // Decode straight from the mapping as far as the current window allows ...
             ByteBuffer view = d.view(pos, (long) count * es);
@@ -164,8 +223,39 @@ public final class SafetensorsFile implements AutoCloseable {
                     + byteOffset + " + " + length + ") outside its " + t.byteSize());
         }
         if (length > 0) {
-            mapped().copy(t.begin() + byteOffset, dst);
+            checkNotShrunk(t);
+            try {
+                mapped().copy(t.begin() + byteOffset, dst);
+            } catch (InternalError e) {
+                throw readFailed(t, e);
+            }
         }
+    }
+
+    /**
+     * Touching a mapping past the end of a file that another program truncated raises SIGBUS, which the
+     * JVM may only report later, asynchronously, as an InternalError far from here. One fstat per read
+     * (per chunk of a million elements, or per tensor) turns the common case into an IOException naming
+     * the file and the tensor before any mapped byte is touched.
+     */
+    private void checkNotShrunk(TensorInfo t) throws IOException {
+        FileChannel ch = channel;
+        if (ch != null && ch.isOpen()) {
+            long now = ch.size();
+            if (now < expectedSize) {
+                throw new IOException(path + ": tensor '" + t.name() + "': the file shrank from " + expectedSize
+                        + " to " + now + " bytes while open (truncated or being rewritten by another program?)");
+            }
+        }
+    }
+
+    /**
+     * A mapped read that faults (the file was truncated or replaced under us, or the disk failed)
+     * surfaces in the JVM as an InternalError; it becomes an IOException naming the file and tensor.
+     */
+    private IOException readFailed(TensorInfo t, InternalError e) {
+        return new IOException(path + ": tensor '" + t.name() + "': read failed (" + e.getMessage()
+                + "); was the file truncated or changed while merging, or is the disk failing?", e);
     }
 
     /** A TensorInfo from another file would silently read the wrong bytes here. */
@@ -188,5 +278,13 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         data = null;
+        FileChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // read-only: nothing to lose
+            }
+        }
     }
 }

@@ -88,6 +88,80 @@ public final class SafetensorsWriter implements AutoCloseable {
         return w;
     }
 
+    /**
+     * Reopens a file this writer began with the same specs and metadata, keeps its first dataEnd data
+     * bytes (a tensor boundary recorded after {@link #sync()}), drops anything after them, and continues
+     * writing from there. The header on disk must be exactly the one these specs give.
+     *
+     * @throws IOException when the file is shorter than that or its header differs
+     */
+    public static SafetensorsWriter resume(Path path, List<TensorSpec> specs, Map<String, String> metadata,
+                                           long dataEnd) throws IOException {
+        List<TensorSpec> copy = List.copyOf(specs);
+        long[] ends = layout(copy);
+        byte[] header = header(copy, ends, metadata);
+        long total = ends.length == 0 ? 0 : ends[ends.length - 1];
+        if (dataEnd < 0 || dataEnd > total) {
+            throw new IOException(path + ": cannot resume at data byte " + dataEnd + " of " + total);
+        }
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            long keep = 8 + header.length + dataEnd;
+            if (channel.size() < keep) {
+                throw new IOException(path + ": partial output has " + channel.size() + " bytes, fewer than the "
+                        + keep + " the journal recorded as complete");
+            }
+            ByteBuffer onDisk = ByteBuffer.allocate(8 + header.length);
+            while (onDisk.hasRemaining()) {
+                if (channel.read(onDisk, onDisk.position()) < 0) {
+                    throw new IOException(path + ": partial output shrank while being read");
+                }
+            }
+            ByteBuffer expected = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
+            expected.putLong(header.length).put(header).flip();
+            onDisk.flip();
+            if (!onDisk.equals(expected)) {
+                throw new IOException(path + ": partial output's header is not the one this merge writes");
+            }
+            channel.truncate(keep);
+            channel.position(keep);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        SafetensorsWriter w = new SafetensorsWriter(path, channel, copy, ends);
+        w.written = dataEnd;
+        return w;
+    }
+
+    /** Size in bytes of the complete file these specs and metadata give (header and data). */
+    public static long fileSize(List<TensorSpec> specs, Map<String, String> metadata) {
+        List<TensorSpec> copy = List.copyOf(specs);
+        long[] ends = layout(copy);
+        return 8L + header(copy, ends, metadata).length + (ends.length == 0 ? 0 : ends[ends.length - 1]);
+    }
+
+    /** Data bytes accepted so far. */
+    public long dataWritten() {
+        return written;
+    }
+
+    /** Writes buffered bytes and forces the file to disk, so a journal may record dataWritten() as durable. */
+    public void sync() throws IOException {
+        ensureOpen();
+        flush();
+        channel.force(false);
+    }
+
+    /** Closes without deleting: the partial file stays for a later {@link #resume}. */
+    public void closeKeepingPartial() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        channel.close();
+    }
+
     /** Validates the specs and returns each tensor's end offset, contiguous in the given order. */
     private static long[] layout(List<TensorSpec> specs) {
         Set<String> names = new HashSet<>();

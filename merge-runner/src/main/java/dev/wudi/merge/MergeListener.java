@@ -19,4 +19,8 @@ public interface MergeListener {
 
     default void warning(String message) {
     }
+
+    /** Something the user should know that is not a problem (resuming, replacing an old partial output). */
+    default void info(String message) {
+    }
 }

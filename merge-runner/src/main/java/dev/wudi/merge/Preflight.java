@@ -53,9 +53,7 @@ final class Preflight {
                             + base.tensor(name).path() + " but " + t.dtype() + " in " + m.tensor(name).path());
                 }
             }
-            if (m.path().toAbsolutePath().normalize().equals(base.path().toAbsolutePath().normalize())) {
-                warnings.add("model " + m.path() + " is the base itself: its task vector is zero");
-            }
+            // a model equal to the base (by path or by content) is warned about by InputScan
         }
         return warnings;
     }

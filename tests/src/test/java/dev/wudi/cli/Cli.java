@@ -45,6 +45,22 @@ final class Cli {
         }
     }
 
+    /**
+     * Starts `wudi` in a child JVM without waiting, stdout and stderr to the given files; wrapper (for
+     * example bash -c 'ulimit ...; exec "$0" "$@"') goes before the java command.
+     */
+    static Process start(List<String> wrapper, List<String> jvmArgs, Path stdout, Path stderr, String... args)
+            throws IOException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("dev.wudi.cli.Main");
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+    }
+
     static Result run(String... args) throws IOException, InterruptedException {
         return run(List.of(), args);
     }

@@ -210,7 +210,7 @@ class CliTest {
             assertEquals(Files.readString(base.resolve(companion)), Files.readString(out.resolve(companion)));
         }
         try (Stream<Path> s = Files.list(tmp)) {
-            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains("wudi-tmp")), "no temporary left");
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".wudi-")), "no partial output or journal left");
         }
         Cli.Result inspect = Cli.run("inspect", out.toString());
         assertEquals(0, inspect.exit(), inspect.toString());
