@@ -223,8 +223,9 @@ public final class MergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        MergeOptions options = new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest,
-                dtype, shardSize, threads, force, solverSpec, autoLr);
+        MergeOptions options = MergeOptions.builder(base, models, out).method(m).scale(scale).density(density)
+                .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
+                .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).build();
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         try (Backend backend = openBackend(tf32);

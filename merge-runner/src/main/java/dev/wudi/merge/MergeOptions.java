@@ -26,12 +26,6 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
 
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
-    public MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale, Double density,
-                        AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest, DType outDType,
-                        long shardBytes, int threads, boolean force) {
-        this(base, models, out, method, scale, density, adam, include, exclude, rest, outDType, shardBytes, threads,
-                force, null, null);
-    }
 
     public MergeOptions {
         models = List.copyOf(models);
@@ -42,53 +36,162 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
 
     /** Defaults for everything but the paths: WUDI with the paper's Adam, rest = base. */
     public static MergeOptions defaults(Path base, List<Path> models, Path out) {
-        return new MergeOptions(base, models, out, MergeMethods.WUDI, null, null, AdamConfig.paper(), null, null,
-                RestPolicy.BASE, null, DEFAULT_SHARD_BYTES, 0, false);
+        return builder(base, models, out).build();
     }
 
     public MergeOptions withMethod(MergeMethod m) {
-        return new MergeOptions(base, models, out, m, scale, density, adam, include, exclude, rest, outDType,
-                shardBytes, threads, force, solver, autoLr);
+        return toBuilder().method(m).build();
     }
 
     public MergeOptions withAdam(AdamConfig a) {
-        return new MergeOptions(base, models, out, method, scale, density, a, include, exclude, rest, outDType,
-                shardBytes, threads, force, solver, autoLr);
+        return toBuilder().adam(a).build();
     }
 
     public MergeOptions withScale(Double s) {
-        return new MergeOptions(base, models, out, method, s, density, adam, include, exclude, rest, outDType,
-                shardBytes, threads, force, solver, autoLr);
+        return toBuilder().scale(s).build();
     }
 
     public MergeOptions withShardBytes(long b) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                b, threads, force, solver, autoLr);
+        return toBuilder().shardBytes(b).build();
     }
 
     public MergeOptions withOutDType(DType d) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, d,
-                shardBytes, threads, force, solver, autoLr);
+        return toBuilder().outDType(d).build();
     }
 
     public MergeOptions withRest(RestPolicy r) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, r, outDType,
-                shardBytes, threads, force, solver, autoLr);
+        return toBuilder().rest(r).build();
     }
 
     public MergeOptions withForce(boolean f) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                shardBytes, threads, f, solver, autoLr);
+        return toBuilder().force(f).build();
     }
 
     public MergeOptions withSolver(SolverSpec s) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                shardBytes, threads, force, s, autoLr);
+        return toBuilder().solver(s).build();
     }
 
     public MergeOptions withAutoLr(AutoLr a) {
-        return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                shardBytes, threads, force, solver, a);
+        return toBuilder().autoLr(a).build();
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder(base, models, out);
+        b.method = method;
+        b.scale = scale;
+        b.density = density;
+        b.adam = adam;
+        b.include = include;
+        b.exclude = exclude;
+        b.rest = rest;
+        b.outDType = outDType;
+        b.shardBytes = shardBytes;
+        b.threads = threads;
+        b.force = force;
+        b.solver = solver;
+        b.autoLr = autoLr;
+        return b;
+    }
+
+    /** Starts from {@link #defaults}: WUDI with the paper's Adam, rest = base, 5 GB shards, all cores. */
+    public static Builder builder(Path base, List<Path> models, Path out) {
+        return new Builder(base, models, out);
+    }
+
+    /** Mutable options, one setter per field; {@link #build()} validates. */
+    public static final class Builder {
+        private final Path base;
+        private final List<Path> models;
+        private final Path out;
+        private MergeMethod method = MergeMethods.WUDI;
+        private Double scale;
+        private Double density;
+        private AdamConfig adam = AdamConfig.paper();
+        private Pattern include;
+        private Pattern exclude;
+        private RestPolicy rest = RestPolicy.BASE;
+        private DType outDType;
+        private long shardBytes = DEFAULT_SHARD_BYTES;
+        private int threads;
+        private boolean force;
+        private SolverSpec solver;
+        private AutoLr autoLr;
+
+        private Builder(Path base, List<Path> models, Path out) {
+            this.base = base;
+            this.models = models;
+            this.out = out;
+        }
+
+        public Builder method(MergeMethod v) {
+            method = v;
+            return this;
+        }
+
+        public Builder scale(Double v) {
+            scale = v;
+            return this;
+        }
+
+        public Builder density(Double v) {
+            density = v;
+            return this;
+        }
+
+        public Builder adam(AdamConfig v) {
+            adam = v;
+            return this;
+        }
+
+        public Builder include(Pattern v) {
+            include = v;
+            return this;
+        }
+
+        public Builder exclude(Pattern v) {
+            exclude = v;
+            return this;
+        }
+
+        public Builder rest(RestPolicy v) {
+            rest = v;
+            return this;
+        }
+
+        public Builder outDType(DType v) {
+            outDType = v;
+            return this;
+        }
+
+        public Builder shardBytes(long v) {
+            shardBytes = v;
+            return this;
+        }
+
+        public Builder threads(int v) {
+            threads = v;
+            return this;
+        }
+
+        public Builder force(boolean v) {
+            force = v;
+            return this;
+        }
+
+        public Builder solver(SolverSpec v) {
+            solver = v;
+            return this;
+        }
+
+        public Builder autoLr(AutoLr v) {
+            autoLr = v;
+            return this;
+        }
+
+        public MergeOptions build() {
+            return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
+                    shardBytes, threads, force, solver, autoLr);
+        }
     }
 
     /** The solver WUDI runs: --solver as given, else Adam with the --lr/--iters/betas/eps settings. */

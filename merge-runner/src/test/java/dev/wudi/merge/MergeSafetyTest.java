@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.cuda.DeviceMemoryException;
@@ -351,28 +352,14 @@ class MergeSafetyTest {
 
     /** Delegates to the CPU backend, but fails as a GPU backend might on tensors layers.3 and up. */
     private static Backend failing(RuntimeException forLayer3AndUp) {
-        return new Backend() {
-            @Override
-            public String name() {
-                return "fake-gpu";
-            }
-
-            @Override
-            public String describe() {
-                return "fake";
-            }
-
+        return new FakeGpuBackend() {
             @Override
             public WudiProblem newProblem(String tensorName, int rows, int cols) {
                 int layer = Integer.parseInt(tensorName.split("\\.")[1]);
                 if (layer >= 3) {
                     throw forLayer3AndUp;
                 }
-                return cpu.newProblem(tensorName, rows, cols);
-            }
-
-            @Override
-            public void close() {
+                return super.newProblem(tensorName, rows, cols);
             }
         };
     }
@@ -387,8 +374,7 @@ class MergeSafetyTest {
         Path out = tmp.resolve("fallback.safetensors");
         Recorder r = new Recorder();
         MergeOptions o = options(out, base, a, b);
-        new Merger(new MergeOptions(o.base(), o.models(), o.out(), o.method(), o.scale(), o.density(), o.adam(),
-                o.include(), o.exclude(), o.rest(), o.outDType(), o.shardBytes(), 1, false),
+        new Merger(o.toBuilder().threads(1).force(false).build(),
                 failing(new DeviceMemoryException("x", 24, 16, 1L << 40, 1L << 30, "fake-gpu")), r).run();
         assertEquals(TENSORS - 3, r.warnings.stream().filter(w -> w.contains("merging it on the CPU")).count(),
                 r.warnings::toString);

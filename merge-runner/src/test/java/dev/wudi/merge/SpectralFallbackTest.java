@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
-import dev.wudi.backend.cpu.CpuBackend;
+import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,56 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 /** A backend without the spectral solvers (the GPU today): the merge runs WUDI on the CPU and says so once. */
 class SpectralFallbackTest {
 
-    /** Offers Adam only, like a backend that has no eigendecomposition. */
-    private static final class AdamOnlyBackend implements Backend {
-        private final CpuBackend cpu = new CpuBackend(1);
-
-        @Override
-        public String name() {
-            return "fake-gpu";
-        }
-
-        @Override
-        public String describe() {
-            return "fake";
-        }
-
-        @Override
-        public WudiProblem newProblem(String tensorName, int rows, int cols) {
-            WudiProblem inner = cpu.newProblem(tensorName, rows, cols);
-            return new WudiProblem() {
-                @Override
-                public void addTaskVector(float[] tau) {
-                    inner.addTaskVector(tau);
-                }
-
-                @Override
-                public int taskCount() {
-                    return inner.taskCount();
-                }
-
-                @Override
-                public int zeroTaskCount() {
-                    return inner.zeroTaskCount();
-                }
-
-                @Override
-                public WudiResult solveAdam(AdamConfig config, StepListener listener) {
-                    return inner.solveAdam(config, listener);
-                }
-
-                @Override
-                public void close() {
-                    inner.close();
-                }
-            };
-        }
-
-        @Override
-        public void close() {
-            cpu.close();
-        }
-    }
 
     private static Path write(Path file, long seed, float scale) throws IOException {
         Random r = new Random(seed);
@@ -95,7 +42,7 @@ class SpectralFallbackTest {
                 write(tmp.resolve("b.safetensors"), 3, 1e-2f));
         MergeOptions o = MergeOptions.defaults(base, models, tmp.resolve("out.safetensors"))
                 .withSolver(SolverSpec.Spectral.defaults());
-        try (Backend gpu = new AdamOnlyBackend()) {
+        try (Backend gpu = new FakeGpuBackend()) {
             MergeReport r = new Merger(o, gpu, null).run();
             assertEquals(1, r.warnings().size(), r.warnings().toString());
             assertTrue(r.warnings().get(0).contains("fake-gpu") && r.warnings().get(0).contains("cuSOLVER"));

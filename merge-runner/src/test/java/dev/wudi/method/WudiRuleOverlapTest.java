@@ -8,6 +8,7 @@ import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.DelegatingProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
@@ -71,16 +72,15 @@ class WudiRuleOverlapTest {
             cpu.close();
         }
 
-        final class Problem implements AsyncWudiProblem, CheckpointWudiProblem {
+        final class Problem extends DelegatingProblem implements AsyncWudiProblem, CheckpointWudiProblem {
             final String tensor;
-            final WudiProblem inner;
             final int n;
             float[] w0;
             DType dtype;
 
             Problem(String tensor, WudiProblem inner, int n) {
+                super(inner);
                 this.tensor = tensor;
-                this.inner = inner;
                 this.n = n;
             }
 
@@ -107,21 +107,6 @@ class WudiRuleOverlapTest {
             }
 
             @Override
-            public void addTaskVector(float[] tau) {
-                inner.addTaskVector(tau);
-            }
-
-            @Override
-            public int taskCount() {
-                return inner.taskCount();
-            }
-
-            @Override
-            public int zeroTaskCount() {
-                return inner.zeroTaskCount();
-            }
-
-            @Override
             public WudiResult solveAdam(AdamConfig config, StepListener listener) {
                 events.add("solve " + tensor);
                 return inner.solveAdam(config, listener);
@@ -136,10 +121,6 @@ class WudiRuleOverlapTest {
                 };
             }
 
-            @Override
-            public void close() {
-                inner.close();
-            }
         }
     }
 
