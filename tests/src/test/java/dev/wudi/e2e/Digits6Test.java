@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.bench.FixtureScorer;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.merge.MergeOptions;
@@ -42,12 +43,12 @@ class Digits6Test {
     @TempDir
     Path tmp;
 
-    Digits6 fx;
+    FixtureScorer fx;
     Backend cpu;
 
     @BeforeAll
     void setUp() throws IOException {
-        fx = new Digits6(Fixtures.digits6());
+        fx = FixtureScorer.open(Fixtures.digits6());
         cpu = Backends.select("cpu", 0);
     }
 
@@ -56,6 +57,16 @@ class Digits6Test {
         if (cpu != null) {
             cpu.close();
         }
+    }
+
+    private Path reference(String name) {
+        return fx.dir().resolve("reference").resolve(name);
+    }
+
+    private static float[] floats(SafetensorsFile f, TensorInfo t) throws IOException {
+        float[] a = new float[(int) t.numel()];
+        f.readFloats(t, 0, a, 0, a.length);
+        return a;
     }
 
     private MergeReport merge(MergeOptions o) throws IOException {
@@ -72,8 +83,8 @@ class Digits6Test {
         try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
             assertEquals(fa.tensors().size(), fb.tensors().size(), "tensor count");
             for (TensorInfo t : fa.tensors()) {
-                float[] x = Digits6.floats(fa, t);
-                float[] y = Digits6.floats(fb, fb.tensor(t.name()));
+                float[] x = floats(fa, t);
+                float[] y = floats(fb, fb.tensor(t.name()));
                 for (int j = 0; j < x.length; j++) {
                     max = Math.max(max, Math.abs(x[j] - y[j]));
                 }
@@ -86,7 +97,7 @@ class Digits6Test {
     void wudiLr1e3MatchesPyTorchReference() throws IOException {
         Path out = tmp.resolve("wudi-1e-3.safetensors");
         MergeReport r = merge(wudi(out, 1e-3f));
-        double diff = maxAbsDiff(out, fx.reference("wudi_adam_lr1e-3_300.safetensors"));
+        double diff = maxAbsDiff(out, reference("wudi_adam_lr1e-3_300.safetensors"));
         assertTrue(diff <= TOL_LR_1E3, "max |ours - pytorch| = " + diff);
         checkLosses(r, "wudi_adam_lr1e-3_300.json");
     }
@@ -95,7 +106,7 @@ class Digits6Test {
     void wudiLr1e5MatchesPyTorchReference() throws IOException {
         Path out = tmp.resolve("wudi-1e-5.safetensors");
         MergeReport r = merge(wudi(out, 1e-5f));
-        double diff = maxAbsDiff(out, fx.reference("wudi_adam_lr1e-5_300.safetensors"));
+        double diff = maxAbsDiff(out, reference("wudi_adam_lr1e-5_300.safetensors"));
         assertTrue(diff <= TOL_LR_1E5, "max |ours - pytorch| = " + diff);
         checkLosses(r, "wudi_adam_lr1e-5_300.json");
     }
@@ -103,7 +114,7 @@ class Digits6Test {
     /** The tolerance is tight enough to catch a wrong Adam detail: small changes land far outside it. */
     @Test
     void toleranceCatchesWrongAdamDetails() throws IOException {
-        Path ref = fx.reference("wudi_adam_lr1e-3_300.safetensors");
+        Path ref = reference("wudi_adam_lr1e-3_300.safetensors");
         AdamConfig paper = AdamConfig.paper().withLr(1e-3f);
         AdamConfig[] wrong = {
             new AdamConfig(1e-3f, 0.9f, 0.99f, 1e-8f, 300),   // beta2 0.99
@@ -120,7 +131,7 @@ class Digits6Test {
     }
 
     private void checkLosses(MergeReport r, String json) throws IOException {
-        JsonNode root = new ObjectMapper().readTree(fx.reference(json).toFile());
+        JsonNode root = new ObjectMapper().readTree(reference(json).toFile());
         int checked = 0;
         for (JsonNode k : root.get("keys")) {
             TensorRecord rec = r.tensors().stream().filter(t -> t.name().equals(k.get("key").asText()))
@@ -140,23 +151,23 @@ class Digits6Test {
     void baselinesMatchReferences() throws IOException {
         Path avg = tmp.resolve("avg.safetensors");
         merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
-        assertTrue(maxAbsDiff(avg, fx.reference("average.safetensors")) <= 1e-6);
+        assertTrue(maxAbsDiff(avg, reference("average.safetensors")) <= 1e-6);
         Path ta = tmp.resolve("ta.safetensors");
         merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
-        assertTrue(maxAbsDiff(ta, fx.reference("task_arithmetic_0.3.safetensors")) <= 1e-6);
+        assertTrue(maxAbsDiff(ta, reference("task_arithmetic_0.3.safetensors")) <= 1e-6);
     }
 
-    /** Our scorer reproduces the fixture's published accuracies, so the comparison below means something. */
+    /** The scorer (bench/FixtureScorer) reproduces every published accuracy, so the comparison below means something. */
     @Test
     void javaScorerReproducesPublishedAccuracy() throws IOException {
-        JsonNode acc = new ObjectMapper().readTree(fx.reference("accuracy.json").toFile());
+        JsonNode acc = new ObjectMapper().readTree(reference("accuracy.json").toFile());
         String[][] files = {{"pretrained", "../base.safetensors"}, {"average", "average.safetensors"},
                 {"task_arithmetic_0.3", "task_arithmetic_0.3.safetensors"},
                 {"wudi_adam_lr1e-3_300", "wudi_adam_lr1e-3_300.safetensors"}};
         for (String[] f : files) {
-            double[] ours = fx.accuracy(fx.reference(f[1]).normalize());
-            for (int k = 0; k < fx.tasks.size(); k++) {
-                assertEquals(acc.get(f[0]).get(fx.tasks.get(k)).asDouble(), ours[k], 1e-6, f[0] + " " + fx.tasks.get(k));
+            double[] ours = fx.accuracy(reference(f[1]).normalize());
+            for (int k = 0; k < fx.tasks().size(); k++) {
+                assertEquals(acc.get(f[0]).get(fx.tasks().get(k)).asDouble(), ours[k], 1e-6, f[0] + " " + fx.tasks().get(k));
             }
         }
     }
@@ -169,9 +180,9 @@ class Digits6Test {
         merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
         Path ta = tmp.resolve("ta-acc.safetensors");
         merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
-        double wudi = Digits6.mean(fx.accuracy(out));
-        double average = Digits6.mean(fx.accuracy(avg));
-        double taskArithmetic = Digits6.mean(fx.accuracy(ta));
+        double wudi = FixtureScorer.mean(fx.accuracy(out));
+        double average = FixtureScorer.mean(fx.accuracy(avg));
+        double taskArithmetic = FixtureScorer.mean(fx.accuracy(ta));
         assertTrue(wudi > average + 3 && wudi > taskArithmetic + 3,
                 "wudi " + wudi + " vs average " + average + ", task arithmetic " + taskArithmetic);
         assertEquals(89.48, wudi, 0.5, "the reference's 89.48% average accuracy");
