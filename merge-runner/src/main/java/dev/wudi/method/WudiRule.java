@@ -3,6 +3,7 @@ package dev.wudi.method;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
@@ -28,7 +29,9 @@ import java.util.function.Supplier;
  * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
  * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
  * merged on the fallback backend (the CPU) with one warning. Backends that form task vectors themselves
- * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element.
+ * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element; backends that then
+ * hold W_0 form W_0 + tau_m themselves and hand back the output bytes already encoded
+ * ({@link MergedOutputProblem}), so a 16-bit output comes back at 2 bytes per element too.
  */
 public final class WudiRule implements TensorRule, AutoCloseable {
 
@@ -91,12 +94,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         checkShape(job);
         Loaded current = takePrepared(job);
         WudiResult result;
+        ByteBuffer encoded = null;
         Map<String, Double> details = new LinkedHashMap<>();
         try {
             if (current == null) {
                 current = load(backend, job, autoLr != null);
             }
             SolverSpec spec = resolve(current, details);
+            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem m
+                    && m.mergeOnDevice(job.outDType()) ? m : null;
             if (spec instanceof SolverSpec.Adam adam && current.problem() instanceof AsyncWudiProblem async
                     && upcoming != null) {
                 AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
@@ -105,12 +111,20 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             } else {
                 result = current.problem().solve(spec, listener);
             }
+            if (onDevice != null) {
+                encoded = onDevice.mergedWeights();      // W_0 + tau_m, already in the output dtype
+            }
         } catch (DeviceMemoryException e) {
             close(current);
             current = null;
             return applyOnFallback(job, sink, e);
         } finally {
             close(current);
+        }
+        if (encoded != null) {
+            sink.writeRaw(encoded);
+            details.putAll(result.details());
+            return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
         }
         return write(result, current == null ? null : current.w0(), job, sink, details);
     }
