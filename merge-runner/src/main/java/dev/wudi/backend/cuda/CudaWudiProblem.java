@@ -13,6 +13,8 @@ import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,6 +29,8 @@ import java.util.List;
  *                K  += w_i ||G_i||_F^2      (device reduction, one slot per task)
  *                sum += tau_i               (axpy)
  *   solve:       an {@link AdamRun}: tau_m = sum; each step P = tau_m C (ONE GEMM), then FusedAdam
+ *                or, for the spectral solvers (SPEC 2.3), a {@link SpectralRun}: one eigendecomposition of C
+ *                (cuSOLVER, or LAPACK on the host where cuSOLVER is absent) and three GEMMs
  * </pre>
  * With W_0 given through setBase, {@link #mergeOnDevice} makes the solve form W_0 + tau_m on the device in the
  * output dtype ({@link DeviceMerge}) and download that (2 bytes per element for a 16-bit output) instead of tau_m.
@@ -306,6 +310,37 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
             throw e;
         }
         return collect(solve, listener);
+    }
+
+    /**
+     * Adam goes to {@link #solveAdam}; exact, flow and spectral run as a {@link SpectralRun} on the Gram form already
+     * on the device.
+     */
+    @Override
+    public WudiResult solve(SolverSpec spec, StepListener listener) {
+        if (spec instanceof SolverSpec.Adam adam) {
+            return solveAdam(adam.config(), listener);
+        }
+        ensureOpen();
+        if (tasks == 0) {
+            throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
+        }
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is already queued; await it first");
+        }
+        device.makeCurrent();
+        compute.synchronize("finishing the Gram form of tensor " + tensorName);
+        double k = kConstant();
+        DeviceMerge.Request merge = takeMergeRequest();
+        try (SpectralRun run = new SpectralRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, merge)) {
+            WudiResult r = run.solve(SpectralSolver.filterOf(spec), backend.eigen(memory));
+            merged = run.merged();
+            return r;
+        } finally {
+            closeQuietly(base);              // kept through the solve only for a merge request
+            base = null;
+            baseType = null;
+        }
     }
 
     /** Waits for the run, keeps its merged weight if one was asked for, frees the run and W_0. */

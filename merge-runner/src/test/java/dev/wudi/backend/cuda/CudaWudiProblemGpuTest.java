@@ -18,6 +18,11 @@ import dev.wudi.cuda.reference.TaskVectorReference;
 import dev.wudi.format.DType;
 import dev.wudi.format.Floats;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.GramMatrices;
+import dev.wudi.solver.spectral.LapackEigen;
+import dev.wudi.solver.spectral.SpectralFilter;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -322,6 +327,103 @@ class CudaWudiProblemGpuTest {
         byte[] a = new byte[b.remaining()];
         b.duplicate().get(a);
         return a;
+    }
+
+    static List<SolverSpec> spectralSpecs() {
+        return List.of(new SolverSpec.Exact(0), new SolverSpec.Exact(0.5), new SolverSpec.Flow(Double.NaN),
+                new SolverSpec.Flow(3.0), SolverSpec.Spectral.defaults(),
+                new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, 0.2, 0),
+                new SolverSpec.Spectral(SpectralFilter.Kind.LANDWEBER, 40, 5));
+    }
+
+    /** ||got - want|| / ||want||. */
+    static double relativeError(float[] got, float[] want) {
+        double num = 0, den = 0;
+        for (int e = 0; e < got.length; e++) {
+            num += Math.pow((double) got[e] - want[e], 2);
+            den += (double) want[e] * want[e];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    /**
+     * The spectral solvers on the GPU (cuSOLVER's dsyevd, cuBLAS GEMMs on the device's Gram form) against the CPU's
+     * SpectralSolver (LAPACK, OpenBLAS) on the same task vectors; also with more columns than rows (C singular).
+     */
+    @ParameterizedTest(name = "[{0} x {1}] x {2} tasks")
+    @CsvSource({"64, 48, 3", "20, 33, 2", "7, 5, 4"})
+    void spectralSolversMatchTheCpuSpectralSolver(int rows, int cols, int count) {
+        List<float[]> taus = tasks(count, rows, cols, 77L * rows + cols);
+        GramMatrices heap = GramMatrices.of(rows, cols, taus);
+        for (SolverSpec spec : spectralSpecs()) {
+            SpectralSolver.Solution want = new SpectralSolver(new LapackEigen()).solve(heap, spec);
+            WudiResult got;
+            try (WudiProblem p = gpu.newProblem("spectral.weight", rows, cols)) {
+                taus.forEach(p::addTaskVector);
+                got = p.solve(spec, null);
+            }
+            String what = spec.name() + " " + spec + " on [" + rows + ", " + cols + "]";
+            assertEquals(want.used(), got.details().get("rank_used").intValue(), what);
+            assertEquals(want.param(), got.details().get("filter_param"), 1e-4 * Math.abs(want.param()), what);
+            double err = relativeError(got.tauM(), want.tau());
+            assertTrue(err < 2e-3, what + ": relative error " + err);
+            assertEquals(want.lossBefore(), got.lossBefore(), 1e-4 * Math.abs(want.lossBefore()) + 1e-9, what);
+            assertEquals(want.lossAfter(), got.lossAfter(), 1e-3 * Math.abs(want.lossBefore()) + 1e-9, what);
+            assertEquals(0, got.steps());
+        }
+    }
+
+    /** Without cuSOLVER the eigendecomposition runs on the host (LAPACK); the result is the CPU's, the rest as on the GPU. */
+    @Test
+    void spectralSolveWithTheCpuEigensolverAndTheMergedOutput() {
+        int rows = 30, cols = 24, n = rows * cols;
+        List<float[]> taus = tasks(3, rows, cols, 99);
+        GramMatrices heap = GramMatrices.of(rows, cols, taus);
+        SolverSpec spec = new SolverSpec.Exact(0.1);
+        SpectralSolver.Solution want = new SpectralSolver(new LapackEigen()).solve(heap, spec);
+        CudaBackend cuda = (CudaBackend) gpu;
+        WudiResult onDevice;
+        try {
+            cuda.useEigen(new LapackEigen());
+            assertTrue(cuda.eigenFallbackReason().contains("lapack-dsyevd"), cuda.eigenFallbackReason());
+            try (WudiProblem p = gpu.newProblem("lapack.weight", rows, cols)) {
+                taus.forEach(p::addTaskVector);
+                onDevice = p.solve(spec, null);
+            }
+        } finally {
+            cuda.useEigen(null);
+        }
+        assertTrue(relativeError(onDevice.tauM(), want.tau()) < 1e-3);
+        assertEquals(want.lossAfter(), onDevice.lossAfter(), 1e-3 * Math.abs(want.lossBefore()));
+
+        // the spectral solve forms W_0 + tau on the device too: same bytes as the host path on its own tau
+        float[] w0 = ties(n, 4);
+        List<float[]> fineTuned = new ArrayList<>();
+        for (float[] t : taus) {
+            float[] wi = w0.clone();
+            for (int e = 0; e < n; e++) {
+                wi[e] += t[e];
+            }
+            fineTuned.add(wi);
+        }
+        WudiResult plain;
+        try (WudiProblem p = gpu.newProblem("plain.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
+            plain = p.solve(spec, null);
+        }
+        try (WudiProblem p = gpu.newProblem("merged.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
+            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.BF16));
+            WudiResult r = p.solve(spec, null);
+            assertEquals(0, r.tauM().length);
+            float[] merged = new float[n];
+            for (int e = 0; e < n; e++) {
+                merged[e] = w0[e] + plain.tauM()[e];
+            }
+            ByteBuffer wantBytes = ByteBuffer.allocate(2 * n);
+            Floats.encode(DType.BF16, merged, 0, n, wantBytes);
+            assertArrayEquals(wantBytes.array(), bytes(((MergedOutputProblem) p).mergedWeights()));
+        }
     }
 
     @Test
