@@ -74,6 +74,18 @@ public final class CudaBackend implements Backend {
         return new CudaWudiProblem(this, tensorName, rows, cols);
     }
 
+    @Override
+    public boolean offersSpectralSolvers() {
+        return true;
+    }
+
+    @Override
+    public String spectralSolversNote() {
+        String why = eigenFallbackReason();
+        return why == null ? null : "cuSOLVER is not available (" + why + "); the eigendecompositions of the spectral"
+                + " solvers run on the CPU (LAPACK) and their products on " + name();
+    }
+
     /**
      * Null if the spectral solvers' eigendecomposition runs on this GPU (cuSOLVER loads); else why it runs on the
      * CPU (LAPACK, on a downloaded C) instead, with the fix. The products stay on the GPU either way.
