@@ -48,8 +48,9 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private Backend fallbackBackend;
 
     /**
-     * A problem with all its task vectors added, W_0 widened to float32 for the output, and the RMS of the
-     * task vectors (NaN where the backend formed them itself).
+     * A problem with all its task vectors added, W_0 widened to float32 for the output (null where the backend
+     * was given the raw bytes: read again only if the host forms the output), and the RMS of the task vectors
+     * (NaN where the backend formed them itself).
      */
     private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms) {
     }
@@ -192,9 +193,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         long[] shape = job.info().shape();
         int rows = Math.toIntExact(shape[0]);
         int cols = count / rows;
-        float[] w0 = new float[count];
-        job.base().readAll(w0);
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
+        float[] w0 = null;
         try {
             double sumSquares = 0;
             if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms) {
@@ -203,6 +203,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                     raw.addFineTuned(rawBytes(model));   // tau_i = W_i - W_0 formed by the backend
                 }
             } else {
+                w0 = new float[count];
+                job.base().readAll(w0);
                 float[] tau = new float[count];
                 for (TensorRef model : job.models()) {
                     model.readAll(tau);
@@ -235,7 +237,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink,
                                        Map<String, Double> details) throws IOException {
+        if (w0 == null) {
+            w0 = new float[(int) job.numel()];
+            job.base().readAll(w0);
+        }
         float[] merged = result.tauM();
+        if (merged.length != w0.length) {
+            throw new IllegalStateException("tensor " + job.name() + ": the solver returned " + merged.length
+                    + " values of tau_m for " + w0.length + " elements");
+        }
         for (int j = 0; j < merged.length; j++) {
             merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
         }
