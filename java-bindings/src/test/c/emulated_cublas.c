@@ -1,6 +1,6 @@
 /*
- * An emulated cuBLAS (libcublas.so.13) over emulated_libcuda.c's host-memory "device memory": the four
- * calls the engine makes, column-major as in cuBLAS, products accumulated in double. For tests of the Java
+ * An emulated cuBLAS (libcublas.so.13) over emulated_libcuda.c's host-memory "device memory": the
+ * calls the engine makes (SGEMM with either operand transposed), column-major as in cuBLAS, products accumulated in double. For tests of the Java
  * side without a GPU; see emulated_libcuda.c.
  *
  * Build: cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcublas.so.13 -o libcublas.so.13 emulated_cublas.c
@@ -15,11 +15,15 @@ int cublasSetMathMode(void *h, int mode) { *(int *)h = mode; return mode == 0 ||
 
 int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *A, int lda,
                    const float *B, int ldb, const float *beta, float *C, int ldc) {
-    if (ta != 0 || tb != 0 || lda < m || ldb < k || ldc < m) return 7;
+    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1) || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             double acc = 0;
-            for (int p = 0; p < k; p++) acc += (double)A[i + (long)p * lda] * B[p + (long)j * ldb];
+            for (int p = 0; p < k; p++) {
+                float a = ta ? A[p + (long)i * lda] : A[i + (long)p * lda];   /* op(A)[i, p] */
+                float b = tb ? B[j + (long)p * ldb] : B[p + (long)j * ldb];   /* op(B)[p, j] */
+                acc += (double)a * b;
+            }
             float c = *alpha * (float)acc;
             C[i + (long)j * ldc] = *beta == 0.0f ? c : c + *beta * C[i + (long)j * ldc];
         }

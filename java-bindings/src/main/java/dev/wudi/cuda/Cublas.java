@@ -139,6 +139,30 @@ public final class Cublas implements AutoCloseable {
                 new float[] {1f}, new Pointer(tau), cols, new float[] {0f}, new Pointer(g), cols);
     }
 
+    /**
+     * out = alpha op(a) op(b) + beta out, all row-major: op(a) is (m, k), op(b) is (k, n), out is (m, n); a is
+     * stored (k, m) when transA, b is stored (n, k) when transB. Used by the spectral solvers' [rows, r] panels.
+     * Column-major: out^T (n, m) = op(b)^T op(a)^T, and the buffer of a row-major matrix read column-major is its
+     * transpose; so sgemm(opB, opA, n, m, k, B = b, ldb = transB ? k : n, A = a, lda = transA ? m : k, C = out,
+     * ldc = n), where opX is N for an untransposed row-major X and T for a transposed one.
+     */
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, DeviceBuffer a, DeviceBuffer b,
+                     float beta, DeviceBuffer out, String context) {
+        a.checkRange(4L * m * k);
+        b.checkRange(4L * k * n);
+        out.checkRange(4L * m * n);
+        CublasStatus.check(sgemmGeneral(lib, handle(), transA, transB, m, n, k, alpha, a.address(), b.address(), beta,
+                out.address()), "cublasSgemm_v2", context);
+    }
+
+    /** The call behind {@link #gemm}, on raw addresses. */
+    static int sgemmGeneral(CublasNative l, Pointer h, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            long a, long b, float beta, long out) {
+        return l.cublasSgemm_v2(h, transB ? CublasNative.CUBLAS_OP_T : CublasNative.CUBLAS_OP_N,
+                transA ? CublasNative.CUBLAS_OP_T : CublasNative.CUBLAS_OP_N, n, m, k, new float[] {alpha},
+                new Pointer(b), transB ? k : n, new Pointer(a), transA ? m : k, new float[] {beta}, new Pointer(out), n);
+    }
+
     /** y += alpha x over n floats (layout-free). Chunked, since cublasSaxpy_v2 counts in int. */
     public void axpy(long n, float alpha, DeviceBuffer x, DeviceBuffer y, String context) {
         x.checkRange(4 * n);

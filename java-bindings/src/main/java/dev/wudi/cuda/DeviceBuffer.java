@@ -130,6 +130,19 @@ public final class DeviceBuffer implements AutoCloseable {
         Driver.copyDtoH(Pointer.to(dst), pointer(), 2L * dst.length, "downloading " + purpose);
     }
 
+    public void upload(double[] src) {
+        checkRange(8L * src.length);
+        Driver.synchronizeContext();
+        Driver.copyHtoD(pointer(), Pointer.to(src), 8L * src.length, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    public void download(int[] dst) {
+        checkRange(4L * dst.length);
+        Driver.synchronizeContext();
+        Driver.copyDtoH(Pointer.to(dst), pointer(), 4L * dst.length, "downloading " + purpose);
+    }
+
     public void download(double[] dst) {
         checkRange(8L * dst.length);
         Driver.synchronizeContext();

@@ -19,6 +19,22 @@ public interface Backend extends AutoCloseable {
      */
     WudiProblem newProblem(String tensorName, int rows, int cols);
 
+    /**
+     * Whether this backend's problems run the spectral solvers (exact, flow, spectral; SPEC 2.3) themselves
+     * through {@link WudiProblem#solve}. False: a merge with such a solver runs WUDI on the CPU backend.
+     */
+    default boolean offersSpectralSolvers() {
+        return false;
+    }
+
+    /**
+     * One line for the merge's warnings when the spectral solvers run here only in part (e.g. the GPU without
+     * cuSOLVER: the eigendecompositions on the CPU), with the cause and the fix; null when they run in full.
+     */
+    default String spectralSolversNote() {
+        return null;
+    }
+
     @Override
     void close();
 }

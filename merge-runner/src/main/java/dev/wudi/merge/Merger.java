@@ -189,12 +189,17 @@ public final class Merger {
     private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start)
             throws IOException {
         Backend spectralFallback = null;
-        if (!(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI
-                && !(backend instanceof CpuBackend)) {
-            // the spectral solvers need an eigendecomposition; only LAPACK on the CPU is wired in (no cuSOLVER yet)
+        boolean spectral = !(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI;
+        String w = null;
+        if (spectral && !backend.offersSpectralSolvers() && !(backend instanceof CpuBackend)) {
+            // the spectral solvers need an eigendecomposition this backend does not offer: LAPACK on the CPU does
             spectralFallback = Backends.cpu(options.threads());
-            String w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()
-                    + " yet (cuSOLVER is not wired in); WUDI runs on the CPU for this merge";
+            w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()
+                    + " (no eigendecomposition there); WUDI runs on the CPU for this merge";
+        } else if (spectral) {
+            w = backend.spectralSolversNote();   // e.g. the GPU without cuSOLVER: eigendecompositions on the CPU
+        }
+        if (w != null) {
             warnings = new ArrayList<>(warnings);
             warnings.add(w);
             listener.warning(w);

@@ -3,6 +3,7 @@ package dev.wudi.method;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
@@ -28,7 +29,9 @@ import java.util.function.Supplier;
  * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
  * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
  * merged on the fallback backend (the CPU) with one warning. Backends that form task vectors themselves
- * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element.
+ * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element; backends that then
+ * hold W_0 form W_0 + tau_m themselves and hand back the output bytes already encoded
+ * ({@link MergedOutputProblem}), so a 16-bit output comes back at 2 bytes per element too.
  */
 public final class WudiRule implements TensorRule, AutoCloseable {
 
@@ -45,8 +48,9 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private Backend fallbackBackend;
 
     /**
-     * A problem with all its task vectors added, W_0 widened to float32 for the output, and the RMS of the
-     * task vectors (NaN where the backend formed them itself).
+     * A problem with all its task vectors added, W_0 widened to float32 for the output (null where the backend
+     * was given the raw bytes: read again only if the host forms the output), and the RMS of the task vectors
+     * (NaN where the backend formed them itself).
      */
     private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms) {
     }
@@ -91,12 +95,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         checkShape(job);
         Loaded current = takePrepared(job);
         WudiResult result;
+        ByteBuffer encoded = null;
         Map<String, Double> details = new LinkedHashMap<>();
         try {
             if (current == null) {
                 current = load(backend, job, autoLr != null);
             }
             SolverSpec spec = resolve(current, details);
+            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem m
+                    && m.mergeOnDevice(job.outDType()) ? m : null;
             if (spec instanceof SolverSpec.Adam adam && current.problem() instanceof AsyncWudiProblem async
                     && upcoming != null) {
                 AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
@@ -105,12 +112,20 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             } else {
                 result = current.problem().solve(spec, listener);
             }
+            if (onDevice != null) {
+                encoded = onDevice.mergedWeights();      // W_0 + tau_m, already in the output dtype
+            }
         } catch (DeviceMemoryException e) {
             close(current);
             current = null;
             return applyOnFallback(job, sink, e);
         } finally {
             close(current);
+        }
+        if (encoded != null) {
+            sink.writeRaw(encoded);
+            details.putAll(result.details());
+            return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
         }
         return write(result, current == null ? null : current.w0(), job, sink, details);
     }
@@ -178,9 +193,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         long[] shape = job.info().shape();
         int rows = Math.toIntExact(shape[0]);
         int cols = count / rows;
-        float[] w0 = new float[count];
-        job.base().readAll(w0);
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
+        float[] w0 = null;
         try {
             double sumSquares = 0;
             if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms) {
@@ -189,6 +203,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                     raw.addFineTuned(rawBytes(model));   // tau_i = W_i - W_0 formed by the backend
                 }
             } else {
+                w0 = new float[count];
+                job.base().readAll(w0);
                 float[] tau = new float[count];
                 for (TensorRef model : job.models()) {
                     model.readAll(tau);
@@ -221,7 +237,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink,
                                        Map<String, Double> details) throws IOException {
+        if (w0 == null) {
+            w0 = new float[(int) job.numel()];
+            job.base().readAll(w0);
+        }
         float[] merged = result.tauM();
+        if (merged.length != w0.length) {
+            throw new IllegalStateException("tensor " + job.name() + ": the solver returned " + merged.length
+                    + " values of tau_m for " + w0.length + " elements");
+        }
         for (int j = 0; j < merged.length; j++) {
             merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
         }

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.DelegatingProblem;
 import dev.wudi.backend.FakeGpuBackend;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.solver.SolverSpec;
@@ -16,7 +19,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A backend without the spectral solvers (the GPU today): the merge runs WUDI on the CPU and says so once. */
+/**
+ * A backend without the spectral solvers: the merge runs WUDI on the CPU and says so once. A backend that offers
+ * them (the GPU) keeps WUDI, and passes on its one note when part of it runs on the CPU (no cuSOLVER).
+ */
 class SpectralFallbackTest {
 
 
@@ -45,7 +51,7 @@ class SpectralFallbackTest {
         try (Backend gpu = new FakeGpuBackend()) {
             MergeReport r = new Merger(o, gpu, null).run();
             assertEquals(1, r.warnings().size(), r.warnings().toString());
-            assertTrue(r.warnings().get(0).contains("fake-gpu") && r.warnings().get(0).contains("cuSOLVER"));
+            assertTrue(r.warnings().get(0).contains("fake-gpu") && r.warnings().get(0).contains("CPU"), r.warnings().get(0));
             assertEquals("fake-gpu (WUDI on cpu)", r.device());
             TensorRecord t = r.tensors().get(0);
             assertTrue(t.lossAfter() < t.lossBefore() && t.details().containsKey("filter_param"), t.toString());
@@ -53,6 +59,48 @@ class SpectralFallbackTest {
             MergeReport adam = new Merger(o.withSolver(null).withForce(true), gpu, null).run();
             assertTrue(adam.warnings().isEmpty());
             assertEquals("fake-gpu", adam.device());
+        }
+    }
+
+    /** Offers the spectral solvers, the eigendecomposition "on the CPU": like the GPU without cuSOLVER. */
+    /** Offers the spectral solvers (the CPU's underneath) but, like a GPU without cuSOLVER, says so once. */
+    private static final class SpectralBackend extends FakeGpuBackend {
+        @Override
+        public WudiProblem newProblem(String tensorName, int rows, int cols) {
+            return new DelegatingProblem(cpu.newProblem(tensorName, rows, cols)) {
+                @Override
+                public WudiResult solve(SolverSpec spec, StepListener listener) {
+                    return inner.solve(spec, listener);
+                }
+            };
+        }
+
+        @Override
+        public boolean offersSpectralSolvers() {
+            return true;
+        }
+
+        @Override
+        public String spectralSolversNote() {
+            return "cuSOLVER is not available (test); the eigendecompositions run on the CPU";
+        }
+    }
+
+    @Test
+    void aBackendWithSpectralSolversKeepsWudiAndPassesOnItsNoteOnce(@TempDir Path tmp) throws IOException {
+        Path base = write(tmp.resolve("base.safetensors"), 0, 0);
+        List<Path> models = List.of(write(tmp.resolve("a.safetensors"), 2, 1e-2f),
+                write(tmp.resolve("b.safetensors"), 3, 1e-2f));
+        MergeOptions o = MergeOptions.defaults(base, models, tmp.resolve("out.safetensors"))
+                .withSolver(new SolverSpec.Exact(0.01));
+        try (Backend gpu = new SpectralBackend()) {
+            MergeReport r = new Merger(o, gpu, null).run();
+            assertEquals(List.of("cuSOLVER is not available (test); the eigendecompositions run on the CPU"), r.warnings());
+            assertEquals("fake-gpu", r.device());
+            TensorRecord t = r.tensors().get(0);
+            assertTrue(t.lossAfter() < t.lossBefore() && t.details().containsKey("filter_param"), t.toString());
+            MergeReport adam = new Merger(o.withSolver(null).withForce(true), gpu, null).run();
+            assertTrue(adam.warnings().isEmpty(), "Adam needs no eigendecomposition");
         }
     }
 }

@@ -38,6 +38,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public boolean offersSpectralSolvers() {
+        return true;
+    }
+
+    @Override
     public WudiProblem newProblem(String tensorName, int rows, int cols) {
         return new CpuWudiProblem(tensorName, rows, cols, parallel);
     }

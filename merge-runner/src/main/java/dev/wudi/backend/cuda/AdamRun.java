@@ -12,6 +12,7 @@ import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.solver.AdamConfig;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -53,9 +54,18 @@ final class AdamRun implements AutoCloseable {
     private final DeviceBuffer losses;
     private final PinnedBuffer lossHost;
     private final CudaEvent[] stepDone = new CudaEvent[2];
+    private final DeviceMerge.Request merge;  // null: download tau_m; else form and download W_0 + tau_m
+    private DeviceBuffer mergedOnDevice;
+    private ByteBuffer merged;
     private boolean enqueued;
 
-    AdamRun(CudaBackend backend, TensorMemory memory, GramForm form, PinnedStage stage, CudaEvent done, AdamConfig config) {
+    /**
+     * @param merge null: {@link #collect} returns tau_m; else it returns an empty tau_m and {@link #merged()}
+     *              holds W_0 + tau_m encoded as asked ({@link DeviceMerge})
+     */
+    AdamRun(CudaBackend backend, TensorMemory memory, GramForm form, PinnedStage stage, CudaEvent done, AdamConfig config,
+            DeviceMerge.Request merge) {
+        this.merge = merge;
         this.backend = backend;
         this.device = backend.device();
         this.kernels = backend.kernels();
@@ -126,6 +136,9 @@ final class AdamRun implements AutoCloseable {
         }
         int parts = kernels.interferenceLossPartials(p, form.d(), tauM, n, lossPartials, compute);
         kernels.reducePartials(lossPartials, parts, losses, steps, compute);
+        if (merge != null) {   // P and m are free now: scratch for W_0 + tau_m and its 16-bit encoding
+            mergedOnDevice = DeviceMerge.enqueue(kernels, cublas, merge, tauM, p, m, n, compute, what);
+        }
         losses.copyToAsync(lossHost, 8L * (steps + 1), compute);
         done.record(compute);
         enqueued = true;
@@ -140,10 +153,21 @@ final class AdamRun implements AutoCloseable {
         if (listener != null && steps >= 1) {
             listener.afterStep(steps, k + lossView.getDouble(8 * (steps - 1)));
         }
-        float[] result = new float[(int) n];
         copy.waitFor(done);                    // the copy stream: not behind the next tensor's queued products
+        if (merge != null) {
+            ByteBuffer bytes = ByteBuffer.allocate(Math.toIntExact(merge.outBytes(n))).order(ByteOrder.LITTLE_ENDIAN);
+            stage.download(mergedOnDevice, bytes, copy);
+            merged = bytes.flip();
+            return new WudiResult(new float[0], k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
+        }
+        float[] result = new float[(int) n];
         stage.download(tauM, result, copy);
         return new WudiResult(result, k + lossView.getDouble(0), k + lossView.getDouble(8 * steps), steps);
+    }
+
+    /** W_0 + tau_m in the requested dtype, after {@link #collect} of a run made with a merge request; else null. */
+    ByteBuffer merged() {
+        return merged;
     }
 
     @Override

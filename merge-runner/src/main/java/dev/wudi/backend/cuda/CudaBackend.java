@@ -5,8 +5,11 @@ import dev.wudi.backend.WudiProblem;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaStream;
+import dev.wudi.cuda.Cusolver;
 import dev.wudi.cuda.KernelModule;
 import dev.wudi.cuda.WudiKernels;
+import dev.wudi.solver.spectral.LapackEigen;
+import dev.wudi.solver.spectral.SymmetricEigen;
 
 /**
  * The WUDI solver on one NVIDIA GPU: cuBLAS for the products (C, D, and one GEMM per Adam step), the
@@ -25,6 +28,8 @@ public final class CudaBackend implements Backend {
     private final CudaStream copy;
     private final Cublas cublas;
     private final Precision precision;
+    private Cusolver cusolver;               // on the first spectral solve, if cuSOLVER loads
+    private SymmetricEigen eigenOverride;    // tests: force the CPU eigensolver
     private boolean closed;
 
     CudaBackend(int ordinal, Precision precision) {
@@ -69,6 +74,46 @@ public final class CudaBackend implements Backend {
         return new CudaWudiProblem(this, tensorName, rows, cols);
     }
 
+    @Override
+    public boolean offersSpectralSolvers() {
+        return true;
+    }
+
+    @Override
+    public String spectralSolversNote() {
+        String why = eigenFallbackReason();
+        return why == null ? null : "cuSOLVER is not available (" + why + "); the eigendecompositions of the spectral"
+                + " solvers run on the CPU (LAPACK) and their products on " + name();
+    }
+
+    /**
+     * Null if the spectral solvers' eigendecomposition runs on this GPU (cuSOLVER loads); else why it runs on the
+     * CPU (LAPACK, on a downloaded C) instead, with the fix. The products stay on the GPU either way.
+     */
+    public String eigenFallbackReason() {
+        return eigenOverride != null ? "the eigensolver was set to " + eigenOverride.name() : Cusolver.unavailableReason();
+    }
+
+    /** The eigensolver of the spectral solvers: cuSOLVER where it loads, else LAPACK on the host. */
+    SymmetricEigen eigen(TensorMemory memory) {
+        if (eigenOverride != null) {
+            return eigenOverride;
+        }
+        if (Cusolver.unavailableReason() != null) {
+            return new LapackEigen();
+        }
+        if (cusolver == null) {
+            device.makeCurrent();
+            cusolver = Cusolver.create(device, compute);
+        }
+        return new CusolverEigen(cusolver, memory);
+    }
+
+    /** For tests: use {@code eigen} (e.g. LAPACK, as without cuSOLVER) instead; null restores the default. */
+    void useEigen(SymmetricEigen eigen) {
+        this.eigenOverride = eigen;
+    }
+
     public Precision precision() {
         return precision;
     }
@@ -107,6 +152,9 @@ public final class CudaBackend implements Backend {
         closed = true;
         device.makeCurrent();
         device.synchronize();
+        if (cusolver != null) {
+            cusolver.close();
+        }
         cublas.close();
         copy.close();
         compute.close();

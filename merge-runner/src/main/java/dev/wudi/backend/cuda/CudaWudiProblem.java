@@ -2,6 +2,7 @@ package dev.wudi.backend.cuda;
 
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
@@ -12,6 +13,8 @@ import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.format.DType;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,12 +29,16 @@ import java.util.List;
  *                K  += w_i ||G_i||_F^2      (device reduction, one slot per task)
  *                sum += tau_i               (axpy)
  *   solve:       an {@link AdamRun}: tau_m = sum; each step P = tau_m C (ONE GEMM), then FusedAdam
+ *                or, for the spectral solvers (SPEC 2.3), a {@link SpectralRun}: one eigendecomposition of C
+ *                (cuSOLVER, or LAPACK on the host where cuSOLVER is absent) and three GEMMs
  * </pre>
+ * With W_0 given through setBase, {@link #mergeOnDevice} makes the solve form W_0 + tau_m on the device in the
+ * output dtype ({@link DeviceMerge}) and download that (2 bytes per element for a 16-bit output) instead of tau_m.
  * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
  * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i. Host memory:
  * two pinned chunks of at most 64 MiB ({@link PinnedStage}), whatever the tensor's size.
  */
-final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
+final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, MergedOutputProblem {
 
     private static final int INITIAL_TASK_SLOTS = 64;
 
@@ -70,6 +77,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     private DeviceBuffer base;
     private DeviceBuffer raw;
     private DType baseType;
+    private DeviceMerge.Request mergeRequest;  // MergedOutputProblem: asked for the next solve (holds on to base)
+    private ByteBuffer merged;                 // the last solve's W_0 + tau_m, encoded
 
     private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
     private final CudaEvent done;           // end of the queued solve
@@ -272,14 +281,84 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
     }
 
     @Override
+    public boolean mergeOnDevice(DType out) {
+        ensureOpen();
+        if (pending != null || base == null || baseType == null || !out.mergeable()
+                || n * out.bytes() > Integer.MAX_VALUE - 8) {
+            return false;
+        }
+        mergeRequest = new DeviceMerge.Request(base, baseType, out);
+        return true;
+    }
+
+    @Override
+    public ByteBuffer mergedWeights() {
+        if (merged == null) {
+            throw new IllegalStateException("tensor " + tensorName + ": no solve formed the merged weight"
+                    + " (mergeOnDevice must say true before the solve)");
+        }
+        return merged.duplicate().order(merged.order());
+    }
+
+    @Override
     public WudiResult solveAdam(AdamConfig config, StepListener listener) {
         AdamRun solve = start(config);
         try {
             solve.enqueue(listener);
-            return solve.collect(listener);
-        } finally {
-            solve.close();
+        } catch (RuntimeException e) {
+            finish(solve);
+            throw e;
         }
+        return collect(solve, listener);
+    }
+
+    /**
+     * Adam goes to {@link #solveAdam}; exact, flow and spectral run as a {@link SpectralRun} on the Gram form already
+     * on the device.
+     */
+    @Override
+    public WudiResult solve(SolverSpec spec, StepListener listener) {
+        if (spec instanceof SolverSpec.Adam adam) {
+            return solveAdam(adam.config(), listener);
+        }
+        ensureOpen();
+        if (tasks == 0) {
+            throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
+        }
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is already queued; await it first");
+        }
+        device.makeCurrent();
+        compute.synchronize("finishing the Gram form of tensor " + tensorName);
+        double k = kConstant();
+        DeviceMerge.Request merge = takeMergeRequest();
+        try (SpectralRun run = new SpectralRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, merge)) {
+            WudiResult r = run.solve(SpectralSolver.filterOf(spec), backend.eigen(memory));
+            merged = run.merged();
+            return r;
+        } finally {
+            closeQuietly(base);              // kept through the solve only for a merge request
+            base = null;
+            baseType = null;
+        }
+    }
+
+    /** Waits for the run, keeps its merged weight if one was asked for, frees the run and W_0. */
+    private WudiResult collect(AdamRun solve, StepListener listener) {
+        try {
+            WudiResult r = solve.collect(listener);
+            merged = solve.merged();
+            return r;
+        } finally {
+            finish(solve);
+        }
+    }
+
+    private void finish(AdamRun solve) {
+        solve.close();
+        closeQuietly(base);                  // kept through the solve only for a merge request
+        base = null;
+        baseType = null;
     }
 
     /** Queues the solve on the compute stream and returns; uploads of the next tensor overlap it. */
@@ -295,9 +374,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         pending = solve;
         return () -> {
             try {
-                return solve.collect(null);
+                return collect(solve, null);
             } finally {
-                solve.close();
                 pending = null;
             }
         };
@@ -314,8 +392,17 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         device.makeCurrent();
         compute.synchronize("finishing the Gram form of tensor " + tensorName);
         double k = kConstant();
-        releaseSetupBuffers();
-        return new AdamRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, done, config);
+        DeviceMerge.Request merge = takeMergeRequest();
+        AdamRun run;
+        try {
+            run = new AdamRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, done, config, merge);
+        } catch (RuntimeException e) {
+            closeQuietly(base);
+            base = null;
+            baseType = null;
+            throw e;
+        }
+        return run;
     }
 
     /** K = sum_i w_i ||tau_i^T tau_i||_F^2, in task order, in double. */
@@ -342,14 +429,34 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem {
         }
     }
 
+    /**
+     * The merge request for the solve now starting (null if none), and frees the setup buffers, W_0 too unless
+     * the request needs it.
+     */
+    private DeviceMerge.Request takeMergeRequest() {
+        DeviceMerge.Request r = mergeRequest;
+        mergeRequest = null;
+        merged = null;
+        if (r == null) {
+            releaseSetupBuffers();
+        } else {
+            releaseScratch();
+        }
+        return r;
+    }
+
     private void releaseSetupBuffers() {
-        closeQuietly(g);
-        g = null;
         closeQuietly(base);
         base = null;
+        baseType = null;
+        releaseScratch();
+    }
+
+    private void releaseScratch() {
+        closeQuietly(g);
+        g = null;
         closeQuietly(raw);
         raw = null;
-        baseType = null;
         for (int s = 0; s < 2; s++) {
             closeQuietly(upload[s]);
             upload[s] = null;

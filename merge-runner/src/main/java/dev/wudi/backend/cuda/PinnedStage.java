@@ -91,6 +91,30 @@ final class PinnedStage implements AutoCloseable {
         }
     }
 
+    /** Fills dst from its position to its limit with src's first bytes, in stream order; blocks. dst's position ends at its limit. */
+    void download(DeviceBuffer src, ByteBuffer dst, CudaStream stream) {
+        long total = dst.remaining();
+        int start = dst.position();
+        int count = (int) ((total + chunk - 1) / chunk);
+        for (int i = 0; i < count + 2; i++) {
+            int b = i & 1;
+            if (i >= 2) {                       // chunk i-2 landed in pinned[b]: drain it
+                long off = (long) (i - 2) * chunk;
+                free[b].synchronize("downloading a result");
+                ByteBuffer part = pinned[b].bytesView().duplicate();
+                part.position(0).limit((int) Math.min(chunk, total - off));
+                dst.position(start + (int) off);
+                dst.put(part);
+            }
+            if (i < count) {
+                long off = (long) i * chunk;
+                src.copyRangeToAsync(off, pinned[b], 0, Math.min(chunk, total - off), stream);
+                free[b].record(stream);
+            }
+        }
+        dst.position(start + (int) total);
+    }
+
     @Override
     public void close() {
         for (int b = 0; b < 2; b++) {

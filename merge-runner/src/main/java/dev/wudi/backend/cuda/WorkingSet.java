@@ -7,7 +7,8 @@ package dev.wudi.backend.cuda;
  *   while Adam runs:               sum, D, tau_m, m, v, P (n each)    + C (c*c)          = 6n +  c^2
  * </pre>
  * (the upload slots and G are freed before the solve), plus small reduction buffers and headroom for
- * cuBLAS's workspace.
+ * cuBLAS's workspace. W_0 in its checkpoint dtype (at most n more) stays through the solve when the merged
+ * weight is formed on the device (MergedOutputProblem); the headroom covers it for small tensors only.
  */
 public final class WorkingSet {
 

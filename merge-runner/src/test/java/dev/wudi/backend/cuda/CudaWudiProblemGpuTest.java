@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.reference.GramFormReference;
@@ -15,7 +16,13 @@ import dev.wudi.cuda.ProbeResult;
 import dev.wudi.cuda.reference.HalfPrecision;
 import dev.wudi.cuda.reference.TaskVectorReference;
 import dev.wudi.format.DType;
+import dev.wudi.format.Floats;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.GramMatrices;
+import dev.wudi.solver.spectral.LapackEigen;
+import dev.wudi.solver.spectral.SpectralFilter;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -191,6 +198,232 @@ class CudaWudiProblemGpuTest {
             b[e] = dtype == DType.BF16 ? HalfPrecision.floatToBf16(w0[e]) : HalfPrecision.floatToF16(w0[e]);
         }
         return dtype == DType.BF16 ? TaskVectorReference.fromBf16(a, b) : TaskVectorReference.fromF16(a, b);
+    }
+
+    /**
+     * Floats whose nearest bf16 (even indices) or f16 (odd indices) is a tie: the dropped bits are exactly
+     * half an ulp, with the kept last bit random, so round-half-to-even is exercised both ways.
+     */
+    static float[] ties(int n, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] w = new float[n];
+        for (int e = 0; e < n; e++) {
+            int bits = Float.floatToRawIntBits((float) rnd.nextGaussian());
+            w[e] = Float.intBitsToFloat(e % 2 == 0 ? (bits & 0xffff0000) | 0x8000 : (bits & ~0x1fff) | 0x1000);
+        }
+        w[n - 1] = 65520f;      // f16's overflow threshold, a tie itself: rounds to infinity
+        return w;
+    }
+
+    /**
+     * W_0 + tau_m formed and encoded on the device equals, byte for byte, the host path (w0[j] + tauM[j] in
+     * float32, then Floats.encode), for every base dtype and output dtype. With 0 steps and one task vector
+     * tau_m = W_1 - W_0 exactly (Sterbenz), so W = W_1, chosen to be full of rounding ties.
+     */
+    @ParameterizedTest(name = "base {0} -> out {1}")
+    @CsvSource({"F32, F32", "F32, BF16", "F32, F16", "BF16, BF16", "BF16, F32", "BF16, F16", "F16, F16", "F16, BF16",
+            "F16, F32"})
+    void mergedWeightsEncodedOnTheDeviceEqualTheHostPath(String baseName, String outName) {
+        DType baseType = DType.valueOf(baseName);
+        DType out = DType.valueOf(outName);
+        int rows = 23, cols = 19, n = rows * cols;
+        for (int iterations : new int[] {0, 15}) {
+            float[] w1 = ties(n, 31L * iterations + n);
+            if (baseType == DType.F16) {
+                w1[n - 1] = 1f;     // 65520 is infinite in an F16 checkpoint
+            }
+            SplittableRandom rnd = new SplittableRandom(iterations);
+            List<float[]> fineTuned = new ArrayList<>();
+            fineTuned.add(w1);
+            float[] w0 = new float[n];
+            for (int e = 0; e < n; e++) {
+                w0[e] = w1[e] * (float) (1 + 0.01 * rnd.nextGaussian());
+            }
+            for (int i = 0; iterations > 0 && i < 2; i++) {
+                float[] wi = w0.clone();
+                for (int e = 0; e < n; e++) {
+                    wi[e] += (float) (0.05 * rnd.nextGaussian());
+                }
+                fineTuned.add(wi);
+            }
+            AdamConfig cfg = AdamConfig.paper().withLr(1e-3f).withIterations(iterations);
+            WudiResult plain;
+            try (WudiProblem p = gpu.newProblem("plain.weight", rows, cols)) {
+                feedRaw((CheckpointWudiProblem) p, w0, fineTuned, baseType);
+                plain = p.solveAdam(cfg, null);
+            }
+            ByteBuffer got;
+            try (WudiProblem p = gpu.newProblem("merged.weight", rows, cols)) {
+                feedRaw((CheckpointWudiProblem) p, w0, fineTuned, baseType);
+                MergedOutputProblem m = (MergedOutputProblem) p;
+                assertTrue(m.mergeOnDevice(out));
+                WudiResult r = p.solveAdam(cfg, null);
+                assertEquals(0, r.tauM().length, "tau_m is not downloaded");
+                assertEquals(plain.lossBefore(), r.lossBefore());
+                assertEquals(plain.lossAfter(), r.lossAfter());
+                got = m.mergedWeights();
+            }
+            float[] base = new float[n];
+            Floats.decode(baseType, encode(w0, baseType), base, 0, n);
+            float[] merged = new float[n];
+            for (int e = 0; e < n; e++) {
+                merged[e] = base[e] + plain.tauM()[e];              // the host path of WudiRule
+            }
+            ByteBuffer want = ByteBuffer.allocate(n * out.bytes());
+            Floats.encode(out, merged, 0, n, want);
+            assertEquals(n * out.bytes(), got.remaining(), "2 bytes per element for a 16-bit output");
+            assertArrayEquals(want.array(), bytes(got), baseType + " -> " + out + ", " + iterations + " steps");
+            if (iterations == 0 && baseType == DType.F32) {
+                assertArrayEquals(w1, merged, "0 steps: W = W_1, the ties themselves");
+            }
+        }
+    }
+
+    /** The async solve forms the merged weight too; without a base (host task vectors) the request is refused. */
+    @Test
+    void mergedWeightsThroughTheAsyncSolveAndRefusedWithoutBase() {
+        int rows = 12, cols = 10, n = rows * cols;
+        List<float[]> taus = tasks(2, rows, cols, 5);
+        try (WudiProblem p = gpu.newProblem("hostside.weight", rows, cols)) {
+            taus.forEach(p::addTaskVector);
+            assertEquals(false, ((MergedOutputProblem) p).mergeOnDevice(DType.BF16));
+            assertThrows(IllegalStateException.class, ((MergedOutputProblem) p)::mergedWeights);
+        }
+        float[] w0 = ties(n, 9);
+        List<float[]> fineTuned = new ArrayList<>();
+        for (float[] t : taus) {
+            float[] wi = w0.clone();
+            for (int e = 0; e < n; e++) {
+                wi[e] += t[e];
+            }
+            fineTuned.add(wi);
+        }
+        AdamConfig cfg = AdamConfig.paper().withIterations(7);
+        ByteBuffer sync;
+        try (WudiProblem p = gpu.newProblem("sync.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.BF16);
+            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.F16));
+            p.solveAdam(cfg, null);
+            sync = ((MergedOutputProblem) p).mergedWeights();
+        }
+        try (WudiProblem p = gpu.newProblem("async.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.BF16);
+            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.F16));
+            ((AsyncWudiProblem) p).solveAdamAsync(cfg).await();
+            assertArrayEquals(bytes(sync), bytes(((MergedOutputProblem) p).mergedWeights()));
+            assertThrows(IllegalStateException.class, () -> ((CheckpointWudiProblem) p).addFineTuned(encode(w0, DType.BF16)),
+                    "W_0 is freed after the solve");
+        }
+    }
+
+    static void feedRaw(CheckpointWudiProblem p, float[] w0, List<float[]> fineTuned, DType dtype) {
+        p.setBase(encode(w0, dtype), dtype);
+        for (float[] wi : fineTuned) {
+            p.addFineTuned(encode(wi, dtype));
+        }
+    }
+
+    static byte[] bytes(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
+    }
+
+    static List<SolverSpec> spectralSpecs() {
+        return List.of(new SolverSpec.Exact(0), new SolverSpec.Exact(0.5), new SolverSpec.Flow(Double.NaN),
+                new SolverSpec.Flow(3.0), SolverSpec.Spectral.defaults(),
+                new SolverSpec.Spectral(SpectralFilter.Kind.TIKHONOV, 0.2, 0),
+                new SolverSpec.Spectral(SpectralFilter.Kind.LANDWEBER, 40, 5));
+    }
+
+    /** ||got - want|| / ||want||. */
+    static double relativeError(float[] got, float[] want) {
+        double num = 0, den = 0;
+        for (int e = 0; e < got.length; e++) {
+            num += Math.pow((double) got[e] - want[e], 2);
+            den += (double) want[e] * want[e];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    /**
+     * The spectral solvers on the GPU (cuSOLVER's dsyevd, cuBLAS GEMMs on the device's Gram form) against the CPU's
+     * SpectralSolver (LAPACK, OpenBLAS) on the same task vectors; also with more columns than rows (C singular).
+     */
+    @ParameterizedTest(name = "[{0} x {1}] x {2} tasks")
+    @CsvSource({"64, 48, 3", "20, 33, 2", "7, 5, 4"})
+    void spectralSolversMatchTheCpuSpectralSolver(int rows, int cols, int count) {
+        List<float[]> taus = tasks(count, rows, cols, 77L * rows + cols);
+        GramMatrices heap = GramMatrices.of(rows, cols, taus);
+        for (SolverSpec spec : spectralSpecs()) {
+            SpectralSolver.Solution want = new SpectralSolver(new LapackEigen()).solve(heap, spec);
+            WudiResult got;
+            try (WudiProblem p = gpu.newProblem("spectral.weight", rows, cols)) {
+                taus.forEach(p::addTaskVector);
+                got = p.solve(spec, null);
+            }
+            String what = spec.name() + " " + spec + " on [" + rows + ", " + cols + "]";
+            assertEquals(want.used(), got.details().get("rank_used").intValue(), what);
+            assertEquals(want.param(), got.details().get("filter_param"), 1e-4 * Math.abs(want.param()), what);
+            double err = relativeError(got.tauM(), want.tau());
+            assertTrue(err < 2e-3, what + ": relative error " + err);
+            assertEquals(want.lossBefore(), got.lossBefore(), 1e-4 * Math.abs(want.lossBefore()) + 1e-9, what);
+            assertEquals(want.lossAfter(), got.lossAfter(), 1e-3 * Math.abs(want.lossBefore()) + 1e-9, what);
+            assertEquals(0, got.steps());
+        }
+    }
+
+    /** Without cuSOLVER the eigendecomposition runs on the host (LAPACK); the result is the CPU's, the rest as on the GPU. */
+    @Test
+    void spectralSolveWithTheCpuEigensolverAndTheMergedOutput() {
+        int rows = 30, cols = 24, n = rows * cols;
+        List<float[]> taus = tasks(3, rows, cols, 99);
+        GramMatrices heap = GramMatrices.of(rows, cols, taus);
+        SolverSpec spec = new SolverSpec.Exact(0.1);
+        SpectralSolver.Solution want = new SpectralSolver(new LapackEigen()).solve(heap, spec);
+        CudaBackend cuda = (CudaBackend) gpu;
+        WudiResult onDevice;
+        try {
+            cuda.useEigen(new LapackEigen());
+            assertTrue(cuda.eigenFallbackReason().contains("lapack-dsyevd"), cuda.eigenFallbackReason());
+            try (WudiProblem p = gpu.newProblem("lapack.weight", rows, cols)) {
+                taus.forEach(p::addTaskVector);
+                onDevice = p.solve(spec, null);
+            }
+        } finally {
+            cuda.useEigen(null);
+        }
+        assertTrue(relativeError(onDevice.tauM(), want.tau()) < 1e-3);
+        assertEquals(want.lossAfter(), onDevice.lossAfter(), 1e-3 * Math.abs(want.lossBefore()));
+
+        // the spectral solve forms W_0 + tau on the device too: same bytes as the host path on its own tau
+        float[] w0 = ties(n, 4);
+        List<float[]> fineTuned = new ArrayList<>();
+        for (float[] t : taus) {
+            float[] wi = w0.clone();
+            for (int e = 0; e < n; e++) {
+                wi[e] += t[e];
+            }
+            fineTuned.add(wi);
+        }
+        WudiResult plain;
+        try (WudiProblem p = gpu.newProblem("plain.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
+            plain = p.solve(spec, null);
+        }
+        try (WudiProblem p = gpu.newProblem("merged.weight", rows, cols)) {
+            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
+            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.BF16));
+            WudiResult r = p.solve(spec, null);
+            assertEquals(0, r.tauM().length);
+            float[] merged = new float[n];
+            for (int e = 0; e < n; e++) {
+                merged[e] = w0[e] + plain.tauM()[e];
+            }
+            ByteBuffer wantBytes = ByteBuffer.allocate(2 * n);
+            Floats.encode(DType.BF16, merged, 0, n, wantBytes);
+            assertArrayEquals(wantBytes.array(), bytes(((MergedOutputProblem) p).mergedWeights()));
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 import com.sun.jna.NativeLibrary;
 import dev.wudi.bench.KernelBench;
 import dev.wudi.cuda.CublasLocator;
+import dev.wudi.cuda.CusolverLocator;
 import java.io.PrintWriter;
 import java.util.List;
 import org.junit.platform.engine.TestExecutionResult;
@@ -17,7 +18,7 @@ import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 /**
- * Run in a child JVM by EmulatedGpuTest: loads the emulated driver and cuBLAS (java-bindings/src/test/c),
+ * Run in a child JVM by EmulatedGpuTest: loads the emulated driver, cuBLAS and cuSOLVER (java-bindings/src/test/c),
  * runs CudaWudiProblemGpuTest through the JUnit launcher, then KernelBench's plumbing at toy sizes.
  * Prints "started= succeeded= skipped= failed=" and "BENCH OK".
  */
@@ -32,6 +33,7 @@ public final class EmulatedGpuMain {
     public static void main(String[] args) {
         driver = NativeLibrary.getInstance(args[0]);   // its soname answers JCuda's need for libcuda.so.1
         System.setProperty(CublasLocator.PROPERTY, args[1]);
+        System.setProperty(CusolverLocator.PROPERTY, args[2]);
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         TestExecutionListener aborted = new TestExecutionListener() {

@@ -1,0 +1,199 @@
+package dev.wudi.method;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.MergedOutputProblem;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.backend.WudiResult;
+import dev.wudi.format.DType;
+import dev.wudi.format.Floats;
+import dev.wudi.format.SafetensorsWriter;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.Merger;
+import dev.wudi.solver.AdamConfig;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The merge loop's use of {@link MergedOutputProblem}, driven by a stand-in "device" over the CPU backend
+ * that hands back W_0 + tau_m already encoded (and an empty tau_m, as the GPU does): WudiRule writes those
+ * bytes as they are, and the output file is byte for byte the CPU merge's, for the base's dtype and for
+ * another output dtype.
+ */
+class WudiRuleMergedOutputTest {
+
+    @TempDir
+    Path tmp;
+
+    /** Raw bytes in, encoded merged weight out; everything else on the CPU backend. */
+    static final class StandInDevice implements Backend {
+        final Backend cpu = Backends.cpu(1);
+        final List<String> events = new ArrayList<>();
+
+        @Override
+        public String name() {
+            return "stand-in";
+        }
+
+        @Override
+        public String describe() {
+            return "stand-in device forming W_0 + tau_m itself";
+        }
+
+        @Override
+        public WudiProblem newProblem(String tensor, int rows, int cols) {
+            return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
+        }
+
+        @Override
+        public void close() {
+            cpu.close();
+        }
+
+        final class Problem implements CheckpointWudiProblem, MergedOutputProblem {
+            final String tensor;
+            final WudiProblem inner;
+            final int n;
+            float[] w0;
+            DType dtype;
+            DType out;
+            ByteBuffer merged;
+
+            Problem(String tensor, WudiProblem inner, int n) {
+                this.tensor = tensor;
+                this.inner = inner;
+                this.n = n;
+            }
+
+            @Override
+            public void setBase(ByteBuffer b, DType d) {
+                dtype = d;
+                w0 = widen(b, d);
+            }
+
+            @Override
+            public void addFineTuned(ByteBuffer b) {
+                float[] t = widen(b, dtype);
+                for (int j = 0; j < n; j++) {
+                    t[j] -= w0[j];
+                }
+                inner.addTaskVector(t);
+            }
+
+            private float[] widen(ByteBuffer b, DType d) {
+                float[] f = new float[n];
+                Floats.decode(d, b.duplicate().order(ByteOrder.LITTLE_ENDIAN), f, 0, n);
+                return f;
+            }
+
+            @Override
+            public boolean mergeOnDevice(DType o) {
+                if (w0 == null) {
+                    return false;
+                }
+                out = o;
+                events.add("merge-on-device " + tensor + " " + o);
+                return true;
+            }
+
+            @Override
+            public ByteBuffer mergedWeights() {
+                events.add("raw-out " + tensor);
+                return merged;
+            }
+
+            @Override
+            public void addTaskVector(float[] tau) {
+                inner.addTaskVector(tau);
+            }
+
+            @Override
+            public int taskCount() {
+                return inner.taskCount();
+            }
+
+            @Override
+            public int zeroTaskCount() {
+                return inner.zeroTaskCount();
+            }
+
+            @Override
+            public WudiResult solveAdam(AdamConfig config, StepListener listener) {
+                WudiResult r = inner.solveAdam(config, listener);
+                if (out == null) {
+                    return r;
+                }
+                float[] w = new float[n];
+                for (int j = 0; j < n; j++) {
+                    w[j] = w0[j] + r.tauM()[j];
+                }
+                merged = ByteBuffer.allocate(n * out.bytes());
+                Floats.encode(out, w, 0, n, merged);
+                merged.flip();
+                return new WudiResult(new float[0], r.lossBefore(), r.lossAfter(), r.steps(), r.details());
+            }
+
+            @Override
+            public void close() {
+                inner.close();
+            }
+        }
+    }
+
+    private static void write(Path file, DType dtype, long seed) throws IOException {
+        String[] names = {"a.weight", "norm.weight", "b.weight"};
+        List<TensorSpec> specs = new ArrayList<>();
+        for (String n : names) {
+            specs.add(new TensorSpec(n, dtype, n.startsWith("norm") ? new long[] {12} : new long[] {12, 9}));
+        }
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
+            for (TensorSpec s : specs) {
+                int count = (int) (s.byteSize() / dtype.bytes());
+                Random base = new Random(s.name().hashCode());
+                Random task = new Random(seed * 7 + s.name().hashCode());
+                float[] v = new float[count];
+                for (int j = 0; j < count; j++) {
+                    v[j] = (float) (base.nextGaussian() * 0.1 + (seed == 0 ? 0 : task.nextGaussian() * 0.01));
+                }
+                w.writeFloats(v, 0, count);
+            }
+            w.finish();
+        }
+    }
+
+    @Test
+    void writesTheEncodedBytesAndMatchesTheCpuByteForByte() throws IOException {
+        Path base = tmp.resolve("base.safetensors");
+        List<Path> models = List.of(tmp.resolve("m1.safetensors"), tmp.resolve("m2.safetensors"));
+        write(base, DType.BF16, 0);
+        write(models.get(0), DType.BF16, 1);
+        write(models.get(1), DType.BF16, 2);
+        AdamConfig adam = AdamConfig.paper().withLr(1e-3f).withIterations(30);
+        for (DType out : new DType[] {null, DType.F16, DType.F32}) {
+            Path viaDevice = tmp.resolve("device-" + out + ".safetensors");
+            Path viaCpu = tmp.resolve("cpu-" + out + ".safetensors");
+            try (StandInDevice device = new StandInDevice(); Backend cpu = Backends.cpu(1)) {
+                new Merger(MergeOptions.defaults(base, models, viaDevice).withAdam(adam).withOutDType(out), device, null).run();
+                new Merger(MergeOptions.defaults(base, models, viaCpu).withAdam(adam).withOutDType(out), cpu, null).run();
+                DType want = out == null ? DType.BF16 : out;
+                assertEquals(List.of("merge-on-device a.weight " + want, "raw-out a.weight",
+                        "merge-on-device b.weight " + want, "raw-out b.weight"), device.events);
+            }
+            assertArrayEquals(Files.readAllBytes(viaCpu), Files.readAllBytes(viaDevice), "output " + out);
+        }
+    }
+}
