@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
-import dev.wudi.backend.CheckpointWudiProblem;
+import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.MergedOutputProblem;
+import dev.wudi.backend.RawBytesProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.format.DType;
@@ -18,7 +19,6 @@ import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,64 +40,20 @@ class WudiRuleMergedOutputTest {
     Path tmp;
 
     /** Raw bytes in, encoded merged weight out; everything else on the CPU backend. */
-    static final class StandInDevice implements Backend {
-        final Backend cpu = Backends.cpu(1);
+    static final class StandInDevice extends FakeGpuBackend {
         final List<String> events = new ArrayList<>();
-
-        @Override
-        public String name() {
-            return "stand-in";
-        }
-
-        @Override
-        public String describe() {
-            return "stand-in device forming W_0 + tau_m itself";
-        }
 
         @Override
         public WudiProblem newProblem(String tensor, int rows, int cols) {
             return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
         }
 
-        @Override
-        public void close() {
-            cpu.close();
-        }
-
-        final class Problem implements CheckpointWudiProblem, MergedOutputProblem {
-            final String tensor;
-            final WudiProblem inner;
-            final int n;
-            float[] w0;
-            DType dtype;
+        final class Problem extends RawBytesProblem implements MergedOutputProblem {
             DType out;
             ByteBuffer merged;
 
             Problem(String tensor, WudiProblem inner, int n) {
-                this.tensor = tensor;
-                this.inner = inner;
-                this.n = n;
-            }
-
-            @Override
-            public void setBase(ByteBuffer b, DType d) {
-                dtype = d;
-                w0 = widen(b, d);
-            }
-
-            @Override
-            public void addFineTuned(ByteBuffer b) {
-                float[] t = widen(b, dtype);
-                for (int j = 0; j < n; j++) {
-                    t[j] -= w0[j];
-                }
-                inner.addTaskVector(t);
-            }
-
-            private float[] widen(ByteBuffer b, DType d) {
-                float[] f = new float[n];
-                Floats.decode(d, b.duplicate().order(ByteOrder.LITTLE_ENDIAN), f, 0, n);
-                return f;
+                super(tensor, inner, n);
             }
 
             @Override
@@ -117,21 +73,6 @@ class WudiRuleMergedOutputTest {
             }
 
             @Override
-            public void addTaskVector(float[] tau) {
-                inner.addTaskVector(tau);
-            }
-
-            @Override
-            public int taskCount() {
-                return inner.taskCount();
-            }
-
-            @Override
-            public int zeroTaskCount() {
-                return inner.zeroTaskCount();
-            }
-
-            @Override
             public WudiResult solveAdam(AdamConfig config, StepListener listener) {
                 WudiResult r = inner.solveAdam(config, listener);
                 if (out == null) {
@@ -147,10 +88,6 @@ class WudiRuleMergedOutputTest {
                 return new WudiResult(new float[0], r.lossBefore(), r.lossAfter(), r.steps(), r.details());
             }
 
-            @Override
-            public void close() {
-                inner.close();
-            }
         }
     }
 

@@ -7,13 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
-import dev.wudi.backend.CheckpointWudiProblem;
-import dev.wudi.backend.DelegatingProblem;
+import dev.wudi.backend.FakeGpuBackend;
+import dev.wudi.backend.RawBytesProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.format.DType;
-import dev.wudi.format.Floats;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.merge.MergeOptions;
@@ -21,7 +20,6 @@ import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,19 +41,8 @@ class WudiRuleOverlapTest {
     Path tmp;
 
     /** Wraps the CPU: async solves run at await(); raw bytes are widened here; "big" tensors do not fit. */
-    static final class StandInDevice implements Backend {
-        final Backend cpu = Backends.cpu(1);
+    static final class StandInDevice extends FakeGpuBackend {
         final List<String> events = new ArrayList<>();
-
-        @Override
-        public String name() {
-            return "stand-in";
-        }
-
-        @Override
-        public String describe() {
-            return "stand-in device over the CPU backend";
-        }
 
         @Override
         public WudiProblem newProblem(String tensor, int rows, int cols) {
@@ -67,43 +54,15 @@ class WudiRuleOverlapTest {
             return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
         }
 
-        @Override
-        public void close() {
-            cpu.close();
-        }
-
-        final class Problem extends DelegatingProblem implements AsyncWudiProblem, CheckpointWudiProblem {
-            final String tensor;
-            final int n;
-            float[] w0;
-            DType dtype;
-
+        final class Problem extends RawBytesProblem implements AsyncWudiProblem {
             Problem(String tensor, WudiProblem inner, int n) {
-                super(inner);
-                this.tensor = tensor;
-                this.n = n;
+                super(tensor, inner, n);
             }
 
             @Override
             public void setBase(ByteBuffer b, DType d) {
-                dtype = d;
-                w0 = widen(b, d);
+                super.setBase(b, d);
                 events.add("raw-base " + tensor);
-            }
-
-            @Override
-            public void addFineTuned(ByteBuffer b) {
-                float[] t = widen(b, dtype);
-                for (int j = 0; j < n; j++) {
-                    t[j] -= w0[j];
-                }
-                inner.addTaskVector(t);
-            }
-
-            private float[] widen(ByteBuffer b, DType d) {
-                float[] f = new float[n];
-                Floats.decode(d, b.duplicate().order(ByteOrder.LITTLE_ENDIAN), f, 0, n);
-                return f;
             }
 
             @Override
