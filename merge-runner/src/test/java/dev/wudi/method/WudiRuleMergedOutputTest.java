@@ -13,7 +13,6 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.format.Floats;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
@@ -23,8 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -92,24 +89,7 @@ class WudiRuleMergedOutputTest {
     }
 
     private static void write(Path file, DType dtype, long seed) throws IOException {
-        String[] names = {"a.weight", "norm.weight", "b.weight"};
-        List<TensorSpec> specs = new ArrayList<>();
-        for (String n : names) {
-            specs.add(new TensorSpec(n, dtype, n.startsWith("norm") ? new long[] {12} : new long[] {12, 9}));
-        }
-        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
-            for (TensorSpec s : specs) {
-                int count = (int) (s.byteSize() / dtype.bytes());
-                Random base = new Random(s.name().hashCode());
-                Random task = new Random(seed * 7 + s.name().hashCode());
-                float[] v = new float[count];
-                for (int j = 0; j < count; j++) {
-                    v[j] = (float) (base.nextGaussian() * 0.1 + (seed == 0 ? 0 : task.nextGaussian() * 0.01));
-                }
-                w.writeFloats(v, 0, count);
-            }
-            w.finish();
-        }
+        ToyCheckpoints.write(file, dtype, seed, "a.weight", "norm.weight", "b.weight");
     }
 
     @Test

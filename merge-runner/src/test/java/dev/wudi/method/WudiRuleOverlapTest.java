@@ -14,7 +14,6 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
@@ -24,8 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,24 +81,7 @@ class WudiRuleOverlapTest {
     }
 
     private static void write(Path file, DType dtype, long seed) throws IOException {
-        String[] names = {"a.weight", "b.weight", "norm.weight", "big.weight", "c.weight"};
-        List<TensorSpec> specs = new ArrayList<>();
-        for (String n : names) {
-            specs.add(new TensorSpec(n, dtype, n.startsWith("norm") ? new long[] {12} : new long[] {12, 9}));
-        }
-        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
-            for (TensorSpec s : specs) {
-                int count = (int) (s.byteSize() / dtype.bytes());
-                Random base = new Random(s.name().hashCode());
-                Random task = new Random(seed * 7 + s.name().hashCode());
-                float[] v = new float[count];
-                for (int j = 0; j < count; j++) {
-                    v[j] = (float) (base.nextGaussian() * 0.1 + (seed == 0 ? 0 : task.nextGaussian() * 0.01));
-                }
-                w.writeFloats(v, 0, count);
-            }
-            w.finish();
-        }
+        ToyCheckpoints.write(file, dtype, seed, "a.weight", "b.weight", "norm.weight", "big.weight", "c.weight");
     }
 
     @Test

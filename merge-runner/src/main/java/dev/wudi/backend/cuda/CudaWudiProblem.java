@@ -321,16 +321,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         if (spec instanceof SolverSpec.Adam adam) {
             return solveAdam(adam.config(), listener);
         }
-        ensureOpen();
-        if (tasks == 0) {
-            throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
-        }
-        if (pending != null) {
-            throw new IllegalStateException("tensor " + tensorName + ": a solve is already queued; await it first");
-        }
-        device.makeCurrent();
-        compute.synchronize("finishing the Gram form of tensor " + tensorName);
-        double k = kConstant();
+        double k = readyToSolve();
         DeviceMerge.Request merge = takeMergeRequest();
         try (SpectralRun run = new SpectralRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, merge)) {
             WudiResult r = run.solve(SpectralSolver.filterOf(spec), backend.eigen(memory));
@@ -381,7 +372,8 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         };
     }
 
-    private AdamRun start(AdamConfig config) {
+    /** Checks a solve may start, waits for the Gram form on the device, and returns K. */
+    private double readyToSolve() {
         ensureOpen();
         if (tasks == 0) {
             throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
@@ -391,7 +383,11 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         }
         device.makeCurrent();
         compute.synchronize("finishing the Gram form of tensor " + tensorName);
-        double k = kConstant();
+        return kConstant();
+    }
+
+    private AdamRun start(AdamConfig config) {
+        double k = readyToSolve();
         DeviceMerge.Request merge = takeMergeRequest();
         AdamRun run;
         try {
