@@ -33,7 +33,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * The merge as a sequence of per-tensor steps (load, merge, save), streaming one tensor at a time
@@ -82,7 +81,7 @@ public final class Merger {
                 opened.add(m);
                 models.add(m);
             }
-            checkOutput(base, models);
+            OutputCheck.check(options, base, models);
             List<String> warnings = new ArrayList<>(Preflight.check(base, models));
             try {
                 warnings.addAll(InputScan.run(base, models, safety.allowNonFinite(), safety.cancellation()));
@@ -132,58 +131,6 @@ public final class Merger {
             }
         }
         return f;
-    }
-
-    /** --out may not be an input, lie inside one, or hold one; an existing one needs --force. */
-    private void checkOutput(Checkpoint base, List<Checkpoint> models) throws IOException {
-        Path out = options.out().toAbsolutePath().normalize();
-        List<Path> inputs = new ArrayList<>();
-        inputs.add(base.path());
-        models.forEach(m -> inputs.add(m.path()));
-        // the output, its partial and its journal, with symbolic links in existing folders resolved
-        List<Path> written = List.of(real(out), real(CheckpointWriter.partialPath(out)),
-                real(CheckpointWriter.journalPath(out)));
-        for (Path in : inputs) {
-            Path p = real(in.toAbsolutePath().normalize());
-            for (Path w : written) {
-                if (w.equals(p) || w.startsWith(p) || p.startsWith(w)) {
-                    throw new CheckpointException("--out " + options.out() + " overlaps the input " + in
-                            + "; choose another output path (inputs are never modified)");
-                }
-            }
-        }
-        if (!base.isFolder() && Files.isDirectory(out)) {
-            throw new CheckpointException("--out " + options.out() + " is a folder, but the base is a single file;"
-                    + " give a file name such as merged.safetensors");
-        }
-        if (Files.exists(out) && !options.force()) {
-            boolean emptyDir = false;
-            if (Files.isDirectory(out)) {
-                try (Stream<Path> s = Files.list(out)) {
-                    emptyDir = s.findAny().isEmpty();
-                }
-            }
-            if (!emptyDir) {
-                throw new CheckpointException("--out " + options.out() + " already exists; pass --force to replace it");
-            }
-        }
-    }
-
-    /** p with its longest existing prefix resolved through symbolic links (p itself need not exist). */
-    private static Path real(Path p) {
-        Path abs = p.toAbsolutePath().normalize();
-        Path existing = abs;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null) {
-            return abs;
-        }
-        try {
-            return existing.toRealPath().resolve(existing.relativize(abs));
-        } catch (IOException e) {
-            return abs;
-        }
     }
 
     private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start)
