@@ -64,20 +64,6 @@ public final class Blas {
     }
 
     /**
-     * C [m, n] = A[rowFrom : rowFrom + m, :] B for A [*, k] and B [k, n], all row-major: the product of a
-     * strip of A's rows, written to the start of C (which may be longer than m n).
-     */
-    public static void sgemmRows(int rowFrom, int m, int n, int k, NativeFloats a, NativeFloats b, NativeFloats c) {
-        if (rowFrom < 0 || (long) (rowFrom + m) * k > a.length() || (long) m * n > c.length()) {
-            throw new IllegalArgumentException("rows [" + rowFrom + ", " + (rowFrom + m) + ") of A or their product"
-                    + " do not fit the arrays");
-        }
-        checkSize(b, (long) k * n, "B");
-        openblas.cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
-                a.pointer().getPointer((long) rowFrom * k), k, b.pointer(), n, 0.0f, c.pointer(), n);
-    }
-
-    /**
      * The upper triangle of C [n, n] = alpha * A^T A + beta * C for A [k, n] (gramOfColumns), or
      * alpha * A A^T + beta * C for A [n, k] (Gram of rows). The strict lower triangle is not touched:
      * call {@link #mirrorUpper} before reading it.

@@ -44,17 +44,9 @@ final class RowParallel implements AutoCloseable {
         return threads;
     }
 
-    /**
-     * The number of blocks {@link #run} splits a [rows, cols] matrix into; block b (0 .. blocks-1) holds
-     * rows [rows b / blocks, rows (b+1) / blocks).
-     */
-    int blocks(int rows, int cols) {
-        return (int) Math.min(Math.min(threads, rows), Math.max(1, (long) rows * cols / MIN_ELEMENTS_PER_BLOCK));
-    }
-
     /** Applies body to [0, rows*cols) split at row boundaries; returns the sum of the partial results. */
     synchronized double run(int rows, int cols, RangeBody body) {
-        int blocks = blocks(rows, cols);
+        int blocks = (int) Math.min(Math.min(threads, rows), Math.max(1, (long) rows * cols / MIN_ELEMENTS_PER_BLOCK));
         if (blocks <= 1) {
             return body.apply(0, 0, rows * cols);
         }
