@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * its reason. Kept under src/test/java-pending until dev.wudi.backend.cpu.CpuBackend is merged; then move
  * it to src/test/java.
  */
-class BackendParityTest {
+public class BackendParityTest {
 
     record Candidate(String name, Supplier<ProbeResult> probe, Supplier<Backend> open) {
         @Override
@@ -48,7 +48,8 @@ class BackendParityTest {
         return out.stream();
     }
 
-    static List<float[]> tasks(int count, int rows, int cols, long seed) {
+    /** count random task vectors [rows, cols], the i-th of scale 0.02 (1 + i), from seed. */
+    public static List<float[]> tasks(int count, int rows, int cols, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         List<float[]> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.BackendParityTest;
 import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
@@ -62,16 +63,7 @@ class CudaWudiProblemGpuTest {
     }
 
     static List<float[]> tasks(int count, int rows, int cols, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            float[] t = new float[rows * cols];
-            for (int e = 0; e < t.length; e++) {
-                t[e] = (float) (0.02 * (1 + i) * rnd.nextGaussian());
-            }
-            out.add(t);
-        }
-        return out;
+        return BackendParityTest.tasks(count, rows, cols, seed);
     }
 
     static WudiResult solve(Backend b, int rows, int cols, List<float[]> taus, AdamConfig cfg) {
