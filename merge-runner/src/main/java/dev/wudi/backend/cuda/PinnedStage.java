@@ -74,37 +74,38 @@ final class PinnedStage implements AutoCloseable {
 
     /** Copies src's first dst.length floats into dst, in stream order after the work already queued; blocks. */
     void download(DeviceBuffer src, float[] dst, CudaStream stream) {
-        long total = 4L * dst.length;
-        int count = (int) ((total + chunk - 1) / chunk);
-        for (int i = 0; i < count + 2; i++) {
-            int b = i & 1;
-            if (i >= 2) {                       // chunk i-2 landed in pinned[b]: drain it
-                long off = (long) (i - 2) * chunk;
-                free[b].synchronize("downloading a result");
-                pinned[b].get(dst, (int) (off / 4), (int) (Math.min(chunk, total - off) / 4));
-            }
-            if (i < count) {
-                long off = (long) i * chunk;
-                src.copyRangeToAsync(off, pinned[b], 0, Math.min(chunk, total - off), stream);
-                free[b].record(stream);
-            }
-        }
+        download(src, 4L * dst.length, stream, (chunkBuf, off, len) -> chunkBuf.get(dst, (int) (off / 4), len / 4));
     }
 
     /** Fills dst from its position to its limit with src's first bytes, in stream order; blocks. dst's position ends at its limit. */
     void download(DeviceBuffer src, ByteBuffer dst, CudaStream stream) {
-        long total = dst.remaining();
         int start = dst.position();
+        download(src, dst.remaining(), stream, (chunkBuf, off, len) -> {
+            ByteBuffer part = chunkBuf.bytesView().duplicate();
+            part.position(0).limit(len);
+            dst.position(start + (int) off);
+            dst.put(part);
+        });
+    }
+
+    /** Receives bytes [off, off+len) of a download, landed at the start of a pinned chunk. */
+    @FunctionalInterface
+    private interface Drain {
+        void accept(PinnedBuffer chunkBuf, long off, int len);
+    }
+
+    /**
+     * The first total bytes of src, chunk by chunk through the two pinned buffers: chunk i is queued
+     * while chunk i-2 (landed in the same buffer) is drained on the host.
+     */
+    private void download(DeviceBuffer src, long total, CudaStream stream, Drain drain) {
         int count = (int) ((total + chunk - 1) / chunk);
         for (int i = 0; i < count + 2; i++) {
             int b = i & 1;
             if (i >= 2) {                       // chunk i-2 landed in pinned[b]: drain it
                 long off = (long) (i - 2) * chunk;
                 free[b].synchronize("downloading a result");
-                ByteBuffer part = pinned[b].bytesView().duplicate();
-                part.position(0).limit((int) Math.min(chunk, total - off));
-                dst.position(start + (int) off);
-                dst.put(part);
+                drain.accept(pinned[b], off, (int) Math.min(chunk, total - off));
             }
             if (i < count) {
                 long off = (long) i * chunk;
@@ -112,7 +113,6 @@ final class PinnedStage implements AutoCloseable {
                 free[b].record(stream);
             }
         }
-        dst.position(start + (int) total);
     }
 
     @Override
