@@ -89,64 +89,54 @@ public final class DeviceBuffer implements AutoCloseable {
     // streams; so each one waits for the whole context before (downloads) or after (uploads) it.
 
     public void upload(float[] src) {
-        checkRange(4L * src.length);
-        Driver.synchronizeContext();
-        Driver.copyHtoD(pointer(), Pointer.to(src), 4L * src.length, "uploading " + purpose);
-        Driver.synchronizeContext();
+        uploadAt(0, Pointer.to(src), 4L * src.length);
     }
 
     public void upload(short[] src) {
-        checkRange(2L * src.length);
-        Driver.synchronizeContext();
-        Driver.copyHtoD(pointer(), Pointer.to(src), 2L * src.length, "uploading " + purpose);
-        Driver.synchronizeContext();
+        uploadAt(0, Pointer.to(src), 2L * src.length);
+    }
+
+    public void upload(double[] src) {
+        uploadAt(0, Pointer.to(src), 8L * src.length);
     }
 
     /** Uploads src[0 .. count) to byte {@code byteOffset} of this buffer. */
     public void uploadAt(long byteOffset, float[] src, int count) {
-        checkRange(byteOffset + 4L * count);
-        Driver.synchronizeContext();
-        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 4L * count, "uploading " + purpose);
-        Driver.synchronizeContext();
+        uploadAt(byteOffset, Pointer.to(src), 4L * count);
     }
 
     /** Uploads src[0 .. count) (16-bit patterns) to byte {@code byteOffset} of this buffer. */
     public void uploadAt(long byteOffset, short[] src, int count) {
-        checkRange(byteOffset + 2L * count);
-        Driver.synchronizeContext();
-        Driver.copyHtoD(pointer().withByteOffset(byteOffset), Pointer.to(src), 2L * count, "uploading " + purpose);
-        Driver.synchronizeContext();
+        uploadAt(byteOffset, Pointer.to(src), 2L * count);
     }
 
     public void download(float[] dst) {
-        checkRange(4L * dst.length);
-        Driver.synchronizeContext();
-        Driver.copyDtoH(Pointer.to(dst), pointer(), 4L * dst.length, "downloading " + purpose);
+        download(Pointer.to(dst), 4L * dst.length);
     }
 
     public void download(short[] dst) {
-        checkRange(2L * dst.length);
-        Driver.synchronizeContext();
-        Driver.copyDtoH(Pointer.to(dst), pointer(), 2L * dst.length, "downloading " + purpose);
-    }
-
-    public void upload(double[] src) {
-        checkRange(8L * src.length);
-        Driver.synchronizeContext();
-        Driver.copyHtoD(pointer(), Pointer.to(src), 8L * src.length, "uploading " + purpose);
-        Driver.synchronizeContext();
+        download(Pointer.to(dst), 2L * dst.length);
     }
 
     public void download(int[] dst) {
-        checkRange(4L * dst.length);
-        Driver.synchronizeContext();
-        Driver.copyDtoH(Pointer.to(dst), pointer(), 4L * dst.length, "downloading " + purpose);
+        download(Pointer.to(dst), 4L * dst.length);
     }
 
     public void download(double[] dst) {
-        checkRange(8L * dst.length);
+        download(Pointer.to(dst), 8L * dst.length);
+    }
+
+    private void uploadAt(long byteOffset, Pointer host, long bytes) {
+        checkRange(byteOffset + bytes);
         Driver.synchronizeContext();
-        Driver.copyDtoH(Pointer.to(dst), pointer(), 8L * dst.length, "downloading " + purpose);
+        Driver.copyHtoD(pointer().withByteOffset(byteOffset), host, bytes, "uploading " + purpose);
+        Driver.synchronizeContext();
+    }
+
+    private void download(Pointer host, long bytes) {
+        checkRange(bytes);
+        Driver.synchronizeContext();
+        Driver.copyDtoH(host, pointer(), bytes, "downloading " + purpose);
     }
 
     void checkRange(long count) {
