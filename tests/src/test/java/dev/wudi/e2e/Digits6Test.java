@@ -18,11 +18,15 @@ import dev.wudi.method.MergeMethods;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * End to end on ../shared/fixtures/digits6: our merges against the PyTorch references, and the merged
@@ -93,22 +97,19 @@ class Digits6Test {
         return max;
     }
 
-    @Test
-    void wudiLr1e3MatchesPyTorchReference() throws IOException {
-        Path out = tmp.resolve("wudi-1e-3.safetensors");
-        MergeReport r = merge(wudi(out, 1e-3f));
-        double diff = maxAbsDiff(out, reference("wudi_adam_lr1e-3_300.safetensors"));
-        assertTrue(diff <= TOL_LR_1E3, "max |ours - pytorch| = " + diff);
-        checkLosses(r, "wudi_adam_lr1e-3_300.json");
+    static Stream<Arguments> references() {
+        return Stream.of(Arguments.of(1e-3f, TOL_LR_1E3, "wudi_adam_lr1e-3_300"),
+                Arguments.of(1e-5f, TOL_LR_1E5, "wudi_adam_lr1e-5_300"));
     }
 
-    @Test
-    void wudiLr1e5MatchesPyTorchReference() throws IOException {
-        Path out = tmp.resolve("wudi-1e-5.safetensors");
-        MergeReport r = merge(wudi(out, 1e-5f));
-        double diff = maxAbsDiff(out, reference("wudi_adam_lr1e-5_300.safetensors"));
-        assertTrue(diff <= TOL_LR_1E5, "max |ours - pytorch| = " + diff);
-        checkLosses(r, "wudi_adam_lr1e-5_300.json");
+    @ParameterizedTest(name = "lr {0}: within {1} of {2}")
+    @MethodSource("references")
+    void wudiMatchesPyTorchReference(float lr, double tolerance, String reference) throws IOException {
+        Path out = tmp.resolve(reference + ".safetensors");
+        MergeReport r = merge(wudi(out, lr));
+        double diff = maxAbsDiff(out, reference(reference + ".safetensors"));
+        assertTrue(diff <= tolerance, "max |ours - pytorch| = " + diff);
+        checkLosses(r, reference + ".json");
     }
 
     /** The tolerance is tight enough to catch a wrong Adam detail: small changes land far outside it. */
