@@ -2,6 +2,7 @@ package dev.wudi.backend;
 
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.backend.cuda.CudaBackends;
+import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.cuda.ProbeResult;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -21,6 +22,19 @@ public final class Backends {
         return new CpuBackend(threads);
     }
 
+    /**
+     * As {@link #cpu(int)}, and one line to notice when the native Adam pass is missing or would not load
+     * (not when the user turned it off): the merge is the same, only slower, and the line says why.
+     */
+    static Backend cpu(int threads, Consumer<String> notice) {
+        CpuBackend cpu = new CpuBackend(threads);
+        if (!cpu.nativeAdamPass() && !CpuAdamKernel.offByChoice()) {
+            notice.accept("wudi: the CPU's native Adam pass is " + CpuAdamKernel.status() + "; the Java pass runs"
+                    + " (same results, slower). Rebuild with cmake and a C compiler on the PATH.");
+        }
+        return cpu;
+    }
+
     /** As {@link #select(String, int, boolean, Consumer)} with fp32 and fallback notices on stderr. */
     public static Backend select(String device, int threads) {
         return select(device, threads, false, System.err::println);
@@ -37,7 +51,7 @@ public final class Backends {
     public static Backend select(String device, int threads, boolean tf32, Consumer<String> notice) {
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
         if (d.equals("cpu")) {
-            return cpu(threads);
+            return cpu(threads, notice);
         }
         if (d.equals("auto")) {
             ProbeResult probe;
@@ -48,18 +62,18 @@ public final class Backends {
                 // install): "auto" must still merge, on the CPU
                 notice.accept("wudi: the GPU probe could not load its native library (" + e + "); running on CPU."
                         + " Pass --device cpu to skip the GPU.");
-                return cpu(threads);
+                return cpu(threads, notice);
             }
             if (!probe.available()) {
                 notice.accept("wudi: " + probe.reason());
-                return cpu(threads);
+                return cpu(threads, notice);
             }
             try {
                 return CudaBackends.open(0, tf32);
             } catch (RuntimeException e) {
                 notice.accept("wudi: GPU 0 could not be opened (" + e.getMessage() + "); running on CPU."
                         + " Pass --device cpu to skip the GPU.");
-                return cpu(threads);
+                return cpu(threads, notice);
             }
         }
         if (d.equals("cuda") || d.startsWith("cuda:")) {

@@ -63,15 +63,16 @@ public final class AdamStepBench {
      * @param steps        one-GEMM Adam steps run per shape (at least 2; the first is not timed)
      * @param literalSteps literal-formula steps timed per shape after one warm-up step (it is slow)
      * @param shapes       [out, in] pairs
+     * @param pass         the Adam pass to time (native or Java; AUTO takes the native one where the jar has it)
      * @return the measured rows
      */
     public static List<Row> run(PrintStream out, int threads, int tasks, int steps, int literalSteps,
-                                List<int[]> shapes) {
+                                List<int[]> shapes, CpuBackend.AdamPassChoice pass) {
         if (steps < 2 || literalSteps < 1 || tasks < 1) {
             throw new IllegalArgumentException("need steps >= 2, literalSteps >= 1 and tasks >= 1");
         }
         List<Row> rows = new ArrayList<>();
-        try (CpuBackend backend = new CpuBackend(threads)) {
+        try (CpuBackend backend = new CpuBackend(threads, pass)) {
             out.println("# WUDI Adam step, " + tasks + " task vectors (RMS " + TASK_VECTOR_RMS + "), "
                     + backend.describe());
             out.println();
@@ -135,7 +136,8 @@ public final class AdamStepBench {
             }
             setupMs = (System.nanoTime() - t0) / 1e6;
             long[] bareEnd = new long[1];
-            p.solveAdam(cfg.withIterations(steps), (t, loss) -> {
+            // A listener that does not want the loss, like the merge's progress bar: the step is what a merge runs.
+            p.solveAdam(cfg.withIterations(steps), WudiProblem.StepListener.stepsOnly(t -> {
                 long stepEnd = System.nanoTime();
                 if (t >= 2) {
                     stepMs[t - 2] = (stepEnd - bareEnd[0]) / 1e6;
@@ -145,7 +147,7 @@ public final class AdamStepBench {
                 if (t >= 2) {
                     bareMs[t - 2] = (bareEnd[0] - stepEnd) / 1e6;
                 }
-            });
+            }));
         }
 
         long[] at = new long[literalSteps + 2];
@@ -174,7 +176,8 @@ public final class AdamStepBench {
     }
 
     /**
-     * Command line: [--threads N] [--tasks N] [--steps N] [--literal-steps N] [--shapes 2304x768,768x768].
+     * Command line: [--threads N] [--tasks N] [--steps N] [--literal-steps N] [--shapes 2304x768,768x768]
+     * [--adam-pass auto|native|java].
      */
     public static void main(String[] args) {
         int threads = 0;
@@ -182,11 +185,12 @@ public final class AdamStepBench {
         int steps = 30;
         int literalSteps = 3;
         List<int[]> shapes = CLIP_VIT_B32_SHAPES;
+        CpuBackend.AdamPassChoice pass = CpuBackend.AdamPassChoice.AUTO;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
                 System.out.println("AdamStepBench [--threads N (0 = all cores)] [--tasks 8] [--steps 30]"
-                        + " [--literal-steps 3] [--shapes 2304x768,768x768,3072x768,768x3072]");
+                        + " [--literal-steps 3] [--shapes 2304x768,768x768,3072x768,768x3072] [--adam-pass auto|native|java]");
                 return;
             }
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -199,12 +203,13 @@ public final class AdamStepBench {
                 case "--steps" -> steps = Integer.parseInt(v);
                 case "--literal-steps" -> literalSteps = Integer.parseInt(v);
                 case "--shapes" -> shapes = parseShapes(v);
+                case "--adam-pass" -> pass = CpuBackend.AdamPassChoice.valueOf(v.toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (use --threads, --tasks, --steps, --literal-steps, --shapes)");
+                        + " (use --threads, --tasks, --steps, --literal-steps, --shapes, --adam-pass)");
             }
             i++;
         }
-        run(System.out, threads, tasks, steps, literalSteps, shapes);
+        run(System.out, threads, tasks, steps, literalSteps, shapes, pass);
     }
 
     /** "2304x768,768x768" to [[2304, 768], [768, 768]]. */

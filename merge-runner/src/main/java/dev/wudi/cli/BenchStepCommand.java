@@ -1,7 +1,10 @@
 package dev.wudi.cli;
 
+import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.bench.AdamStepBench;
+import dev.wudi.cpu.CpuAdamKernel;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,6 +31,11 @@ public final class BenchStepCommand implements Callable<Integer> {
             description = "Weight shapes (default: ${DEFAULT-VALUE}).")
     String shapes;
 
+    @Option(names = "--adam-pass", paramLabel = "auto|native|java", defaultValue = "auto",
+            description = "The fused Adam pass to time: native (cuda-kernels/cpu, where the jar has it), java, or"
+                    + " auto (native if available). Default: ${DEFAULT-VALUE}.")
+    String adamPass;
+
     @Override
     public Integer call() {
         List<int[]> parsed;
@@ -39,7 +47,20 @@ public final class BenchStepCommand implements Callable<Integer> {
         if (steps < 2 || literalSteps < 1 || tasks < 1 || threads < 0) {
             throw new Errors.UsageException("need --steps >= 2, --literal-steps >= 1, --tasks >= 1, --threads >= 0");
         }
-        AdamStepBench.run(System.out, threads, tasks, steps, literalSteps, parsed);
+        CpuBackend.AdamPassChoice pass;
+        try {
+            pass = CpuBackend.AdamPassChoice.valueOf(adamPass.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--adam-pass must be auto, native or java, got '" + adamPass + "'");
+        }
+        try {
+            AdamStepBench.run(System.out, threads, tasks, steps, literalSteps, parsed, pass);
+        } catch (IllegalStateException e) {
+            if (pass == CpuBackend.AdamPassChoice.NATIVE && !CpuAdamKernel.available()) {
+                throw new Errors.UsageException(e.getMessage() + "; use --adam-pass java or auto");
+            }
+            throw e;
+        }
         return 0;
     }
 }

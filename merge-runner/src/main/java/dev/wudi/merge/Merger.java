@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
@@ -347,10 +348,10 @@ public final class Merger {
             int threads = options.threads();
             Cancellation cancel = safety.cancellation();
             return new WudiRule(wudiBackend, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
-                    (t, loss) -> {
+                    WudiProblem.StepListener.stepsOnly(t -> {
                         cancel.check();
                         listener.step(t, iters);
-                    }, listener::warning);
+                    }), listener::warning);
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {

@@ -2,21 +2,53 @@ package dev.wudi.backend.cpu;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
+import dev.wudi.cpu.CpuAdamKernel;
 
 /**
- * The reference backend: OpenBLAS for the matrix products, Java threads for the fused element-wise
- * pass. OpenBLAS's thread count is a process-wide setting; creating this backend sets it.
+ * The reference backend: OpenBLAS for the matrix products, and the fused element-wise Adam pass on the
+ * backend's threads, in native code where the jar has it ({@link CpuAdamKernel}) and in Java otherwise
+ * (same bits). OpenBLAS's thread count is a process-wide setting; creating this backend sets it.
  */
 public final class CpuBackend implements Backend {
 
+    /** Which implementation runs the Adam pass. */
+    public enum AdamPassChoice {
+        /** Native where available, else Java. */
+        AUTO,
+        /** Native; refuse to start without it. */
+        NATIVE,
+        /** Java, even where the native pass is available (for comparison). */
+        JAVA
+    }
+
     private final int threads;
     private final RowParallel parallel;
+    private final boolean nativePass;
 
     /** @param threads threads for OpenBLAS and the element-wise pass; 0 for all available cores */
     public CpuBackend(int threads) {
+        this(threads, AdamPassChoice.AUTO);
+    }
+
+    /**
+     * @param threads threads for OpenBLAS and the element-wise pass; 0 for all available cores
+     * @param pass    which Adam pass to run
+     * @throws IllegalStateException for NATIVE where the native pass is not available (the message says why)
+     */
+    public CpuBackend(int threads, AdamPassChoice pass) {
         if (threads < 0) {
             throw new IllegalArgumentException("thread count must be >= 0 (0 = all cores), got " + threads);
         }
+        this.nativePass = switch (pass) {
+            case AUTO -> CpuAdamKernel.available();
+            case JAVA -> false;
+            case NATIVE -> {
+                if (!CpuAdamKernel.available()) {
+                    throw new IllegalStateException("the native CPU Adam pass is not available: " + CpuAdamKernel.status());
+                }
+                yield true;
+            }
+        };
         this.threads = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         Blas.setThreads(this.threads);
         this.parallel = new RowParallel(this.threads);
@@ -30,7 +62,21 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         return "cpu: " + Runtime.getRuntime().availableProcessors() + " cores available, " + threads
-                + " threads in use; " + Blas.describe();
+                + " threads in use; " + Blas.describe() + "; Adam pass: " + adamPass();
+    }
+
+    /** The Adam pass in use, in one line: "native (libwudi_cpu, ...)" or "Java (...why...)". */
+    public String adamPass() {
+        if (nativePass) {
+            return CpuAdamKernel.status();
+        }
+        return CpuAdamKernel.available() ? "Java (chosen; the native pass is available)"
+                : "Java (native pass: " + CpuAdamKernel.status() + ")";
+    }
+
+    /** True if the native Adam pass runs. */
+    public boolean nativeAdamPass() {
+        return nativePass;
     }
 
     public int threads() {
@@ -44,7 +90,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public WudiProblem newProblem(String tensorName, int rows, int cols) {
-        return new CpuWudiProblem(tensorName, rows, cols, parallel);
+        return new CpuWudiProblem(tensorName, rows, cols, parallel, nativePass);
     }
 
     @Override

@@ -9,40 +9,35 @@ import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.spectral.GramMatrices;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SpectralSolver;
-import java.nio.FloatBuffer;
 import java.util.Map;
 
 /**
  * The WUDI problem of one weight on the CPU: task vectors go into a {@link GramForm}; each Adam step is
  * ONE sgemm P = tau_m C ([rows, cols] x [cols, cols], OpenBLAS) followed by one fused element-wise pass
- * (g = 2 (P - D) and Adam's update of m, v, tau_m) on the backend's threads, one block of rows each.
- *
- * <p>Memory: the GEMM needs tau_m and P in native memory; the pass runs on heap float[] copies because
- * HotSpot vectorises loops over arrays and not over direct buffers (8x faster here). Each thread copies
- * P in from native memory and tau_m back out one cache-sized chunk at a time, just before and after
- * updating that chunk, so the copies cost little bandwidth.
+ * (g = 2 (P - D) and Adam's update of m, v, tau_m; {@link AdamPass}) on the backend's threads, one block
+ * of rows each: native code where the jar has it ({@link NativeAdamPass}), else Java ({@link HeapAdamPass}).
  *
  * <p>The loss at a step's start, L = &lt;P - 2D, tau_m&gt; + K, is accumulated in double in the same pass
- * (while the chunk is in cache) but only at step 1 (for {@link WudiResult#lossBefore()}) and when a
- * listener is given: as a double reduction it does not vectorise and costs more than the update itself
- * (measured on one core, in cache: 0.68 ns per element against 0.46 ns for the vectorised Adam update).
+ * (while the chunk is in cache) but only at step 1 (for {@link WudiResult#lossBefore()}) and for a
+ * listener that {@link StepListener#wantsLoss() wants it}: as a double reduction it does not vectorise and
+ * costs more than the update itself (in Java, on one core, in cache: 0.68 ns per element against 0.46 ns
+ * for the vectorised Adam update).
  */
 final class CpuWudiProblem implements WudiProblem {
-
-    /** Elements per chunk: 6 arrays x 16 KiB stay in a core's L2 cache. */
-    private static final int CHUNK = 4096;
 
     private final String tensorName;
     private final int rows;
     private final int cols;
     private final RowParallel parallel;
+    private final boolean nativePass;
     private GramForm gram;
 
-    CpuWudiProblem(String tensorName, int rows, int cols, RowParallel parallel) {
+    CpuWudiProblem(String tensorName, int rows, int cols, RowParallel parallel, boolean nativePass) {
         this.tensorName = tensorName;
         this.rows = rows;
         this.cols = cols;
         this.parallel = parallel;
+        this.nativePass = nativePass;
         this.gram = new GramForm(rows, cols);
     }
 
@@ -75,54 +70,29 @@ final class CpuWudiProblem implements WudiProblem {
             throw new IllegalStateException("tensor " + tensorName
                     + ": solveAdam called before any task vector was added");
         }
-        int n = rows * cols;
         NativeFloats c = gram.c();
         double k = gram.k();
-        float[] d = gram.d().toArray();
-        float[] tau = gram.sum().toArray();                              // tau_m starts at sum_i tau_i
-        float[] p = new float[n];
-        float[] m = new float[n];
-        float[] v = new float[n];
-        try (NativeFloats tauNative = NativeFloats.of(tau); NativeFloats pNative = new NativeFloats(n)) {
-            FloatBuffer pIn = pNative.buffer();
-            FloatBuffer tauOut = tauNative.buffer();
+        boolean lossEveryStep = listener != null && listener.wantsLoss();
+        try (AdamPass pass = nativePass ? new NativeAdamPass(gram, parallel) : new HeapAdamPass(gram, parallel)) {
             double lossBefore = Double.NaN;
             for (int t = 1; t <= config.iterations(); t++) {
-                Blas.sgemm(false, false, rows, cols, cols, 1.0f, tauNative, c, 0.0f, pNative);   // P = tau_m C
-                Adam.StepScalars s = Adam.scalars(config, t);
-                boolean withLoss = t == 1 || listener != null;
-                double lossTerms = parallel.run(rows, cols, (block, from, to) -> {
-                    double acc = 0.0;
-                    for (int i = from; i < to; i += CHUNK) {
-                        int end = Math.min(to, i + CHUNK);
-                        pIn.get(i, p, i, end - i);
-                        if (withLoss) {
-                            acc += Adam.gramLossTerms(p, d, tau, i, end);            // <P - 2D, tau_m>
-                        }
-                        Adam.stepGramForm(s, p, d, m, v, tau, i, end);
-                        tauOut.put(i, tau, i, end - i);
-                    }
-                    return acc;
-                });
-                if (withLoss) {
-                    double loss = lossTerms + k;                                   // L = <P - 2D, tau_m> + K
-                    if (t == 1) {
-                        lossBefore = loss;
-                    }
-                    if (listener != null) {
-                        listener.afterStep(t, loss);
-                    }
+                Blas.sgemm(false, false, rows, cols, cols, 1.0f, pass.tau(), c, 0.0f, pass.p());   // P = tau_m C
+                boolean withLoss = t == 1 || lossEveryStep;
+                double lossTerms = pass.step(Adam.scalars(config, t), withLoss);
+                double loss = withLoss ? lossTerms + k : Double.NaN;              // L = <P - 2D, tau_m> + K
+                if (t == 1) {
+                    lossBefore = loss;
+                }
+                if (listener != null) {
+                    listener.afterStep(t, loss);
                 }
             }
-            Blas.sgemm(false, false, rows, cols, cols, 1.0f, tauNative, c, 0.0f, pNative);       // L at the end
-            double lossAfter = k + parallel.run(rows, cols, (block, from, to) -> {
-                pIn.get(from, p, from, to - from);
-                return Adam.gramLossTerms(p, d, tau, from, to);
-            });
+            Blas.sgemm(false, false, rows, cols, cols, 1.0f, pass.tau(), c, 0.0f, pass.p());       // L at the end
+            double lossAfter = k + pass.lossTerms();
             if (config.iterations() == 0) {
                 lossBefore = lossAfter;
             }
-            return new WudiResult(tau, lossBefore, lossAfter, config.iterations());
+            return new WudiResult(pass.tauArray(), lossBefore, lossAfter, config.iterations());
         }
     }
 

@@ -60,6 +60,11 @@ public final class NativeFloats implements AutoCloseable {
         return pointer;
     }
 
+    /** The address of element 0, for native code that takes raw pointers (valid until close()). */
+    long address() {
+        return pointer().address();
+    }
+
     public void copyFrom(float[] src) {
         if (src.length != length) {
             throw new IllegalArgumentException("expected " + length + " floats, got " + src.length);
