@@ -14,6 +14,10 @@ import org.bytedeco.openblas.global.openblas;
  */
 public final class Blas {
 
+    static {
+        OpenBlasEnvironment.prepare();                  // before openblas loads and reads its environment
+    }
+
     private Blas() {
     }
 
@@ -34,7 +38,7 @@ public final class Blas {
     }
 
     /**
-     * "OpenBLAS 0.3.31-1.5.13, 2 threads". The presets map neither openblas_get_config nor
+     * "OpenBLAS 0.3.31-1.5.13, 2 threads, OPENBLAS_THREAD_TIMEOUT=4". The presets map neither openblas_get_config nor
      * openblas_get_corename, and OPENBLAS_CHAR_CORENAME is only the build baseline of a dynamic-arch
      * library (it says NEHALEM on an AVX-512 machine), so the kernel in use is not reported.
      */
@@ -46,7 +50,8 @@ public final class Blas {
         } catch (java.io.IOException ex) {
             version = null;
         }
-        return "OpenBLAS " + (version == null ? "(unknown version)" : version) + ", " + threads() + " threads";
+        return "OpenBLAS " + (version == null ? "(unknown version)" : version) + ", " + threads() + " threads, "
+                + OpenBlasEnvironment.describe();
     }
 
     /**

@@ -4,10 +4,15 @@ import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas.CblasTrans;
 
+import dev.wudi.backend.cpu.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
 /** Row-major float32 GEMM on heap arrays (OpenBLAS), for the spectral solvers. */
 final class Gemm {
+
+    static {
+        OpenBlasEnvironment.prepare();                  // before openblas loads and reads its environment
+    }
 
     private Gemm() {
     }

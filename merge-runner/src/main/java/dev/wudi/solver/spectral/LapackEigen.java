@@ -1,5 +1,6 @@
 package dev.wudi.solver.spectral;
 
+import dev.wudi.backend.cpu.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
 /**
@@ -9,6 +10,10 @@ import org.bytedeco.openblas.global.openblas;
  * to ~1e-16 * lambda_max instead of ~1e-7 * lambda_max, at about twice the time of ssyevd.
  */
 public final class LapackEigen implements SymmetricEigen {
+
+    static {
+        OpenBlasEnvironment.prepare();                  // before openblas loads and reads its environment
+    }
 
     private final boolean doublePrecision;
 

@@ -14,6 +14,26 @@ class BlasTest {
         return trans ? x[c * colsStored + r] : x[r * colsStored + c];
     }
 
+    private interface LibC extends com.sun.jna.Library {
+        String getenv(String name);
+    }
+
+    /**
+     * Once Blas is loaded, the process environment OpenBLAS read holds OPENBLAS_THREAD_TIMEOUT: 4 where
+     * the user set nothing (so its workers sleep between calls instead of spinning through the Adam pass),
+     * the user's value otherwise. Read back through libc: System.getenv is a copy taken at JVM start.
+     */
+    @Test
+    void openBlasWorkersSleepBetweenCalls() {
+        Blas.threads();
+        String expected = System.getenv(OpenBlasEnvironment.TIMEOUT_VARIABLE);
+        LibC libc = com.sun.jna.Native.load(com.sun.jna.Platform.C_LIBRARY_NAME, LibC.class);
+        assertEquals(expected != null ? expected : OpenBlasEnvironment.TIMEOUT_VALUE,
+                libc.getenv(OpenBlasEnvironment.TIMEOUT_VARIABLE));
+        assertEquals(OpenBlasEnvironment.TIMEOUT_VARIABLE + "=" + (expected != null ? expected + " (yours)"
+                : OpenBlasEnvironment.TIMEOUT_VALUE), OpenBlasEnvironment.describe());
+    }
+
     @Test
     void sgemmAllTransposes() {
         Random rnd = new Random(1);
