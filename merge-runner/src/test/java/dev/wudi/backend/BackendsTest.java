@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.wudi.backend.cuda.CudaBackends;
+import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.cuda.ProbeResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,8 +33,25 @@ class BackendsTest {
         try (Backend b = Backends.select("auto", 1, false, notices::add)) {
             assertEquals("cpu", b.name());
         }
-        assertEquals(1, notices.size(), notices.toString());
+        // one line for the GPU; a second only where this jar lacks the native CPU Adam pass
+        assertEquals(CpuAdamKernel.available() || CpuAdamKernel.offByChoice() ? 1 : 2, notices.size(), notices.toString());
         assertTrue(notices.get(0).contains("running on CPU") && notices.get(0).contains("--device cpu"), notices.get(0));
+    }
+
+    /** A CPU backend without its native Adam pass says so in one line, unless the user chose the Java pass. */
+    @Test
+    void aMissingNativeAdamPassIsOneLine() {
+        List<String> notices = new ArrayList<>();
+        try (Backend b = Backends.select("cpu", 1, false, notices::add)) {
+            assertEquals("cpu", b.name());
+        }
+        if (CpuAdamKernel.available() || CpuAdamKernel.offByChoice()) {
+            assertEquals(List.of(), notices);
+        } else {
+            assertEquals(1, notices.size(), notices.toString());
+            assertTrue(notices.get(0).startsWith("wudi: the CPU's native Adam pass is " + CpuAdamKernel.status()
+                    + "; the Java pass runs"), notices.get(0));
+        }
     }
 
     @Test

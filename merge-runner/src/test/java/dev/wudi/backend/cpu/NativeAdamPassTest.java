@@ -14,7 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -26,8 +26,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class NativeAdamPassTest {
 
-    @BeforeAll
-    static void needTheLibrary() {
+    @BeforeEach                                        // per test, so that each shows as skipped, with the reason
+    void needTheLibrary() {
         Assumptions.assumeTrue(CpuAdamKernel.available(), "the native CPU Adam pass is " + CpuAdamKernel.status());
     }
 
