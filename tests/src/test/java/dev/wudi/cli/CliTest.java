@@ -73,6 +73,19 @@ class CliTest {
         assertFalse(Files.exists(tmp.resolve("o.safetensors")));
     }
 
+    /** bench step chooses the Adam pass it times, says which one ran, and refuses a name it does not know. */
+    @Test
+    void benchStepTimesTheChosenAdamPass() throws Exception {
+        Cli.Result bad = Cli.run("bench", "step", "--adam-pass", "fast");
+        assertEquals(2, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("--adam-pass must be auto, native or java"), bad.toString());
+        Cli.Result java = Cli.run("bench", "step", "--adam-pass", "java", "--steps", "3", "--literal-steps", "1",
+                "--tasks", "2", "--shapes", "24x16");
+        assertEquals(0, java.exit(), java.toString());
+        assertTrue(java.out().contains("Adam pass: Java"), java.toString());
+        assertTrue(java.out().contains("| [24, 16] |"), java.toString());
+    }
+
     @Test
     void missingInputNamesTheFile() throws Exception {
         Path[] f = files(DType.F32);

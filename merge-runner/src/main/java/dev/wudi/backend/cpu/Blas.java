@@ -38,9 +38,9 @@ public final class Blas {
     }
 
     /**
-     * "OpenBLAS 0.3.31-1.5.13, 2 threads, OPENBLAS_THREAD_TIMEOUT=4". The presets map neither openblas_get_config nor
-     * openblas_get_corename, and OPENBLAS_CHAR_CORENAME is only the build baseline of a dynamic-arch
-     * library (it says NEHALEM on an AVX-512 machine), so the kernel in use is not reported.
+     * "OpenBLAS 0.3.31-1.5.13, 2 threads, OPENBLAS_THREAD_TIMEOUT=4". The presets map neither
+     * openblas_get_config nor openblas_get_corename, and OPENBLAS_CHAR_CORENAME is only the build baseline
+     * of a dynamic-arch library (it says NEHALEM on an AVX-512 machine), so the kernel in use is not reported.
      */
     public static String describe() {
         Loader.load(openblas.class);

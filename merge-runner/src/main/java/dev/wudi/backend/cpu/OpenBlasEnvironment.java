@@ -11,10 +11,12 @@ import com.sun.jna.Platform;
  * <p>OPENBLAS_THREAD_TIMEOUT=4 (unless the user set it): after a call, OpenBLAS's worker threads spin for
  * 2^timeout cycles waiting for the next one, by default 2^28, about 0.1 s, longer than a whole WUDI step.
  * So they were still spinning while the backend's own threads ran the Adam pass on the same cores, and
- * on this 2-core machine the pass right after the sgemm then took up to 4x longer, in about half of the
- * runs (measured: the pass after the sgemm 1.4-1.6 ms against 0.35-0.45 ms when run again at once; with
- * the timeout at 4, never). With 4, the workers sleep as soon as a call ends and are woken by the next:
- * tens of microseconds per sgemm, which takes milliseconds here (small products run on one thread anyway).
+ * on the 2-core development machine the pass right after the sgemm then took up to 4x longer in about
+ * half of the runs (the pass after the sgemm 1.4-1.6 ms against 0.35-0.45 ms when run again at once; with
+ * the timeout at 4 not seen in 28 runs; docs/benchmarks.md has the A/B with the bench). With 4, the
+ * workers sleep as soon as a call ends and are woken by the next: tens of microseconds per sgemm, which
+ * takes milliseconds at these shapes (OpenBLAS runs small products on one thread anyway). A user's own
+ * OPENBLAS_THREAD_TIMEOUT wins.
  */
 public final class OpenBlasEnvironment {
 
