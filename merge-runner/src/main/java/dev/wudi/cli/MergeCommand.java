@@ -47,7 +47,14 @@ import picocli.CommandLine.Option;
             "  wudi merge --base ./llama-base --model ./math-ft --model ./code-ft --out ./merged --lr 1e-4 --report r.json",
             "  wudi merge --solver spectral --base b.safetensors --model a.safetensors --model c.safetensors --out s.safetensors",
             "  wudi merge --lr auto --report r.json --report-html r.html --base b.safetensors --model a.safetensors --out m.safetensors",
-            "  wudi merge --method ties --density 0.2 --base b.safetensors --model a.safetensors --model c.safetensors --out t.safetensors"})
+            "  wudi merge --method ties --density 0.2 --base b.safetensors --model a.safetensors --model c.safetensors --out t.safetensors",
+            "", "Environment:",
+            "  WUDI_JAVA_OPTS           JVM options for the ./wudi launcher, e.g. -Xmx8g",
+            "  WUDI_CPU_ADAM=java       the CPU's Adam pass in Java, not C (same result)",
+            "  OPENBLAS_THREAD_TIMEOUT  unset, WUDI sets 4: workers sleep between calls",
+            "  WUDI_CUBLAS              path of libcublas if it is not found by itself",
+            "  WUDI_CUSOLVER            path of libcusolver if it is not found by itself",
+            "  WUDI_DEBUG=1             a stack trace with every error"})
 public final class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--base", required = true, paramLabel = "PATH", description = "The pretrained checkpoint W0.")
