@@ -168,7 +168,7 @@ public final class CpuAdamKernel {
                     + ")");
         }
         try {
-            File file = Native.extractFromResourcePath(path, CpuAdamKernel.class.getClassLoader());
+            File file = LibraryCache.file(CpuAdamKernel.class, path);
             NativeLibrary library = NativeLibrary.getInstance(file.getAbsolutePath());
             Native.register(Calls.class, library);
             String isa = Calls.wudi_cpu_isa();
