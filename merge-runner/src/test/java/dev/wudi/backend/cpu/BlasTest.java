@@ -63,6 +63,23 @@ class BlasTest {
         }
     }
 
+    /** The tiled mirror against the plain definition, on a size that is not a multiple of the tile. */
+    @Test
+    void mirrorCopiesTheUpperTriangleOntoTheLower() {
+        int n = 150;
+        float[] x = TestTensors.gaussian(new Random(3), n * n, 1f);
+        try (NativeFloats c = NativeFloats.of(x)) {
+            Blas.mirrorUpper(c, n);
+            float[] got = c.toArray();
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    float want = j >= i ? x[i * n + j] : x[j * n + i];
+                    assertEquals(want, got[i * n + j], "element " + i + "," + j);
+                }
+            }
+        }
+    }
+
     @Test
     void syrkUpperThenMirrorGivesTheFullGram() {
         int rows = 6;
