@@ -4,13 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
+import dev.wudi.testing.ChildProcess;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -44,22 +40,11 @@ class CpuAdamKernelTest {
                 () -> CpuAdamKernel.fusedAdam(8L, 8L, 8L, 8L, 8L, 4, 0.1f, 0.999f, 0.001f, 1f, 1e-8f, -1e-3f, true, 0));
     }
 
-    private static String statusInChildJvm(List<String> jvmOptions, Map<String, String> env)
-            throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(CpuAdamKernelStatusMain.class.getName());
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove(CpuAdamKernel.SWITCH_ENV);
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM did not finish");
-        assertEquals(0, p.exitValue(), out);
-        return out;
+    private static String statusInChildJvm(List<String> jvmOptions, Map<String, String> env) throws InterruptedException {
+        ChildProcess.Outcome o = ChildProcess.run(ChildProcess.java(jvmOptions, CpuAdamKernelStatusMain.class), env,
+                List.of(CpuAdamKernel.SWITCH_ENV), 60);
+        assertEquals(0, o.rc(), o.output());
+        return o.output().strip();
     }
 
     @Test

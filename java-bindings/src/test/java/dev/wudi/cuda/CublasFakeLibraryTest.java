@@ -6,11 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
+import dev.wudi.testing.ChildProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
+import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,15 +36,7 @@ class CublasFakeLibraryTest {
             Files.copy(in, src);
         }
         Path so = dir.resolve("libcublas.so.13");
-        int rc;
-        try {
-            Process p = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", so.toString(), src.toString())
-                    .redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            rc = p.waitFor(60, TimeUnit.SECONDS) ? p.exitValue() : -1;
-        } catch (IOException e) {
-            rc = -1;
-        }
+        int rc = ChildProcess.run(List.of("cc", "-shared", "-fPIC", "-o", so.toString(), src.toString()), 60).rc();
         Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the fake cuBLAS");
         lib = CublasNative.load(so.toString());
     }

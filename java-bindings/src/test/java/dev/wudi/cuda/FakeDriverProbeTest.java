@@ -2,14 +2,13 @@ package dev.wudi.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.wudi.testing.ChildProcess;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,39 +33,16 @@ class FakeDriverProbeTest {
             Files.copy(in, src);
         }
         fake = dir.resolve("libcuda.so.1");
-        int rc = run(List.of("cc", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", fake.toString(), src.toString()),
-                null).rc;
+        int rc = ChildProcess.run(List.of("cc", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", fake.toString(),
+                src.toString()), 120).rc();
         Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the fake driver");
     }
 
-    private record Outcome(int rc, String output) {
-    }
-
-    private static Outcome run(List<String> cmd, String cuInit) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (cuInit != null) {
-            pb.environment().put("WUDI_FAKE_CUINIT", cuInit);
-        }
-        Process p;
-        try {
-            p = pb.start();
-        } catch (IOException e) {
-            return new Outcome(-1, e.toString());
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Outcome(p.waitFor(120, TimeUnit.SECONDS) ? p.exitValue() : -1, out);
-    }
-
-    private String probeInChildJvm(String cuInit) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(FakeDriverProbeMain.class.getName());
-        cmd.add(fake.toString());
-        Outcome o = run(cmd, cuInit);
-        assertEquals(0, o.rc, o.output);
-        return o.output.strip();
+    private String probeInChildJvm(String cuInit) throws InterruptedException {
+        ChildProcess.Outcome o = ChildProcess.run(ChildProcess.java(List.of(), FakeDriverProbeMain.class, fake.toString()),
+                Map.of("WUDI_FAKE_CUINIT", cuInit), List.of(), 120);
+        assertEquals(0, o.rc(), o.output());
+        return o.output().strip();
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs `wudi` in a child JVM (real exit codes, real stdout/stderr) on the test classpath. */
@@ -22,6 +23,12 @@ final class Cli {
     }
 
     static Result run(List<String> jvmArgs, String... args) throws IOException, InterruptedException {
+        return run(Map.of(), List.of(), jvmArgs, args);
+    }
+
+    /** As {@link #run(List, String...)} with these environment variables set and those named in unset removed. */
+    static Result run(Map<String, String> env, List<String> unset, List<String> jvmArgs, String... args)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
@@ -32,7 +39,10 @@ final class Cli {
         Path out = Files.createTempFile("wudi-cli", ".out");
         Path err = Files.createTempFile("wudi-cli", ".err");
         try {
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+            unset.forEach(pb.environment()::remove);
+            pb.environment().putAll(env);
+            Process p = pb.start();
             if (!p.waitFor(300, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new AssertionError("wudi " + String.join(" ", args) + " did not finish in 300 s");

@@ -5,12 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.cpu.CpuAdamKernel;
 import java.net.URL;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -26,17 +24,10 @@ class NativeLibraryCacheTest {
     Path cache;
 
     private String benchInChildJvm() throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "dev.wudi.cli.Main", "bench", "step", "--steps", "2",
-                "--literal-steps", "1", "--tasks", "1", "--shapes", "8x8"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("XDG_CACHE_HOME", cache.toString());
-        pb.environment().remove(CpuAdamKernel.SWITCH_ENV);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "bench did not finish");
-        assertEquals(0, p.exitValue(), out);
-        return out;
+        Cli.Result r = Cli.run(Map.of("XDG_CACHE_HOME", cache.toString()), List.of(CpuAdamKernel.SWITCH_ENV), List.of(),
+                "bench", "step", "--steps", "2", "--literal-steps", "1", "--tasks", "1", "--shapes", "8x8");
+        assertEquals(0, r.exit(), r.toString());
+        return r.out();
     }
 
     private List<Path> cached() throws Exception {
