@@ -44,6 +44,7 @@ public record GramMatrices(int rows, int cols, float[] c, float[] d, float[] tau
             }
             float w = (float) (1.0 / norm2);
             Gemm.sgemm(true, false, cols, cols, rows, 1f, tau, tau, 0f, g); // G = tau^T tau
+            symmetrise(g, cols);
             for (int i = 0; i < g.length; i++) {
                 c[i] += w * g[i];
             }
@@ -55,6 +56,21 @@ public record GramMatrices(int rows, int cols, float[] c, float[] d, float[] tau
             k += w * gg; // ||tau tau^T||_F^2 = ||tau^T tau||_F^2
         }
         return new GramMatrices(rows, cols, c, d, tau0, k);
+    }
+
+    /**
+     * Copies the upper triangle of the row-major [n, n] a onto its lower one. A GEMM computes G[i][j] and
+     * G[j][i] in different lanes of its kernel, with another summation order or FMA contraction, so tau^T tau
+     * can differ from its transpose in the last bit, and by how much depends on the kernel OpenBLAS picks
+     * for the CPU (AVX-512 or AVX2). LAPACK reads one triangle and other solvers the other: mirrored, every
+     * reader decomposes the same matrix, as the backends' SYRK-then-mirror C is.
+     */
+    static void symmetrise(float[] a, int n) {
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) {
+                a[j * n + i] = a[i * n + j];
+            }
+        }
     }
 
     /** L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K (one GEMM, dot products in double). */
