@@ -56,6 +56,15 @@ public final class CheckpointWriter implements AutoCloseable {
     private boolean keepPartial;
     /** Held from create to close: see lockPath. */
     private FileChannel lock;
+    /** Writes the generated companion files (config.json, model card, heads) into the folder, at commit. */
+    private FolderFiles generated;
+
+    /** Files a merge writes into a folder output beside the weights (config.json, README.md, heads/). */
+    @FunctionalInterface
+    public interface FolderFiles {
+        /** Writes them into dir, the temporary folder that commit then renames into place. */
+        void writeInto(Path dir) throws IOException;
+    }
 
     private CheckpointWriter(Path out, boolean folder, Path tmp, ShardPlan plan, Map<String, String> metadata,
                              List<Path> companions, OutputJournal journal) {
@@ -340,6 +349,14 @@ public final class CheckpointWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Files to write into a folder output at commit, after the copied companions (so a generated config.json
+     * replaces a copied one). Ignored for a single-file output.
+     */
+    public void generateAtCommit(FolderFiles files) {
+        this.generated = files;
+    }
+
     /** Finishes every file, writes the index and companions, and renames the result into place. */
     public void commit() throws IOException {
         advanceIfFull();
@@ -354,7 +371,11 @@ public final class CheckpointWriter implements AutoCloseable {
                 writeIndex();
             }
             for (Path c : companions) {
-                Files.copy(c, tmp.resolve(c.getFileName().toString()), StandardCopyOption.COPY_ATTRIBUTES);
+                Files.copy(c, tmp.resolve(c.getFileName().toString()), StandardCopyOption.COPY_ATTRIBUTES,
+                        StandardCopyOption.REPLACE_EXISTING);
+            }
+            if (generated != null) {
+                generated.writeInto(tmp);
             }
         }
         replace(tmp, out);

@@ -37,7 +37,7 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
-        if (ex instanceof UsageException) {
+        if (ex instanceof UsageException || ex instanceof dev.wudi.merge.OptionException) {
             err.println("wudi: " + ex.getMessage());
             err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
             err.flush();

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "wudi", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Data-free model merging with WUDI-Merging (arXiv 2503.08099) and classic baselines, streaming"
                 + " safetensors checkpoints one tensor at a time.",
-        subcommands = {MergeCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
+        subcommands = {MergeCommand.class, PlanCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
                 MethodsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -19,7 +19,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed (merge, inspect, demo, bench, methods)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed (merge, plan, inspect, demo, bench, methods)");
     }
 
     public static void main(String[] args) {
@@ -37,8 +37,7 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"wudi " + (v == null ? "dev" : v)};
+            return new String[] {"wudi " + dev.wudi.merge.Version.get()};
         }
     }
 }

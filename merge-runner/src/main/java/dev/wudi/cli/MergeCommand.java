@@ -6,6 +6,13 @@ import dev.wudi.backend.Backends;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
+import dev.wudi.merge.CardPolicy;
+import dev.wudi.merge.CostModel;
+import dev.wudi.merge.HeadPolicy;
+import dev.wudi.merge.ReproduceCommand;
+import dev.wudi.merge.StepRate;
+import dev.wudi.merge.VocabPolicy;
+import dev.wudi.model.LayoutOverride;
 import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.MergeReport;
@@ -35,12 +42,22 @@ import picocli.CommandLine.Option;
                     + "(sharded by --shard-size, with the base's config and tokenizer files) for a folder. It is "
                     + "written under a temporary name and renamed only when complete.",
             "",
-            "Which tensors the method computes: with no --include, WUDI takes every 2-D floating tensor "
-                    + "except names that look like embeddings or heads (regex: "
-                    + TensorSelection.DEFAULT_WUDI_EXCLUDE + "), and task-arithmetic, average and ties take every "
+            "Which tensors the method computes: with no --include, WUDI takes the linear weights of the body "
+                    + "(nn.Linear and Conv1D matrices, stacks of expert matrices), not "
+                    + TensorSelection.DEFAULT_WUDI_EXCLUDE + "; task-arithmetic, average and ties take every "
                     + "floating tensor. --include REGEX replaces that scope (WUDI then also takes conv weights, as "
                     + "[out, in*k*k]); --exclude REGEX always wins. Everything not selected follows --rest; "
                     + "non-float tensors are copied from the base.",
+            "",
+            "Real checkpoints: each linear weight is optimised in the paper's [out, in] orientation: GPT-2-family "
+                    + "Conv1D weights (stored [in, out]; known from config.json's model_type, else from the shapes "
+                    + "of c_attn/c_fc) are optimised transposed, and stacked experts [E, out, in] as E layers "
+                    + "(--layout overrides). Fine-tunes saved from another class of the architecture match with or "
+                    + "without its prefix (transformer., model., bert., ...). Task heads the base lacks or has in "
+                    + "another shape follow --heads; a vocabulary grown by added tokens follows --vocab; an lm_head the "
+                    + "base ties to its embeddings is never added. Models whose config.json differs in the body's "
+                    + "fields, or whose body tensors differ, are refused. `wudi plan` (or --dry-run) shows all of "
+                    + "this per tensor before anything is merged.",
             ""},
         footer = {"", "Examples:",
             "  wudi merge --base base.safetensors --model a.safetensors --model b.safetensors --out merged.safetensors",
@@ -48,6 +65,7 @@ import picocli.CommandLine.Option;
             "  wudi merge --solver spectral --base b.safetensors --model a.safetensors --model c.safetensors --out s.safetensors",
             "  wudi merge --lr auto --report r.json --report-html r.html --base b.safetensors --model a.safetensors --out m.safetensors",
             "  wudi merge --method ties --density 0.2 --base b.safetensors --model a.safetensors --model c.safetensors --out t.safetensors",
+            "  wudi merge --dry-run --base ./gpt2 --model ./gpt2-sst2 --model ./gpt2-emotion     (the plan, nothing merged)",
             "", "Environment:",
             "  WUDI_JAVA_OPTS           JVM options for the ./wudi launcher, e.g. -Xmx8g",
             "  WUDI_CPU_ADAM=java       the CPU's Adam pass in Java, not C (same result)",
@@ -55,7 +73,7 @@ import picocli.CommandLine.Option;
             "  WUDI_CUBLAS              path of libcublas if it is not found by itself",
             "  WUDI_CUSOLVER            path of libcusolver if it is not found by itself",
             "  WUDI_DEBUG=1             a stack trace with every error"})
-public final class MergeCommand implements Callable<Integer> {
+public class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--base", required = true, paramLabel = "PATH", description = "The pretrained checkpoint W0.")
     Path base;
@@ -64,7 +82,8 @@ public final class MergeCommand implements Callable<Integer> {
             description = "A fine-tuned checkpoint W_i (repeat once per task).")
     List<Path> models;
 
-    @Option(names = "--out", required = true, paramLabel = "PATH", description = "Where the merged checkpoint goes.")
+    @Option(names = "--out", paramLabel = "PATH",
+            description = "Where the merged checkpoint goes (required, except with --dry-run).")
     Path out;
 
     @Option(names = "--method", paramLabel = "NAME", defaultValue = "wudi",
@@ -145,6 +164,38 @@ public final class MergeCommand implements Callable<Integer> {
                     + " average, or task-arithmetic (with --scale). Default: ${DEFAULT-VALUE}.")
     RestPolicy rest;
 
+    @Option(names = "--layout", paramLabel = "REGEX=LAYOUT",
+            description = "Force the layout of tensors whose name the regex finds (repeat; first match wins): out-in"
+                    + " (nn.Linear), in-out (Conv1D), experts-out-in, experts-in-out, conv. Default: from config.json's"
+                    + " model_type, else name rules; `wudi plan` shows each tensor's layout and why.")
+    List<String> layouts;
+
+    @Option(names = "--heads", paramLabel = "POLICY", defaultValue = "auto",
+            description = "Task heads the base lacks or has in another shape (score, classifier, ...): save (each"
+                    + " model's heads to OUT/heads/model-K.safetensors, to use with the merged body), drop (left"
+                    + " out, named), from:K (the output takes model K's heads and config labels). auto: save for a"
+                    + " folder output, drop for a file. Default: ${DEFAULT-VALUE}.")
+    String heads;
+
+    @Option(names = "--vocab", paramLabel = "POLICY", defaultValue = "extend",
+            description = "Vocabularies grown by added tokens: extend (the output has every added row, each the mean"
+                    + " of the models that have it; vocab_size and tokenizer follow) or base (the base's rows only)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String vocab;
+
+    @Option(names = "--card", paramLabel = "POLICY", defaultValue = "auto",
+            description = "README.md model card of a folder output: auto (written unless the base has one), write"
+                    + " (also over the base's), none. Default: ${DEFAULT-VALUE}.")
+    String card;
+
+    @Option(names = "--dry-run",
+            description = "Print the plan (every tensor's role, layout, action, and estimated flops, memory and time)"
+                    + " and stop; nothing is written. Same as `wudi plan`.")
+    boolean dryRun;
+
+    @Option(names = "--json", description = "With --dry-run / `wudi plan`: the plan as JSON on stdout.")
+    boolean json;
+
     @Option(names = "--dtype", paramLabel = "DTYPE", converter = Converters.OutDType.class,
             description = "Output dtype of floating tensors: f32, f16 or bf16 (default: the base's, tensor by tensor)."
                     + " All arithmetic is float32 whatever the dtype.")
@@ -193,8 +244,17 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (out == null && !dryRun) {
+            throw new Errors.UsageException("Missing required option: '--out=PATH' (or --dry-run for the plan only)");
+        }
+        if (json && !dryRun) {
+            throw new Errors.UsageException("--json applies to --dry-run / `wudi plan`; use --report FILE.json for a merge");
+        }
         MergeMethod m;
         AdamConfig adam;
         AutoLr autoLr;
@@ -230,9 +290,30 @@ public final class MergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        MergeOptions options = MergeOptions.builder(base, models, out).method(m).scale(scale).density(density)
+        List<LayoutOverride> layoutOverrides = new java.util.ArrayList<>();
+        HeadPolicy headPolicy;
+        VocabPolicy vocabPolicy;
+        CardPolicy cardPolicy;
+        try {
+            if (layouts != null) {
+                for (String l : layouts) {
+                    layoutOverrides.add(LayoutOverride.parse(l));
+                }
+            }
+            headPolicy = HeadPolicy.parse(heads);
+            vocabPolicy = VocabPolicy.parse(vocab);
+            cardPolicy = CardPolicy.parse(card);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
+        Path outPath = out != null ? out : base.resolveSibling(base.getFileName() + ".plan");
+        MergeOptions options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
                 .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
-                .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).build();
+                .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
+                .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine()).build();
+        if (dryRun) {
+            return plan(options, tf32);
+        }
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         try (Backend backend = openBackend(tf32);
@@ -257,6 +338,38 @@ public final class MergeCommand implements Callable<Integer> {
             interrupts.uninstall();
         }
         return 0;
+    }
+
+    /** Prints the plan on stdout (text or JSON); nothing is written. */
+    private int plan(MergeOptions options, boolean tf32) throws Exception {
+        try (Backend backend = openBackend(tf32)) {
+            double rate = options.method() == MergeMethods.WUDI ? StepRate.flopsPerSecond(backend) : CostModel.NOMINAL_FLOPS;
+            Merger merger = new Merger(options, backend, null);
+            String text = merger.plan(p -> {
+                PlanPrinter printer = new PlanPrinter(options, p, merger.methodDescription(), backend.name(), rate);
+                try {
+                    return json ? printer.json() : printer.text();
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            System.out.print(text.endsWith("\n") ? text : text + "\n");
+            System.out.flush();
+        }
+        return 0;
+    }
+
+    /** The command as typed, quoted for a POSIX shell: the model card shows it as the way to reproduce the merge. */
+    private String commandLine() {
+        List<String> args = new java.util.ArrayList<>();
+        args.add("wudi");
+        args.add(spec == null ? "merge" : spec.name());
+        if (spec != null && spec.commandLine() != null && spec.commandLine().getParseResult() != null) {
+            args.addAll(spec.commandLine().getParseResult().originalArgs());
+        }
+        List<String> q = new java.util.ArrayList<>();
+        args.forEach(a -> q.add(ReproduceCommand.quote(a)));
+        return String.join(" ", q);
     }
 
     /** A native library that will not load is one line for the user, never a crash. */

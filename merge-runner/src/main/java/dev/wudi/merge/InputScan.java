@@ -24,52 +24,64 @@ final class InputScan {
     private InputScan() {
     }
 
-    static List<String> run(Checkpoint base, List<Checkpoint> models, boolean allowNonFinite, Cancellation cancel)
-            throws IOException {
+    static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
+                            Cancellation cancel) throws IOException {
         List<String> warnings = new ArrayList<>();
         boolean[] differs = new boolean[models.size()];
         int nonFiniteTensors = 0;
         float[] b = null;
         float[] m = null;
-        for (String name : base.names()) {
-            TensorRef baseRef = base.tensor(name);
-            if (!baseRef.info().dtype().mergeable()) {
-                continue; // copied from the base byte for byte, never computed with
+        for (MergePlan.Entry e : plan.entries()) {
+            TensorRef baseRef = e.base();
+            if (e.action() == MergePlan.Action.COPY || (baseRef != null && !baseRef.info().dtype().mergeable())) {
+                continue; // copied byte for byte, never computed with
             }
-            long numel = baseRef.info().numel();
+            int who = e.sources().size();
+            long baseNumel = baseRef == null ? 0 : baseRef.info().numel();
+            long numel = baseNumel;
+            for (TensorRef r : e.sources()) {
+                numel = Math.max(numel, r.info().numel());
+            }
             int cap = (int) Math.min(CHUNK, Math.max(1, numel));
             if (b == null || b.length < cap) {
                 b = new float[cap];
                 m = new float[cap];
             }
-            long[] firstBad = new long[models.size() + 1];
-            long[] badCount = new long[models.size() + 1];
+            long[] firstBad = new long[who + 1];
+            long[] badCount = new long[who + 1];
             java.util.Arrays.fill(firstBad, -1);
             for (long first = 0; first < numel; first += cap) {
                 cancel.check();
                 int count = (int) Math.min(cap, numel - first);
-                baseRef.readFloats(first, b, 0, count);
-                note(b, count, first, 0, firstBad, badCount);
-                for (int i = 0; i < models.size(); i++) {
-                    TensorRef ref = models.get(i).tensor(name);
-                    if (!ref.info().dtype().mergeable()) {
-                        continue; // Preflight reports the dtype mismatch
+                int baseCount = (int) Math.max(0, Math.min(count, baseNumel - first));
+                if (baseCount > 0) {
+                    baseRef.readFloats(first, b, 0, baseCount);
+                    note(b, baseCount, first, 0, firstBad, badCount);
+                }
+                for (int k = 0; k < who; k++) {
+                    TensorRef ref = e.sources().get(k);
+                    int c = (int) Math.max(0, Math.min(count, ref.info().numel() - first));
+                    if (c == 0) {
+                        continue;
                     }
-                    ref.readFloats(first, m, 0, count);
-                    note(m, count, first, i + 1, firstBad, badCount);
-                    if (!differs[i] && java.util.Arrays.mismatch(b, 0, count, m, 0, count) >= 0) {
+                    ref.readFloats(first, m, 0, c);
+                    note(m, c, first, k + 1, firstBad, badCount);
+                    int i = e.models().get(k);
+                    // rows past the base's (a grown vocabulary) and heads the base lacks are changes too
+                    if (!differs[i] && (c > baseCount || java.util.Arrays.mismatch(b, 0, c, m, 0, c) >= 0)) {
                         differs[i] = true;
                     }
                 }
             }
-            for (int k = 0; k <= models.size(); k++) {
+            for (int k = 0; k <= who; k++) {
                 if (badCount[k] == 0) {
                     continue;
                 }
-                Path file = (k == 0 ? baseRef : models.get(k - 1).tensor(name)).path();
-                float v = value(k == 0 ? baseRef : models.get(k - 1).tensor(name), firstBad[k]);
-                String what = "tensor " + name + " in " + file + " holds " + (Float.isNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")
-                        + " at element " + firstBad[k] + (badCount[k] > 1 ? " (" + badCount[k] + " non-finite values in all)" : "");
+                TensorRef ref = k == 0 ? baseRef : e.sources().get(k - 1);
+                float v = value(ref, firstBad[k]);
+                String what = "tensor " + ref.name() + " in " + ref.path() + " holds " + (Float.isNaN(v) ? "NaN"
+                        : v > 0 ? "+Inf" : "-Inf") + " at element " + firstBad[k]
+                        + (badCount[k] > 1 ? " (" + badCount[k] + " non-finite values in all)" : "");
                 if (!allowNonFinite) {
                     throw new CheckpointException(what + "; non-finite weights usually mean a broken fine-tune or"
                             + " download; pass --allow-nonfinite to merge anyway");
@@ -93,7 +105,7 @@ final class InputScan {
                 warnings.add("model " + model.path() + " is the base itself: its task vector is zero everywhere");
             } else {
                 warnings.add("model " + model.path() + " equals the base " + base.path() + " in every floating"
-                        + " tensor: its task vector is zero everywhere (merged anyway)");
+                        + " tensor the merge takes from it: its task vector is zero everywhere (merged anyway)");
             }
         }
         return warnings;

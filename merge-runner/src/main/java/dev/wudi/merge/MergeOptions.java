@@ -3,6 +3,7 @@ package dev.wudi.merge;
 import dev.wudi.format.DType;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
+import dev.wudi.model.LayoutOverride;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
@@ -18,17 +19,25 @@ import java.util.regex.Pattern;
  * @param threads    CPU threads (0 = all cores)
  * @param solver     WUDI's solver; null: Adam with {@code adam} (the paper's)
  * @param autoLr     null: Adam's lr is {@code adam.lr()}; else decided per tensor from its task vectors
+ * @param layouts    --layout overrides of the layout rules, first match wins
+ * @param heads      task heads the base lacks or has in another shape
+ * @param vocab      vocabularies grown by added tokens
+ * @param card       the README.md model card of a folder output
+ * @param command    the command line that ran this merge, for the model card; null: one is written out from
+ *                   these options
  */
 public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
                            Double density, AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest,
                            DType outDType, long shardBytes, int threads, boolean force, SolverSpec solver,
-                           AutoLr autoLr) {
+                           AutoLr autoLr, List<LayoutOverride> layouts, HeadPolicy heads, VocabPolicy vocab,
+                           CardPolicy card, String command) {
 
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
 
     public MergeOptions {
         models = List.copyOf(models);
+        layouts = List.copyOf(layouts);
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one --model is needed");
         }
@@ -90,6 +99,11 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         b.force = force;
         b.solver = solver;
         b.autoLr = autoLr;
+        b.layouts = layouts;
+        b.heads = heads;
+        b.vocab = vocab;
+        b.card = card;
+        b.command = command;
         return b;
     }
 
@@ -116,6 +130,11 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         private boolean force;
         private SolverSpec solver;
         private AutoLr autoLr;
+        private List<LayoutOverride> layouts = List.of();
+        private HeadPolicy heads = HeadPolicy.AUTO;
+        private VocabPolicy vocab = VocabPolicy.EXTEND;
+        private CardPolicy card = CardPolicy.AUTO;
+        private String command;
 
         private Builder(Path base, List<Path> models, Path out) {
             this.base = base;
@@ -188,9 +207,34 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return this;
         }
 
+        public Builder layouts(List<LayoutOverride> v) {
+            layouts = v;
+            return this;
+        }
+
+        public Builder heads(HeadPolicy v) {
+            heads = v;
+            return this;
+        }
+
+        public Builder vocab(VocabPolicy v) {
+            vocab = v;
+            return this;
+        }
+
+        public Builder card(CardPolicy v) {
+            card = v;
+            return this;
+        }
+
+        public Builder command(String v) {
+            command = v;
+            return this;
+        }
+
         public MergeOptions build() {
             return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                    shardBytes, threads, force, solver, autoLr);
+                    shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command);
         }
     }
 

@@ -10,9 +10,24 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 
-/** The outcome of a merge: one record per tensor and the totals; written by --report as JSON. */
+/**
+ * The outcome of a merge: what produced it ({@link RunInfo}), one record per tensor and the totals; written by
+ * --report as JSON.
+ *
+ * @param method the method with its solver and settings ("wudi (adam lr 1.0E-5, 300 steps)")
+ */
 public record MergeReport(String method, String device, String out, List<TensorRecord> tensors,
-                          List<String> warnings, double seconds, long outputBytes) {
+                          List<String> warnings, double seconds, long outputBytes, RunInfo run) {
+
+    public MergeReport(String method, String device, String out, List<TensorRecord> tensors, List<String> warnings,
+                       double seconds, long outputBytes) {
+        this(method, device, out, tensors, warnings, seconds, outputBytes, RunInfo.none());
+    }
+
+    /** Tensors in which some model's task vector was exactly zero (left out of WUDI's loss there). */
+    public long zeroTaskVectorTensors() {
+        return tensors.stream().filter(t -> !t.zeroTaskVectors().isEmpty()).count();
+    }
 
     public int optimisedCount() {
         return (int) tensors.stream().filter(t -> !Double.isNaN(t.lossBefore())).count();
@@ -29,14 +44,29 @@ public record MergeReport(String method, String device, String out, List<TensorR
     public ObjectNode toJson() {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
+        root.put("tool", run.tool());
+        root.put("version", run.version());
         root.put("method", method);
         root.put("device", device);
         root.put("out", out);
+        ObjectNode inputs = root.putObject("inputs");
+        inputs.put("base", run.base());
+        ArrayNode models = inputs.putArray("models");
+        run.models().forEach(models::add);
+        ObjectNode opts = root.putObject("options");
+        run.options().forEach(opts::put);
+        root.put("command", run.command());
+        ArrayNode notes = root.putArray("notes");
+        run.notes().forEach(notes::add);
+        ArrayNode extras = root.putArray("models_tensors_not_in_output");
+        run.extras().forEach(extras::add);
         ArrayNode arr = root.putArray("tensors");
         for (TensorRecord t : tensors) {
             ObjectNode n = arr.addObject();
             n.put("name", t.name());
             n.put("method", t.method());
+            n.put("role", t.role());
+            n.put("layout", t.layout());
             ArrayNode shape = n.putArray("shape");
             for (long d : t.shape()) {
                 shape.add(d);
@@ -45,6 +75,14 @@ public record MergeReport(String method, String device, String out, List<TensorR
             putLoss(n, "loss_before", t.lossBefore());
             putLoss(n, "loss_after", t.lossAfter());
             n.put("seconds", t.seconds());
+            if (!t.leftOut().isEmpty()) {
+                ArrayNode lo = n.putArray("models_left_out");
+                t.leftOut().forEach(lo::add);
+            }
+            if (!t.zeroTaskVectors().isEmpty()) {
+                ArrayNode z = n.putArray("zero_task_vectors");
+                t.zeroTaskVectors().forEach(z::add);
+            }
             if (!t.details().isEmpty()) {
                 ObjectNode solver = n.putObject("solver");
                 t.details().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
@@ -54,6 +92,7 @@ public record MergeReport(String method, String device, String out, List<TensorR
         ObjectNode totals = root.putObject("totals");
         totals.put("tensors", tensors.size());
         totals.put("optimised", optimisedCount());
+        totals.put("tensors_with_zero_task_vectors", zeroTaskVectorTensors());
         putLoss(totals, "loss_before", optimisedCount() == 0 ? Double.NaN : totalLossBefore());
         putLoss(totals, "loss_after", optimisedCount() == 0 ? Double.NaN : totalLossAfter());
         totals.put("seconds", seconds);

@@ -17,6 +17,8 @@ import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.method.Average;
 import dev.wudi.method.BaseCopy;
+import dev.wudi.method.GrownRows;
+import dev.wudi.method.ModelCopy;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.method.TaskArithmetic;
 import dev.wudi.method.TensorJob;
@@ -83,14 +85,38 @@ public final class Merger {
                 models.add(m);
             }
             OutputCheck.check(options, base, models);
-            List<String> warnings = new ArrayList<>(Preflight.check(base, models));
+            MergePlan plan = MergePlanner.plan(options, base, models, base.isFolder());
+            plan.notes().forEach(listener::info);
+            List<String> warnings = new ArrayList<>();
             try {
-                warnings.addAll(InputScan.run(base, models, safety.allowNonFinite(), safety.cancellation()));
+                warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation()));
             } catch (MergeInterruptedException e) {
                 throw new MergeInterruptedException("interrupted while checking the inputs; nothing was written");
             }
             warnings.forEach(listener::warning);
-            return merge(base, models, warnings, start);
+            return merge(plan, base, models, warnings, start);
+        } finally {
+            opened.forEach(Checkpoint::close);
+        }
+    }
+
+    /**
+     * The plan of this merge without merging: opens and checks the inputs as {@link #run()} does (a model that
+     * is not a fine-tune of the base is refused the same way), then hands the plan to {@code use} while the
+     * inputs are open. Nothing is read beyond the headers and config.json files; nothing is written.
+     */
+    public <T> T plan(java.util.function.Function<MergePlan, T> use) throws IOException {
+        List<Checkpoint> opened = new ArrayList<>();
+        try {
+            Checkpoint base = Checkpoint.open(options.base());
+            opened.add(base);
+            List<Checkpoint> models = new ArrayList<>();
+            for (Path p : options.models()) {
+                Checkpoint m = Checkpoint.open(p);
+                opened.add(m);
+                models.add(m);
+            }
+            return use.apply(MergePlanner.plan(options, base, models, base.isFolder()));
         } finally {
             opened.forEach(Checkpoint::close);
         }
@@ -115,6 +141,10 @@ public final class Merger {
         f.put("exclude", String.valueOf(options.exclude()));
         f.put("rest", String.valueOf(options.rest()));
         f.put("dtype", String.valueOf(options.outDType()));
+        f.put("layouts", String.valueOf(options.layouts()));
+        f.put("heads", options.heads().cliName());
+        f.put("vocab", options.vocab().cliName());
+        f.put("card", options.card().cliName());
         f.put("shard-size", String.valueOf(options.shardBytes()));
         f.put("backend", backend.name());
         f.put("threads", String.valueOf(options.threads() > 0 ? options.threads()
@@ -134,8 +164,8 @@ public final class Merger {
         return f;
     }
 
-    private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start)
-            throws IOException {
+    private MergeReport merge(MergePlan plan, Checkpoint base, List<Checkpoint> models, List<String> warnings,
+                              long start) throws IOException {
         Backend spectralFallback = null;
         boolean spectral = !(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI;
         String w = null;
@@ -153,7 +183,7 @@ public final class Merger {
             listener.warning(w);
         }
         try {
-            return merge(base, models, warnings, start, spectralFallback != null ? spectralFallback : backend);
+            return merge(plan, base, models, warnings, start, spectralFallback != null ? spectralFallback : backend);
         } finally {
             if (spectralFallback != null) {
                 spectralFallback.close();
@@ -161,22 +191,35 @@ public final class Merger {
         }
     }
 
-    private MergeReport merge(Checkpoint base, List<Checkpoint> models, List<String> warnings, long start,
-                              Backend wudiBackend) throws IOException {
-        TensorSelection selection = options.selection();
+    private MergeReport merge(MergePlan plan, Checkpoint base, List<Checkpoint> models, List<String> warnings,
+                              long start, Backend wudiBackend) throws IOException {
         TensorRule methodRule = methodRule(wudiBackend);
         TensorRule restRule = restRule();
         TensorRule copy = new BaseCopy();
+        TensorRule fromModel = new ModelCopy();
 
-        Map<String, TensorRule> rules = new LinkedHashMap<>();
+        List<MergePlan.Entry> entries = plan.entries();
+        List<TensorRule> rules = new ArrayList<>();
         List<TensorSpec> specs = new ArrayList<>();
         long totalWork = 0;
-        for (String name : base.names()) {
-            TensorInfo info = base.tensor(name).info();
-            TensorRule rule = !info.dtype().mergeable() ? copy : selection.selects(info) ? methodRule : restRule;
-            rules.put(name, rule);
-            specs.add(new TensorSpec(name, outDType(info), info.shape()));
-            totalWork += work(info, rule);
+        for (MergePlan.Entry e : entries) {
+            TensorRule rule;
+            switch (e.action()) {
+                case COPY:
+                    rule = copy;
+                    break;
+                case FROM_MODEL:
+                    rule = fromModel;
+                    break;
+                case METHOD:
+                    rule = methodRule;
+                    break;
+                default:
+                    rule = e.models().isEmpty() ? copy : restRule;
+            }
+            rules.add(e.grown() ? new GrownRows(rule, e.outShape()[0]) : rule);
+            specs.add(new TensorSpec(e.name(), e.outDType(), e.outShape()));
+            totalWork += CostModel.work(e, options);
         }
         listener.started(specs.size(), totalWork);
 
@@ -184,28 +227,29 @@ public final class Merger {
         List<TensorRecord> records = new ArrayList<>();
         long outputBytes = 0;
         Cancellation cancel = safety.cancellation();
+        OutputFiles files = new OutputFiles(options, plan, base, models);
         try (CheckpointWriter writer = CheckpointWriter.create(options.out(), base.isFolder(), specs, metadata,
-                options.shardBytes(), base.companionFiles(), fingerprint(base, models), safety.resume(),
+                options.shardBytes(), files.companions(), fingerprint(base, models), safety.resume(),
                 listener::info)) {
             try {
                 int skip = writer.resumedCount();
                 for (int i = 0; i < skip; i++) {
                     TensorSpec spec = specs.get(i);
-                    TensorRecord rec = fromJson(writer.resumedRecord(i), spec);
+                    TensorRecord rec = fromJson(writer.resumedRecord(i), spec, entries.get(i));
                     records.add(rec);
                     outputBytes += spec.byteSize();
                     listener.tensorStarted(i, spec.name(), rec.method());
-                    listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
+                    listener.tensorDone(rec, CostModel.work(entries.get(i), options));
                 }
                 for (int index = skip; index < specs.size(); index++) {
                     cancel.check();
                     TensorSpec spec = specs.get(index);
-                    TensorRule rule = rules.get(spec.name());
+                    TensorRule rule = rules.get(index);
                     if (rule instanceof WudiRule wudi) {
                         // lets an asynchronous backend load the next WUDI tensor while this one solves
-                        wudi.upcoming(nextJobOf(rule, rules, specs, index, base, models));
+                        wudi.upcoming(nextJobOf(rule, rules, entries, index));
                     }
-                    TensorRecord rec = mergeOne(base, models, spec, rule, index, writer);
+                    TensorRecord rec = mergeOne(entries.get(index), spec, rule, index, writer);
                     records.add(rec);
                     outputBytes += spec.byteSize();
                     try {
@@ -213,14 +257,22 @@ public final class Merger {
                     } catch (IOException e) {
                         throw writeFailed(writer, "writing tensor " + spec.name(), e);
                     }
-                    listener.tensorDone(rec, work(base.tensor(spec.name()).info(), rules.get(spec.name())));
+                    listener.tensorDone(rec, CostModel.work(entries.get(index), options));
                 }
                 cancel.check();
+                RunInfo run = runInfo(plan, models);
+                String device = wudiBackend == backend ? backend.name()
+                        : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
+                MergeReport report = new MergeReport(methodDescription(), device, options.out().toString(), records,
+                        withZeroNote(warnings, records, models), (System.nanoTime() - start) / 1e9, outputBytes, run);
+                writer.generateAtCommit(dir -> files.writeInto(dir, report));
                 try {
                     writer.commit();
                 } catch (IOException e) {
                     throw writeFailed(writer, "finishing the output", e);
                 }
+                return new MergeReport(report.method(), report.device(), report.out(), report.tensors(),
+                        report.warnings(), (System.nanoTime() - start) / 1e9, outputBytes, run);
             } catch (MergeInterruptedException e) {
                 writer.keepPartialOnClose();
                 String kept = writer.keepsPartial()
@@ -234,16 +286,101 @@ public final class Merger {
                 wudi.close();
             }
         }
-        String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
-        return new MergeReport(options.method().name(), device, options.out().toString(), records,
-                warnings, (System.nanoTime() - start) / 1e9, outputBytes);
+    }
+
+    /** The method with its solver and settings, as reports and the model card name it. */
+    public String methodDescription() {
+        if (options.method() == MergeMethods.WUDI) {
+            SolverSpec s = options.effectiveSolver();
+            String d = s.describe();
+            if (s instanceof SolverSpec.Adam && options.autoLr() != null) {
+                d = "adam lr " + options.autoLr().describe() + ", " + options.adam().iterations() + " steps";
+            }
+            return "wudi (" + d + ")";
+        }
+        String m = options.method().name();
+        if (options.method() == MergeMethods.TASK_ARITHMETIC) {
+            return m + " (scale " + options.effectiveScale() + ")";
+        }
+        if (options.method() == MergeMethods.TIES) {
+            return m + " (density " + options.effectiveDensity() + ", scale " + options.effectiveScale() + ")";
+        }
+        return m;
+    }
+
+    /** Every option that decides the output, defaults written out, for the reports and the model card. */
+    Map<String, String> optionValues() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("method", options.method().name());
+        if (options.method() == MergeMethods.WUDI) {
+            SolverSpec s = options.effectiveSolver();
+            m.put("solver", s.name());
+            if (s instanceof SolverSpec.Adam) {
+                m.put("lr", options.autoLr() != null ? options.autoLr().describe() : String.valueOf(options.adam().lr()));
+                m.put("iters", String.valueOf(options.adam().iterations()));
+                m.put("beta1", String.valueOf(options.adam().beta1()));
+                m.put("beta2", String.valueOf(options.adam().beta2()));
+                m.put("eps", String.valueOf(options.adam().eps()));
+            } else {
+                m.put("solver_settings", s.describe());
+            }
+        }
+        if (options.method().hasParam("scale") || options.rest() == RestPolicy.TASK_ARITHMETIC) {
+            m.put("scale", String.valueOf(options.effectiveScale()));
+        }
+        if (options.method() == MergeMethods.TIES) {
+            m.put("density", String.valueOf(options.effectiveDensity()));
+        }
+        m.put("include", options.include() == null ? "(method's default scope)" : options.include().pattern());
+        m.put("exclude", options.exclude() == null ? "(none)" : options.exclude().pattern());
+        m.put("rest", options.rest().cliName());
+        m.put("layout", options.layouts().isEmpty() ? "(rules: config.json, names)" : options.layouts().toString());
+        m.put("heads", options.heads().resolve(isFolderOutput()).cliName());
+        m.put("vocab", options.vocab().cliName());
+        m.put("dtype", options.outDType() == null ? "(the base's, per tensor)" : options.outDType().name());
+        m.put("shard_size", String.valueOf(options.shardBytes()));
+        m.put("device", backend.name());
+        return m;
+    }
+
+    private boolean isFolderOutput() {
+        return java.nio.file.Files.isDirectory(options.base());
+    }
+
+    private RunInfo runInfo(MergePlan plan, List<Checkpoint> models) {
+        List<String> modelPaths = new ArrayList<>();
+        options.models().forEach(p -> modelPaths.add(p.toString()));
+        List<String> extras = new ArrayList<>();
+        for (MergePlan.Extra x : plan.extras()) {
+            extras.add("model " + (x.model() + 1) + ": " + x.name() + " " + x.ref().info().shapeString() + ": " + x.fate());
+        }
+        return new RunInfo("wudi", Version.get(), options.base().toString(), modelPaths, optionValues(),
+                options.command() != null ? options.command() : ReproduceCommand.of(options), plan.notes(), extras);
+    }
+
+    /** One summary line naming the models whose task vector was zero somewhere (left out of those losses). */
+    private static List<String> withZeroNote(List<String> warnings, List<TensorRecord> records, List<Checkpoint> models) {
+        Map<Integer, Integer> tensorsPerModel = new java.util.TreeMap<>();
+        for (TensorRecord r : records) {
+            r.zeroTaskVectors().forEach(k -> tensorsPerModel.merge(k, 1, Integer::sum));
+        }
+        if (tensorsPerModel.isEmpty()) {
+            return warnings;
+        }
+        List<String> parts = new ArrayList<>();
+        tensorsPerModel.forEach((k, n) -> parts.add("model " + k + " in " + n + " tensor" + (n == 1 ? "" : "s")));
+        List<String> out = new ArrayList<>(warnings);
+        out.add("zero task vectors (the fine-tune left these weights exactly as the base): " + String.join(", ", parts)
+                + "; each such model is left out of that tensor's WUDI loss (its weight 1/||tau||^2 would be infinite);"
+                + " the report names them per tensor");
+        return out;
     }
 
     /** Computes and writes one tensor; every failure names the tensor (and the file where there is one). */
-    private TensorRecord mergeOne(Checkpoint base, List<Checkpoint> models, TensorSpec spec, TensorRule rule,
-                                  int index, CheckpointWriter writer) throws IOException {
+    private TensorRecord mergeOne(MergePlan.Entry entry, TensorSpec spec, TensorRule rule, int index,
+                                  CheckpointWriter writer) throws IOException {
         String name = spec.name();
-        TensorJob job = job(base, models, spec);
+        TensorJob job = job(entry);
         listener.tensorStarted(index, name, rule.label());
         long t0 = System.nanoTime();
         CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
@@ -261,8 +398,17 @@ public final class Merger {
             throw new IllegalStateException("rule " + rule.label() + " wrote " + sink.bytes + " bytes for "
                     + name + ", expected " + spec.byteSize());
         }
+        List<Integer> zeros = new ArrayList<>();
+        outcome.zeroTaskVectors().forEach(k -> zeros.add(entry.models().get(k) + 1));
         return new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
-                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details());
+                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details(),
+                entry.role().label(), entry.layout().label(), leftOut(entry), zeros);
+    }
+
+    private static List<String> leftOut(MergePlan.Entry e) {
+        List<String> out = new ArrayList<>();
+        e.leftOut().forEach((k, why) -> out.add("model " + (k + 1) + ": " + why));
+        return out;
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -280,16 +426,19 @@ public final class Merger {
         n.put("seconds", r.seconds());
         ObjectNode details = n.putObject("details");
         r.details().forEach(details::put);
+        r.zeroTaskVectors().forEach(n.putArray("zero_task_vectors")::add);
         return n;
     }
 
-    private static TensorRecord fromJson(JsonNode n, TensorSpec spec) {
+    private static TensorRecord fromJson(JsonNode n, TensorSpec spec, MergePlan.Entry entry) {
         Map<String, Double> details = new LinkedHashMap<>();
         n.path("details").fields().forEachRemaining(e -> details.put(e.getKey(), e.getValue().asDouble()));
+        List<Integer> zeros = new ArrayList<>();
+        n.path("zero_task_vectors").forEach(z -> zeros.add(z.asInt()));
         return new TensorRecord(spec.name(), n.path("method").asText("?"), spec.shape(), spec.dtype().name(),
                 n.has("loss_before") ? n.get("loss_before").asDouble() : Double.NaN,
                 n.has("loss_after") ? n.get("loss_after").asDouble() : Double.NaN, n.path("seconds").asDouble(),
-                details);
+                details, entry.role().label(), entry.layout().label(), leftOut(entry), zeros);
     }
 
     /** A failed write (disk full, I/O error) as one line: the file, what was being written, why. */
@@ -302,43 +451,21 @@ public final class Merger {
                 + " (is the disk full?); the temporary output was removed", e);
     }
 
-    private static TensorJob job(Checkpoint base, List<Checkpoint> models, TensorSpec spec) {
-        List<TensorRef> refs = new ArrayList<>();
-        for (Checkpoint m : models) {
-            refs.add(m.tensor(spec.name()));
-        }
-        return new TensorJob(spec.name(), base.tensor(spec.name()), refs, spec.dtype());
+    /** The job of one planned tensor: the base's tensor (or, for a head taken from a model, that model's). */
+    private static TensorJob job(MergePlan.Entry e) {
+        TensorRef base = e.base() != null ? e.base() : e.sources().get(0);
+        return new TensorJob(e.name(), base, e.sources(), e.outDType(), e.layout());
     }
 
     /** The next tensor after index that the same rule computes, or null (for WUDI's overlapped uploads). */
-    private static TensorJob nextJobOf(TensorRule rule, Map<String, TensorRule> rules, List<TensorSpec> specs,
-                                       int index, Checkpoint base, List<Checkpoint> models) {
-        for (int j = index + 1; j < specs.size(); j++) {
-            if (rules.get(specs.get(j).name()) == rule) {
-                return job(base, models, specs.get(j));
+    private static TensorJob nextJobOf(TensorRule rule, List<TensorRule> rules, List<MergePlan.Entry> entries,
+                                       int index) {
+        for (int j = index + 1; j < entries.size(); j++) {
+            if (rules.get(j) == rule) {
+                return job(entries.get(j));
             }
         }
         return null;
-    }
-
-    /** Relative cost for the progress bar's ETA: reads for element-wise work, GEMM flops for WUDI. */
-    private long work(TensorInfo info, TensorRule rule) {
-        long numel = Math.max(1, info.numel());
-        long reads = numel * (options.models().size() + 1);
-        if (rule instanceof WudiRule) {
-            long cols = numel / Math.max(1, info.shape()[0]);
-            // Adam: one [rows, cols] x [cols, cols] product per step; spectral: about a dozen such products
-            int products = options.effectiveSolver() instanceof SolverSpec.Adam a ? Math.max(1, a.config().iterations()) : 12;
-            return reads + numel * cols * products / 64;
-        }
-        return reads;
-    }
-
-    private DType outDType(TensorInfo info) {
-        if (!info.dtype().mergeable()) {
-            return info.dtype();
-        }
-        return options.outDType() != null ? options.outDType() : info.dtype();
     }
 
     private TensorRule methodRule(Backend wudiBackend) {

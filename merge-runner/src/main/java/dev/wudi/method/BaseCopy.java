@@ -24,7 +24,7 @@ public final class BaseCopy implements TensorRule {
             for (long off = 0; off < size; off += buf.capacity()) {
                 buf.clear();
                 buf.limit((int) Math.min(buf.capacity(), size - off));
-                job.base().file().readBytes(job.info(), off, buf);
+                job.base().readBytes(off, buf);
                 buf.flip();
                 sink.writeRaw(buf);
             }

@@ -3,13 +3,29 @@ package dev.wudi.method;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.TensorInfo;
+import dev.wudi.model.Layout;
 import java.util.List;
 
 /**
- * Everything one output tensor is computed from: its entry in the base, the same tensor in each
- * fine-tuned model (in --model order), and the dtype it is written in.
+ * Everything one output tensor is computed from: its entry in the base, the same tensor in each fine-tuned
+ * model that takes part (in --model order; a model left out of this tensor is absent), the dtype it is written
+ * in, and its layout (how WUDI sees its matrices in the paper's [out, in] orientation).
  */
-public record TensorJob(String name, TensorRef base, List<TensorRef> models, DType outDType) {
+public record TensorJob(String name, TensorRef base, List<TensorRef> models, DType outDType, Layout layout) {
+
+    public TensorJob {
+        models = List.copyOf(models);
+    }
+
+    /** A job with the layout the shape implies for an nn.Linear model: [out, in], a convolution, or a vector. */
+    public TensorJob(String name, TensorRef base, List<TensorRef> models, DType outDType) {
+        this(name, base, models, outDType, defaultLayout(base.info().rank()));
+    }
+
+    /** [out, in] for a matrix, [out, in*k...] for higher ranks, a vector below. */
+    public static Layout defaultLayout(int rank) {
+        return rank < 2 ? Layout.VECTOR : rank == 2 ? Layout.OUT_IN : Layout.CONV;
+    }
 
     public TensorInfo info() {
         return base.info();
@@ -21,5 +37,10 @@ public record TensorJob(String name, TensorRef base, List<TensorRef> models, DTy
 
     public int taskCount() {
         return models.size();
+    }
+
+    /** The same job over other parts of the tensors (a sub-range of rows, one expert). */
+    public TensorJob with(TensorRef base, List<TensorRef> models, Layout layout) {
+        return new TensorJob(name, base, models, outDType, layout);
     }
 }

@@ -9,12 +9,15 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
+import dev.wudi.model.Layout;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -22,9 +25,17 @@ import java.util.function.Supplier;
 /**
  * WUDI-Merging for one linear weight [out, in] (SPEC section 2): the task vectors tau_i = W_i - W_0 are
  * folded one at a time into the backend's Gram form, the solver runs (Adam from their sum by default, or
- * one of the spectral solvers), and the merged weight is W_0 + tau_m (no scaling coefficient). A weight of
- * rank &gt; 2 (a convolution [out, in, k, k]) is optimised as [out, in*k*k]. Under --lr auto, Adam's lr is
- * decided here per tensor from the task-vector RMS (measured while the task vectors stream in).
+ * one of the spectral solvers), and the merged weight is W_0 + tau_m (no scaling coefficient). The job's
+ * {@link Layout} says where the paper's [out, in] matrices lie: a Conv1D weight stored [in, out] is transposed
+ * on the way in and back on the way out (the result equals optimising the transposed checkpoint, bit for bit);
+ * a stack of experts [E, out, in] is E independent problems, solved one after another so that memory holds one
+ * expert; a convolution [out, in, k, k] is [out, in*k*k]. Under --lr auto, Adam's lr is decided per matrix from
+ * its task-vector RMS (measured while the task vectors stream in).
+ *
+ * <p>A model whose task vector is exactly zero in a matrix (a LoRA fine-tune that never touched the layer)
+ * would have weight 1/||tau_i||^2 = infinity: the backends give it weight 0, which leaves it out of the loss, and
+ * the outcome names it. Where every task vector of a matrix is zero, tau_m = 0 is the answer of every solver
+ * (Adam's gradient and moments stay zero), so nothing is solved.
  *
  * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
  * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
@@ -52,7 +63,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      * was given the raw bytes: read again only if the host forms the output), and the RMS of the task vectors
      * (NaN where the backend formed them itself).
      */
-    private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms) {
+    private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms, List<Integer> zeros) {
+
+        boolean allZero() {
+            return problem.taskCount() > 0 && problem.zeroTaskCount() == problem.taskCount();
+        }
     }
 
     public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
@@ -92,25 +107,100 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
-        checkShape(job);
+        Layout.Matrices m = checkShape(job);
+        if (m.count() == 1 && !m.transposed()) {
+            return applyOne(job, sink, m);
+        }
+        return applyEach(job, sink, m);
+    }
+
+    /**
+     * Several matrices (experts) or a transposed one: each matrix is loaded on the host (turned into [out, in]
+     * where stored transposed), solved, turned back and written before the next is read.
+     */
+    private TensorOutcome applyEach(TensorJob job, TensorSink sink, Layout.Matrices m) throws IOException {
+        close(takePrepared(null));
+        int rows = Math.toIntExact(m.rows());
+        int cols = Math.toIntExact(m.cols());
+        long[] stored = m.transposed() ? new long[] {cols, rows} : new long[] {rows, cols};
+        double before = 0;
+        double after = 0;
+        Map<String, Double> sums = new LinkedHashMap<>();
+        boolean[] zeroSomewhere = new boolean[job.models().size()];
+        float[] out = m.transposed() ? new float[rows * cols] : null;
+        for (long e = 0; e < m.count(); e++) {
+            long first = e * m.size();
+            List<TensorRef> parts = new ArrayList<>();
+            for (TensorRef r : job.models()) {
+                parts.add(r.slice(first, stored));
+            }
+            TensorJob part = job.with(job.base().slice(first, stored), parts, Layout.OUT_IN);
+            Loaded l = null;
+            WudiResult result;
+            Map<String, Double> details = new LinkedHashMap<>();
+            Backend on = backend;
+            try {
+                try {
+                    l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
+                    result = solve(l, details);
+                } catch (DeviceMemoryException ex) {
+                    close(l);
+                    l = null;
+                    on = fallbackFor(job, ex);
+                    l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
+                    result = solve(l, details);
+                }
+                l.zeros().forEach(i -> zeroSomewhere[i] = true);
+            } finally {
+                close(l);
+            }
+            float[] merged = add(result, l.w0(), part);
+            if (out != null) {
+                Transpose.of(merged, rows, cols, out);      // back to the stored [in, out]
+                merged = out;
+            }
+            sink.writeFloats(merged, 0, rows * cols);
+            before += result.lossBefore();
+            after += result.lossAfter();
+            details.putAll(result.details());
+            details.forEach((k, v) -> sums.merge(k, v, Double::sum));
+        }
+        Map<String, Double> details = new LinkedHashMap<>();
+        sums.forEach((k, v) -> details.put(k, k.endsWith("_seconds") ? v : v / m.count()));  // per-matrix means
+        if (m.count() > 1) {
+            details.put("matrices", (double) m.count());
+        }
+        List<Integer> zeros = new ArrayList<>();
+        for (int i = 0; i < zeroSomewhere.length; i++) {
+            if (zeroSomewhere[i]) {
+                zeros.add(i);
+            }
+        }
+        return new TensorOutcome(before, after, details, zeros);
+    }
+
+    /** One [out, in] matrix as stored: the raw-bytes path, the overlapped uploads and the on-device merge apply. */
+    private TensorOutcome applyOne(TensorJob job, TensorSink sink, Layout.Matrices m) throws IOException {
         Loaded current = takePrepared(job);
         WudiResult result;
         ByteBuffer encoded = null;
         Map<String, Double> details = new LinkedHashMap<>();
+        List<Integer> zeros;
         try {
             if (current == null) {
-                current = load(backend, job, autoLr != null);
+                current = load(backend, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false,
+                        autoLr != null, false);
             }
-            SolverSpec spec = resolve(current, details);
-            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem m
-                    && m.mergeOnDevice(job.outDType()) ? m : null;
-            if (spec instanceof SolverSpec.Adam adam && current.problem() instanceof AsyncWudiProblem async
-                    && upcoming != null) {
+            zeros = current.zeros();
+            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem mo
+                    && !current.allZero() && mo.mergeOnDevice(job.outDType()) ? mo : null;
+            if (!current.allZero() && solverFor(current, details) instanceof SolverSpec.Adam adam
+                    && current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
                 AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
                 prepareUpcoming();                       // reads and uploads overlap the queued solve
                 result = pending.await();
             } else {
-                result = current.problem().solve(spec, listener);
+                result = solve(current, details);
             }
             if (onDevice != null) {
                 encoded = onDevice.mergedWeights();      // W_0 + tau_m, already in the output dtype
@@ -118,20 +208,31 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         } catch (DeviceMemoryException e) {
             close(current);
             current = null;
-            return applyOnFallback(job, sink, e);
+            return applyOnFallback(job, sink, e, m);
         } finally {
             close(current);
         }
+        details.putAll(result.details());
         if (encoded != null) {
             sink.writeRaw(encoded);
-            details.putAll(result.details());
-            return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
+            return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, zeros);
         }
-        return write(result, current == null ? null : current.w0(), job, sink, details);
+        float[] merged = add(result, current == null ? null : current.w0(), job);
+        sink.writeFloats(merged, 0, merged.length);
+        return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, zeros);
     }
 
-    /** The solver for this tensor: under --lr auto, Adam with lr = factor x the task-vector RMS. */
-    private SolverSpec resolve(Loaded l, Map<String, Double> details) {
+    /** Solves a loaded problem; every task vector zero: tau_m = 0, what every solver would return. */
+    private WudiResult solve(Loaded l, Map<String, Double> details) {
+        if (l.allZero()) {
+            details.put("all_task_vectors_zero", 1.0);
+            return new WudiResult(new float[Math.toIntExact(l.job().numel())], 0.0, 0.0, 0);
+        }
+        return l.problem().solve(solverFor(l, details), listener);
+    }
+
+    /** The solver for this matrix: under --lr auto, Adam with lr = factor x the task-vector RMS. */
+    private SolverSpec solverFor(Loaded l, Map<String, Double> details) {
         SolverSpec spec = solver;
         if (autoLr != null && solver instanceof SolverSpec.Adam adam) {
             spec = new SolverSpec.Adam(adam.config().withLr(autoLr.lrFor(l.taskVectorRms())));
@@ -143,28 +244,34 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         return spec;
     }
 
+    /** The problem prepared for this job (null: none, or prepared for another tensor, which is freed). */
     private Loaded takePrepared(TensorJob job) {
         Loaded p = prepared;
         prepared = null;
-        if (p != null && !p.job().name().equals(job.name())) {
+        if (p != null && (job == null || !p.job().name().equals(job.name()))) {
             close(p);                                    // the plan changed under us: load afresh
             return null;
         }
         return p;
     }
 
+    /** Loads the upcoming tensor while this one solves, where it is one matrix as stored (else it waits its turn). */
     private void prepareUpcoming() throws IOException {
         TensorJob next = upcoming;
         upcoming = null;
         try {
-            checkShape(next);
-            prepared = load(backend, next, autoLr != null);
+            Layout.Matrices m = checkShape(next);
+            if (m.count() == 1 && !m.transposed()) {
+                prepared = load(backend, next, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false,
+                        autoLr != null, false);
+            }
         } catch (DeviceMemoryException | IllegalArgumentException e) {
             prepared = null;                             // met again, and reported, when its turn comes
         }
     }
 
-    private TensorOutcome applyOnFallback(TensorJob job, TensorSink sink, DeviceMemoryException why) throws IOException {
+    /** The fallback backend for a matrix that did not fit this one, with one warning; rethrows without one. */
+    private Backend fallbackFor(TensorJob job, DeviceMemoryException why) {
         if (fallback == null) {
             throw why;
         }
@@ -172,54 +279,91 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         if (fallbackBackend == null) {
             fallbackBackend = fallback.get();
         }
-        Loaded cpu = load(fallbackBackend, job, autoLr != null);
+        return fallbackBackend;
+    }
+
+    private TensorOutcome applyOnFallback(TensorJob job, TensorSink sink, DeviceMemoryException why,
+                                          Layout.Matrices m) throws IOException {
+        Backend cpu = fallbackFor(job, why);
+        Loaded l = load(cpu, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false, autoLr != null, true);
         WudiResult result;
         Map<String, Double> details = new LinkedHashMap<>();
         try {
-            result = cpu.problem().solve(resolve(cpu, details), listener);
+            result = solve(l, details);
         } finally {
-            close(cpu);
+            close(l);
         }
-        return write(result, cpu.w0(), job, sink, details);
+        details.putAll(result.details());
+        float[] merged = add(result, l.w0(), job);
+        sink.writeFloats(merged, 0, merged.length);
+        return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, l.zeros());
     }
 
     /**
-     * Reads W_0 and every W_i of the job and folds the task vectors into a new problem.
+     * Reads W_0 and every W_i of the job and folds the task vectors into a new problem of the paper's
+     * [rows = out, cols = in] matrix.
      *
-     * @param needRms the task vectors' RMS is needed (--lr auto): form them on the host
+     * @param transposed the job's tensors are stored [cols, rows] (Conv1D): turned on the host first
+     * @param needRms    the task vectors' RMS is needed (--lr auto): form them on the host
+     * @param hostOnly   form the task vectors on the host even where the backend could from raw bytes
      */
-    private static Loaded load(Backend on, TensorJob job, boolean needRms) throws IOException {
-        int count = (int) job.numel();
-        long[] shape = job.info().shape();
-        int rows = Math.toIntExact(shape[0]);
-        int cols = count / rows;
+    private static Loaded load(Backend on, TensorJob job, int rows, int cols, boolean transposed, boolean needRms,
+                               boolean hostOnly) throws IOException {
+        int count = Math.toIntExact(job.numel());
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
         float[] w0 = null;
+        List<Integer> zeros = new ArrayList<>();
         try {
             double sumSquares = 0;
-            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms) {
+            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms && !transposed && !hostOnly) {
                 raw.setBase(rawBytes(job.base()), job.info().dtype());
-                for (TensorRef model : job.models()) {
-                    raw.addFineTuned(rawBytes(model));   // tau_i = W_i - W_0 formed by the backend
+                for (int i = 0; i < job.models().size(); i++) {
+                    int zeroBefore = raw.zeroTaskCount();
+                    raw.addFineTuned(rawBytes(job.models().get(i)));   // tau_i = W_i - W_0 formed by the backend
+                    if (raw.zeroTaskCount() > zeroBefore) {
+                        zeros.add(i);
+                    }
                 }
             } else {
-                w0 = new float[count];
-                job.base().readAll(w0);
+                w0 = readPaperOrientation(job.base(), rows, cols, transposed);
                 float[] tau = new float[count];
-                for (TensorRef model : job.models()) {
-                    model.readAll(tau);
+                float[] stored = transposed ? new float[count] : null;
+                for (int i = 0; i < job.models().size(); i++) {
+                    readPaperOrientation(job.models().get(i), rows, cols, transposed, stored, tau);
                     for (int j = 0; j < count; j++) {
                         tau[j] -= w0[j];                 // tau_i = W_i - W_0 in float32
                         sumSquares += (double) tau[j] * tau[j];
                     }
+                    int zeroBefore = problem.zeroTaskCount();
                     problem.addTaskVector(tau);
+                    if (problem.zeroTaskCount() > zeroBefore) {
+                        zeros.add(i);
+                    }
                 }
             }
             double rms = Math.sqrt(sumSquares / ((double) count * job.models().size()));
-            return new Loaded(job, problem, w0, needRms ? rms : Double.NaN);
+            return new Loaded(job, problem, w0, needRms ? rms : Double.NaN, zeros);
         } catch (IOException | RuntimeException e) {
             problem.close();
             throw e;
+        }
+    }
+
+    /** Reads a matrix as the paper's [rows, cols] into a new array. */
+    private static float[] readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed) throws IOException {
+        float[] out = new float[rows * cols];
+        readPaperOrientation(t, rows, cols, transposed, transposed ? new float[rows * cols] : null, out);
+        return out;
+    }
+
+    /** Reads a matrix into out as [rows, cols]; stored transposed, through scratch. */
+    private static void readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed, float[] scratch,
+                                             float[] out) throws IOException {
+        if (transposed) {
+            t.readAll(scratch);                          // stored [cols, rows] = [in, out]
+            Transpose.of(scratch, cols, rows, out);
+        } else {
+            t.readAll(out);
         }
     }
 
@@ -230,13 +374,16 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     private static ByteBuffer rawBytes(TensorRef t) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.info().byteSize()));
-        t.file().readBytes(t.info(), 0, b);
+        t.readBytes(0, b);
         b.flip();
         return b;
     }
 
-    private static TensorOutcome write(WudiResult result, float[] w0, TensorJob job, TensorSink sink,
-                                       Map<String, Double> details) throws IOException {
+    /**
+     * W = W_0 + tau_m in the paper's orientation (W_0 read again, as stored, where the backend was given raw
+     * bytes: then the matrix is not transposed), in place of tau_m.
+     */
+    private static float[] add(WudiResult result, float[] w0, TensorJob job) throws IOException {
         if (w0 == null) {
             w0 = new float[(int) job.numel()];
             job.base().readAll(w0);
@@ -249,22 +396,23 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         for (int j = 0; j < merged.length; j++) {
             merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
         }
-        sink.writeFloats(merged, 0, merged.length);
-        details.putAll(result.details());
-        return new TensorOutcome(result.lossBefore(), result.lossAfter(), details);
+        return merged;
     }
 
-    private static void checkShape(TensorJob job) {
+    /** The job's matrices; refuses what is not a matrix or does not fit one Java array. */
+    private static Layout.Matrices checkShape(TensorJob job) {
         long numel = job.numel();
-        long[] shape = job.info().shape();
-        if (shape.length < 2 || numel == 0) {
+        Layout layout = job.layout();
+        if (numel == 0 || job.info().rank() < 2 || layout == Layout.VECTOR || !layout.fits(job.info().rank())) {
             throw new IllegalArgumentException("tensor " + job.name() + " " + job.info().shapeString()
-                    + " is not a matrix; WUDI applies to weights of rank 2 or more");
+                    + " is not a matrix of layout " + layout.label() + "; WUDI applies to weights of rank 2 or more");
         }
-        if (numel > Integer.MAX_VALUE - 8) {
+        Layout.Matrices m = layout.matrices(job.info().shape());
+        if (m.size() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("tensor " + job.name() + " " + job.info().shapeString()
-                    + " has more than 2^31 elements; exclude it from WUDI with --exclude");
+                    + " has a matrix of more than 2^31 elements; exclude it from WUDI with --exclude");
         }
+        return m;
     }
 
     private static void close(Loaded l) {

@@ -253,6 +253,12 @@ class MergeSafetyTest {
             }
             assertTrue(names.size() > 2, "several shards: " + names);
             for (String n : names) {
+                if (n.equals("README.md")) {
+                    // the model card names the output folder (its title, --out in the command): the rest is the same
+                    assertEquals(Files.readString(expected.resolve(n)).replace(expected.getFileName().toString(), "OUT"),
+                            Files.readString(actual.resolve(n)).replace(actual.getFileName().toString(), "OUT"), n);
+                    continue;
+                }
                 assertArrayEquals(Files.readAllBytes(expected.resolve(n)), Files.readAllBytes(actual.resolve(n)), n);
             }
         } else {

@@ -1,0 +1,210 @@
+package dev.wudi.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wudi.merge.CostModel;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.MergePlan;
+import dev.wudi.model.Layout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * `wudi plan` (and `merge --dry-run`): the plan as a table, one row per output tensor (role, layout, shape, what
+ * will be done, how many models take part, estimated flops, peak memory and time on the chosen device), then
+ * why each layout was chosen, the fine-tunes' tensors the output will not hold, the notes, and the totals; or the
+ * same as one JSON document.
+ */
+final class PlanPrinter {
+
+    private final MergeOptions options;
+    private final MergePlan plan;
+    private final String method;
+    private final String device;
+    private final double flopsPerSecond;
+
+    PlanPrinter(MergeOptions options, MergePlan plan, String method, String device, double flopsPerSecond) {
+        this.options = options;
+        this.plan = plan;
+        this.method = method;
+        this.device = device;
+        this.flopsPerSecond = flopsPerSecond;
+    }
+
+    private CostModel.Cost cost(MergePlan.Entry e) {
+        return CostModel.of(e, options, flopsPerSecond, CostModel.NOMINAL_READ_BYTES);
+    }
+
+    String text() {
+        StringBuilder s = new StringBuilder();
+        s.append("plan: ").append(method).append(" on ").append(device)
+                .append(String.format(Locale.ROOT, " (Adam step measured at %.1f GFLOP/s)%n", flopsPerSecond / 1e9));
+        s.append("base: ").append(options.base()).append(describe(plan.baseConfig().modelType(),
+                plan.baseConfig().architectures())).append('\n');
+        for (int i = 0; i < options.models().size(); i++) {
+            s.append("model ").append(i + 1).append(": ").append(options.models().get(i))
+                    .append(describe(plan.modelConfigs().get(i).modelType(), plan.modelConfigs().get(i).architectures()))
+                    .append('\n');
+        }
+        s.append('\n');
+        int nameWidth = 6;
+        for (MergePlan.Entry e : plan.entries()) {
+            nameWidth = Math.max(nameWidth, e.name().length());
+        }
+        nameWidth = Math.min(nameWidth, 64);
+        String fmt = "%-" + nameWidth + "s  %-9s  %-14s  %-16s  %-28s  %6s  %10s  %9s  %9s%n";
+        s.append(String.format(Locale.ROOT, fmt, "tensor", "role", "layout", "shape", "action", "models", "GFLOP",
+                "peak MB", "est. s"));
+        double flops = 0;
+        long peak = 0;
+        double seconds = 0;
+        for (MergePlan.Entry e : plan.entries()) {
+            CostModel.Cost c = cost(e);
+            flops += c.flops();
+            peak = Math.max(peak, c.peakBytes());
+            seconds += c.seconds();
+            String shape = Arrays.toString(e.outShape()) + (e.grown() ? "*" : "");
+            s.append(String.format(Locale.ROOT, fmt, e.name(), e.role().label(), e.layout().label(), shape, e.label(),
+                    e.models().size() + (e.leftOut().isEmpty() ? "" : "/" + options.models().size()),
+                    String.format(Locale.ROOT, "%.2f", c.flops() / 1e9),
+                    String.format(Locale.ROOT, "%.1f", c.peakBytes() / 1e6),
+                    String.format(Locale.ROOT, "%.2f", c.seconds())));
+        }
+        s.append('\n');
+        Map<String, Integer> sources = new LinkedHashMap<>();
+        for (MergePlan.Entry e : plan.entries()) {
+            if (e.action() == MergePlan.Action.METHOD && e.layout() != Layout.VECTOR) {
+                sources.merge(e.layout().label() + ": " + e.layoutSource(), 1, Integer::sum);
+            }
+        }
+        if (!sources.isEmpty()) {
+            s.append("layouts of the tensors the method computes:\n");
+            sources.forEach((k, n) -> s.append("  ").append(n).append(" x ").append(k).append('\n'));
+        }
+        List<String> left = new ArrayList<>();
+        for (MergePlan.Entry e : plan.entries()) {
+            e.leftOut().forEach((k, why) -> left.add(e.name() + ": model " + (k + 1) + " left out (" + why + ")"));
+        }
+        if (!left.isEmpty()) {
+            s.append("models left out of a tensor:\n");
+            left.forEach(l -> s.append("  ").append(l).append('\n'));
+        }
+        if (!plan.extras().isEmpty()) {
+            s.append("fine-tunes' tensors not in the output as such:\n");
+            for (MergePlan.Extra x : plan.extras()) {
+                s.append("  model ").append(x.model() + 1).append(": ").append(x.name()).append(' ')
+                        .append(x.ref().info().shapeString()).append(": ").append(x.fate()).append('\n');
+            }
+        }
+        if (!plan.notes().isEmpty()) {
+            s.append("notes:\n");
+            plan.notes().forEach(n -> s.append("  ").append(n).append('\n'));
+        }
+        if (plan.entries().stream().anyMatch(MergePlan.Entry::grown)) {
+            s.append("* rows added past the base's vocabulary\n");
+        }
+        s.append(String.format(Locale.ROOT, "total: %d tensor%s, %d computed by %s; %.3g GFLOP, peak %.1f MB of"
+                        + " solver state, about %s on %s (an estimate: reading the inputs at %.0f MB/s)%n",
+                plan.entries().size(), plan.entries().size() == 1 ? "" : "s", plan.methodCount(), options.method().name(),
+                flops / 1e9, peak / 1e6, duration(seconds), device, CostModel.NOMINAL_READ_BYTES / 1e6));
+        return s.toString();
+    }
+
+    String json() throws com.fasterxml.jackson.core.JsonProcessingException {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode root = mapper.createObjectNode();
+        root.put("method", method);
+        root.put("device", device);
+        root.put("step_flops_per_second", flopsPerSecond);
+        root.put("base", options.base().toString());
+        ArrayNode models = root.putArray("models");
+        options.models().forEach(p -> models.add(p.toString()));
+        ArrayNode tensors = root.putArray("tensors");
+        double flops = 0;
+        long peak = 0;
+        double seconds = 0;
+        for (MergePlan.Entry e : plan.entries()) {
+            CostModel.Cost c = cost(e);
+            flops += c.flops();
+            peak = Math.max(peak, c.peakBytes());
+            seconds += c.seconds();
+            ObjectNode n = tensors.addObject();
+            n.put("name", e.name());
+            n.put("role", e.role().label());
+            n.put("layout", e.layout().label());
+            n.put("layout_source", e.layoutSource());
+            if (e.layout() != Layout.VECTOR && e.base() != null && e.layout().fits(e.base().info().rank())) {
+                Layout.Matrices m = e.layout().matrices(e.base().info().shape());
+                ObjectNode mm = n.putObject("matrices");
+                mm.put("count", m.count());
+                mm.put("out", m.rows());
+                mm.put("in", m.cols());
+                mm.put("stored_transposed", m.transposed());
+            }
+            ArrayNode shape = n.putArray("shape");
+            for (long d : e.outShape()) {
+                shape.add(d);
+            }
+            if (e.grown()) {
+                n.put("base_rows", e.baseRows());
+            }
+            n.put("dtype", e.outDType().name());
+            n.put("action", e.action().name().toLowerCase(Locale.ROOT));
+            n.put("label", e.label());
+            ArrayNode in = n.putArray("models");
+            e.models().forEach(k -> in.add(k + 1));
+            if (!e.leftOut().isEmpty()) {
+                ObjectNode lo = n.putObject("models_left_out");
+                e.leftOut().forEach((k, why) -> lo.put(String.valueOf(k + 1), why));
+            }
+            n.put("flops", c.flops());
+            n.put("peak_bytes", c.peakBytes());
+            n.put("seconds", c.seconds());
+        }
+        ArrayNode extras = root.putArray("models_tensors_not_in_output");
+        for (MergePlan.Extra x : plan.extras()) {
+            ObjectNode n = extras.addObject();
+            n.put("model", x.model() + 1);
+            n.put("name", x.name());
+            n.put("role", x.role().label());
+            ArrayNode shape = n.putArray("shape");
+            for (long d : x.ref().info().shape()) {
+                shape.add(d);
+            }
+            n.put("fate", x.fate());
+        }
+        ArrayNode notes = root.putArray("notes");
+        plan.notes().forEach(notes::add);
+        ObjectNode totals = root.putObject("totals");
+        totals.put("tensors", plan.entries().size());
+        totals.put("computed_by_method", plan.methodCount());
+        totals.put("flops", flops);
+        totals.put("peak_bytes", peak);
+        totals.put("seconds", seconds);
+        return mapper.writeValueAsString(root);
+    }
+
+    private static String describe(String type, List<String> arch) {
+        if (type.isEmpty() && arch.isEmpty()) {
+            return " (no config.json)";
+        }
+        return " (" + (type.isEmpty() ? "" : type) + (arch.isEmpty() ? "" : (type.isEmpty() ? "" : ", ")
+                + String.join(", ", arch)) + ")";
+    }
+
+    static String duration(double s) {
+        if (s < 60) {
+            return String.format(Locale.ROOT, "%.1f s", s);
+        }
+        if (s < 3600) {
+            return String.format(Locale.ROOT, "%.1f min", s / 60);
+        }
+        return String.format(Locale.ROOT, "%.1f h", s / 3600);
+    }
+}

@@ -1,0 +1,33 @@
+package dev.wudi.merge;
+
+import java.util.Locale;
+
+/** Whether a folder output gets a README.md model card describing the merge. */
+public enum CardPolicy {
+    /** Written, unless the base has a README.md of its own (then the base's is copied, as every companion file). */
+    AUTO("auto"),
+    /** Written, over the base's README.md if it has one. */
+    WRITE("write"),
+    /** Not written (the base's README.md, if any, is copied). */
+    NONE("none");
+
+    private final String cliName;
+
+    CardPolicy(String cliName) {
+        this.cliName = cliName;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    public static CardPolicy parse(String s) {
+        String n = s.trim().toLowerCase(Locale.ROOT);
+        for (CardPolicy p : values()) {
+            if (p.cliName.equals(n)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("unknown --card '" + s + "' (choose auto, write or none)");
+    }
+}

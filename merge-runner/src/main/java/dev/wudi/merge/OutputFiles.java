@@ -1,0 +1,202 @@
+package dev.wudi.merge;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wudi.checkpoint.Checkpoint;
+import dev.wudi.checkpoint.TensorRef;
+import dev.wudi.format.DType;
+import dev.wudi.format.SafetensorsWriter;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.model.ModelConfig;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * The files of a folder output beside the weights, as a Hugging Face user expects them: the base's companion
+ * files (tokenizer, generation config, ...) copied; config.json copied with torch_dtype (and dtype) set to the
+ * output dtype and vocab_size to a grown vocabulary; the tokenizer of the model that holds every added token
+ * where the vocabulary grew; a README.md model card (unless the base has its own and --card write was not
+ * given); and, under --heads save, each model's task heads in heads/model-K.safetensors.
+ */
+final class OutputFiles {
+
+    /** Files transformers' tokenizers read (taken together from one checkpoint, never mixed). */
+    static final Set<String> TOKENIZER_FILES = Set.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer.model",
+            "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "chat_template.json");
+
+    static final String CARD = "README.md";
+
+    private static final int COPY_BYTES = 8 << 20;
+
+    private final MergeOptions options;
+    private final MergePlan plan;
+    private final Checkpoint base;
+    private final List<Checkpoint> models;
+
+    OutputFiles(MergeOptions options, MergePlan plan, Checkpoint base, List<Checkpoint> models) {
+        this.options = options;
+        this.plan = plan;
+        this.base = base;
+        this.models = models;
+    }
+
+    /** Whether the model card is written (a folder output only). */
+    boolean writesCard() throws IOException {
+        if (!base.isFolder() || options.card() == CardPolicy.NONE) {
+            return false;
+        }
+        return options.card() == CardPolicy.WRITE || !Files.exists(base.path().resolve(CARD));
+    }
+
+    /** The tokenizer files of the model that holds every added row, or null where the base's stay. */
+    private List<Path> modelTokenizer() throws IOException {
+        if (plan.tokenizerFrom() < 0) {
+            return null;
+        }
+        Checkpoint m = models.get(plan.tokenizerFrom());
+        if (!m.isFolder()) {
+            return null;
+        }
+        List<Path> out = new ArrayList<>();
+        try (Stream<Path> s = Files.list(m.path())) {
+            s.filter(p -> TOKENIZER_FILES.contains(p.getFileName().toString()) && Files.isRegularFile(p))
+                    .sorted().forEach(out::add);
+        }
+        return out.isEmpty() ? null : out;
+    }
+
+    /** The files copied as they are: the base's companions, less those generated, with another tokenizer if so. */
+    List<Path> companions() throws IOException {
+        if (!base.isFolder()) {
+            return List.of();
+        }
+        List<Path> tokenizer = modelTokenizer();
+        boolean card = writesCard();
+        List<Path> out = new ArrayList<>();
+        for (Path p : base.companionFiles()) {
+            String n = p.getFileName().toString();
+            if (n.equals(ModelConfig.FILE) && rewritesConfig()) {
+                continue;                                  // written by writeInto, with the output's dtype
+            }
+            if (n.equals(CARD) && card) {
+                continue;
+            }
+            if (tokenizer != null && TOKENIZER_FILES.contains(n)) {
+                continue;
+            }
+            out.add(p);
+        }
+        if (tokenizer != null) {
+            out.addAll(tokenizer);
+        }
+        return out;
+    }
+
+    /**
+     * Whether config.json must change (a new dtype, a grown vocabulary, another model's labels); otherwise the
+     * base's is copied byte for byte.
+     */
+    boolean rewritesConfig() {
+        return plan.baseConfig().present() && (options.outDType() != null || plan.vocabSize() > 0
+                || plan.heads().kind() == HeadPolicy.Kind.FROM);
+    }
+
+    /** Writes config.json, the model card and the saved heads into the output's temporary folder. */
+    void writeInto(Path dir, MergeReport report) throws IOException {
+        if (rewritesConfig()) {
+            Files.writeString(dir.resolve(ModelConfig.FILE), config() + "\n");
+        }
+        if (writesCard()) {
+            Files.writeString(dir.resolve(CARD), ModelCard.render(options, plan, report, base, models));
+        }
+        writeHeads(dir);
+    }
+
+    /** The base's config.json with the output's dtype, vocabulary and (--heads from:K) labels. */
+    String config() throws IOException {
+        ObjectNode c = plan.baseConfig().json().deepCopy();
+        if (options.outDType() != null) {
+            String t = torchName(options.outDType());
+            if (c.has("torch_dtype") || !c.has("dtype")) {
+                c.put("torch_dtype", t);
+            }
+            if (c.has("dtype")) {
+                c.put("dtype", t);
+            }
+        }
+        if (plan.vocabSize() > 0) {
+            if (c.has("vocab_size") || !c.path("text_config").isObject()) {
+                c.put("vocab_size", plan.vocabSize());
+            } else {
+                ((ObjectNode) c.get("text_config")).put("vocab_size", plan.vocabSize());
+            }
+        }
+        if (plan.heads().kind() == HeadPolicy.Kind.FROM) {
+            JsonNode k = plan.modelConfigs().get(plan.heads().model() - 1).json();
+            for (String f : new String[] {"architectures", "id2label", "label2id", "num_labels", "problem_type",
+                    "finetuning_task", "pad_token_id"}) {
+                if (k.has(f)) {
+                    c.set(f, k.get(f).deepCopy());
+                }
+            }
+        }
+        return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c);
+    }
+
+    static String torchName(DType d) {
+        switch (d) {
+            case F32: return "float32";
+            case F16: return "float16";
+            case BF16: return "bfloat16";
+            default: return d.name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** heads/model-K.safetensors: model K's task-head tensors, bytes as they are, under the model's own names. */
+    private void writeHeads(Path dir) throws IOException {
+        Map<Integer, Map<String, TensorRef>> byModel = new TreeMap<>();
+        for (MergePlan.Extra x : plan.extras()) {
+            if (x.saved()) {
+                byModel.computeIfAbsent(x.model(), k -> new LinkedHashMap<>()).put(x.name(), x.ref());
+            }
+        }
+        if (byModel.isEmpty()) {
+            return;
+        }
+        Path heads = Files.createDirectories(dir.resolve("heads"));
+        for (Map.Entry<Integer, Map<String, TensorRef>> e : byModel.entrySet()) {
+            List<TensorSpec> specs = new ArrayList<>();
+            e.getValue().forEach((n, r) -> specs.add(new TensorSpec(n, r.info().dtype(), r.info().shape())));
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("format", "pt");
+            meta.put("wudi_source_model", models.get(e.getKey()).path().toString());
+            Path file = heads.resolve(MergePlanner.headsFile(e.getKey()));
+            try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, meta)) {
+                for (TensorRef r : e.getValue().values()) {
+                    long size = r.info().byteSize();
+                    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(COPY_BYTES, Math.max(1, size)));
+                    for (long off = 0; off < size; off += buf.capacity()) {
+                        buf.clear();
+                        buf.limit((int) Math.min(buf.capacity(), size - off));
+                        r.readBytes(off, buf);
+                        buf.flip();
+                        w.write(buf);
+                    }
+                }
+                w.finish();
+            }
+        }
+    }
+}
