@@ -363,9 +363,10 @@ public class MergeCommand implements Callable<Integer> {
     private String commandLine() {
         List<String> args = new java.util.ArrayList<>();
         args.add("wudi");
-        args.add(spec == null ? "merge" : spec.name());
         if (spec != null && spec.commandLine() != null && spec.commandLine().getParseResult() != null) {
-            args.addAll(spec.commandLine().getParseResult().originalArgs());
+            args.addAll(spec.commandLine().getParseResult().originalArgs());   // the subcommand's name included
+        } else {
+            args.add("merge");
         }
         List<String> q = new java.util.ArrayList<>();
         args.forEach(a -> q.add(ReproduceCommand.quote(a)));

@@ -81,8 +81,17 @@ final class Progress implements MergeListener, AutoCloseable {
     }
 
     static String line(int i, int of, TensorRecord r) {
-        return String.format(Locale.ROOT, "[%d/%d] %s %s loss %.6g -> %.6g (%.2f s)", i, of, r.name(), r.method(),
-                r.lossBefore(), r.lossAfter(), r.seconds());
+        String extra = "";
+        if (r.details().containsKey("all_task_vectors_zero")) {
+            extra = ", every task vector zero: W0 kept";
+        } else if (!r.zeroTaskVectors().isEmpty()) {
+            extra = ", zero task vector (left out of the loss): model " + r.zeroTaskVectors().stream()
+                    .map(String::valueOf).collect(java.util.stream.Collectors.joining(", "));
+        }
+        String layout = r.layout().equals("in-out") || r.layout().startsWith("experts")
+                ? " [" + r.layout() + "]" : "";
+        return String.format(Locale.ROOT, "[%d/%d] %s%s %s loss %.6g -> %.6g (%.2f s%s)", i, of, r.name(), layout,
+                r.method(), r.lossBefore(), r.lossAfter(), r.seconds(), extra);
     }
 
     static String summary(MergeReport r) {

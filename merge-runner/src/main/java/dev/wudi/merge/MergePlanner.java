@@ -236,6 +236,12 @@ final class MergePlanner {
         int tokenizerFrom = -1;
         if (grownTo > 0) {
             tokenizerFrom = tokenizerModel(entries, grownTo);
+            if (tokenizerFrom >= 0 && !hasTokenizer(models.get(tokenizerFrom))) {
+                notes.add(who(models, tokenizerFrom) + " holds every added row but has no tokenizer files: the output"
+                        + " keeps the base's tokenizer, which lacks the added tokens; copy the fine-tune's tokenizer"
+                        + " into the output");
+                tokenizerFrom = -1;
+            }
         }
         notes.addAll(headNotes(entries, extras, models, heads));
         notes.addAll(vocabNotes(grownRows, o.vocab(), tokenizerFrom, models));
@@ -267,6 +273,18 @@ final class MergePlanner {
             return false;
         }
         return Arrays.equals(Arrays.copyOfRange(b.shape(), 1, b.rank()), Arrays.copyOfRange(m.shape(), 1, m.rank()));
+    }
+
+    private static boolean hasTokenizer(Checkpoint m) {
+        if (!m.isFolder()) {
+            return false;
+        }
+        for (String f : OutputFiles.TOKENIZER_FILES) {
+            if (java.nio.file.Files.isRegularFile(m.path().resolve(f))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A model whose every grown tensor has the output's row count: its tokenizer knows every added token. */

@@ -263,8 +263,10 @@ public final class Merger {
                 RunInfo run = runInfo(plan, models);
                 String device = wudiBackend == backend ? backend.name()
                         : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
+                List<String> finalWarnings = withZeroNote(warnings, records, models);
+                finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
                 MergeReport report = new MergeReport(methodDescription(), device, options.out().toString(), records,
-                        withZeroNote(warnings, records, models), (System.nanoTime() - start) / 1e9, outputBytes, run);
+                        finalWarnings, (System.nanoTime() - start) / 1e9, outputBytes, run);
                 writer.generateAtCommit(dir -> files.writeInto(dir, report));
                 try {
                     writer.commit();

@@ -49,7 +49,7 @@ final class ModelCard {
         }
         s.append("\n## Method\n\n");
         s.append("| setting | value |\n|---|---|\n");
-        s.append("| method | ").append(cell(report.method())).append(" |\n");
+        s.append("| method and solver | ").append(cell(report.method())).append(" |\n");
         report.run().options().forEach((k, v) -> s.append("| ").append(cell(k)).append(" | ").append(cell(v)).append(" |\n"));
         s.append("\n## What was done to each tensor\n\n");
         summary(plan).forEach(line -> s.append("- ").append(line).append('\n'));
