@@ -61,7 +61,19 @@ public final class ReportPage {
                 .append("output <code>").append(esc(r.out())).append("</code> &middot; method <b>").append(esc(r.method()))
                 .append("</b> &middot; device ").append(esc(r.device())).append(" &middot; ")
                 .append(ts.size()).append(" tensors, ").append(r.optimisedCount()).append(" optimised &middot; ")
-                .append(fmt("%.2f", r.seconds())).append(" s in all</p>\n");
+                .append(fmt("%.2f", r.seconds())).append(" s in all &middot; ").append(esc(r.run().tool())).append(' ')
+                .append(esc(r.run().version())).append("</p>\n");
+        if (!r.run().base().isEmpty()) {
+            h.append("<p>base <code>").append(esc(r.run().base())).append("</code>");
+            for (int i = 0; i < r.run().models().size(); i++) {
+                h.append(" &middot; model ").append(i + 1).append(" <code>").append(esc(r.run().models().get(i)))
+                        .append("</code>");
+            }
+            h.append("</p>\n<p>options:");
+            r.run().options().forEach((k, v) -> h.append(" <code>").append(esc(k)).append('=').append(esc(v))
+                    .append("</code>"));
+            h.append("</p>\n<p>command: <code>").append(esc(r.run().command())).append("</code></p>\n");
+        }
         if (r.optimisedCount() > 0) {
             h.append("<p>Interference loss summed over optimised tensors: <b>").append(fmt("%.4g", r.totalLossBefore()))
                     .append("</b> before, <b>").append(fmt("%.4g", r.totalLossAfter())).append("</b> after (")
@@ -71,13 +83,17 @@ public final class ReportPage {
         h.append("<p class=\"legend\">Loss bars on a log axis from 1e").append((int) loLog).append(" to 1e")
                 .append((int) hiLog).append(":<span class=\"before\"></span>before<span class=\"after\"></span>after")
                 .append("<span class=\"time\"></span>seconds (linear, longest = full width)</p>\n");
-        h.append("<table>\n<tr><th>tensor</th><th>shape</th><th>rule</th><th>solver</th><th>loss before</th>")
+        h.append("<table>\n<tr><th>tensor</th><th>role</th><th>layout</th><th>shape</th><th>rule</th><th>solver</th>")
+                .append("<th>models left out</th><th>loss before</th>")
                 .append("<th>loss after</th><th>reduction</th><th class=\"bars\">loss</th><th>seconds</th>")
                 .append("<th class=\"bars\">time</th></tr>\n");
         for (TensorRecord t : ts) {
-            h.append("<tr><td><code>").append(esc(t.name())).append("</code></td><td>").append(shape(t.shape()))
+            List<String> out = new java.util.ArrayList<>(t.leftOut());
+            t.zeroTaskVectors().forEach(k -> out.add("model " + k + ": zero task vector"));
+            h.append("<tr><td><code>").append(esc(t.name())).append("</code></td><td>").append(esc(t.role()))
+                    .append("</td><td>").append(esc(t.layout())).append("</td><td>").append(shape(t.shape()))
                     .append("</td><td>").append(esc(t.method())).append("</td><td>").append(esc(details(t.details())))
-                    .append("</td>");
+                    .append("</td><td>").append(esc(String.join("; ", out))).append("</td>");
             if (Double.isNaN(t.lossBefore())) {
                 h.append("<td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td></td>");
             } else {
@@ -92,6 +108,12 @@ public final class ReportPage {
                     .append(bar("time", maxSeconds > 0 ? 100 * t.seconds() / maxSeconds : 0)).append("</td></tr>\n");
         }
         h.append("</table>\n");
+        if (!r.run().notes().isEmpty() || !r.run().extras().isEmpty()) {
+            h.append("<h2>Notes</h2>\n<ul>\n");
+            r.run().notes().forEach(n -> h.append("<li>").append(esc(n)).append("</li>\n"));
+            r.run().extras().forEach(n -> h.append("<li>").append(esc(n)).append("</li>\n"));
+            h.append("</ul>\n");
+        }
         if (!r.warnings().isEmpty()) {
             h.append("<h2>Warnings</h2>\n<ul>\n");
             r.warnings().forEach(w -> h.append("<li>").append(esc(w)).append("</li>\n"));
