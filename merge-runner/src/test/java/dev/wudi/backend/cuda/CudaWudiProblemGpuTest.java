@@ -107,6 +107,81 @@ class CudaWudiProblemGpuTest {
         assertEquals(cfg.iterations(), got.steps());
     }
 
+    /**
+     * A whole merge of a GPT-2-shaped folder (config.json model_type gpt2: Conv1D weights [in, out], turned on the
+     * host) with an nn.Linear weight between them (the raw-bytes path and the overlapped uploads) and a stack of
+     * experts (one problem per expert) gives, tensor by tensor, what the CPU backend gives, within the parity
+     * bound of {@link #matchesTheReferenceSolver}.
+     */
+    @Test
+    void layoutsMergeOnTheGpuAsOnTheCpu() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("wudi-gpu-layouts");
+        try {
+            String[] names = {"h.0.attn.c_attn.weight", "h.0.lin.weight", "h.0.mlp.experts.down_proj", "h.0.mlp.c_fc.weight"};
+            long[][] shapes = {{48, 96}, {40, 48}, {3, 40, 24}, {48, 64}};
+            List<java.nio.file.Path> ckpts = new ArrayList<>();
+            for (int m = 0; m < 4; m++) {
+                java.nio.file.Path d = java.nio.file.Files.createDirectories(dir.resolve("m" + m));
+                java.nio.file.Files.writeString(d.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
+                List<dev.wudi.format.SafetensorsWriter.TensorSpec> specs = new ArrayList<>();
+                for (int t = 0; t < names.length; t++) {
+                    specs.add(new dev.wudi.format.SafetensorsWriter.TensorSpec(names[t], DType.F32, shapes[t]));
+                }
+                try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(
+                        d.resolve("model.safetensors"), specs, java.util.Map.of())) {
+                    for (int t = 0; t < names.length; t++) {
+                        int n = (int) (specs.get(t).byteSize() / 4);
+                        SplittableRandom base = new SplittableRandom(t);
+                        SplittableRandom task = new SplittableRandom(100L * m + t);
+                        float[] v = new float[n];
+                        for (int j = 0; j < n; j++) {
+                            v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
+                        }
+                        w.writeFloats(v, 0, n);
+                    }
+                    w.finish();
+                }
+                ckpts.add(d);
+            }
+            java.util.Map<String, float[]> onGpu = mergeWith(gpu, ckpts, dir.resolve("gpu"));
+            java.util.Map<String, float[]> onCpu;
+            try (Backend cpu = dev.wudi.backend.Backends.cpu(0)) {
+                onCpu = mergeWith(cpu, ckpts, dir.resolve("cpu"));
+            }
+            float[] base0;
+            for (String n : names) {
+                try (dev.wudi.checkpoint.Checkpoint b = dev.wudi.checkpoint.Checkpoint.open(ckpts.get(0))) {
+                    base0 = new float[(int) b.tensor(n).info().numel()];
+                    b.tensor(n).readAll(base0);
+                }
+                double err = relativeDisplacementError(onGpu.get(n), onCpu.get(n), base0);
+                assertTrue(err < 1e-2, n + ": displacement error " + err);
+            }
+        } finally {
+            try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.walk(dir)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static java.util.Map<String, float[]> mergeWith(Backend b, List<java.nio.file.Path> ckpts,
+                                                           java.nio.file.Path out) throws Exception {
+        dev.wudi.merge.MergeOptions o = dev.wudi.merge.MergeOptions.builder(ckpts.get(0), ckpts.subList(1, 4), out)
+                .adam(AdamConfig.paper().withLr(1e-3f).withIterations(30)).build();
+        dev.wudi.merge.MergeReport r = new dev.wudi.merge.Merger(o, b, null).run();
+        assertEquals("in-out", r.tensors().get(0).layout());
+        assertEquals("experts-out-in", r.tensors().get(2).layout());
+        java.util.Map<String, float[]> m = new java.util.LinkedHashMap<>();
+        try (dev.wudi.checkpoint.Checkpoint c = dev.wudi.checkpoint.Checkpoint.open(out)) {
+            for (String n : c.names()) {
+                float[] v = new float[(int) c.tensor(n).info().numel()];
+                c.tensor(n).readAll(v);
+                m.put(n, v);
+            }
+        }
+        return m;
+    }
+
     /** The async path: tensor B's uploads are queued while tensor A solves; results equal the sync path's. */
     @Test
     void asyncSolveOverlapsTheNextTensorAndGivesTheSameBits() {
