@@ -14,7 +14,6 @@ import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.cuda.CudaException;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
-import dev.wudi.format.TensorInfo;
 import dev.wudi.method.Average;
 import dev.wudi.method.BaseCopy;
 import dev.wudi.method.GrownRows;

@@ -169,9 +169,12 @@ class MergeSafetyTest {
         Path a = write("a", 1, 0.5f);
         Recorder r = new Recorder();
         new Merger(options(tmp.resolve("o.safetensors"), base, a, copy, base), cpu, r).run();
-        assertEquals(2, r.warnings.size(), r.warnings::toString);
+        assertEquals(3, r.warnings.size(), r.warnings::toString);
         assertTrue(r.warnings.get(0).contains(copy.toString()) && r.warnings.get(0).contains("zero everywhere"));
         assertTrue(r.warnings.get(1).contains("is the base itself"));
+        // and, after the merge, once: those two are left out of every WUDI loss (weight 1/||tau||^2 = infinity)
+        assertTrue(r.warnings.get(2).contains("model 2 in " + TENSORS + " tensors, model 3 in " + TENSORS + " tensors"),
+                r.warnings::toString);
     }
 
     @Test
