@@ -41,6 +41,20 @@ final class PlanPrinter {
         return CostModel.of(e, options, flopsPerSecond, CostModel.NOMINAL_READ_BYTES);
     }
 
+    /** The whole merge: flops and seconds add up, the peak is the largest tensor's (one is solved at a time). */
+    private CostModel.Cost total() {
+        double flops = 0;
+        long peak = 0;
+        double seconds = 0;
+        for (MergePlan.Entry e : plan.entries()) {
+            CostModel.Cost c = cost(e);
+            flops += c.flops();
+            peak = Math.max(peak, c.peakBytes());
+            seconds += c.seconds();
+        }
+        return new CostModel.Cost(flops, peak, seconds);
+    }
+
     String text() {
         StringBuilder s = new StringBuilder();
         s.append("plan: ").append(method).append(" on ").append(device)
@@ -61,14 +75,8 @@ final class PlanPrinter {
         String fmt = "%-" + nameWidth + "s  %-9s  %-14s  %-16s  %-28s  %6s  %10s  %9s  %9s%n";
         s.append(String.format(Locale.ROOT, fmt, "tensor", "role", "layout", "shape", "action", "models", "GFLOP",
                 "peak MB", "est. s"));
-        double flops = 0;
-        long peak = 0;
-        double seconds = 0;
         for (MergePlan.Entry e : plan.entries()) {
             CostModel.Cost c = cost(e);
-            flops += c.flops();
-            peak = Math.max(peak, c.peakBytes());
-            seconds += c.seconds();
             String shape = Arrays.toString(e.outShape()) + (e.grown() ? "*" : "");
             s.append(String.format(Locale.ROOT, fmt, e.name(), e.role().label(), e.layout().label(), shape, e.label(),
                     e.models().size() + (e.leftOut().isEmpty() ? "" : "/" + options.models().size()),
@@ -109,10 +117,11 @@ final class PlanPrinter {
         if (plan.entries().stream().anyMatch(MergePlan.Entry::grown)) {
             s.append("* rows added past the base's vocabulary\n");
         }
+        CostModel.Cost t = total();
         s.append(String.format(Locale.ROOT, "total: %d tensor%s, %d computed by %s; %.3g GFLOP, peak %.1f MB of"
                         + " solver state, about %s on %s (an estimate: reading the inputs at %.0f MB/s)%n",
                 plan.entries().size(), plan.entries().size() == 1 ? "" : "s", plan.methodCount(), options.method().name(),
-                flops / 1e9, peak / 1e6, duration(seconds), device, CostModel.NOMINAL_READ_BYTES / 1e6));
+                t.flops() / 1e9, t.peakBytes() / 1e6, duration(t.seconds()), device, CostModel.NOMINAL_READ_BYTES / 1e6));
         return s.toString();
     }
 
@@ -126,14 +135,8 @@ final class PlanPrinter {
         ArrayNode models = root.putArray("models");
         options.models().forEach(p -> models.add(p.toString()));
         ArrayNode tensors = root.putArray("tensors");
-        double flops = 0;
-        long peak = 0;
-        double seconds = 0;
         for (MergePlan.Entry e : plan.entries()) {
             CostModel.Cost c = cost(e);
-            flops += c.flops();
-            peak = Math.max(peak, c.peakBytes());
-            seconds += c.seconds();
             ObjectNode n = tensors.addObject();
             n.put("name", e.name());
             n.put("role", e.role().label());
@@ -184,9 +187,10 @@ final class PlanPrinter {
         ObjectNode totals = root.putObject("totals");
         totals.put("tensors", plan.entries().size());
         totals.put("computed_by_method", plan.methodCount());
-        totals.put("flops", flops);
-        totals.put("peak_bytes", peak);
-        totals.put("seconds", seconds);
+        CostModel.Cost t = total();
+        totals.put("flops", t.flops());
+        totals.put("peak_bytes", t.peakBytes());
+        totals.put("seconds", t.seconds());
         return mapper.writeValueAsString(root);
     }
 

@@ -1,9 +1,7 @@
 package dev.wudi.merge;
 
-import java.util.Locale;
-
 /** Whether a folder output gets a README.md model card describing the merge. */
-public enum CardPolicy {
+public enum CardPolicy implements CliChoice {
     /** Written, unless the base has a README.md of its own (then the base's is copied, as every companion file). */
     AUTO("auto"),
     /** Written, over the base's README.md if it has one. */
@@ -17,17 +15,12 @@ public enum CardPolicy {
         this.cliName = cliName;
     }
 
+    @Override
     public String cliName() {
         return cliName;
     }
 
     public static CardPolicy parse(String s) {
-        String n = s.trim().toLowerCase(Locale.ROOT);
-        for (CardPolicy p : values()) {
-            if (p.cliName.equals(n)) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("unknown --card '" + s + "' (choose auto, write or none)");
+        return CliChoice.parse(CardPolicy.class, "--card", s);
     }
 }

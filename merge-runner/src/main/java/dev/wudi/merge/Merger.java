@@ -71,18 +71,21 @@ public final class Merger {
         this.safety = safety;
     }
 
+    /** Opens the base (first) and the models into {@code opened}, which the caller closes whatever happens. */
+    private void open(List<Checkpoint> opened) throws IOException {
+        opened.add(Checkpoint.open(options.base()));
+        for (Path p : options.models()) {
+            opened.add(Checkpoint.open(p));
+        }
+    }
+
     public MergeReport run() throws IOException {
         long start = System.nanoTime();
         List<Checkpoint> opened = new ArrayList<>();
         try {
-            Checkpoint base = Checkpoint.open(options.base());
-            opened.add(base);
-            List<Checkpoint> models = new ArrayList<>();
-            for (Path p : options.models()) {
-                Checkpoint m = Checkpoint.open(p);
-                opened.add(m);
-                models.add(m);
-            }
+            open(opened);
+            Checkpoint base = opened.get(0);
+            List<Checkpoint> models = opened.subList(1, opened.size());
             OutputCheck.check(options, base, models);
             MergePlan plan = MergePlanner.plan(options, base, models, base.isFolder());
             plan.notes().forEach(listener::info);
@@ -107,15 +110,9 @@ public final class Merger {
     public <T> T plan(java.util.function.Function<MergePlan, T> use) throws IOException {
         List<Checkpoint> opened = new ArrayList<>();
         try {
-            Checkpoint base = Checkpoint.open(options.base());
-            opened.add(base);
-            List<Checkpoint> models = new ArrayList<>();
-            for (Path p : options.models()) {
-                Checkpoint m = Checkpoint.open(p);
-                opened.add(m);
-                models.add(m);
-            }
-            return use.apply(MergePlanner.plan(options, base, models, base.isFolder()));
+            open(opened);
+            Checkpoint base = opened.get(0);
+            return use.apply(MergePlanner.plan(options, base, opened.subList(1, opened.size()), base.isFolder()));
         } finally {
             opened.forEach(Checkpoint::close);
         }

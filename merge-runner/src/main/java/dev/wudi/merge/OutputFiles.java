@@ -9,9 +9,9 @@ import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.method.RawCopy;
 import dev.wudi.model.ModelConfig;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,8 +37,6 @@ final class OutputFiles {
             "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "chat_template.json");
 
     static final String CARD = "README.md";
-
-    private static final int COPY_BYTES = 8 << 20;
 
     private final MergeOptions options;
     private final MergePlan plan;
@@ -185,15 +183,7 @@ final class OutputFiles {
             Path file = heads.resolve(MergePlanner.headsFile(e.getKey()));
             try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, meta)) {
                 for (TensorRef r : e.getValue().values()) {
-                    long size = r.info().byteSize();
-                    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(COPY_BYTES, Math.max(1, size)));
-                    for (long off = 0; off < size; off += buf.capacity()) {
-                        buf.clear();
-                        buf.limit((int) Math.min(buf.capacity(), size - off));
-                        r.readBytes(off, buf);
-                        buf.flip();
-                        w.write(buf);
-                    }
+                    RawCopy.copy(r, w::write);
                 }
                 w.finish();
             }

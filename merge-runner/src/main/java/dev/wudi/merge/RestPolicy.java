@@ -1,9 +1,7 @@
 package dev.wudi.merge;
 
-import java.util.Locale;
-
 /** What happens to tensors the method does not touch (SPEC section 3). */
-public enum RestPolicy {
+public enum RestPolicy implements CliChoice {
     /** Keep the base value: what the official WUDI code does. The default. */
     BASE("base"),
     /** Mean of the fine-tuned values: what one published reproduction does. */
@@ -17,17 +15,12 @@ public enum RestPolicy {
         this.cliName = cliName;
     }
 
+    @Override
     public String cliName() {
         return cliName;
     }
 
     public static RestPolicy parse(String s) {
-        String n = s.trim().toLowerCase(Locale.ROOT);
-        for (RestPolicy p : values()) {
-            if (p.cliName.equals(n)) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("unknown --rest '" + s + "' (choose base, average or task-arithmetic)");
+        return CliChoice.parse(RestPolicy.class, "--rest", s);
     }
 }

@@ -1,12 +1,10 @@
 package dev.wudi.merge;
 
-import java.util.Locale;
-
 /**
  * What happens when fine-tunes grew the vocabulary (added tokens: embed_tokens / wte / lm_head with V + k rows
  * where the base has V): the base's rows are merged by the tensor's usual policy either way.
  */
-public enum VocabPolicy {
+public enum VocabPolicy implements CliChoice {
     /**
      * The output has the largest vocabulary among the models: each added row is the mean of that row over the
      * models that have it (one model: its row), config.json's vocab_size follows, and the tokenizer files come
@@ -22,17 +20,12 @@ public enum VocabPolicy {
         this.cliName = cliName;
     }
 
+    @Override
     public String cliName() {
         return cliName;
     }
 
     public static VocabPolicy parse(String s) {
-        String n = s.trim().toLowerCase(Locale.ROOT);
-        for (VocabPolicy p : values()) {
-            if (p.cliName.equals(n)) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("unknown --vocab '" + s + "' (choose extend or base)");
+        return CliChoice.parse(VocabPolicy.class, "--vocab", s);
     }
 }

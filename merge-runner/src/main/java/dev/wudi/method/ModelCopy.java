@@ -2,7 +2,6 @@ package dev.wudi.method;
 
 import dev.wudi.checkpoint.TensorRef;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 
 /**
  * Takes the tensor from the job's one model as it is (--heads from:K: model K's task head in the output):
@@ -10,7 +9,6 @@ import java.nio.ByteBuffer;
  */
 public final class ModelCopy implements TensorRule {
 
-    private static final int COPY_BYTES = 8 << 20;
     private static final int CHUNK = 1 << 20;
 
     @Override
@@ -26,15 +24,7 @@ public final class ModelCopy implements TensorRule {
         }
         TensorRef m = job.models().get(0);
         if (job.outDType() == m.info().dtype()) {
-            long size = m.info().byteSize();
-            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(COPY_BYTES, Math.max(size, 1)));
-            for (long off = 0; off < size; off += buf.capacity()) {
-                buf.clear();
-                buf.limit((int) Math.min(buf.capacity(), size - off));
-                m.readBytes(off, buf);
-                buf.flip();
-                sink.writeRaw(buf);
-            }
+            RawCopy.copy(m, sink::writeRaw);
         } else {
             long numel = m.info().numel();
             float[] chunk = new float[(int) Math.min(CHUNK, Math.max(1, numel))];
