@@ -9,7 +9,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
-            "Show what `wudi merge` would do to every tensor, without merging: its role (linear, embedding, head, norm,"
+            "Show what `wudi merge` would do to every tensor, and its cost, without merging.",
+            "",
+            "For every tensor: its role (linear, embedding, head, norm,"
                     + " bias, buffer, other), its layout and why (e.g. a GPT-2 c_attn optimised transposed), the action"
                     + " (the method and solver, or the rest policy), which models take part, and the estimated flops,"
                     + " peak memory and time on the chosen device (the Adam step's rate is measured first). Takes every"

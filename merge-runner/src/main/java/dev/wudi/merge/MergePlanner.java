@@ -183,9 +183,12 @@ final class MergePlanner {
             entries.add(new MergePlan.Entry(name, bref, c.role(), c.layout(), c.source(), outShape, outDType, action,
                     label, idx, src, left, baseRows));
             if (heads.kind() == HeadPolicy.Kind.SAVE && c.role() == TensorRole.HEAD && bi.dtype().mergeable()) {
+                // each model's task head (classifier, score, ...); an output embedding the base has in the same
+                // shape (an untied lm_head: vocabulary x hidden, GBs per model) is part of the model, not saved
+                boolean vocabulary = VOCABULARY.matcher(name).find();
                 for (int i = 0; i < models.size(); i++) {
                     String mn = alignments.get(i).modelName(name);
-                    if (mn != null) {
+                    if (mn != null && (!vocabulary || left.containsKey(i))) {
                         extras.add(new MergePlan.Extra(i, mn, models.get(i).tensor(mn), TensorRole.HEAD,
                                 "saved to heads/" + headsFile(i), true));
                     }

@@ -128,6 +128,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         Map<String, Double> sums = new LinkedHashMap<>();
         boolean[] zeroSomewhere = new boolean[job.models().size()];
         float[] out = m.transposed() ? new float[rows * cols] : null;
+        Backend on = backend;                               // the fallback, once a matrix did not fit
         for (long e = 0; e < m.count(); e++) {
             long first = e * m.size();
             List<TensorRef> parts = new ArrayList<>();
@@ -138,7 +139,6 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             Loaded l = null;
             WudiResult result;
             Map<String, Double> details = new LinkedHashMap<>();
-            Backend on = backend;
             try {
                 try {
                     l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
@@ -165,8 +165,13 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             details.putAll(result.details());
             details.forEach((k, v) -> sums.merge(k, v, Double::sum));
         }
+        Double zeroMatrices = sums.remove("all_task_vectors_zero");
         Map<String, Double> details = new LinkedHashMap<>();
         sums.forEach((k, v) -> details.put(k, k.endsWith("_seconds") ? v : v / m.count()));  // per-matrix means
+        if (zeroMatrices != null) {
+            details.put(zeroMatrices == m.count() ? "all_task_vectors_zero" : "matrices_with_all_task_vectors_zero",
+                    zeroMatrices == m.count() ? 1.0 : zeroMatrices);
+        }
         if (m.count() > 1) {
             details.put("matrices", (double) m.count());
         }

@@ -168,6 +168,7 @@ class HeadsAndVocabularyTest {
             }
         }
         assertEquals(53, Wudi.json(out.resolve("config.json")).get("vocab_size").asInt());
+        assertFalse(Files.exists(out.resolve("heads")), "an untied lm_head is the model's, not a task head to save");
         assertEquals("{\"added\": 3}", Files.readString(out.resolve("tokenizer.json")), "the tokenizer that knows them");
         assertTrue(r.err().contains("the output has 53 rows"), r.err());
 
