@@ -307,7 +307,7 @@ public final class Merger {
     }
 
     /** Every option that decides the output, defaults written out, for the reports and the model card. */
-    Map<String, String> optionValues() {
+    Map<String, String> optionValues(MergePlan plan) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("method", options.method().name());
         if (options.method() == MergeMethods.WUDI) {
@@ -333,16 +333,12 @@ public final class Merger {
         m.put("exclude", options.exclude() == null ? "(none)" : options.exclude().pattern());
         m.put("rest", options.rest().cliName());
         m.put("layout", options.layouts().isEmpty() ? "(rules: config.json, names)" : options.layouts().toString());
-        m.put("heads", options.heads().resolve(isFolderOutput()).cliName());
+        m.put("heads", plan.heads().cliName());
         m.put("vocab", options.vocab().cliName());
         m.put("dtype", options.outDType() == null ? "(the base's, per tensor)" : options.outDType().name());
         m.put("shard_size", String.valueOf(options.shardBytes()));
         m.put("device", backend.name());
         return m;
-    }
-
-    private boolean isFolderOutput() {
-        return java.nio.file.Files.isDirectory(options.base());
     }
 
     private RunInfo runInfo(MergePlan plan, List<Checkpoint> models) {
@@ -352,7 +348,7 @@ public final class Merger {
         for (MergePlan.Extra x : plan.extras()) {
             extras.add("model " + (x.model() + 1) + ": " + x.name() + " " + x.ref().info().shapeString() + ": " + x.fate());
         }
-        return new RunInfo("wudi", Version.get(), options.base().toString(), modelPaths, optionValues(),
+        return new RunInfo("wudi", Version.get(), options.base().toString(), modelPaths, optionValues(plan),
                 options.command() != null ? options.command() : ReproduceCommand.of(options), plan.notes(), extras);
     }
 

@@ -9,7 +9,7 @@ import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
-import dev.wudi.method.RawCopy;
+import dev.wudi.method.TensorCopy;
 import dev.wudi.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -183,7 +183,7 @@ final class OutputFiles {
             Path file = heads.resolve(MergePlanner.headsFile(e.getKey()));
             try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, meta)) {
                 for (TensorRef r : e.getValue().values()) {
-                    RawCopy.copy(r, w::write);
+                    TensorCopy.bytes(r, w::write);
                 }
                 w.finish();
             }

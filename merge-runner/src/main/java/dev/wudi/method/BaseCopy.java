@@ -16,9 +16,9 @@ public final class BaseCopy implements TensorRule {
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
         if (job.outDType() == job.info().dtype()) {
-            RawCopy.copy(job.base(), sink::writeRaw);
+            TensorCopy.bytes(job.base(), sink::writeRaw);
         } else {
-            Chunks.forEach(job, (first, count, base, models, out) -> sink.writeFloats(base, 0, count));
+            TensorCopy.floats(job.base(), sink);         // the base alone: the models are not read
         }
         return TensorOutcome.NONE;
     }

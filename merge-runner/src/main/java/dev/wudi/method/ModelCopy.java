@@ -9,8 +9,6 @@ import java.io.IOException;
  */
 public final class ModelCopy implements TensorRule {
 
-    private static final int CHUNK = 1 << 20;
-
     @Override
     public String label() {
         return "from model";
@@ -24,15 +22,9 @@ public final class ModelCopy implements TensorRule {
         }
         TensorRef m = job.models().get(0);
         if (job.outDType() == m.info().dtype()) {
-            RawCopy.copy(m, sink::writeRaw);
+            TensorCopy.bytes(m, sink::writeRaw);
         } else {
-            long numel = m.info().numel();
-            float[] chunk = new float[(int) Math.min(CHUNK, Math.max(1, numel))];
-            for (long first = 0; first < numel; first += chunk.length) {
-                int count = (int) Math.min(chunk.length, numel - first);
-                m.readFloats(first, chunk, 0, count);
-                sink.writeFloats(chunk, 0, count);
-            }
+            TensorCopy.floats(m, sink);
         }
         return TensorOutcome.NONE;
     }

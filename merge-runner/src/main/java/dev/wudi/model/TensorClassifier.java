@@ -74,22 +74,13 @@ public final class TensorClassifier {
                 return new Classification(role, o.layout(), "--layout " + o);
             }
         }
-        return new Classification(role, layout(t, role), source(t, role));
+        Layout l = layout(t, role);
+        return new Classification(role, l, source(t, role, l));
     }
 
     /** The role and layout of a tensor of a checkpoint without config.json, without overrides. */
     public static Classification plain(TensorInfo t) {
         return new TensorClassifier(ModelConfig.absent(), java.util.List.of(), java.util.List.of(t)).classify(t);
-    }
-
-    /** The --layout override that matches this tensor but cannot apply to its rank, or null. */
-    public LayoutOverride misfit(TensorInfo t) {
-        for (LayoutOverride o : overrides) {
-            if (o.regex().matcher(t.name()).find()) {
-                return o.layout().fits(t.rank()) ? null : o;
-            }
-        }
-        return null;
     }
 
     static TensorRole role(TensorInfo t) {
@@ -137,12 +128,12 @@ public final class TensorClassifier {
         return type.isEmpty() && gpt2StyleConv1D && Architectures.CONV1D_MODULE.matcher(name).find();
     }
 
-    private String source(TensorInfo t, TensorRole role) {
+    /** What decided layout l of t, in words for the plan. */
+    private String source(TensorInfo t, TensorRole role, Layout l) {
         if (t.rank() < 2) {
             return "";
         }
         String type = config.modelType();
-        Layout l = layout(t, role);
         if (role != TensorRole.LINEAR) {
             return l == Layout.CONV ? "rank " + t.rank() : "nn.Linear / nn.Embedding";
         }
