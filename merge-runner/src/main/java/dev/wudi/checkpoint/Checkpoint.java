@@ -42,6 +42,16 @@ public final class Checkpoint implements AutoCloseable {
         this.metadata = metadata;
     }
 
+    /**
+     * A checkpoint composed of references that need not all lie in its own files (a LoRA adapter over its base:
+     * the base's own tensors where the adapter leaves them, computed ones where it changes them). Closing it closes
+     * {@code owned} only.
+     */
+    public static Checkpoint composed(Path path, boolean folder, List<SafetensorsFile> owned,
+                                      Map<String, TensorRef> tensors, Map<String, String> metadata) {
+        return new Checkpoint(path, folder, List.copyOf(owned), new LinkedHashMap<>(tensors), Map.copyOf(metadata));
+    }
+
     /** Opens a .safetensors file or a Hugging Face model folder. */
     public static Checkpoint open(Path path) throws IOException {
         if (!Files.exists(path)) {

@@ -457,7 +457,7 @@ public final class CheckpointWriter implements AutoCloseable {
         return !committed && keepPartial && completedCount() > 0;
     }
 
-    static void deleteRecursively(Path p) throws IOException {
+    public static void deleteRecursively(Path p) throws IOException {
         if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -75,11 +75,13 @@ import picocli.CommandLine.Option;
             "  WUDI_DEBUG=1             a stack trace with every error"})
 public class MergeCommand implements Callable<Integer> {
 
-    @Option(names = "--base", required = true, paramLabel = "PATH", description = "The pretrained checkpoint W0.")
+    @Option(names = "--base", paramLabel = "PATH", description = "The pretrained checkpoint W0 (required, except with"
+            + " --as-adapter, where LoRA adapters can be merged on their deltas alone).")
     Path base;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A fine-tuned checkpoint W_i (repeat once per task).")
+            description = "A fine-tuned checkpoint W_i (repeat once per task), or a PEFT LoRA adapter folder"
+                    + " (adapter_config.json + adapter_model.safetensors), merged as the fine-tune W_0 + scaling B A.")
     List<Path> models;
 
     @Option(names = "--out", paramLabel = "PATH",
@@ -187,6 +189,18 @@ public class MergeCommand implements Callable<Integer> {
             description = "README.md model card of a folder output: auto (written unless the base has one), write"
                     + " (also over the base's), none. Default: ${DEFAULT-VALUE}.")
     String card;
+
+    @Option(names = "--as-adapter",
+            description = "Write the result as a PEFT LoRA adapter folder instead of a full model (every --model must"
+                    + " be an adapter). Exact at rank <= the sum of the adapters' ranks for --solver exact, flow and"
+                    + " spectral; Adam's and element-wise methods' deltas are truncated by SVD to --adapter-rank, the"
+                    + " error of each tensor in the report.")
+    boolean asAdapter;
+
+    @Option(names = "--adapter-rank", paramLabel = "R",
+            description = "With --as-adapter: the rank of deltas truncated by SVD (default: the sum of the ranks of the"
+                    + " adapters that adapt the module).")
+    Integer adapterRank;
 
     @Option(names = "--dry-run",
             description = "Print the plan (every tensor's role, layout, action, and estimated flops, memory and time)"
@@ -306,11 +320,21 @@ public class MergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        Path outPath = out != null ? out : base.resolveSibling(base.getFileName() + ".plan");
+        if (base == null && !asAdapter) {
+            throw new Errors.UsageException("Missing required option: '--base=PATH' (optional only with --as-adapter)");
+        }
+        if (adapterRank != null && (!asAdapter || adapterRank < 1)) {
+            throw new Errors.UsageException(asAdapter ? "--adapter-rank must be >= 1, got " + adapterRank
+                    : "--adapter-rank applies to --as-adapter only");
+        }
+        Path anchor = base != null ? base : models.get(0);
+        Path outPath = out != null ? out : anchor.resolveSibling(anchor.getFileName() + ".plan");
         MergeOptions options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
                 .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
                 .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
-                .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine()).build();
+                .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
+                .asAdapter(asAdapter ? new dev.wudi.merge.AdapterOptions(adapterRank == null ? 0 : adapterRank) : null)
+                .build();
         if (dryRun) {
             return plan(options, tf32);
         }

@@ -8,6 +8,7 @@ import dev.wudi.merge.CostModel;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.MergePlan;
 import dev.wudi.model.Layout;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -59,7 +60,8 @@ final class PlanPrinter {
         StringBuilder s = new StringBuilder();
         s.append("plan: ").append(method).append(" on ").append(device)
                 .append(String.format(Locale.ROOT, " (Adam step measured at %.1f GFLOP/s)%n", flopsPerSecond / 1e9));
-        s.append("base: ").append(options.base()).append(describe(plan.baseConfig().modelType(),
+        Path shownBase = options.base() != null ? options.base() : dev.wudi.lora.ZeroBase.PATH;
+        s.append("base: ").append(shownBase).append(describe(plan.baseConfig().modelType(),
                 plan.baseConfig().architectures())).append('\n');
         for (int i = 0; i < options.models().size(); i++) {
             s.append("model ").append(i + 1).append(": ").append(options.models().get(i))
@@ -131,7 +133,7 @@ final class PlanPrinter {
         root.put("method", method);
         root.put("device", device);
         root.put("step_flops_per_second", flopsPerSecond);
-        root.put("base", options.base().toString());
+        root.put("base", String.valueOf(options.base()));
         ArrayNode models = root.putArray("models");
         options.models().forEach(p -> models.add(p.toString()));
         ArrayNode tensors = root.putArray("tensors");

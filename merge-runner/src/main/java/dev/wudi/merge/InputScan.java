@@ -60,6 +60,9 @@ final class InputScan {
                 }
                 for (int k = 0; k < who; k++) {
                     TensorRef ref = e.sources().get(k);
+                    if (ref == baseRef) {
+                        continue;                       // an adapter's untouched tensor: the base's own
+                    }
                     int c = (int) Math.max(0, Math.min(count, ref.info().numel() - first));
                     if (c == 0) {
                         continue;

@@ -25,12 +25,13 @@ import java.util.regex.Pattern;
  * @param card       the README.md model card of a folder output
  * @param command    the command line that ran this merge, for the model card; null: one is written out from
  *                   these options
+ * @param asAdapter  null: the output is a full model; else a PEFT LoRA adapter folder (every model must be one)
  */
 public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
                            Double density, AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest,
                            DType outDType, long shardBytes, int threads, boolean force, SolverSpec solver,
                            AutoLr autoLr, List<LayoutOverride> layouts, HeadPolicy heads, VocabPolicy vocab,
-                           CardPolicy card, String command) {
+                           CardPolicy card, String command, AdapterOptions asAdapter) {
 
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
@@ -104,6 +105,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         b.vocab = vocab;
         b.card = card;
         b.command = command;
+        b.asAdapter = asAdapter;
         return b;
     }
 
@@ -135,6 +137,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         private VocabPolicy vocab = VocabPolicy.EXTEND;
         private CardPolicy card = CardPolicy.AUTO;
         private String command;
+        private AdapterOptions asAdapter;
 
         private Builder(Path base, List<Path> models, Path out) {
             this.base = base;
@@ -232,9 +235,15 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return this;
         }
 
+        /** Write a LoRA adapter instead of a full model (null: a full model). */
+        public Builder asAdapter(AdapterOptions v) {
+            asAdapter = v;
+            return this;
+        }
+
         public MergeOptions build() {
             return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                    shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command);
+                    shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command, asAdapter);
         }
     }
 

@@ -47,6 +47,12 @@ final class MergePlanner {
 
     static MergePlan plan(MergeOptions o, Checkpoint base, List<Checkpoint> models, boolean folderOutput)
             throws IOException {
+        return plan(o, base, models, folderOutput, List.of());
+    }
+
+    /** @param inputNotes what the user should know about the inputs themselves (LoRA adapters), first in the notes */
+    static MergePlan plan(MergeOptions o, Checkpoint base, List<Checkpoint> models, boolean folderOutput,
+                          List<String> inputNotes) throws IOException {
         ModelConfig baseConfig = ModelConfig.of(base.path());
         List<ModelConfig> configs = new ArrayList<>();
         for (Checkpoint m : models) {
@@ -68,7 +74,7 @@ final class MergePlanner {
             throw new OptionException("--heads save writes OUT/heads/, which needs a folder output (the base is"
                     + " a single file); use --heads drop or from:K");
         }
-        List<String> notes = new ArrayList<>();
+        List<String> notes = new ArrayList<>(inputNotes);
         List<NameAlignment> alignments = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             NameAlignment a = NameAlignment.of(base.names(), models.get(i).names(),

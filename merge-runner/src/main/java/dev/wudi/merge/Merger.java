@@ -46,6 +46,8 @@ public final class Merger {
     private final Backend backend;
     private final MergeListener listener;
     private final Safety safety;
+    /** The adapters among the models (null for full checkpoints), set while a run holds its inputs open. */
+    private List<dev.wudi.lora.LoraAdapter> adapters = List.of();
 
     /**
      * How a merge protects its inputs and output beyond MergeOptions.
@@ -71,23 +73,16 @@ public final class Merger {
         this.safety = safety;
     }
 
-    /** Opens the base (first) and the models into {@code opened}, which the caller closes whatever happens. */
-    private void open(List<Checkpoint> opened) throws IOException {
-        opened.add(Checkpoint.open(options.base()));
-        for (Path p : options.models()) {
-            opened.add(Checkpoint.open(p));
-        }
-    }
-
     public MergeReport run() throws IOException {
         long start = System.nanoTime();
-        List<Checkpoint> opened = new ArrayList<>();
-        try {
-            open(opened);
-            Checkpoint base = opened.get(0);
-            List<Checkpoint> models = opened.subList(1, opened.size());
+        try (Inputs inputs = Inputs.open(options)) {
+            Checkpoint base = inputs.base();
+            List<Checkpoint> models = inputs.models();
+            adapters = inputs.adapters();
+            checkAdapterOutput(models);
             OutputCheck.check(options, base, models);
-            MergePlan plan = MergePlanner.plan(options, base, models, base.isFolder());
+            MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
+                    inputs.notes());
             plan.notes().forEach(listener::info);
             List<String> warnings = new ArrayList<>();
             try {
@@ -97,8 +92,25 @@ public final class Merger {
             }
             warnings.forEach(listener::warning);
             return merge(plan, base, models, warnings, start);
-        } finally {
-            opened.forEach(Checkpoint::close);
+        }
+    }
+
+    /** Whether the output is a folder: the base's kind, and always for an adapter. */
+    private boolean folderOutput(Checkpoint base) {
+        return base.isFolder() || options.asAdapter() != null;
+    }
+
+    /** --as-adapter writes an adapter, which only adapters can make exactly: refuses full checkpoints among the models. */
+    private void checkAdapterOutput(List<Checkpoint> models) {
+        if (options.asAdapter() == null) {
+            return;
+        }
+        for (int i = 0; i < models.size(); i++) {
+            if (adapters.get(i) == null) {
+                throw new OptionException("--as-adapter needs every --model to be a PEFT LoRA adapter folder, but "
+                        + MergePlanner.who(models, i) + " is a full checkpoint; drop --as-adapter to write a full"
+                        + " merged model");
+            }
         }
     }
 
@@ -108,13 +120,10 @@ public final class Merger {
      * inputs are open. Nothing is read beyond the headers and config.json files; nothing is written.
      */
     public <T> T plan(java.util.function.Function<MergePlan, T> use) throws IOException {
-        List<Checkpoint> opened = new ArrayList<>();
-        try {
-            open(opened);
-            Checkpoint base = opened.get(0);
-            return use.apply(MergePlanner.plan(options, base, opened.subList(1, opened.size()), base.isFolder()));
-        } finally {
-            opened.forEach(Checkpoint::close);
+        try (Inputs inputs = Inputs.open(options)) {
+            Checkpoint base = inputs.base();
+            return use.apply(MergePlanner.plan(inputs.planOptions(options), base, inputs.models(), folderOutput(base),
+                    inputs.notes()));
         }
     }
 
@@ -141,6 +150,7 @@ public final class Merger {
         f.put("heads", options.heads().cliName());
         f.put("vocab", options.vocab().cliName());
         f.put("card", options.card().cliName());
+        f.put("as-adapter", String.valueOf(options.asAdapter()));
         f.put("shard-size", String.valueOf(options.shardBytes()));
         f.put("backend", backend.name());
         f.put("threads", String.valueOf(options.threads() > 0 ? options.threads()
@@ -193,12 +203,7 @@ public final class Merger {
         TensorRule restRule = restRule();
         TensorRule copy = new BaseCopy();
         TensorRule fromModel = new ModelCopy();
-
-        List<MergePlan.Entry> entries = plan.entries();
-        List<TensorRule> rules = new ArrayList<>();
-        List<TensorSpec> specs = new ArrayList<>();
-        long totalWork = 0;
-        for (MergePlan.Entry e : entries) {
+        java.util.function.Function<MergePlan.Entry, TensorRule> ruleOf = e -> {
             TensorRule rule;
             switch (e.action()) {
                 case COPY:
@@ -213,7 +218,24 @@ public final class Merger {
                 default:
                     rule = e.models().isEmpty() ? copy : restRule;
             }
-            rules.add(e.grown() ? new GrownRows(rule, e.outShape()[0]) : rule);
+            return e.grown() ? new GrownRows(rule, e.outShape()[0]) : rule;
+        };
+        if (options.asAdapter() != null) {
+            try {
+                return mergeAsAdapter(plan, base, models, warnings, start, wudiBackend, ruleOf);
+            } finally {
+                if (methodRule instanceof WudiRule wudi) {
+                    wudi.close();
+                }
+            }
+        }
+
+        List<MergePlan.Entry> entries = plan.entries();
+        List<TensorRule> rules = new ArrayList<>();
+        List<TensorSpec> specs = new ArrayList<>();
+        long totalWork = 0;
+        for (MergePlan.Entry e : entries) {
+            rules.add(ruleOf.apply(e));
             specs.add(new TensorSpec(e.name(), e.outDType(), e.outShape()));
             totalWork += CostModel.work(e, options);
         }
@@ -286,6 +308,26 @@ public final class Merger {
         }
     }
 
+    /** The merge written as a LoRA adapter folder ({@link AdapterMerge}). */
+    private MergeReport mergeAsAdapter(MergePlan plan, Checkpoint base, List<Checkpoint> models, List<String> warnings,
+                                       long start, Backend wudiBackend,
+                                       java.util.function.Function<MergePlan.Entry, TensorRule> ruleOf)
+            throws IOException {
+        AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation())
+                .run(ruleOf, Merger::job, methodDescription());
+        r.notes().forEach(listener::info);
+        List<String> finalWarnings = withZeroNote(warnings, r.records(), models);
+        finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
+        String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
+        RunInfo run = runInfo(plan, models);
+        List<String> notes = new ArrayList<>(run.notes());
+        notes.addAll(r.notes());
+        run = new RunInfo(run.tool(), run.version(), run.base(), run.models(), run.options(), run.command(), notes,
+                run.extras());
+        return new MergeReport(methodDescription(), device, options.out().toString(), r.records(), finalWarnings,
+                (System.nanoTime() - start) / 1e9, r.bytes(), run);
+    }
+
     /** The method with its solver and settings, as reports and the model card name it. */
     public String methodDescription() {
         if (options.method() == MergeMethods.WUDI) {
@@ -348,7 +390,7 @@ public final class Merger {
         for (MergePlan.Extra x : plan.extras()) {
             extras.add("model " + (x.model() + 1) + ": " + x.name() + " " + x.ref().info().shapeString() + ": " + x.fate());
         }
-        return new RunInfo("wudi", Version.get(), options.base().toString(), modelPaths, optionValues(plan),
+        return new RunInfo("wudi", Version.get(), String.valueOf(options.base()), modelPaths, optionValues(plan),
                 options.command() != null ? options.command() : ReproduceCommand.of(options), plan.notes(), extras);
     }
 
@@ -393,7 +435,11 @@ public final class Merger {
                     + name + ", expected " + spec.byteSize());
         }
         List<Integer> zeros = new ArrayList<>();
-        outcome.zeroTaskVectors().forEach(k -> zeros.add(entry.models().get(k) + 1));
+        for (int k : outcome.zeroTaskVectors()) {
+            if (entry.sources().get(k) != entry.base()) {       // an adapter's untouched tensor is zero as expected
+                zeros.add(entry.models().get(k) + 1);
+            }
+        }
         return new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
                 outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details(),
                 entry.role().label(), entry.layout().label(), leftOut(entry), zeros);

@@ -34,7 +34,7 @@ final class OutputCheck {
                 }
             }
         }
-        if (!base.isFolder() && Files.isDirectory(out)) {
+        if (!base.isFolder() && options.asAdapter() == null && Files.isDirectory(out)) {
             throw new CheckpointException("--out " + options.out() + " is a folder, but the base is a single file;"
                     + " give a file name such as merged.safetensors");
         }

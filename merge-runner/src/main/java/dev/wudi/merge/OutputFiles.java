@@ -163,7 +163,7 @@ final class OutputFiles {
     }
 
     /** heads/model-K.safetensors: model K's task-head tensors, bytes as they are, under the model's own names. */
-    private void writeHeads(Path dir) throws IOException {
+    void writeHeads(Path dir) throws IOException {
         Map<Integer, Map<String, TensorRef>> byModel = new TreeMap<>();
         for (MergePlan.Extra x : plan.extras()) {
             if (x.saved()) {

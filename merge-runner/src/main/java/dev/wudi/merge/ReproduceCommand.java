@@ -22,8 +22,10 @@ public final class ReproduceCommand {
         List<String> a = new ArrayList<>();
         a.add("wudi");
         a.add("merge");
-        a.add("--base");
-        a.add(path(o.base()));
+        if (o.base() != null) {
+            a.add("--base");
+            a.add(path(o.base()));
+        }
         for (Path m : o.models()) {
             a.add("--model");
             a.add(path(m));
@@ -101,6 +103,13 @@ public final class ReproduceCommand {
         if (o.outDType() != null) {
             a.add("--dtype");
             a.add(o.outDType().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (o.asAdapter() != null) {
+            a.add("--as-adapter");
+            if (o.asAdapter().rank() > 0) {
+                a.add("--adapter-rank");
+                a.add(String.valueOf(o.asAdapter().rank()));
+            }
         }
         List<String> quoted = new ArrayList<>();
         a.forEach(x -> quoted.add(quote(x)));

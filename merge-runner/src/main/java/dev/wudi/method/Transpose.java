@@ -6,7 +6,7 @@ package dev.wudi.method;
  * A transposition moves values without arithmetic, so the result equals optimising the transposed checkpoint
  * bit for bit.
  */
-final class Transpose {
+public final class Transpose {
 
     /** 32 x 32 floats = 4 KB per tile of source and destination: both stay in L1. */
     private static final int TILE = 32;
@@ -15,7 +15,7 @@ final class Transpose {
     }
 
     /** dst[j * rows + i] = src[i * cols + j]: dst is the [cols, rows] transpose of the [rows, cols] src. */
-    static void of(float[] src, int rows, int cols, float[] dst) {
+    public static void of(float[] src, int rows, int cols, float[] dst) {
         if (src == dst || src.length < (long) rows * cols || dst.length < (long) rows * cols) {
             throw new IllegalArgumentException("transpose of [" + rows + ", " + cols + "] needs two distinct arrays of "
                     + ((long) rows * cols) + " values");

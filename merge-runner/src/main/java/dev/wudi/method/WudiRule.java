@@ -9,10 +9,13 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
+import dev.wudi.lora.LoraTensor;
+import dev.wudi.lora.LowRankWudi;
 import dev.wudi.model.Layout;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralSolver;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -108,6 +111,15 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
         Layout.Matrices m = checkShape(job);
+        if (!job.models().isEmpty() && job.models().stream().allMatch(r -> r == job.base())) {
+            return untouched(job, sink);
+        }
+        if (!(solver instanceof SolverSpec.Adam) && m.count() == 1) {
+            LowRank low = lowRank(job, m);
+            if (low != null) {
+                return applyLowRank(job, sink, m, low);
+            }
+        }
         if (m.count() == 1 && !m.transposed()) {
             return applyOne(job, sink, m);
         }
@@ -227,6 +239,86 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, zeros);
     }
 
+    /**
+     * A weight no model changes by construction (adapters that do not adapt it): every task vector is zero, tau_m = 0
+     * for every solver, and W_0 is written without reading it n more times.
+     */
+    private TensorOutcome untouched(TensorJob job, TensorSink sink) throws IOException {
+        close(takePrepared(null));
+        TensorCopy.floats(job.base(), sink);
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < job.models().size(); i++) {
+            all.add(i);
+        }
+        return new TensorOutcome(0.0, 0.0, Map.of("all_task_vectors_zero", 1.0), all);
+    }
+
+    /** The task vectors of one matrix as LoRA factors: those given, and the models (indices) that leave it as it is. */
+    private record LowRank(List<LowRankWudi.Factors> factors, List<Integer> factorModels, List<Integer> untouched) {
+    }
+
+    /**
+     * The job's task vectors as factors, where every model is a LoRA adapter that adapts this weight or leaves it
+     * as it is, and the factors are smaller than the matrix; else null (the dense path).
+     */
+    private static LowRank lowRank(TensorJob job, Layout.Matrices m) throws IOException {
+        List<LowRankWudi.Factors> factors = new ArrayList<>();
+        List<Integer> factorModels = new ArrayList<>();
+        List<Integer> untouched = new ArrayList<>();
+        for (int i = 0; i < job.models().size(); i++) {
+            TensorRef ref = job.models().get(i);
+            if (ref == job.base()) {
+                untouched.add(i);                        // an adapter that does not adapt this weight: tau_i = 0
+                continue;
+            }
+            if (ref.deltaOver(job.base()) == null || !(ref.computed() instanceof LoraTensor lora)) {
+                return null;
+            }
+            float[][] pq = lora.paperFactors(m.transposed());
+            factors.add(new LowRankWudi.Factors(pq[0], pq[1], lora.module().rank(), lora.module().scaling()));
+            factorModels.add(i);
+        }
+        if (factors.isEmpty() || !LowRankWudi.worthIt(factors, Math.toIntExact(m.cols()))) {
+            return null;
+        }
+        return new LowRank(factors, factorModels, untouched);
+    }
+
+    /**
+     * Exact, flow and spectral on LoRA factors ({@link LowRankWudi}): one eigendecomposition of the [R, R] matrix in
+     * the span of the adapters' factors instead of [in, in]; the result equals the dense computation's.
+     */
+    private TensorOutcome applyLowRank(TensorJob job, TensorSink sink, Layout.Matrices m, LowRank low)
+            throws IOException {
+        close(takePrepared(null));
+        int rows = Math.toIntExact(m.rows());
+        int cols = Math.toIntExact(m.cols());
+        LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, low.factors(), SpectralSolver.filterOf(solver));
+        float[] merged = s.dense();
+        float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
+        for (int j = 0; j < merged.length; j++) {
+            merged[j] += w0[j];                          // W = W_0 + tau_m
+        }
+        if (m.transposed()) {
+            float[] stored = new float[merged.length];
+            Transpose.of(merged, rows, cols, stored);    // back to the stored [in, out]
+            merged = stored;
+        }
+        sink.writeFloats(merged, 0, merged.length);
+        List<Integer> zeros = new ArrayList<>(low.untouched());
+        s.zeroTasks().forEach(k -> zeros.add(low.factorModels().get(k)));
+        java.util.Collections.sort(zeros);
+        Map<String, Double> details = new LinkedHashMap<>();
+        if (zeros.size() == job.models().size()) {
+            details.put("all_task_vectors_zero", 1.0);
+        }
+        details.put("filter_param", s.param());
+        details.put("rank_used", (double) s.used());
+        details.put("eigen_seconds", s.eigenSeconds());
+        details.put("lora_rank", (double) s.r());
+        return new TensorOutcome(s.lossBefore(), s.lossAfter(), details, zeros, s);
+    }
+
     /** Solves a loaded problem; every task vector zero: tau_m = 0, what every solver would return. */
     private WudiResult solve(Loaded l, Map<String, Double> details) {
         if (l.allZero()) {
@@ -320,7 +412,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         List<Integer> zeros = new ArrayList<>();
         try {
             double sumSquares = 0;
-            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms && !transposed && !hostOnly) {
+            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms && !transposed && !hostOnly
+                    && storedOnly(job)) {
                 raw.setBase(rawBytes(job.base()), job.info().dtype());
                 for (int i = 0; i < job.models().size(); i++) {
                     int zeroBefore = raw.zeroTaskCount();
@@ -334,10 +427,18 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 float[] tau = new float[count];
                 float[] stored = transposed ? new float[count] : null;
                 for (int i = 0; i < job.models().size(); i++) {
-                    readPaperOrientation(job.models().get(i), rows, cols, transposed, stored, tau);
-                    for (int j = 0; j < count; j++) {
-                        tau[j] -= w0[j];                 // tau_i = W_i - W_0 in float32
-                        sumSquares += (double) tau[j] * tau[j];
+                    TensorRef delta = job.models().get(i).deltaOver(job.base());
+                    if (delta != null) {
+                        readPaperOrientation(delta, rows, cols, transposed, stored, tau);  // tau_i = scaling B A
+                        for (int j = 0; j < count; j++) {
+                            sumSquares += (double) tau[j] * tau[j];
+                        }
+                    } else {
+                        readPaperOrientation(job.models().get(i), rows, cols, transposed, stored, tau);
+                        for (int j = 0; j < count; j++) {
+                            tau[j] -= w0[j];             // tau_i = W_i - W_0 in float32
+                            sumSquares += (double) tau[j] * tau[j];
+                        }
                     }
                     int zeroBefore = problem.zeroTaskCount();
                     problem.addTaskVector(tau);
@@ -370,6 +471,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         } else {
             t.readAll(out);
         }
+    }
+
+    /** No model is a LoRA delta: those are read exactly on the host, not as W_i - W_0 on the device. */
+    private static boolean storedOnly(TensorJob job) {
+        return job.models().stream().allMatch(m -> m.deltaOver(job.base()) == null);
     }
 
     private static boolean sameDType(TensorJob job) {

@@ -7,8 +7,8 @@ import static org.bytedeco.openblas.global.openblas.CblasTrans;
 import dev.wudi.backend.cpu.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
-/** Row-major float32 GEMM on heap arrays (OpenBLAS), for the spectral solvers. */
-final class Gemm {
+/** Row-major float32 GEMM on heap arrays (OpenBLAS), for the spectral solvers and LoRA products. */
+public final class Gemm {
 
     static {
         OpenBlasEnvironment.prepare();                  // before openblas loads and reads its environment
@@ -18,7 +18,7 @@ final class Gemm {
     }
 
     /** C = alpha op(A) op(B) + beta C with op(A) [m, k], op(B) [k, n], C [m, n]. */
-    static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, float[] b,
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, float[] b,
                       float beta, float[] c) {
         if (a.length < (long) m * k || b.length < (long) k * n || c.length < (long) m * n) { // guard
             throw new IllegalArgumentException("sgemm [" + m + ", " + k + "] x [" + k + ", " + n + "]: arrays of "

@@ -37,15 +37,15 @@ public final class LapackEigen implements SymmetricEigen {
             throw new IllegalArgumentException("expected an [" + n + ", " + n + "] matrix, got " + c.length + " values");
         }
         double[] a = new double[c.length];
-        double[] w = new double[n];
-        int info;
         if (doublePrecision) {
             for (int i = 0; i < c.length; i++) {
                 a[i] = c[i];
             }
-            // jobz 'V' (vectors), uplo 'U'; row-major: the upper triangle of the row-major array
-            info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, a, n, w);
-        } else {
+            return decomposeInPlace(a, n);
+        }
+        double[] w = new double[n];
+        int info;
+        {
             float[] af = c.clone();
             float[] wf = new float[n];
             info = openblas.LAPACKE_ssyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, af, n, wf);
@@ -56,8 +56,28 @@ public final class LapackEigen implements SymmetricEigen {
                 w[i] = wf[i];
             }
         }
+        return sorted(info, a, w, n, name());
+    }
+
+    /**
+     * Decomposes a symmetric [n, n] matrix given in double with dsyevd, overwriting {@code a} with the eigenvectors
+     * (only its upper triangle is read): for matrices formed in double, such as C restricted to the span of LoRA
+     * factors.
+     */
+    public static EigenPairs decomposeInPlace(double[] a, int n) {
+        if (n <= 0 || a.length != (long) n * n) {
+            throw new IllegalArgumentException("expected an [" + n + ", " + n + "] matrix, got " + a.length + " values");
+        }
+        double[] w = new double[n];
+        // jobz 'V' (vectors), uplo 'U'; row-major: the upper triangle of the row-major array
+        int info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, a, n, w);
+        return sorted(info, a, w, n, "lapack-dsyevd");
+    }
+
+    /** LAPACK's ascending result as descending eigenpairs (or the failure as an exception). */
+    private static EigenPairs sorted(int info, double[] a, double[] w, int n, String name) {
         if (info != 0) {
-            throw new ArithmeticException("LAPACK " + name() + " failed on an [" + n + ", " + n + "] matrix (info "
+            throw new ArithmeticException("LAPACK " + name + " failed on an [" + n + ", " + n + "] matrix (info "
                     + info + (info > 0 ? ": did not converge" : ": illegal argument " + (-info)) + ")");
         }
         // LAPACK returns ascending order: reverse the values and, in place, the columns of V (no second n x n copy)

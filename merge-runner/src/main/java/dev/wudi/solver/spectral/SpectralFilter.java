@@ -104,7 +104,16 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
 
     /** Eigenvalues at or below this are treated as zero (C is accumulated in float32). */
     public static double zeroThreshold(SymmetricEigen.EigenPairs e) {
-        return Math.max(e.max(), 0) * e.n() * 0x1p-23;
+        return zeroThreshold(e, e.n());
+    }
+
+    /**
+     * The numerical zero of a float32 C of dimension {@code dimension} (n * 2^-23 * lambda_max) for eigenpairs that
+     * may be those of a smaller matrix with the same nonzero spectrum (C restricted to the span of LoRA factors):
+     * the threshold stays the full C's, so both computations filter the same eigenpairs.
+     */
+    public static double zeroThreshold(SymmetricEigen.EigenPairs e, int dimension) {
+        return Math.max(e.max(), 0) * dimension * 0x1p-23;
     }
 
     /** The number of eigenvalues above the numerical zero. */
@@ -121,7 +130,12 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
 
     /** The data-free cutoff eigenvalue lambda_c = fraction * trace(C) / rank(C) (over nonzero eigenvalues). */
     public static double defaultCutoff(SymmetricEigen.EigenPairs e, double fraction) {
-        double tol = zeroThreshold(e);
+        return defaultCutoff(e, fraction, e.n());
+    }
+
+    /** As {@link #defaultCutoff(SymmetricEigen.EigenPairs, double)} with the numerical zero of C's dimension. */
+    static double defaultCutoff(SymmetricEigen.EigenPairs e, double fraction, int dimension) {
+        double tol = zeroThreshold(e, dimension);
         double sum = 0;
         int r = 0;
         for (double v : e.values()) {
@@ -135,10 +149,14 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
 
     /** The filter's parameter for this spectrum: the given one, or the data-free default. */
     public double resolveParam(SymmetricEigen.EigenPairs e) {
+        return resolveParam(e, e.n());
+    }
+
+    private double resolveParam(SymmetricEigen.EigenPairs e, int dimension) {
         if (!Double.isNaN(param)) {
             return param;
         }
-        double lc = defaultCutoff(e, cutoff);
+        double lc = defaultCutoff(e, cutoff, dimension);
         if (!(lc > 0)) {
             return 1; // C = 0: every coefficient is 0 whatever the parameter
         }
@@ -155,9 +173,17 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
     }
 
     public Coefficients coefficients(SymmetricEigen.EigenPairs e) {
+        return coefficients(e, e.n());
+    }
+
+    /**
+     * The coefficients of eigenpairs of a matrix with the nonzero spectrum of a C of dimension {@code dimension}
+     * (see {@link #zeroThreshold(SymmetricEigen.EigenPairs, int)}).
+     */
+    public Coefficients coefficients(SymmetricEigen.EigenPairs e, int dimension) {
         int n = e.n();
-        double p = resolveParam(e);
-        double tol = zeroThreshold(e);
+        double p = resolveParam(e, dimension);
+        double tol = zeroThreshold(e, dimension);
         double lmax = e.max();
         int limit = rank == 0 ? n : Math.min(rank, n);
         double[] a = new double[n];
