@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks. Results are printed as markdown tables for docs/benchmarks.md and docs/quality.md.",
         subcommands = {BenchStepCommand.class, BenchKernelsCommand.class, BenchMergeCommand.class,
-                BenchQualityCommand.class})
+                BenchQualityCommand.class, BenchAdaptersCommand.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

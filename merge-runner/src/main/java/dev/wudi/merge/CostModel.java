@@ -54,6 +54,16 @@ public final class CostModel {
                 solve = 9 * c * c * c + 3 * 2 * r * c * c;
                 floats = 2 * c * c + min * min + 12 * r * c + 6 * c * c;  // + a heap copy, doubles as 2 floats
             }
+            int lowRank = loraRank(e, m);
+            if (!(s instanceof SolverSpec.Adam) && lowRank > 0) {
+                // on the adapters' factors (LowRankWudi): per task t_i [r, R] and its Gram, a QR of [c, R], an
+                // eigendecomposition of [R, R], and tau_m = x U^T [r, c] for the output; a few [r, R] arrays
+                double rr = lowRank;
+                double flops = n * (2 * r * rr * rr + 2 * rr * rr * r) + 4 * c * rr * rr + 9 * rr * rr * rr
+                        + 2 * r * c * rr;
+                double lowFloats = 2 * (6 * r * rr + c * rr) + 2 * r * c;   // doubles as 2 floats; the output
+                return new Cost(flops, (long) (4 * lowFloats), flops / flopsPerSecond + readBytes / bytesPerSecond);
+            }
             double flops = m.count() * (setup + solve);
             return new Cost(flops, (long) (4 * floats), flops / flopsPerSecond + readBytes / bytesPerSecond);
         }
@@ -61,6 +71,27 @@ public final class CostModel {
         double flops = e.action() == MergePlan.Action.COPY || e.action() == MergePlan.Action.FROM_MODEL
                 ? 0 : (double) numel * (n + 1) * 2;
         return new Cost(flops, 4L * chunk * (n + 2), readBytes / bytesPerSecond);
+    }
+
+    /**
+     * The sum of the ranks of the LoRA adapters that adapt this single matrix, where every model is such an adapter
+     * or leaves it alone and the factors are smaller than the matrix (the spectral solvers then work on them); else 0.
+     */
+    static int loraRank(MergePlan.Entry e, Layout.Matrices m) {
+        if (m.count() != 1 || e.base() == null) {
+            return 0;
+        }
+        int r = 0;
+        for (dev.wudi.checkpoint.TensorRef t : e.sources()) {
+            if (t == e.base()) {
+                continue;
+            }
+            if (!(t.computed() instanceof dev.wudi.lora.LoraTensor lora) || t.deltaOver(e.base()) == null) {
+                return 0;
+            }
+            r += lora.module().rank();
+        }
+        return r < m.cols() ? r : 0;
     }
 
     /** Relative weight of a tensor for progress: its estimated seconds at the nominal rates, in microseconds. */

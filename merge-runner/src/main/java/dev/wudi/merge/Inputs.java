@@ -97,17 +97,27 @@ final class Inputs implements AutoCloseable {
                 adapters.add(a);
             }
             Checkpoint base = ZeroBase.of(adapters);
-            List<LayoutOverride> layouts = new ArrayList<>(o.layouts());
-            layouts.addAll(ZeroBase.layouts(adapters));
             List<TensorInfo> infos = new ArrayList<>();
             base.names().forEach(n -> infos.add(base.tensor(n).info()));
+            // fan_in_fan_out says where the name rules cannot (a Conv1D not named like GPT-2's): a hint for those only
+            TensorClassifier byNames = new TensorClassifier(ModelConfig.absent(), o.layouts(), infos);
+            List<LayoutOverride> hints = new ArrayList<>();
+            for (LayoutOverride h : ZeroBase.layouts(adapters)) {
+                boolean needed = infos.stream().anyMatch(t -> h.regex().matcher(t.name()).find()
+                        && byNames.classify(t).layout() != h.layout());
+                if (needed) {
+                    hints.add(h);
+                }
+            }
+            List<LayoutOverride> layouts = new ArrayList<>(o.layouts());
+            layouts.addAll(hints);
             TensorClassifier classifier = new TensorClassifier(ModelConfig.absent(), layouts, infos);
             List<Checkpoint> models = new ArrayList<>();
             for (LoraAdapter a : adapters) {
                 models.add(AdapterCheckpoint.over(base, a, ModelConfig.absent(), t -> classifier.classify(t).layout()));
             }
             return new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters),
-                    opened, ZeroBase.layouts(adapters));
+                    opened, List.copyOf(hints));
         } catch (IOException | RuntimeException e) {
             close(opened);
             throw e;
