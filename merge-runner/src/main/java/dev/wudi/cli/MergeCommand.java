@@ -323,6 +323,10 @@ public class MergeCommand implements Callable<Integer> {
         if (base == null && !asAdapter) {
             throw new Errors.UsageException("Missing required option: '--base=PATH' (optional only with --as-adapter)");
         }
+        if (resume && asAdapter) {
+            throw new Errors.UsageException("--resume does not apply to --as-adapter: an adapter is written at the end,"
+                    + " so an interrupted adapter merge leaves nothing to resume");
+        }
         if (adapterRank != null && (!asAdapter || adapterRank < 1)) {
             throw new Errors.UsageException(asAdapter ? "--adapter-rank must be >= 1, got " + adapterRank
                     : "--adapter-rank applies to --as-adapter only");

@@ -274,6 +274,9 @@ final class AdapterMerge {
                        String methodDescription, List<String> notes) throws IOException {
         Path out = options.out().toAbsolutePath().normalize();
         Path tmp = CheckpointWriter.partialPath(out);
+        if (Files.exists(tmp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            listener.info("removed the partial output an earlier run left at " + tmp);
+        }
         CheckpointWriter.deleteRecursively(tmp);
         Files.createDirectories(tmp);
         try {

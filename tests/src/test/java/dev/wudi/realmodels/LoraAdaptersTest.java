@@ -291,7 +291,9 @@ class LoraAdaptersTest {
                 "--adapter-rank applies to --as-adapter only");
         assertRefused(new String[] {"merge", "--model", src.toString(), "--out", tmp.resolve("r8").toString()}, 2,
                 "'--base=PATH' (optional only with --as-adapter)");
-        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8")) {
+        assertRefused(args(gpt2Base, List.of(src), tmp.resolve("r9"), "--as-adapter", "--resume"), 2,
+                "--resume does not apply to --as-adapter");
+        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9")) {
             assertFalse(Files.exists(tmp.resolve(r)), r + ": nothing written");
         }
     }
