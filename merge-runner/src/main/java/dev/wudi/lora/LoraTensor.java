@@ -152,6 +152,62 @@ public final class LoraTensor implements ComputedTensor {
     }
 
     /**
+     * What the input check needs from the factors alone, without forming the delta: the first non-finite value of
+     * lora_A or lora_B (factor null where there is none) and the delta's squared Frobenius norm
+     * ||s B A||_F^2 = s^2 tr((B^T B)(A A^T)), in double.
+     */
+    public record FactorScan(TensorRef factor, long firstBad, long badCount, float badValue, double deltaSquaredNorm) {
+    }
+
+    public FactorScan scan() throws IOException {
+        int r = module.rank();
+        int in = Math.toIntExact(module.in());
+        int out = Math.toIntExact(module.out());
+        float[] a = new float[r * in];
+        float[] b = new float[out * r];
+        module.a().readAll(a);
+        module.b().readAll(b);
+        for (Object[] f : new Object[][] {{module.a(), a}, {module.b(), b}}) {
+            float[] v = (float[]) f[1];
+            long first = -1;
+            long bad = 0;
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    first = first < 0 ? i : first;
+                    bad++;
+                }
+            }
+            if (bad > 0) {
+                return new FactorScan((TensorRef) f[0], first, bad, v[(int) first], Double.NaN);
+            }
+        }
+        double[] btb = new double[r * r];
+        double[] aat = new double[r * r];
+        for (int j = 0; j < r; j++) {
+            for (int k = j; k < r; k++) {
+                double x = 0;
+                for (int o = 0; o < out; o++) {
+                    x += (double) b[o * r + j] * b[o * r + k];
+                }
+                double y = 0;
+                for (int i = 0; i < in; i++) {
+                    y += (double) a[j * in + i] * a[k * in + i];
+                }
+                btb[j * r + k] = x;
+                btb[k * r + j] = x;
+                aat[j * r + k] = y;
+                aat[k * r + j] = y;
+            }
+        }
+        double tr = 0;
+        for (int i = 0; i < r * r; i++) {
+            tr += btb[i] * aat[i];                                  // tr(X Y) = sum X_jk Y_kj, both symmetric
+        }
+        double s = module.scaling();
+        return new FactorScan(null, -1, 0, 0f, s * s * tr);
+    }
+
+    /**
      * The factors of the delta as WUDI sees the weight: tau = scaling * P Q with P [rows, r] and Q [r, cols] of the
      * paper's [out, in] matrix. {@code paperTransposed}: the layout turns the stored weight to reach that matrix.
      */

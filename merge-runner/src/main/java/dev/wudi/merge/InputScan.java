@@ -3,6 +3,7 @@ package dev.wudi.merge;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.TensorRef;
+import dev.wudi.lora.LoraTensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +13,8 @@ import java.util.List;
  * One streaming pass over every floating tensor of the base and the models before anything is merged:
  * a NaN or an infinity fails the merge naming tensor, file and element (unless allowed), and a model
  * whose every floating tensor equals the base's (a zero task vector) is warned about. Tensors are
- * read from the mappings in chunks, decoded in bulk, so memory stays at two chunks.
+ * read from the mappings in chunks, decoded in bulk, so memory stays at two chunks. A LoRA adapter's weight is
+ * checked on its factors alone (their values, and the delta's norm from them), never multiplied out here.
  */
 final class InputScan {
 
@@ -50,6 +52,31 @@ final class InputScan {
             long[] firstBad = new long[who + 1];
             long[] badCount = new long[who + 1];
             java.util.Arrays.fill(firstBad, -1);
+            boolean[] lora = new boolean[who];
+            for (int k = 0; k < who; k++) {
+                TensorRef ref = e.sources().get(k);
+                if (ref.computed() instanceof LoraTensor t && ref.deltaOver(baseRef) != null) {
+                    // an adapter's weight is checked on its factors: ||s B A||^2 = s^2 tr((B^T B)(A A^T)), no product
+                    lora[k] = true;
+                    LoraTensor.FactorScan f = t.scan();
+                    if (f.factor() != null) {
+                        String what = "tensor " + f.factor().name() + " in " + f.factor().path() + " holds "
+                                + (Float.isNaN(f.badValue()) ? "NaN" : f.badValue() > 0 ? "+Inf" : "-Inf")
+                                + " at element " + f.firstBad() + (f.badCount() > 1 ? " (" + f.badCount()
+                                + " non-finite values in all)" : "");
+                        if (!allowNonFinite) {
+                            throw new CheckpointException(what + "; non-finite weights usually mean a broken fine-tune"
+                                    + " or download; pass --allow-nonfinite to merge anyway");
+                        }
+                        if (nonFiniteTensors++ < NONFINITE_WARNINGS_AT_MOST) {
+                            warnings.add(what + " (allowed by --allow-nonfinite)");
+                        }
+                    }
+                    if (f.deltaSquaredNorm() != 0) {
+                        differs[e.models().get(k)] = true;
+                    }
+                }
+            }
             for (long first = 0; first < numel; first += cap) {
                 cancel.check();
                 int count = (int) Math.min(cap, numel - first);
@@ -60,8 +87,8 @@ final class InputScan {
                 }
                 for (int k = 0; k < who; k++) {
                     TensorRef ref = e.sources().get(k);
-                    if (ref == baseRef) {
-                        continue;                       // an adapter's untouched tensor: the base's own
+                    if (ref == baseRef || lora[k]) {
+                        continue;                       // an adapter's untouched tensor, or one checked on its factors
                     }
                     int c = (int) Math.max(0, Math.min(count, ref.info().numel() - first));
                     if (c == 0) {

@@ -31,8 +31,22 @@ public final class AdapterFolders {
         });
     }
 
+    /** The adapter with one value of one tensor changed (a NaN, say), the rest as it is. */
+    public static Path withValue(Path adapter, Path dst, String tensor, int element, float value) throws IOException {
+        return rewritten(adapter, dst, n -> true, (n, v) -> {
+            if (n.equals(tensor)) {
+                v[element] = value;
+            }
+        });
+    }
+
     /** The adapter with the tensors name passes, and its config as it is. */
     public static Path filtered(Path adapter, Path dst, Predicate<String> keep) throws IOException {
+        return rewritten(adapter, dst, keep, (n, v) -> { });
+    }
+
+    private static Path rewritten(Path adapter, Path dst, Predicate<String> keep,
+                                  java.util.function.BiConsumer<String, float[]> change) throws IOException {
         Files.createDirectories(dst);
         Files.copy(adapter.resolve(PeftAdapter.CONFIG), dst.resolve(PeftAdapter.CONFIG));
         Map<String, Tensor> kept = new LinkedHashMap<>();
@@ -41,6 +55,7 @@ public final class AdapterFolders {
                 if (keep.test(t.name())) {
                     float[] v = new float[Math.toIntExact(t.numel())];
                     f.readFloats(t, 0, v, 0, v.length);
+                    change.accept(t.name(), v);
                     kept.put(t.name(), new Tensor(v, t.shape().clone()));
                 }
             }

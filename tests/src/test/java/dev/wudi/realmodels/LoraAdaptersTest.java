@@ -291,9 +291,13 @@ class LoraAdaptersTest {
                 "--adapter-rank applies to --as-adapter only");
         assertRefused(new String[] {"merge", "--model", src.toString(), "--out", tmp.resolve("r8").toString()}, 2,
                 "'--base=PATH' (optional only with --as-adapter)");
+        String b1 = "base_model.model.transformer.h.1.attn.c_attn.lora_B.weight";
+        Path nan = AdapterFolders.withValue(src, tmp.resolve("nan-adapter"), b1, 17, Float.NaN);
+        assertRefused(args(gpt2Base, List.of(nan), tmp.resolve("r10")), 1, "tensor " + b1 + " in "
+                + nan.resolve(PeftAdapter.WEIGHTS) + " holds NaN at element 17", "--allow-nonfinite");
         assertRefused(args(gpt2Base, List.of(src), tmp.resolve("r9"), "--as-adapter", "--resume"), 2,
                 "--resume does not apply to --as-adapter");
-        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9")) {
+        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10")) {
             assertFalse(Files.exists(tmp.resolve(r)), r + ": nothing written");
         }
     }
