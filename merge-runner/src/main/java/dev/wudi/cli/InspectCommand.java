@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.TensorInfo;
+import dev.wudi.lora.AdapterConfig;
+import dev.wudi.lora.LoraAdapter;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -23,7 +25,8 @@ import picocli.CommandLine.Parameters;
                 + " Validates every header on the way.")
 public final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a Hugging Face model folder.")
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file, a Hugging Face model folder, or a PEFT LoRA"
+            + " adapter folder (its config is checked and summarised: rank, alpha, modules, scaling).")
     Path path;
 
     @Option(names = "--json", description = "Print JSON instead of a table.")
@@ -32,10 +35,18 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        try (Checkpoint c = Checkpoint.open(path)) {
+        LoraAdapter adapter = LoraAdapter.isAdapter(path) ? LoraAdapter.open(path) : null;  // checks it whole
+        try (LoraAdapter closed = adapter;
+             Checkpoint c = Checkpoint.open(adapter != null ? path.resolve(LoraAdapter.WEIGHTS) : path)) {
             if (json) {
-                out.println(toJson(c));
+                out.println(toJson(c, adapter));
                 return 0;
+            }
+            if (adapter != null) {
+                AdapterConfig a = adapter.config();
+                out.printf(Locale.ROOT, "%s: PEFT LoRA adapter: %s%s%s%n", path, adapter.describe(),
+                        a.fanInFanOut() ? ", fan_in_fan_out" : "",
+                        a.baseModel() != null ? ", trained on " + a.baseModel() : "");
             }
             int width = 4;
             for (String n : c.names()) {
@@ -63,10 +74,29 @@ public final class InspectCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String toJson(Checkpoint c) throws Exception {
+    private static String toJson(Checkpoint c, LoraAdapter adapter) throws Exception {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = mapper.createObjectNode();
         root.put("path", c.path().toString());
+        if (adapter != null) {
+            ObjectNode a = root.putObject("lora_adapter");
+            a.put("r", adapter.config().r());
+            a.put("lora_alpha", adapter.config().loraAlpha());
+            a.put("use_rslora", adapter.config().useRslora());
+            a.put("fan_in_fan_out", adapter.config().fanInFanOut());
+            a.put("base_model_name_or_path", adapter.config().baseModel());
+            ArrayNode mods = a.putArray("modules");
+            for (LoraAdapter.Module m : adapter.modules()) {
+                ObjectNode mn = mods.addObject();
+                mn.put("module", m.module());
+                mn.put("rank", m.rank());
+                mn.put("scaling", m.scaling());
+                mn.put("out", m.out());
+                mn.put("in", m.in());
+            }
+            ArrayNode full = a.putArray("full_tensors");
+            adapter.fullTensors().keySet().forEach(full::add);
+        }
         root.put("layout", c.isFolder() ? "folder" : "file");
         root.put("total_bytes", c.totalBytes());
         ArrayNode files = root.putArray("files");

@@ -185,6 +185,15 @@ class LoraAdaptersTest {
                 + " distilbert-base-uncased-finetuned-sst-2-english (model 2)"), r.err());
     }
 
+    @Test
+    void inspectSummarisesAnAdapter() throws Exception {
+        Wudi.Result r = Wudi.ok("inspect", distilbertAdapters.get(0).toString());
+        assertTrue(r.out().contains("PEFT LoRA adapter: LoRA r 8, alpha 32, 4 modules, 4 full tensors, trained on"
+                + " distilbert-base-uncased"), r.out());
+        JsonNode j = Wudi.json(Wudi.ok("inspect", "--json", gpt2Adapters.get(1).toString()).out());
+        assertEquals(32.0 / 8, j.path("lora_adapter").path("modules").get(0).path("scaling").asDouble());
+    }
+
     // ------------------------------------------------------------------------------------------------ output
 
     @Test
