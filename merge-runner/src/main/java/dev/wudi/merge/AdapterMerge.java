@@ -82,6 +82,7 @@ final class AdapterMerge {
         String prefix = null;
         int exact = 0;
         List<Double> errors = new ArrayList<>();
+        Set<Integer> svdRanks = new java.util.TreeSet<>();
         int zeroDeltas = 0;
         long work = 0;
         for (MergePlan.Entry e : entries) {
@@ -117,6 +118,7 @@ final class AdapterMerge {
                         exact++;
                     } else {
                         errors.add(details.get("adapter_relative_error"));
+                        svdRanks.add((int) m.aShape()[0]);
                     }
                 }
             } else if (e.action() == MergePlan.Action.FROM_MODEL || differsFromBase(e, sink.values)) {
@@ -149,11 +151,11 @@ final class AdapterMerge {
         if (!errors.isEmpty()) {
             double max = errors.stream().mapToDouble(Double::doubleValue).max().orElse(0);
             double mean = errors.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-            notes.add(String.format(java.util.Locale.ROOT, "adapter: %d module%s truncated by SVD to rank %s: relative"
-                    + " error of B A against the merged delta max %.3g, mean %.3g (per tensor in the report;"
-                    + " --adapter-rank R to change)", errors.size(), errors.size() == 1 ? "" : "s",
-                    options.asAdapter().rank() > 0 ? String.valueOf(options.asAdapter().rank())
-                            : "the sum of the adapters' ranks", max, mean));
+            String used = svdRanks.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("/"));
+            notes.add(String.format(java.util.Locale.ROOT, "adapter: %d module%s truncated by SVD to rank %s (%s):"
+                    + " relative error of B A against the merged delta max %.3g, mean %.3g (per tensor in the report)",
+                    errors.size(), errors.size() == 1 ? "" : "s", used, options.asAdapter().rank() > 0
+                            ? "--adapter-rank" : "the sum of the adapters' ranks; --adapter-rank R to change", max, mean));
         }
         if (zeroDeltas > 0) {
             notes.add("adapter: " + zeroDeltas + " adapted weight" + (zeroDeltas == 1 ? "" : "s")
