@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The opened inputs of a merge: the base and the models in --model order, each a full checkpoint or a LoRA adapter
@@ -95,6 +96,12 @@ final class Inputs implements AutoCloseable {
                 LoraAdapter a = LoraAdapter.open(p);
                 opened.add(a);
                 adapters.add(a);
+                for (Map.Entry<String, dev.wudi.checkpoint.TensorRef> f : a.fullTensors().entrySet()) {
+                    if (TensorClassifier.plain(f.getValue().info()).role() != dev.wudi.model.TensorRole.HEAD) {
+                        throw new OptionException("model " + (adapters.size()) + " (" + p + ") saves " + f.getKey()
+                                + " in full (modules_to_save): its task vector needs the base's value; pass --base");
+                    }
+                }
             }
             Checkpoint base = ZeroBase.of(adapters);
             List<TensorInfo> infos = new ArrayList<>();

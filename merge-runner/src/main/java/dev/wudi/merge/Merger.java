@@ -160,7 +160,10 @@ public final class Merger {
         all.addAll(models);
         for (int i = 0; i < all.size(); i++) {
             String who = i == 0 ? "base" : "model " + i;
-            List<Path> files = all.get(i).weightFiles();
+            List<Path> files = new ArrayList<>(all.get(i).weightFiles());
+            if (i > 0 && adapters.size() >= i && adapters.get(i - 1) != null) {
+                files.add(adapters.get(i - 1).config().file());   // alpha, r and patterns decide the delta too
+            }
             for (int j = 0; j < files.size(); j++) {
                 Path p = files.get(j).toAbsolutePath().normalize();
                 f.put(who + (files.size() > 1 ? " file " + j : ""), p + " (" + Files.size(p) + " bytes, modified "

@@ -40,6 +40,22 @@ public final class AdapterFolders {
         });
     }
 
+    /** The adapter with one more tensor saved in full (a module_to_save), the rest as it is. */
+    public static Path withExtra(Path adapter, Path dst, String name, Tensor extra) throws IOException {
+        Path d = filtered(adapter, dst, n -> true);
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(d.resolve(PeftAdapter.WEIGHTS))) {
+            for (TensorInfo t : f.tensors()) {
+                float[] v = new float[Math.toIntExact(t.numel())];
+                f.readFloats(t, 0, v, 0, v.length);
+                all.put(t.name(), new Tensor(v, t.shape().clone()));
+            }
+        }
+        all.put(name, extra);
+        HubFolder.writeSafetensors(d.resolve(PeftAdapter.WEIGHTS), all, DType.F32, Map.of());
+        return d;
+    }
+
     /** The adapter with the tensors name passes, and its config as it is. */
     public static Path filtered(Path adapter, Path dst, Predicate<String> keep) throws IOException {
         return rewritten(adapter, dst, keep, (n, v) -> { });

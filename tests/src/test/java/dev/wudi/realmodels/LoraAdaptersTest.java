@@ -306,7 +306,12 @@ class LoraAdaptersTest {
                 + nan.resolve(PeftAdapter.WEIGHTS) + " holds NaN at element 17", "--allow-nonfinite");
         assertRefused(args(gpt2Base, List.of(src), tmp.resolve("r9"), "--as-adapter", "--resume"), 2,
                 "--resume does not apply to --as-adapter");
-        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10")) {
+        Path body = AdapterFolders.withExtra(src, tmp.resolve("body-adapter"), "base_model.model.transformer.h.0.ln_1.weight",
+                Tensor.zeros(768));
+        assertRefused(new String[] {"merge", "--model", body.toString(), "--out", tmp.resolve("r11").toString(),
+            "--as-adapter"}, 2, "saves transformer.h.0.ln_1.weight in full (modules_to_save): its task vector needs the"
+                + " base's value; pass --base");
+        for (String r : List.of("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")) {
             assertFalse(Files.exists(tmp.resolve(r)), r + ": nothing written");
         }
     }
