@@ -82,6 +82,24 @@ public final class AdapterCheckpoint {
         return Checkpoint.composed(adapter.dir(), true, List.of(adapter.file()), tensors, adapter.file().metadata());
     }
 
+    /** Each adapted module's weight in the base (module -> base tensor name), for those the base has. */
+    public static Map<String, String> baseNames(Checkpoint base, LoraAdapter adapter, ModelConfig baseConfig) {
+        List<String> names = new ArrayList<>();
+        for (LoraAdapter.Module m : adapter.modules()) {
+            names.add(m.module() + ".weight");
+        }
+        NameAlignment align = NameAlignment.of(base.names(), names, NameAlignment.prefixesFor(baseConfig,
+                ModelConfig.absent()));
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String b : base.names()) {
+            String m = align.modelName(b);
+            if (m != null) {
+                out.put(m.substring(0, m.length() - ".weight".length()), b);
+            }
+        }
+        return out;
+    }
+
     /**
      * Whether the module's delta is stored as (B A)^T, checked against the base's shape: the refusal says what the
      * adapter's factors give and how the base stores the weight.

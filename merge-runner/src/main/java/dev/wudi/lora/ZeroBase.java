@@ -6,14 +6,11 @@ import dev.wudi.checkpoint.ComputedTensor;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.TensorInfo;
-import dev.wudi.model.Layout;
-import dev.wudi.model.LayoutOverride;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * The stand-in base of an adapter merge without --base (--as-adapter only): every adapted weight as zeros, in the
@@ -51,24 +48,6 @@ public final class ZeroBase {
             }
         }
         return Checkpoint.composed(PATH, false, List.of(), tensors, Map.of());
-    }
-
-    /**
-     * --layout hints for the zero weights: [in, out] (Conv1D) where the adapter says fan_in_fan_out, so WUDI sees
-     * them in the paper's [out, in] orientation as it would on the real base.
-     */
-    public static List<LayoutOverride> layouts(List<LoraAdapter> adapters) {
-        Map<String, LayoutOverride> out = new LinkedHashMap<>();
-        for (LoraAdapter a : adapters) {
-            for (LoraAdapter.Module m : a.modules()) {
-                if (a.config().fanInFanOut() && !m.embedding() && m.a().info().rank() == 2) {
-                    String name = m.module() + ".weight";
-                    out.putIfAbsent(name, new LayoutOverride(Pattern.compile("^" + Pattern.quote(name) + "$"),
-                            Layout.IN_OUT));
-                }
-            }
-        }
-        return List.copyOf(out.values());
     }
 
     /** The stored shape of the module's weight: [out, in] (a Conv2d's [out, in, k, k]); [in, out] under fan_in_fan_out. */

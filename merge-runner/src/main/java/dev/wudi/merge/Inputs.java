@@ -44,24 +44,14 @@ final class Inputs implements AutoCloseable {
         try {
             Checkpoint base = Checkpoint.open(o.base());
             opened.add(base);
-            TensorClassifier classifier = null;
-            ModelConfig baseConfig = null;
             List<Checkpoint> models = new ArrayList<>();
             List<LoraAdapter> adapters = new ArrayList<>();
             for (Path p : o.models()) {
                 if (LoraAdapter.isAdapter(p)) {
-                    if (classifier == null) {
-                        baseConfig = ModelConfig.of(base.path());
-                        List<TensorInfo> infos = new ArrayList<>();
-                        base.names().forEach(n -> infos.add(base.tensor(n).info()));
-                        classifier = new TensorClassifier(baseConfig, o.layouts(), infos);
-                    }
                     LoraAdapter a = LoraAdapter.open(p);
                     opened.add(a);
-                    TensorClassifier c = classifier;
-                    Checkpoint composed = AdapterCheckpoint.over(base, a, baseConfig, t -> c.classify(t).layout());
-                    models.add(composed);
                     adapters.add(a);
+                    models.add(null);                    // composed below, once every adapter is known
                 } else {
                     Checkpoint m = Checkpoint.open(p);
                     opened.add(m);
@@ -69,12 +59,54 @@ final class Inputs implements AutoCloseable {
                     adapters.add(null);
                 }
             }
+            List<LayoutOverride> hints = compose(o, base, ModelConfig.of(base.path()), adapters, models);
             return new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters), opened,
-                    List.of());
+                    hints);
         } catch (IOException | RuntimeException e) {
             close(opened);
             throw e;
         }
+    }
+
+    /**
+     * Composes each adapter over the base (into models' null slots) with the layouts of the merge plan, plus the
+     * hints fan_in_fan_out gives where nothing else decides (no config.json, no name rule, no --layout): PEFT sets
+     * fan_in_fan_out by module type, so an adapter that says true was trained on a weight stored [in, out].
+     *
+     * @return the hints, for the plan
+     */
+    private static List<LayoutOverride> compose(MergeOptions o, Checkpoint base, ModelConfig config,
+                                                List<LoraAdapter> adapters, List<Checkpoint> models) {
+        if (adapters.stream().allMatch(a -> a == null)) {
+            return List.of();
+        }
+        List<TensorInfo> infos = new ArrayList<>();
+        base.names().forEach(n -> infos.add(base.tensor(n).info()));
+        TensorClassifier byNames = new TensorClassifier(config, o.layouts(), infos);
+        java.util.Map<String, LayoutOverride> hints = new java.util.LinkedHashMap<>();
+        for (LoraAdapter a : adapters) {
+            if (a == null || !a.config().fanInFanOut()) {
+                continue;
+            }
+            AdapterCheckpoint.baseNames(base, a, config).forEach((module, name) -> {
+                TensorClassifier.Classification c = byNames.classify(base.tensor(name).info());
+                if (c.layout() == dev.wudi.model.Layout.OUT_IN && c.source().startsWith("default")) {
+                    hints.putIfAbsent(name, new LayoutOverride(java.util.regex.Pattern.compile(
+                            "^" + java.util.regex.Pattern.quote(name) + "$"), dev.wudi.model.Layout.IN_OUT,
+                            "adapter_config.json fan_in_fan_out (" + a.dir() + ")"));
+                }
+            });
+        }
+        List<LayoutOverride> layouts = new ArrayList<>(o.layouts());
+        layouts.addAll(hints.values());
+        TensorClassifier classifier = new TensorClassifier(config, layouts, infos);
+        for (int i = 0; i < adapters.size(); i++) {
+            if (adapters.get(i) != null) {
+                models.set(i, AdapterCheckpoint.over(base, adapters.get(i), config,
+                        t -> classifier.classify(t).layout()));
+            }
+        }
+        return List.copyOf(hints.values());
     }
 
     /**
@@ -104,27 +136,10 @@ final class Inputs implements AutoCloseable {
                 }
             }
             Checkpoint base = ZeroBase.of(adapters);
-            List<TensorInfo> infos = new ArrayList<>();
-            base.names().forEach(n -> infos.add(base.tensor(n).info()));
-            // fan_in_fan_out says where the name rules cannot (a Conv1D not named like GPT-2's): a hint for those only
-            TensorClassifier byNames = new TensorClassifier(ModelConfig.absent(), o.layouts(), infos);
-            List<LayoutOverride> hints = new ArrayList<>();
-            for (LayoutOverride h : ZeroBase.layouts(adapters)) {
-                boolean needed = infos.stream().anyMatch(t -> h.regex().matcher(t.name()).find()
-                        && byNames.classify(t).layout() != h.layout());
-                if (needed) {
-                    hints.add(h);
-                }
-            }
-            List<LayoutOverride> layouts = new ArrayList<>(o.layouts());
-            layouts.addAll(hints);
-            TensorClassifier classifier = new TensorClassifier(ModelConfig.absent(), layouts, infos);
-            List<Checkpoint> models = new ArrayList<>();
-            for (LoraAdapter a : adapters) {
-                models.add(AdapterCheckpoint.over(base, a, ModelConfig.absent(), t -> classifier.classify(t).layout()));
-            }
+            List<Checkpoint> models = new ArrayList<>(java.util.Collections.nCopies(adapters.size(), null));
+            List<LayoutOverride> hints = compose(o, base, ModelConfig.absent(), adapters, models);
             return new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters),
-                    opened, List.copyOf(hints));
+                    opened, hints);
         } catch (IOException | RuntimeException e) {
             close(opened);
             throw e;

@@ -5,9 +5,20 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * --layout REGEX=LAYOUT: forces the layout of every tensor whose name the regex finds, for architectures the
- * rules in {@link Architectures} do not know (or get wrong). The first matching override wins.
+ * rules in {@link Architectures} do not know (or get wrong). The first matching override wins. The inputs can imply
+ * one too (a LoRA adapter's fan_in_fan_out): its {@code origin} says so in the plan, where the user's say "--layout".
  */
-public record LayoutOverride(Pattern regex, Layout layout) {
+public record LayoutOverride(Pattern regex, Layout layout, String origin) {
+
+    /** The user's --layout. */
+    public LayoutOverride(Pattern regex, Layout layout) {
+        this(regex, layout, null);
+    }
+
+    /** What decided it, for the plan: "--layout REGEX=LAYOUT", or the origin given. */
+    public String source() {
+        return origin != null ? origin : "--layout " + this;
+    }
 
     /**
      * Parses "REGEX=LAYOUT"; the last '=' separates them, so the regex may hold '='.

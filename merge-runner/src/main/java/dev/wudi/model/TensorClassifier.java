@@ -71,7 +71,7 @@ public final class TensorClassifier {
         TensorRole role = role(t);
         for (LayoutOverride o : overrides) {
             if (o.regex().matcher(t.name()).find() && o.layout().fits(t.rank())) {
-                return new Classification(role, o.layout(), "--layout " + o);
+                return new Classification(role, o.layout(), o.source());
             }
         }
         Layout l = layout(t, role);

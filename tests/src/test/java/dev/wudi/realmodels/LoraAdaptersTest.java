@@ -162,6 +162,51 @@ class LoraAdaptersTest {
     }
 
     @Test
+    void fanInFanOutDecidesWhereNothingElseDoes() throws Exception {
+        // a single-file base without config.json whose [in, out] weight no name rule recognises
+        java.util.Random r = new java.util.Random(5);
+        Tensor w = random(r, 48, 96);
+        Path base = tmp.resolve("fifo-base.safetensors");
+        HubFolder.writeSafetensors(base, Map.of("blocks.0.proj.weight", w), DType.F32, Map.of());
+        List<Path> adapters = new ArrayList<>();
+        List<Path> dense = new ArrayList<>();
+        for (int k = 1; k <= 2; k++) {
+            Tensor a = random(r, 2, 48);
+            Tensor b = random(r, 96, 2);
+            Path dir = Files.createDirectories(tmp.resolve("fifo-lora" + k));
+            Files.writeString(dir.resolve(PeftAdapter.CONFIG), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 2,"
+                    + " \"fan_in_fan_out\": true}");
+            HubFolder.writeSafetensors(dir.resolve(PeftAdapter.WEIGHTS), Map.of(
+                    "base_model.model.blocks.0.proj.lora_A.weight", a, "base_model.model.blocks.0.proj.lora_B.weight", b),
+                    DType.F32, Map.of());
+            adapters.add(dir);
+            Tensor delta = PeftAdapter.read(dir).denseDelta("blocks.0.proj");
+            assertArrayEquals(new long[] {48, 96}, delta.shape(), "fan_in_fan_out: (B A)^T");
+            Path d = tmp.resolve("fifo-dense" + k + ".safetensors");
+            HubFolder.writeSafetensors(d, Map.of("blocks.0.proj.weight", w.plus(delta)), DType.F32, Map.of());
+            dense.add(d);
+        }
+        Wudi.Result plan = Wudi.ok("plan", "--base", base.toString(), "--model", adapters.get(0).toString(), "--model",
+                adapters.get(1).toString(), "--solver", "spectral");
+        assertTrue(plan.out().contains("in-out"), plan.out());
+        Path a = merge(base, adapters, tmp.resolve("fifo-a.safetensors"), "--solver", "spectral");
+        Path d = merge(base, dense, tmp.resolve("fifo-d.safetensors"), "--solver", "spectral", "--layout",
+                "proj=in-out");
+        float[] x = Wudi.tensors(a).get("blocks.0.proj.weight").data();
+        float[] y = Wudi.tensors(d).get("blocks.0.proj.weight").data();
+        double tau = diffNorm(y, w.data());
+        assertTrue(diffNorm(x, y) <= 1e-4 * tau + 4 * U * norm(w.data()), "differs by " + diffNorm(x, y));
+    }
+
+    private static Tensor random(java.util.Random r, int rows, int cols) {
+        float[] v = new float[rows * cols];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (0.1 * r.nextGaussian());
+        }
+        return new Tensor(v, new long[] {rows, cols});
+    }
+
+    @Test
     void zeroBAdapterIsAZeroTaskVectorAndSaidSo() throws Exception {
         Path zero = AdapterFolders.firstLayers(PeftFixtures.adapter(GPT2_ZERO_B), tmp.resolve("zero-b"), LAYERS);
         List<Path> with = new ArrayList<>(gpt2Adapters);
