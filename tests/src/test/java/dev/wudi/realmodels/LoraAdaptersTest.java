@@ -198,6 +198,50 @@ class LoraAdaptersTest {
         assertTrue(diffNorm(x, y) <= 1e-4 * tau + 4 * U * norm(w.data()), "differs by " + diffNorm(x, y));
     }
 
+    @Test
+    void embeddingAndConvLorasAreTheirDeltas() throws Exception {
+        java.util.Random r = new java.util.Random(9);
+        Tensor emb = random(r, 40, 16);                              // nn.Embedding [vocab, dim]
+        Tensor conv = new Tensor(random(r, 8, 36).data(), new long[] {8, 4, 3, 3});   // Conv2d [out, in, k, k]
+        Path base = tmp.resolve("embconv-base.safetensors");
+        HubFolder.writeSafetensors(base, Map.of("embed.weight", emb, "conv.weight", conv), DType.F32, Map.of());
+        Path dir = Files.createDirectories(tmp.resolve("embconv-lora"));
+        Files.writeString(dir.resolve(PeftAdapter.CONFIG), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4}");
+        Tensor ea = random(r, 2, 40);                                // lora_embedding_A [r, vocab]
+        Tensor eb = random(r, 16, 2);                                // lora_embedding_B [dim, r]
+        Tensor ca = new Tensor(random(r, 2, 36).data(), new long[] {2, 4, 3, 3});
+        Tensor cb = new Tensor(random(r, 8, 2).data(), new long[] {8, 2, 1, 1});
+        HubFolder.writeSafetensors(dir.resolve(PeftAdapter.WEIGHTS), Map.of(
+                "base_model.model.embed.lora_embedding_A", ea, "base_model.model.embed.lora_embedding_B", eb,
+                "base_model.model.conv.lora_A.weight", ca, "base_model.model.conv.lora_B.weight", cb),
+                DType.F32, Map.of());
+        Path out = merge(base, List.of(dir), tmp.resolve("embconv.safetensors"), "--method", "task-arithmetic",
+                "--scale", "1");
+        Map<String, Tensor> got = Wudi.tensors(out);
+        // the deltas PEFT's Embedding and Conv2d layers apply, computed here in double: scaling 4 / 2; values stay
+        // below 1, where float32 rounds by less than 6e-8, so 1e-6 leaves room for the rank-2 sum and W_0 + delta
+        for (int v = 0; v < 40; v++) {
+            for (int d = 0; d < 16; d++) {
+                double x = 0;
+                for (int k = 0; k < 2; k++) {
+                    x += eb.data()[d * 2 + k] * ea.data()[k * 40 + v];
+                }
+                assertEquals(emb.data()[v * 16 + d] + 2 * x, got.get("embed.weight").data()[v * 16 + d], 1e-6,
+                        "embed [" + v + ", " + d + "]: (B A)^T");
+            }
+        }
+        for (int o = 0; o < 8; o++) {
+            for (int j = 0; j < 36; j++) {
+                double x = 0;
+                for (int k = 0; k < 2; k++) {
+                    x += cb.data()[o * 2 + k] * ca.data()[k * 36 + j];
+                }
+                assertEquals(conv.data()[o * 36 + j] + 2 * x, got.get("conv.weight").data()[o * 36 + j], 1e-6,
+                        "conv [" + o + ", " + j + "]: B A over the flattened kernel");
+            }
+        }
+    }
+
     private static Tensor random(java.util.Random r, int rows, int cols) {
         float[] v = new float[rows * cols];
         for (int i = 0; i < v.length; i++) {
