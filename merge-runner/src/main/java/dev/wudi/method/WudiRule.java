@@ -356,6 +356,9 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private void prepareUpcoming() throws IOException {
         TensorJob next = upcoming;
         upcoming = null;
+        if (next == null || next.models().stream().allMatch(r -> r == next.base())) {
+            return;                                      // nothing to load: no model changes it (untouched)
+        }
         try {
             Layout.Matrices m = checkShape(next);
             if (m.count() == 1 && !m.transposed()) {
