@@ -395,7 +395,9 @@ public final class CheckpointWriter implements AutoCloseable {
                 map.put(s.name(), plan.fileName(i));
             }
         }
-        root.putObject("metadata").put("total_size", total);
+        ObjectNode meta = root.putObject("metadata");
+        meta.put("total_size", total);
+        meta.put("wudi_version", dev.wudi.merge.Version.get());   // beside total_size, as mergekit names itself
         root.set("weight_map", map);
         Files.writeString(tmp.resolve(Checkpoint.INDEX_FILE), mapper.writeValueAsString(root) + "\n");
     }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "wudi", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Data-free model merging with WUDI-Merging (arXiv 2503.08099) and classic baselines, streaming"
                 + " safetensors checkpoints one tensor at a time.",
-        subcommands = {MergeCommand.class, PlanCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
+        subcommands = {MergeCommand.class, MergekitYamlCommand.class, PlanCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
                 MethodsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

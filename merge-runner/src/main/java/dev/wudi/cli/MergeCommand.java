@@ -79,7 +79,13 @@ public class MergeCommand implements Callable<Integer> {
             + " --as-adapter, where LoRA adapters can be merged on their deltas alone).")
     Path base;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
+    @Option(names = "--config", paramLabel = "FILE.yml",
+            description = "A mergekit YAML config (merge_method, base_model, models with parameters, parameters,"
+                    + " dtype, ...): it gives the base, the models and the method; options given too override it and"
+                    + " say so. `wudi mergekit-yaml FILE.yml OUT` is the same with mergekit's spelling.")
+    Path config;
+
+    @Option(names = "--model", paramLabel = "PATH",
             description = "A fine-tuned checkpoint W_i (repeat once per task), or a PEFT LoRA adapter folder"
                     + " (adapter_config.json + adapter_model.safetensors), merged as the fine-tune W_0 + scaling B A.")
     List<Path> models;
@@ -89,7 +95,9 @@ public class MergeCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--method", paramLabel = "NAME", defaultValue = "wudi",
-            description = "wudi, task-arithmetic, average or ties (default: ${DEFAULT-VALUE}); see `wudi methods`.")
+            description = "wudi, task-arithmetic, average, ties, dare-linear, dare-ties, breadcrumbs, breadcrumbs-ties,"
+                    + " della, della-linear (mergekit's spellings too: task_arithmetic, linear, ...; default:"
+                    + " ${DEFAULT-VALUE}); see `wudi methods`.")
     String method;
 
     @Option(names = "--solver", paramLabel = "NAME", defaultValue = "adam",
@@ -320,7 +328,14 @@ public class MergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        if (base == null && !asAdapter) {
+        if (config != null && (base != null || (models != null && !models.isEmpty()))) {
+            throw new Errors.UsageException("--config gives the base and the models; leave out --base and --model (or"
+                    + " edit the config)");
+        }
+        if (config == null && (models == null || models.isEmpty())) {
+            throw new Errors.UsageException("Missing required option: '--model=PATH' (or --config FILE.yml)");
+        }
+        if (base == null && !asAdapter && config == null) {
             throw new Errors.UsageException("Missing required option: '--base=PATH' (optional only with --as-adapter)");
         }
         if (resume && asAdapter) {
@@ -331,14 +346,21 @@ public class MergeCommand implements Callable<Integer> {
             throw new Errors.UsageException(asAdapter ? "--adapter-rank must be >= 1, got " + adapterRank
                     : "--adapter-rank applies to --as-adapter only");
         }
-        Path anchor = base != null ? base : models.get(0);
+        Path anchor = config != null ? config : base != null ? base : models.get(0);
         Path outPath = out != null ? out : anchor.resolveSibling(anchor.getFileName() + ".plan");
-        MergeOptions options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
-                .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
-                .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
-                .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
-                .asAdapter(asAdapter ? new dev.wudi.merge.AdapterOptions(adapterRank == null ? 0 : adapterRank) : null)
-                .build();
+        dev.wudi.merge.AdapterOptions adapterOptions = asAdapter
+                ? new dev.wudi.merge.AdapterOptions(adapterRank == null ? 0 : adapterRank) : null;
+        MergeOptions options;
+        if (config != null) {
+            options = fromConfig(outPath, m, adam, solverSpec, autoLr, layoutOverrides, headPolicy, vocabPolicy,
+                    cardPolicy, adapterOptions);
+        } else {
+            options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
+                    .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
+                    .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
+                    .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
+                    .asAdapter(adapterOptions).build();
+        }
         if (dryRun) {
             return plan(options, tf32);
         }
@@ -388,6 +410,78 @@ public class MergeCommand implements Callable<Integer> {
     }
 
     /** The command as typed, quoted for a POSIX shell: the model card shows it as the way to reproduce the merge. */
+    /**
+     * The options a --config stands for, with the options given on the command line applied over it: each one that
+     * replaces something the config says is named in one line.
+     */
+    private MergeOptions fromConfig(Path outPath, MergeMethod m, AdamConfig adam, SolverSpec solverSpec, AutoLr autoLr,
+                                    List<LayoutOverride> layoutOverrides, HeadPolicy headPolicy, VocabPolicy vocabPolicy,
+                                    CardPolicy cardPolicy, dev.wudi.merge.AdapterOptions adapterOptions)
+            throws java.io.IOException {
+        dev.wudi.config.ConfigOptions.Result r = dev.wudi.config.ConfigOptions.read(config, outPath);
+        MergeOptions.Builder b = r.builder();
+        MergeOptions fromFile = b.build();
+        List<String> overridden = new java.util.ArrayList<>();
+        if (matched("--method")) {
+            b.method(m);
+            overridden.add("--method " + method);
+        }
+        List<String> solverOptions = new java.util.ArrayList<>();
+        for (String o : new String[] {"--solver", "--lr", "--iters", "--beta1", "--beta2", "--eps", "--ridge",
+            "--flow-time", "--filter", "--filter-param", "--rank", "--cutoff"}) {
+            if (matched(o)) {
+                solverOptions.add(o);
+            }
+        }
+        if (!solverOptions.isEmpty()) {
+            b.solver(solverSpec).adam(adam).autoLr(autoLr);
+            overridden.add(String.join(" ", solverOptions));
+        }
+        dev.wudi.method.ParameterSource params = fromFile.parameters();
+        if (matched("--scale")) {
+            b.scale(scale);
+            params = params instanceof dev.wudi.config.ConfigParameters cp ? cp.without("lambda") : params;
+            overridden.add("--scale (the config's lambda)");
+        }
+        if (matched("--density")) {
+            b.density(density);
+            params = params instanceof dev.wudi.config.ConfigParameters cp ? cp.without("density") : params;
+            overridden.add("--density");
+        }
+        b.parameters(params);
+        if (matched("--dtype")) {
+            b.outDType(dtype);
+            overridden.add("--dtype");
+        }
+        if (matched("--include")) {
+            b.include(include);
+            overridden.add("--include");
+        }
+        if (matched("--exclude")) {
+            b.exclude(exclude);
+            overridden.add("--exclude");
+        }
+        if (matched("--rest")) {
+            b.rest(rest);
+            overridden.add("--rest");
+        }
+        b.shardBytes(shardSize).threads(threads).force(force).layouts(layoutOverrides).heads(headPolicy)
+                .vocab(vocabPolicy).card(cardPolicy).command(commandLine()).asAdapter(adapterOptions);
+        if (!quiet) {
+            r.notes().forEach(n -> System.err.println("wudi: " + n));
+            if (!overridden.isEmpty()) {
+                System.err.println("wudi: given on the command line, overriding " + config + ": "
+                        + String.join(", ", overridden));
+            }
+        }
+        return b.build();
+    }
+
+    private boolean matched(String option) {
+        return spec != null && spec.commandLine() != null && spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
     private String commandLine() {
         List<String> args = new java.util.ArrayList<>();
         args.add("wudi");

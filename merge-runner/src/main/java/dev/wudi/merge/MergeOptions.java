@@ -26,12 +26,14 @@ import java.util.regex.Pattern;
  * @param command    the command line that ran this merge, for the model card; null: one is written out from
  *                   these options
  * @param asAdapter  null: the output is a full model; else a PEFT LoRA adapter folder (every model must be one)
+ * @param parameters per-tensor method parameters (global and per model) from a merge config; NONE for the CLI's
  */
 public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
                            Double density, AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest,
                            DType outDType, long shardBytes, int threads, boolean force, SolverSpec solver,
                            AutoLr autoLr, List<LayoutOverride> layouts, HeadPolicy heads, VocabPolicy vocab,
-                           CardPolicy card, String command, AdapterOptions asAdapter) {
+                           CardPolicy card, String command, AdapterOptions asAdapter,
+                           dev.wudi.method.ParameterSource parameters) {
 
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
@@ -39,6 +41,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
     public MergeOptions {
         models = List.copyOf(models);
         layouts = List.copyOf(layouts);
+        parameters = parameters == null ? dev.wudi.method.ParameterSource.NONE : parameters;
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one --model is needed");
         }
@@ -106,6 +109,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         b.card = card;
         b.command = command;
         b.asAdapter = asAdapter;
+        b.parameters = parameters;
         return b;
     }
 
@@ -138,6 +142,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         private CardPolicy card = CardPolicy.AUTO;
         private String command;
         private AdapterOptions asAdapter;
+        private dev.wudi.method.ParameterSource parameters = dev.wudi.method.ParameterSource.NONE;
 
         private Builder(Path base, List<Path> models, Path out) {
             this.base = base;
@@ -241,9 +246,16 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return this;
         }
 
+        /** Per-tensor method parameters (a merge config's); NONE: the rules' own. */
+        public Builder parameters(dev.wudi.method.ParameterSource v) {
+            parameters = v;
+            return this;
+        }
+
         public MergeOptions build() {
             return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
-                    shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command, asAdapter);
+                    shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command, asAdapter,
+                    parameters);
         }
     }
 

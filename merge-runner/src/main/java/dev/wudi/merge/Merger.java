@@ -19,6 +19,7 @@ import dev.wudi.method.BaseCopy;
 import dev.wudi.method.GrownRows;
 import dev.wudi.method.ModelCopy;
 import dev.wudi.method.MergeMethods;
+import dev.wudi.method.SparseTaskArithmetic;
 import dev.wudi.method.TaskArithmetic;
 import dev.wudi.method.TensorJob;
 import dev.wudi.method.TensorOutcome;
@@ -317,7 +318,7 @@ public final class Merger {
                                        java.util.function.Function<MergePlan.Entry, TensorRule> ruleOf)
             throws IOException {
         AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation())
-                .run(ruleOf, Merger::job, methodDescription());
+                .run(ruleOf, this::job, methodDescription());
         r.notes().forEach(listener::info);
         List<String> finalWarnings = withZeroNote(warnings, r.records(), models);
         finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
@@ -495,13 +496,14 @@ public final class Merger {
     }
 
     /** The job of one planned tensor: the base's tensor (or, for a head taken from a model, that model's). */
-    private static TensorJob job(MergePlan.Entry e) {
+    private TensorJob job(MergePlan.Entry e) {
         TensorRef base = e.base() != null ? e.base() : e.sources().get(0);
-        return new TensorJob(e.name(), base, e.sources(), e.outDType(), e.layout());
+        return new TensorJob(e.name(), base, e.sources(), e.outDType(), e.layout(), e.models(),
+                options.parameters().forTensor(e.name()));
     }
 
     /** The next tensor after index that the same rule computes, or null (for WUDI's overlapped uploads). */
-    private static TensorJob nextJobOf(TensorRule rule, List<TensorRule> rules, List<MergePlan.Entry> entries,
+    private TensorJob nextJobOf(TensorRule rule, List<TensorRule> rules, List<MergePlan.Entry> entries,
                                        int index) {
         for (int j = index + 1; j < entries.size(); j++) {
             if (rules.get(j) == rule) {
@@ -529,7 +531,35 @@ public final class Merger {
         } else if (name.equals(MergeMethods.TIES.name())) {
             return new Ties(options.effectiveDensity(), options.effectiveScale());
         }
+        SparseTaskArithmetic sparse = sparseRule(options.method());
+        if (sparse != null) {
+            return sparse;
+        }
         throw new IllegalArgumentException("method " + name + " has no rule");
+    }
+
+    /** mergekit's sparsifying task arithmetic family (consensus, normalize and rescale defaults as mergekit's). */
+    private SparseTaskArithmetic sparseRule(dev.wudi.method.MergeMethod m) {
+        long seed = options.parameters().seed();
+        double d = options.density() != null ? options.density() : 1.0;
+        double l = options.scale() != null ? options.scale() : 1.0;
+        SparseTaskArithmetic.Sparsify random = SparseTaskArithmetic.Sparsify.RANDOM;
+        SparseTaskArithmetic.Sparsify outliers = SparseTaskArithmetic.Sparsify.OUTLIERS;
+        SparseTaskArithmetic.Sparsify della = SparseTaskArithmetic.Sparsify.DELLA;
+        if (m == MergeMethods.DARE_LINEAR) {
+            return new SparseTaskArithmetic(m.name(), random, false, false, true, seed, d, l);
+        } else if (m == MergeMethods.DARE_TIES) {
+            return new SparseTaskArithmetic(m.name(), random, true, false, true, seed, d, l);
+        } else if (m == MergeMethods.BREADCRUMBS) {
+            return new SparseTaskArithmetic(m.name(), outliers, false, false, false, seed, d, l);
+        } else if (m == MergeMethods.BREADCRUMBS_TIES) {
+            return new SparseTaskArithmetic(m.name(), outliers, true, false, false, seed, d, l);
+        } else if (m == MergeMethods.DELLA) {
+            return new SparseTaskArithmetic(m.name(), della, true, true, true, seed, d, l);
+        } else if (m == MergeMethods.DELLA_LINEAR) {
+            return new SparseTaskArithmetic(m.name(), della, false, false, true, seed, d, l);
+        }
+        return null;
     }
 
     private TensorRule restRule() {

@@ -4,7 +4,7 @@ package dev.wudi.merge;
  * An option that does not fit the inputs it was given with (--heads from:5 with three models, a --layout that
  * matches no tensor): a usage error, exit 2 on the command line.
  */
-public final class OptionException extends IllegalArgumentException {
+public class OptionException extends IllegalArgumentException {
 
     private static final long serialVersionUID = 1L;
 

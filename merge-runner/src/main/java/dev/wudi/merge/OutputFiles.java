@@ -38,6 +38,9 @@ final class OutputFiles {
 
     static final String CARD = "README.md";
 
+    /** A merge config's form as run, mergekit's file name. */
+    static final String CONFIG_FILE = "mergekit_config.yml";
+
     private final MergeOptions options;
     private final MergePlan plan;
     private final Checkpoint base;
@@ -118,6 +121,9 @@ final class OutputFiles {
         }
         if (writesCard()) {
             Files.writeString(dir.resolve(CARD), ModelCard.render(options, plan, report, base, models));
+        }
+        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.normalizedYaml() != null) {
+            Files.writeString(dir.resolve(CONFIG_FILE), cp.normalizedYaml());
         }
         writeHeads(dir);
     }

@@ -2,7 +2,10 @@ package dev.wudi.method;
 
 import java.io.IOException;
 
-/** Model soup / weight averaging: W = (1/n) sum_i W_i (Wortsman et al., 2022). */
+/**
+ * Model soup / weight averaging: W = (1/n) sum_i W_i (Wortsman et al., 2022); with per-model weights (a config's
+ * linear), mergekit's linear: W = sum_i w_i W_i, divided by sum_i w_i when normalize (the default).
+ */
 public final class Average implements TensorRule {
 
     @Override
@@ -13,6 +16,9 @@ public final class Average implements TensorRule {
     @Override
     public TensorOutcome apply(TensorJob job, TensorSink sink) throws IOException {
         int n = job.taskCount();
+        if (job.params().model(job.modelIndices().isEmpty() ? 0 : job.modelIndices().get(0), "weight") != null) {
+            return weighted(job, sink);
+        }
         Chunks.forEach(job, (first, count, base, models, out) -> {
             for (int j = 0; j < count; j++) {
                 float s = 0f;
@@ -20,6 +26,33 @@ public final class Average implements TensorRule {
                     s += models[i][j];
                 }
                 out[j] = s / n;
+            }
+            sink.writeFloats(out, 0, count);
+        });
+        return TensorOutcome.NONE;
+    }
+
+    private static TensorOutcome weighted(TensorJob job, TensorSink sink) throws IOException {
+        int n = job.taskCount();
+        float[] w = new float[n];
+        float total = 0f;
+        for (int i = 0; i < n; i++) {
+            w[i] = (float) job.modelParam(i, "weight", Double.NaN);
+            if (Float.isNaN(w[i])) {
+                throw new IllegalArgumentException("tensor " + job.name() + ": linear needs a weight for model "
+                        + (job.modelIndices().get(i) + 1));
+            }
+            total += w[i];
+        }
+        boolean normalize = job.params().global("normalize", 1) != 0;
+        float div = normalize ? total : 1f;
+        Chunks.forEach(job, (first, count, base, models, out) -> {
+            for (int j = 0; j < count; j++) {
+                float s = 0f;
+                for (int i = 0; i < n; i++) {
+                    s += w[i] * models[i][j];                  // sum_i w_i W_i
+                }
+                out[j] = s / div;
             }
             sink.writeFloats(out, 0, count);
         });

@@ -31,7 +31,44 @@ public final class MergeMethods {
                     new MethodParam("scale", 1.0, "coefficient on the merged task vector")),
             MergeMethod.Scope.ALL_FLOATING);
 
-    private static final List<MergeMethod> ALL = List.of(WUDI, TASK_ARITHMETIC, AVERAGE, TIES);
+    private static final List<MethodParam> SPARSE_PARAMS = List.of(
+            new MethodParam("density", 1.0, "per model: fraction of each task vector kept (1: none dropped)"),
+            new MethodParam("weight", 1.0, "per model: coefficient on its task vector"),
+            new MethodParam("lambda", 1.0, "coefficient on the merged task vector"));
+
+    public static final MergeMethod DARE_LINEAR = new MergeMethod("dare-linear",
+            "drop each task-vector element with probability 1 - density, rescale (L1), weighted sum",
+            "Yu et al., Language Models are Super Mario, ICML 2024, arXiv:2311.03099", SPARSE_PARAMS,
+            MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod DARE_TIES = new MergeMethod("dare-ties",
+            "DARE's random drop and rescale, then TIES' sign election and disjoint sum",
+            "Yu et al., Language Models are Super Mario, ICML 2024, arXiv:2311.03099", SPARSE_PARAMS,
+            MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod BREADCRUMBS = new MergeMethod("breadcrumbs",
+            "drop each task vector's gamma largest and smallest magnitudes (keep density), weighted sum",
+            "Davari and Belilovsky, Model Breadcrumbs, ECCV 2024, arXiv:2312.06795", SPARSE_PARAMS,
+            MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod BREADCRUMBS_TIES = new MergeMethod("breadcrumbs-ties",
+            "Model Breadcrumbs' outlier drop, then TIES' sign election",
+            "Davari and Belilovsky, Model Breadcrumbs, ECCV 2024, arXiv:2312.06795", SPARSE_PARAMS,
+            MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod DELLA = new MergeMethod("della",
+            "drop elements with probabilities by magnitude rank (density +- epsilon), rescale, TIES' sign election",
+            "Deep et al., DELLA-Merging, arXiv:2406.11617", SPARSE_PARAMS, MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod DELLA_LINEAR = new MergeMethod("della-linear",
+            "DELLA's magnitude-ranked drop and rescale, weighted sum",
+            "Deep et al., DELLA-Merging, arXiv:2406.11617", SPARSE_PARAMS, MergeMethod.Scope.ALL_FLOATING);
+
+    private static final List<MergeMethod> ALL = List.of(WUDI, TASK_ARITHMETIC, AVERAGE, TIES, DARE_LINEAR, DARE_TIES,
+            BREADCRUMBS, BREADCRUMBS_TIES, DELLA, DELLA_LINEAR);
+
+    /** mergekit's names for methods registered here under another: linear is the (weighted) average. */
+    private static final java.util.Map<String, MergeMethod> ALIASES = java.util.Map.of("linear", AVERAGE);
 
     private MergeMethods() {
     }
@@ -40,8 +77,12 @@ public final class MergeMethods {
         return ALL;
     }
 
+    /** By name; mergekit's spellings (task_arithmetic, dare_ties, linear) name the same methods. */
     public static MergeMethod byName(String name) {
-        String n = name.trim().toLowerCase(Locale.ROOT);
+        String n = name.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+        if (ALIASES.containsKey(n)) {
+            return ALIASES.get(n);
+        }
         for (MergeMethod m : ALL) {
             if (m.name().equals(n)) {
                 return m;

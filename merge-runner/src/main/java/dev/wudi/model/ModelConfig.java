@@ -78,6 +78,21 @@ public final class ModelConfig {
         return root;
     }
 
+    /**
+     * The number of transformer layers (num_hidden_layers, n_layer, n_layers or num_layers; text_config's for a
+     * multimodal config), or -1 when the config does not say.
+     */
+    public int layerCount() {
+        for (JsonNode c : new JsonNode[] {root, root.path("text_config")}) {
+            for (String k : new String[] {"num_hidden_layers", "n_layer", "n_layers", "num_layers"}) {
+                if (c.path(k).isIntegralNumber()) {
+                    return c.path(k).asInt();
+                }
+            }
+        }
+        return -1;
+    }
+
     /** model_type ("gpt2", "llama", ...), or "" when unknown. */
     public String modelType() {
         return root.path("model_type").asText("");

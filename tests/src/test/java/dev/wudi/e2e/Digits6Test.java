@@ -97,6 +97,19 @@ class Digits6Test {
         return max;
     }
 
+    /** Largest absolute difference of one tensor of two files. */
+    static double maxAbsDiffTensor(Path a, Path b, String name) throws IOException {
+        double max = 0;
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            float[] x = floats(fa, fa.tensor(name));
+            float[] y = floats(fb, fb.tensor(name));
+            for (int j = 0; j < x.length; j++) {
+                max = Math.max(max, Math.abs(x[j] - y[j]));
+            }
+        }
+        return max;
+    }
+
     static Stream<Arguments> references() {
         return Stream.of(Arguments.of(1e-3f, TOL_LR_1E3, "wudi_adam_lr1e-3_300"),
                 Arguments.of(1e-5f, TOL_LR_1E5, "wudi_adam_lr1e-5_300"));

@@ -1,0 +1,333 @@
+package dev.wudi.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.wudi.format.DType;
+import dev.wudi.lora.LoraAdapter;
+import dev.wudi.merge.MergeOptions;
+import dev.wudi.merge.RestPolicy;
+import dev.wudi.method.MergeMethod;
+import dev.wudi.method.MergeMethods;
+import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.SpectralFilter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * What a mergekit config asks for, as this engine's options: the method under mergekit's name and defaults
+ * (task_arithmetic's lambda 1, ties' density 1, linear's normalize), every parameter checked against the method's
+ * (an unknown one is refused with its line), per-tensor values through {@link ConfigParameters}, and the config as
+ * run, every default written out, for the output folder.
+ */
+public final class ConfigOptions {
+
+    /** Methods mergekit has that this engine does not (yet): named in the refusal. */
+    static final Set<String> MERGEKIT_ONLY = Set.of("slerp", "nuslerp", "model_stock", "passthrough", "karcher",
+            "arcee_fusion", "multislerp", "nearswap", "sce", "ram", "ramplus_tl");
+
+    /** The WUDI parameters a config may give (mergekit fork's names first), all global scalars. */
+    static final Map<String, String> WUDI_NUMBERS = Map.ofEntries(Map.entry("learning_rate", "lr"), Map.entry("lr", "lr"),
+            Map.entry("iterations", "iters"), Map.entry("iters", "iters"), Map.entry("beta1", "beta1"),
+            Map.entry("beta2", "beta2"), Map.entry("epsilon", "eps"), Map.entry("eps", "eps"),
+            Map.entry("ridge", "ridge"), Map.entry("flow_time", "flow_time"), Map.entry("filter_param", "filter_param"),
+            Map.entry("rank", "rank"), Map.entry("cutoff", "cutoff"));
+    static final Set<String> WUDI_STRINGS = Set.of("solver", "filter", "rest", "include", "exclude", "exclude_regex");
+
+    /** Per method: its global parameters, its per-model ones, and the per-model ones a model must have. */
+    private record Params(Set<String> global, Set<String> perModel, Set<String> required) {
+    }
+
+    private static final Params GTA = new Params(Set.of("lambda", "normalize", "rescale", "int8_mask"),
+            Set.of("weight", "density"), Set.of("weight"));
+
+    /** The options, the notes to print, and the config as run. */
+    public record Result(MergeOptions.Builder builder, List<String> notes, String normalizedYaml) {
+    }
+
+    private ConfigOptions() {
+    }
+
+    public static Result of(MergekitConfig c, Path out) throws IOException {
+        LocatedYaml doc = c.doc();
+        MergeMethod method;
+        try {
+            method = MergeMethods.byName(c.method());
+        } catch (IllegalArgumentException e) {
+            String m = c.method().trim().toLowerCase(java.util.Locale.ROOT);
+            throw new ConfigException(doc.where("/merge_method") + ": merge_method " + c.method()
+                    + (MERGEKIT_ONLY.contains(m) ? " is mergekit's but not supported here yet" : " is unknown")
+                    + " (supported: wudi, linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,"
+                    + " breadcrumbs_ties, della, della_linear)");
+        }
+        List<String> notes = new ArrayList<>();
+        Params params = paramsOf(method);
+        check(c, method, params);
+        if (c.chatTemplate() != null) {
+            throw new ConfigException(doc.where("/chat_template") + ": chat_template is not supported yet; set it in the"
+                    + " output's tokenizer_config.json");
+        }
+        if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
+            throw new ConfigException(doc.where(doc.root().has("tokenizer") ? "/tokenizer/source" : "/tokenizer_source")
+                    + ": a tokenizer taken from another model than the base is not supported yet (source: base is)");
+        }
+        Path base;
+        List<Path> models = new ArrayList<>();
+        if (c.base() != null) {
+            if (c.base().lora() != null) {
+                throw new ConfigException(doc.where("/base_model") + ": a base model with a LoRA on top ("
+                        + c.base().text() + ") is not supported; merge_and_unload it first");
+            }
+            base = c.base().model();
+        } else if (method == MergeMethods.AVERAGE) {
+            base = c.models().get(0).ref().model();           // linear needs no base: the first model gives the layout
+            notes.add("no base_model: " + base + " gives the tensor names and layout (linear does not use a base)");
+        } else {
+            throw new ConfigException(doc.where("/merge_method") + ": " + c.method() + " needs a base_model");
+        }
+        for (MergekitConfig.ModelEntry e : c.models()) {
+            MergekitConfig.ModelRef r = e.ref();
+            if (r.lora() == null) {
+                models.add(r.model());
+            } else if (r.model().toAbsolutePath().normalize().equals(base.toAbsolutePath().normalize())) {
+                if (!LoraAdapter.isAdapter(r.lora())) {
+                    throw new ConfigException(doc.where(e.pointer() + "/model") + ": " + r.lora() + " is not a PEFT"
+                            + " LoRA adapter folder (no " + LoraAdapter.CONFIG + ")");
+                }
+                models.add(r.lora());                             // the base + an adapter: the adapter as the model
+            } else {
+                throw new ConfigException(doc.where(e.pointer() + "/model") + ": a LoRA on top of another model than the"
+                        + " base (" + r.text() + ") is not supported yet; merge_and_unload it, or train it on the base");
+            }
+        }
+        List<Map<String, ParamSetting>> perModel = new ArrayList<>();
+        c.models().forEach(e -> perModel.add(e.parameters()));
+        int layers = dev.wudi.model.ModelConfig.of(base).layerCount();
+        ConfigParameters parameters = new ConfigParameters(c.parameters(), perModel, layers,
+                c.randomSeed() == null ? 0 : c.randomSeed(), null);
+        MergeOptions.Builder b = MergeOptions.builder(base, models, out).method(method).parameters(parameters);
+        if (method == MergeMethods.WUDI) {
+            wudi(c, b);
+        } else if (method == MergeMethods.TASK_ARITHMETIC || method == MergeMethods.TIES) {
+            b.scale(1.0);                                      // mergekit's lambda default
+            if (method == MergeMethods.TIES) {
+                b.density(1.0);                                // mergekit's density default: nothing trimmed
+            }
+        }
+        String dt = c.outDType() != null ? c.outDType() : c.dtype();
+        if (dt != null) {
+            b.outDType(dt.equals("float32") ? DType.F32 : dt.equals("float16") ? DType.F16 : DType.BF16);
+        }
+        if (c.dtype() != null && c.outDType() == null) {
+            notes.add("dtype " + c.dtype() + ": the output is written in it; the arithmetic is float32 whatever the dtype");
+        }
+        String yaml = normalized(c, method, base);
+        b.parameters(parameters.withNormalizedYaml(yaml));
+        return new Result(b, notes, yaml);
+    }
+
+    private static Params paramsOf(MergeMethod m) {
+        if (m == MergeMethods.WUDI) {
+            return new Params(Set.of(), Set.of(), Set.of());
+        } else if (m == MergeMethods.AVERAGE) {
+            return new Params(Set.of("normalize"), Set.of("weight"), Set.of("weight"));
+        } else if (m == MergeMethods.BREADCRUMBS || m == MergeMethods.BREADCRUMBS_TIES) {
+            return new Params(GTA.global(), Set.of("weight", "density", "gamma"), GTA.required());
+        } else if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
+            return new Params(GTA.global(), Set.of("weight", "density", "epsilon"), GTA.required());
+        }
+        return GTA;
+    }
+
+    /** Every parameter known to the method; every required per-model one given (at the model or the top level). */
+    private static void check(MergekitConfig c, MergeMethod m, Params p) {
+        LocatedYaml doc = c.doc();
+        for (String k : c.parameters().keySet()) {
+            if (m == MergeMethods.WUDI) {
+                if (!WUDI_NUMBERS.containsKey(k)) {
+                    throw new ConfigException(doc.where("/parameters/" + k) + ": unknown wudi parameter '" + k + "' ("
+                            + String.join(", ", new java.util.TreeSet<>(WUDI_NUMBERS.keySet())) + ", and the strings "
+                            + String.join(", ", new java.util.TreeSet<>(WUDI_STRINGS)) + ")");
+                }
+                if (!(c.parameters().get(k) instanceof ParamSetting.Scalar)) {
+                    throw new ConfigException(doc.where("/parameters/" + k) + ": wudi's " + k + " is one number for the"
+                            + " whole merge (no gradient or filter)");
+                }
+            } else if (!p.global().contains(k) && !p.perModel().contains(k)) {
+                throw new ConfigException(doc.where("/parameters/" + k) + ": " + c.method() + " has no parameter '" + k
+                        + "' (" + describe(p) + ")");
+            }
+        }
+        for (String k : c.options().keySet()) {
+            if (m != MergeMethods.WUDI || !WUDI_STRINGS.contains(k)) {
+                throw new ConfigException(doc.where("/parameters/" + k) + ": parameter " + k + " must be a number, a"
+                        + " gradient or a filtered list" + (m == MergeMethods.WUDI ? " (wudi's string parameters: "
+                        + String.join(", ", new java.util.TreeSet<>(WUDI_STRINGS)) + ")" : ""));
+            }
+        }
+        for (MergekitConfig.ModelEntry e : c.models()) {
+            for (String k : e.parameters().keySet()) {
+                if (!p.perModel().contains(k)) {
+                    throw new ConfigException(doc.where(e.pointer() + "/parameters/" + k) + ": " + c.method()
+                            + " has no per-model parameter '" + k + "'" + (p.perModel().isEmpty() ? ""
+                            : " (" + String.join(", ", new java.util.TreeSet<>(p.perModel())) + ")"));
+                }
+            }
+            for (String k : p.required()) {
+                if (!e.parameters().containsKey(k) && !c.parameters().containsKey(k)) {
+                    throw new ConfigException(doc.where(e.pointer()) + ": model " + e.ref().text() + " needs a " + k
+                            + " (mergekit's " + c.method() + " requires it; give it here or under parameters:)");
+                }
+            }
+        }
+    }
+
+    private static String describe(Params p) {
+        List<String> parts = new ArrayList<>();
+        if (!p.global().isEmpty()) {
+            parts.add("global: " + String.join(", ", new java.util.TreeSet<>(p.global())));
+        }
+        if (!p.perModel().isEmpty()) {
+            parts.add("per model: " + String.join(", ", new java.util.TreeSet<>(p.perModel())));
+        }
+        return parts.isEmpty() ? "none" : String.join("; ", parts);
+    }
+
+    /** wudi's parameters onto the solver options: Adam's settings, or the spectral solvers'. */
+    private static void wudi(MergekitConfig c, MergeOptions.Builder b) {
+        Map<String, Double> n = new LinkedHashMap<>();
+        c.parameters().forEach((k, v) -> n.put(WUDI_NUMBERS.get(k), v.evaluate("", 0)));
+        AdamConfig paper = AdamConfig.paper();
+        AdamConfig adam = new AdamConfig(n.containsKey("lr") ? n.get("lr").floatValue() : paper.lr(),
+                n.containsKey("beta1") ? n.get("beta1").floatValue() : paper.beta1(),
+                n.containsKey("beta2") ? n.get("beta2").floatValue() : paper.beta2(),
+                n.containsKey("eps") ? n.get("eps").floatValue() : paper.eps(),
+                n.containsKey("iters") ? n.get("iters").intValue() : paper.iterations());
+        b.adam(adam);
+        String solver = c.options().getOrDefault("solver", "adam");
+        LocatedYaml doc = c.doc();
+        try {
+            switch (solver) {
+                case "adam":
+                    b.solver(new SolverSpec.Adam(adam));
+                    break;
+                case "exact":
+                    b.solver(new SolverSpec.Exact(n.getOrDefault("ridge", 0.0)));
+                    break;
+                case "flow":
+                    b.solver(new SolverSpec.Flow(n.getOrDefault("flow_time", Double.NaN)));
+                    break;
+                case "spectral":
+                    b.solver(new SolverSpec.Spectral(c.options().containsKey("filter")
+                            ? SpectralFilter.Kind.parse(c.options().get("filter")) : SpectralFilter.Kind.EXPONENTIAL,
+                            n.getOrDefault("filter_param", Double.NaN), n.getOrDefault("rank", 0.0).intValue(),
+                            n.getOrDefault("cutoff", Double.NaN)));
+                    break;
+                default:
+                    throw new ConfigException(doc.where("/parameters/solver") + ": solver '" + solver + "' is not adam,"
+                            + " exact, flow or spectral");
+            }
+            if (c.options().containsKey("rest")) {
+                b.rest(RestPolicy.parse(c.options().get("rest")));
+            }
+        } catch (IllegalArgumentException e) {
+            if (e instanceof ConfigException ce) {
+                throw ce;
+            }
+            throw new ConfigException(doc.where("/parameters") + ": " + e.getMessage());
+        }
+        String include = c.options().get("include");
+        String exclude = c.options().containsKey("exclude") ? c.options().get("exclude") : c.options().get("exclude_regex");
+        try {
+            if (include != null) {
+                b.include(Pattern.compile(include));
+            }
+            if (exclude != null) {
+                b.exclude(Pattern.compile(exclude, c.options().containsKey("exclude") ? 0 : Pattern.CASE_INSENSITIVE));
+            }
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new ConfigException(doc.where("/parameters") + ": invalid regex: " + e.getDescription());
+        }
+    }
+
+    /** The config as run: the method, base and models as resolved, every parameter and default written out. */
+    static String normalized(MergekitConfig c, MergeMethod m, Path base) throws IOException {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("merge_method", c.method());
+        root.put("base_model", c.base() != null ? c.base().text() : null);
+        List<Object> models = new ArrayList<>();
+        for (MergekitConfig.ModelEntry e : c.models()) {
+            Map<String, Object> me = new LinkedHashMap<>();
+            me.put("model", e.ref().text());
+            if (!e.parameters().isEmpty()) {
+                Map<String, Object> ps = new LinkedHashMap<>();
+                e.parameters().forEach((k, v) -> ps.put(k, v.toYaml()));
+                me.put("parameters", ps);
+            }
+            models.add(me);
+        }
+        root.put("models", models);
+        Map<String, Object> ps = new LinkedHashMap<>();
+        defaults(m).forEach(ps::put);
+        c.parameters().forEach((k, v) -> ps.put(k, v.toYaml()));
+        c.options().forEach(ps::put);
+        root.put("parameters", ps);
+        root.put("dtype", c.dtype());
+        root.put("out_dtype", c.outDType() != null ? c.outDType() : c.dtype());
+        root.put("tokenizer_source", c.tokenizerSource() != null ? c.tokenizerSource() : "base");
+        root.put("random_seed", c.randomSeed() != null ? c.randomSeed() : 0L);
+        ObjectMapper y = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+                .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+        return "# the config as run by wudi (normalised: every default written out); source: " + c.doc().file()
+                + "\n" + y.writeValueAsString(root);
+    }
+
+    /** mergekit's defaults of a method's global parameters (wudi: the paper's). */
+    private static Map<String, Object> defaults(MergeMethod m) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        if (m == MergeMethods.WUDI) {
+            d.put("solver", "adam");
+            d.put("learning_rate", (double) AdamConfig.PAPER_LR);
+            d.put("iterations", AdamConfig.paper().iterations());
+            d.put("beta1", (double) AdamConfig.paper().beta1());
+            d.put("beta2", (double) AdamConfig.paper().beta2());
+            d.put("epsilon", (double) AdamConfig.paper().eps());
+            d.put("rest", "base");
+        } else if (m == MergeMethods.AVERAGE) {
+            d.put("normalize", true);
+        } else {
+            boolean ties = m == MergeMethods.TIES || m == MergeMethods.DELLA;
+            boolean rescale = m == MergeMethods.DARE_LINEAR || m == MergeMethods.DARE_TIES || m == MergeMethods.DELLA
+                    || m == MergeMethods.DELLA_LINEAR;
+            d.put("lambda", 1.0);
+            d.put("normalize", ties);
+            if (m != MergeMethods.TASK_ARITHMETIC && m != MergeMethods.TIES) {
+                d.put("rescale", rescale);
+            }
+            d.put("density", 1.0);
+            if (m == MergeMethods.BREADCRUMBS || m == MergeMethods.BREADCRUMBS_TIES) {
+                d.put("gamma", 0.01);
+            }
+            if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
+                d.put("epsilon", 0.15);
+            }
+        }
+        return d;
+    }
+
+    /** Reads a config and maps it; the convenience for callers that do not need the pieces. */
+    public static Result read(Path file, Path out) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException(file + ": no such config file");
+        }
+        return of(MergekitConfig.read(file), out);
+    }
+}

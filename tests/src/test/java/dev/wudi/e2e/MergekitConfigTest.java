@@ -1,0 +1,204 @@
+package dev.wudi.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.bench.FixtureScorer;
+import dev.wudi.cli.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * mergekit configs end to end on ../shared/fixtures/digits6 turned into Hugging Face folders: the YAML form of each
+ * command-line merge writes the same bytes; task_arithmetic with weights 0.3 and a wudi config reproduce the PyTorch
+ * references; command-line options override the config and say so; what is not supported stops with exit 2 naming
+ * the line.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MergekitConfigTest {
+
+    @TempDir
+    static Path tmp;
+
+    Path dir;
+    Path base;
+    final List<Path> models = new ArrayList<>();
+    Path reference;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    @BeforeAll
+    void folders() throws Exception {
+        FixtureScorer fx = FixtureScorer.open(Fixtures.digits6());
+        reference = fx.dir().resolve("reference");
+        dir = tmp.resolve("hf");
+        base = folder(fx.base(), "base");
+        for (Path m : fx.models()) {
+            models.add(folder(m, m.getFileName().toString().replace(".safetensors", "")));
+        }
+    }
+
+    private Path folder(Path file, String name) throws Exception {
+        Path d = Files.createDirectories(dir.resolve(name));
+        Files.copy(file, d.resolve("model.safetensors"));
+        return d;
+    }
+
+    static synchronized Run wudi(String... args) {
+        List<String> a = new ArrayList<>(List.of(args));
+        a.add("--device");
+        a.add("cpu");
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            exit = Main.execute(a.toArray(new String[0]));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    }
+
+    static Run ok(String... args) {
+        Run r = wudi(args);
+        assertEquals(0, r.exit(), String.join(" ", args) + "\n" + r.err());
+        return r;
+    }
+
+    /** A config with the base and the six models, each with the given per-model parameters. */
+    private Path config(String name, String method, String modelParams, String rest) throws Exception {
+        StringBuilder y = new StringBuilder("merge_method: " + method + "\nbase_model: " + base + "\nmodels:\n");
+        for (Path m : models) {
+            y.append("  - model: ").append(m).append('\n');
+            if (modelParams != null) {
+                y.append("    parameters: {").append(modelParams).append("}\n");
+            }
+        }
+        y.append(rest);
+        Path f = tmp.resolve(name + ".yml");
+        Files.writeString(f, y.toString());
+        return f;
+    }
+
+    private List<String> cli(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("merge", "--base", base.toString(), "--out", out.toString()));
+        for (Path m : models) {
+            a.add("--model");
+            a.add(m.toString());
+        }
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    private void sameBytes(String name, Path config, String... cliOptions) throws Exception {
+        Path y = tmp.resolve(name + "-yaml");
+        Path c = tmp.resolve(name + "-cli");
+        ok("mergekit-yaml", config.toString(), y.toString());
+        ok(cli(c, cliOptions).toArray(new String[0]));
+        assertArrayEquals(Files.readAllBytes(c.resolve("model.safetensors")), Files.readAllBytes(y.resolve(
+                "model.safetensors")), name + ": the YAML form writes the CLI form's bytes");
+        assertTrue(Files.readString(y.resolve("mergekit_config.yml")).contains("merge_method:"));
+        assertTrue(Files.readString(y.resolve("README.md")).contains("## Configuration"), "the card shows the config");
+    }
+
+    @Test
+    void yamlFormsOfCommandLineMergesWriteTheSameBytes() throws Exception {
+        sameBytes("wudi", config("wudi", "wudi", null, "parameters: {learning_rate: 0.001, iterations: 30}\n"),
+                "--lr", "1e-3", "--iters", "30");
+        sameBytes("spectral", config("spectral", "wudi", null, "parameters: {solver: spectral}\n"),
+                "--solver", "spectral");
+        sameBytes("ta", config("ta", "task_arithmetic", "weight: 1", "parameters: {lambda: 0.3}\n"),
+                "--method", "task-arithmetic", "--scale", "0.3");
+        sameBytes("ties", config("ties", "ties", "weight: 1, density: 0.2", ""), "--method", "ties", "--density", "0.2");
+        sameBytes("linear", config("linear", "linear", "weight: 1", ""), "--method", "average");
+        sameBytes("dare", config("dare", "dare_ties", "weight: 1, density: 0.5", ""), "--method", "dare-ties",
+                "--density", "0.5");
+    }
+
+    @Test
+    void taskArithmeticWeightsAndWudiReproduceTheReferences() throws Exception {
+        Path ta = tmp.resolve("ta-ref");
+        ok("mergekit-yaml", config("ta-ref", "task_arithmetic", "weight: 0.3", "dtype: float32\n").toString(),
+                ta.toString());
+        // the reference is b + 0.3 * sum tau in float32; sum of 0.3 tau rounds elsewhere: within float32 spacing
+        assertTrue(Digits6Test.maxAbsDiff(ta.resolve("model.safetensors"), reference.resolve(
+                "task_arithmetic_0.3.safetensors")) <= 1e-6);
+        Path w = tmp.resolve("wudi-ref");
+        ok("mergekit-yaml", config("wudi-ref", "wudi", null, "parameters: {learning_rate: 0.001, iterations: 300}\n")
+                .toString(), w.toString());
+        assertTrue(Digits6Test.maxAbsDiff(w.resolve("model.safetensors"), reference.resolve(
+                "wudi_adam_lr1e-3_300.safetensors")) <= Digits6Test.TOL_LR_1E3);
+    }
+
+    @Test
+    void commandLineOptionsOverrideTheConfigAndSaySo() throws Exception {
+        Path cfg = config("override", "task_arithmetic", "weight: 1", "parameters: {lambda: 0.3}\n");
+        Path a = tmp.resolve("override-a");
+        Run r = ok("merge", "--config", cfg.toString(), "--out", a.toString(), "--scale", "0.5");
+        assertTrue(r.err().contains("given on the command line, overriding " + cfg + ": --scale (the config's lambda)"),
+                r.err());
+        Path b = tmp.resolve("override-b");
+        ok(cli(b, "--method", "task-arithmetic", "--scale", "0.5").toArray(new String[0]));
+        assertArrayEquals(Files.readAllBytes(b.resolve("model.safetensors")), Files.readAllBytes(a.resolve(
+                "model.safetensors")));
+    }
+
+    @Test
+    void gradientsAndFiltersReachTheTensors() throws Exception {
+        // weight 0 for fc1 (filter), a gradient for the rest: each tensor of the output follows its own value
+        Path cfg = config("grad", "task_arithmetic", null, "parameters:\n  weight:\n    - filter: fc1\n      value: 0\n"
+                + "    - value: [1, 0]\n");
+        Path out = tmp.resolve("grad");
+        ok("mergekit-yaml", cfg.toString(), out.toString());
+        assertEquals(0.0, Digits6Test.maxAbsDiffTensor(out.resolve("model.safetensors"), base.resolve(
+                "model.safetensors"), "enc.fc1.weight"), "weight 0: fc1 keeps the base");
+        assertTrue(Digits6Test.maxAbsDiffTensor(out.resolve("model.safetensors"), base.resolve("model.safetensors"),
+                "enc.fc2.weight") > 0, "the gradient's value 1 outside the layers (t = 0) changes fc2");
+    }
+
+    @Test
+    void unsupportedAndMistypedConfigsStopWithTheLine() throws Exception {
+        String head = "merge_method: ties\nbase_model: " + base + "\nmodels:\n  - model: " + models.get(0)
+                + "\n    parameters: {weight: 1}\n";
+        refused("typo", head + "parameters:\n  desnity: 0.5\n", "typo.yml:7: ties has no parameter 'desnity'");
+        refused("top", head + "merge_methd: ties\n", "top.yml:6: unknown key 'merge_methd'");
+        refused("union", head + "tokenizer_source: union\n", "union.yml:6: tokenizer source 'union'");
+        refused("slerp", head.replace("ties", "slerp") + "parameters: {t: 0.5}\n",
+                "merge_method slerp is mergekit's but not supported here yet");
+        refused("weight", "merge_method: ties\nbase_model: " + base + "\nmodels:\n  - model: " + models.get(0) + "\n",
+                "weight.yml:4: model " + models.get(0) + " needs a weight");
+        refused("string", head + "parameters:\n  lambda: high\n", "string.yml:7: parameter lambda must be a number");
+        refused("hub", head.replace(models.get(0).toString(), "mistralai/Mistral-7B-v0.1"),
+                "model 'mistralai/Mistral-7B-v0.1' is not a local file or folder (a hub id?");
+        refused("slices", "merge_method: ties\nbase_model: " + base + "\nslices:\n  - sources:\n      - model: "
+                + models.get(0) + "\n        layer_range: [0, 2]\n", "slices.yml:6: the layer count of");
+        refused("modules", head + "modules: {default: {}}\n", "modules.yml:6: modules");
+    }
+
+    private void refused(String name, String yaml, String expected) throws Exception {
+        Path f = tmp.resolve(name + ".yml");
+        Files.writeString(f, yaml);
+        Run r = wudi("mergekit-yaml", f.toString(), tmp.resolve(name + "-out").toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains(expected), "expected '" + expected + "' in\n" + r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertFalse(Files.exists(tmp.resolve(name + "-out")));
+    }
+}
