@@ -75,7 +75,7 @@ public final class SparseTaskArithmetic implements TensorRule {
         boolean normalize = p.global("normalize", normalizeDefault ? 1 : 0) != 0;
         boolean rescale = p.global("rescale", rescaleDefault ? 1 : 0) != 0;
         float lambda = (float) p.global("lambda", defaultLambda);
-        long nameKey = mix(job.name().hashCode() * 0x9E3779B97F4A7C15L ^ seed);
+        long nameKey = nameKey(job.name(), seed);
         int rowLength = job.info().rank() >= 2 ? Math.toIntExact(numel / job.info().shape()[0]) : Math.toIntExact(numel);
         Plan[] plans = new Plan[n];
         float[] weight = new float[n];
@@ -249,6 +249,11 @@ public final class SparseTaskArithmetic implements TensorRule {
     private static int chunk(long numel, int row) {
         long rows = Math.max(1, Chunks.CHUNK / Math.max(1, row));
         return (int) Math.max(1, Math.min(numel, rows * row));
+    }
+
+    /** The key of a tensor's draws: its name and the seed, mixed. */
+    static long nameKey(String tensor, long seed) {
+        return mix(tensor.hashCode() * 0x9E3779B97F4A7C15L ^ seed);
     }
 
     /** A uniform double in [0, 1) from (seed and tensor, model, element): SplitMix64's finaliser. */

@@ -2,6 +2,8 @@ package dev.wudi.method;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
@@ -169,5 +171,137 @@ class ElementwiseMethodsTest {
         for (long k : new long[] {1, 2, 17, 1000, 4999, 5000}) {
             assertEquals(mag[(int) (5000 - k)], MagnitudeThreshold.kthLargest(base, m, 5000, k), "k=" + k);
         }
+    }
+
+    /** Per-model weights and densities and global settings, as a config gives them. */
+    private static TensorParameters params(double[] weight, double[] density, double epsilon, double gamma,
+                                           double lambda) {
+        return new TensorParameters() {
+            @Override
+            public Double global(String name) {
+                return name.equals("lambda") ? lambda : null;
+            }
+
+            @Override
+            public Double model(int k, String name) {
+                switch (name) {
+                    case "weight": return weight[k];
+                    case "density": return density[k];
+                    case "epsilon": return epsilon;
+                    case "gamma": return gamma;
+                    default: return global(name);
+                }
+            }
+        };
+    }
+
+    /**
+     * DARE, Model Breadcrumbs and DELLA, with and without sign consensus, against their definitions computed here in
+     * double from the same task vectors and the same keyed draws ({@link SparseTaskArithmetic#uniform}): masks,
+     * whole-tensor L1 rescale, weights, election, normalisation, lambda. Across a chunk boundary; DELLA's ranks in
+     * rows of a [rows, cols] tensor.
+     */
+    @Test
+    void sparseMethodsMatchTheirDefinitions() throws IOException {
+        double[] weight = {0.5, 1.0, 0.8};
+        double[] density = {0.5, 0.7, 0.3};
+        SparseTaskArithmetic.Sparsify[] kinds = SparseTaskArithmetic.Sparsify.values();
+        for (SparseTaskArithmetic.Sparsify kind : kinds) {
+            for (boolean consensus : new boolean[] {false, true}) {
+                // a million gaussian task-vector entries hold equal magnitudes, and the definition ranks ties
+                // arbitrarily: the magnitude-ranked methods are checked where the ranks are distinct
+                int len = kind == SparseTaskArithmetic.Sparsify.RANDOM ? LEN : 3000;
+                float[][] d = data(3, len, 11);
+                TensorJob plain = job(d);
+                TensorJob job = new TensorJob("w", plain.base(), plain.models(), DType.F32, plain.layout(),
+                        List.of(0, 1, 2), params(weight, density, 0.1, 0.05, 0.9));
+                boolean normalize = consensus;
+                SparseTaskArithmetic rule = new SparseTaskArithmetic("t", kind, consensus, normalize, true, 7, 1, 1);
+                float[] got = run(rule, job);
+                double[] want = reference(d, kind, consensus, normalize, weight, density, 0.1, 0.05, 0.9, 7, len);
+                for (int j = 0; j < len; j++) {
+                    assertEquals(want[j], got[j], 1e-6, kind + (consensus ? " ties" : " linear") + " element " + j);
+                }
+                float[] again = run(rule, job);
+                assertArrayEquals(got, again, "the keyed draws give the same bytes on every run");
+                float[] otherSeed = run(new SparseTaskArithmetic("t", kind, consensus, normalize, true, 8, 1, 1), job);
+                if (kind != SparseTaskArithmetic.Sparsify.OUTLIERS) {
+                    assertFalse(java.util.Arrays.equals(got, otherSeed), kind + ": another seed, other draws");
+                }
+            }
+        }
+    }
+
+    /** The definitions of SparseTaskArithmetic's class comment, in double (1-D: DELLA's row is the whole tensor). */
+    private static double[] reference(float[][] d, SparseTaskArithmetic.Sparsify kind, boolean consensus,
+                                      boolean normalize, double[] weight, double[] density, double eps, double gamma,
+                                      double lambda, long seed, int len) {
+        int n = d.length - 1;
+        long key = SparseTaskArithmetic.nameKey("w", seed);
+        double[][] w = new double[n][len];
+        for (int i = 0; i < n; i++) {
+            double[] tau = new double[len];
+            for (int j = 0; j < len; j++) {
+                tau[j] = d[i + 1][j] - d[0][j];                    // float32 subtraction, as the rule forms tau
+                tau[j] = (float) tau[j];
+            }
+            boolean[] keep = new boolean[len];
+            Integer[] order = new Integer[len];
+            for (int j = 0; j < len; j++) {
+                order[j] = j;
+            }
+            java.util.Arrays.sort(order, (x, y) -> Double.compare(Math.abs(tau[x]), Math.abs(tau[y])));
+            if (kind == SparseTaskArithmetic.Sparsify.RANDOM) {
+                for (int j = 0; j < len; j++) {
+                    keep[j] = SparseTaskArithmetic.uniform(key, i, j) < density[i];
+                }
+            } else if (kind == SparseTaskArithmetic.Sparsify.OUTLIERS) {
+                long target = (long) (density[i] * len);
+                long top = (long) (gamma * len);
+                long bottom = len - target - top;
+                for (long r : new long[] {bottom, len - top}) {   // the cut ranks are defined: no tie across a cut
+                    assertTrue(Math.abs(tau[order[(int) r]]) > Math.abs(tau[order[(int) r - 1]]), "tie at rank " + r);
+                }
+                for (int r = (int) bottom; r < len - top; r++) {
+                    keep[order[r]] = true;                             // ranks [bottom, len - top) by magnitude
+                }
+            } else {
+                for (int r = 0; r < len; r++) {
+                    double p = (density[i] - eps) + 2 * eps * r / (len - 1);
+                    keep[order[r]] = SparseTaskArithmetic.uniform(key, i, order[r]) < p;
+                }
+            }
+            double all = 0;
+            double kept = 0;
+            for (int j = 0; j < len; j++) {
+                all += Math.abs(tau[j]);
+                kept += keep[j] ? Math.abs(tau[j]) : 0;
+            }
+            double scale = all >= 1e-7 && kept >= 1e-7 ? all / kept : 1;
+            for (int j = 0; j < len; j++) {
+                w[i][j] = keep[j] ? weight[i] * tau[j] * scale : 0;
+            }
+        }
+        double[] out = new double[len];
+        for (int j = 0; j < len; j++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += w[i][j];
+            }
+            double mixed = 0;
+            double div = 0;
+            for (int i = 0; i < n; i++) {
+                boolean in = !consensus || (w[i][j] != 0 && (w[i][j] > 0) == (sum >= 0));
+                if (in) {
+                    mixed += w[i][j];
+                    div += weight[i];
+                }
+            }
+            if (div == 0) {
+                div = 1;
+            }
+            out[j] = d[0][j] + lambda * (normalize ? mixed / div : mixed);
+        }
+        return out;
     }
 }
