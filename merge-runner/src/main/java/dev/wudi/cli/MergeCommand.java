@@ -198,6 +198,12 @@ public class MergeCommand implements Callable<Integer> {
                     + " (also over the base's), none. Default: ${DEFAULT-VALUE}.")
     String card;
 
+    @Option(names = "--seed", paramLabel = "N",
+            description = "Seed of the random methods (dare-linear, dare-ties, della, della-linear; a config's"
+                    + " random_seed). Each draw is keyed by the seed, the tensor and the element, so a merge gives the"
+                    + " same bytes on every run and thread count. Default: 0.")
+    Long seed;
+
     @Option(names = "--as-adapter",
             description = "Write the result as a PEFT LoRA adapter folder instead of a full model (every --model must"
                     + " be an adapter). Exact at rank <= the sum of the adapters' ranks for --solver exact, flow and"
@@ -355,7 +361,19 @@ public class MergeCommand implements Callable<Integer> {
             options = fromConfig(outPath, m, adam, solverSpec, autoLr, layoutOverrides, headPolicy, vocabPolicy,
                     cardPolicy, adapterOptions);
         } else {
+            long s = seed == null ? 0 : seed;
             options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
+                    .parameters(seed == null ? dev.wudi.method.ParameterSource.NONE : new dev.wudi.method.ParameterSource() {
+                        @Override
+                        public dev.wudi.method.TensorParameters forTensor(String name) {
+                            return dev.wudi.method.TensorParameters.NONE;
+                        }
+
+                        @Override
+                        public long seed() {
+                            return s;
+                        }
+                    })
                     .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
                     .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
                     .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
@@ -447,6 +465,10 @@ public class MergeCommand implements Callable<Integer> {
             b.density(density);
             params = params instanceof dev.wudi.config.ConfigParameters cp ? cp.without("density") : params;
             overridden.add("--density");
+        }
+        if (matched("--seed") && params instanceof dev.wudi.config.ConfigParameters cp) {
+            params = cp.withSeed(seed);
+            overridden.add("--seed (the config's random_seed)");
         }
         b.parameters(params);
         if (matched("--dtype")) {

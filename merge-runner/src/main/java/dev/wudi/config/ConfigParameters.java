@@ -62,6 +62,11 @@ public final class ConfigParameters implements ParameterSource {
         return new ConfigParameters(g, m, layers, seed, normalizedYaml);
     }
 
+    /** The same parameters with another seed (--seed over random_seed). */
+    public ConfigParameters withSeed(long newSeed) {
+        return new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml);
+    }
+
     /** The same parameters, carrying the config as run. */
     public ConfigParameters withNormalizedYaml(String yaml) {
         return new ConfigParameters(global, perModel, layers, seed, yaml);

@@ -152,6 +152,10 @@ public final class Merger {
         f.put("vocab", options.vocab().cliName());
         f.put("card", options.card().cliName());
         f.put("as-adapter", String.valueOf(options.asAdapter()));
+        f.put("seed", String.valueOf(options.parameters().seed()));
+        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp) {
+            f.put("config", String.valueOf(cp.normalizedYaml()));   // per-tensor parameters decide the bytes too
+        }
         f.put("shard-size", String.valueOf(options.shardBytes()));
         f.put("backend", backend.name());
         f.put("threads", String.valueOf(options.threads() > 0 ? options.threads()

@@ -104,6 +104,10 @@ public final class ReproduceCommand {
             a.add("--dtype");
             a.add(o.outDType().name().toLowerCase(java.util.Locale.ROOT));
         }
+        if (o.parameters().seed() != 0) {
+            a.add("--seed");
+            a.add(String.valueOf(o.parameters().seed()));
+        }
         if (o.asAdapter() != null) {
             a.add("--as-adapter");
             if (o.asAdapter().rank() > 0) {

@@ -192,6 +192,59 @@ class MergekitConfigTest {
         refused("modules", head + "modules: {default: {}}\n", "modules.yml:6: modules");
     }
 
+    /**
+     * The shapes of mergekit's own examples/ (written here anew, model ids replaced by the local digits6 folders):
+     * linear with three weights; ties with gradients of density and weight and a {filter, value} weight, normalize and
+     * int8_mask; ties with normalize off; and the three that use what is not supported here (slerp with slices and
+     * filtered gradients, a passthrough frankenmerge of two layer ranges, arcee_fusion), which stop with their reason.
+     */
+    @Test
+    void mergekitExampleShapesParseOrStopWithTheirReason() throws Exception {
+        Path m0 = models.get(0);
+        Path m1 = models.get(1);
+        Path m2 = models.get(2);
+        Path linear = yaml("ex-linear", "models:\n  - model: " + m0 + "\n    parameters:\n      weight: 1.0\n"
+                + "  - model: " + m1 + "\n    parameters:\n      weight: 0.3\n  - model: " + m2
+                + "\n    parameters:\n      weight: 0.5\nmerge_method: linear\ndtype: float16\n");
+        dev.wudi.merge.MergeOptions o = dev.wudi.config.ConfigOptions.read(linear, tmp.resolve("x")).builder().build();
+        assertEquals("average", o.method().name());
+        assertEquals(0.3, o.parameters().forTensor("enc.fc1.weight").model(1, "weight"), 0);
+        assertEquals(dev.wudi.format.DType.F16, o.outDType());
+        Path ties = yaml("ex-ties", "models:\n  - model: " + base + "\n  - model: " + m0 + "\n    parameters:\n"
+                + "      density: [1, 0.7, 0.1]\n      weight: 1.0\n  - model: " + m1 + "\n    parameters:\n"
+                + "      density: 0.5\n      weight: [0, 0.3, 0.7, 1]\n  - model: " + m2 + "\n    parameters:\n"
+                + "      density: 0.33\n      weight:\n        - filter: fc2\n          value: 0.5\n"
+                + "        - value: 0\nmerge_method: ties\nbase_model: " + base + "\nparameters:\n"
+                + "  normalize: true\n  int8_mask: true\ndtype: float16\n");
+        o = dev.wudi.config.ConfigOptions.read(ties, tmp.resolve("x")).builder().build();
+        assertEquals(3, o.models().size(), "the base listed among the models is the base");
+        dev.wudi.method.TensorParameters fc2 = o.parameters().forTensor("enc.fc2.weight");
+        assertEquals(0.5, fc2.model(2, "weight"), 0);
+        assertEquals(0.0, o.parameters().forTensor("enc.fc1.weight").model(2, "weight"), 0);
+        assertEquals(1.0, fc2.model(0, "density"), 0, "outside the layers t = 0: the gradient's first anchor");
+        Path bio = yaml("ex-bio", "models:\n  - model: " + m0 + "\n    parameters:\n      density: 0.5\n"
+                + "      weight: 0.5\n  - model: " + m1 + "\n    parameters:\n      density: 0.5\n      weight: 0.5\n"
+                + "merge_method: ties\nbase_model: " + base + "\nparameters:\n  normalize: false\n  int8_mask: true\n"
+                + "dtype: float16\n");
+        assertEquals(0.0, dev.wudi.config.ConfigOptions.read(bio, tmp.resolve("x")).builder().build().parameters()
+                .forTensor("enc.fc1.weight").global("normalize"), 0);
+        refused("ex-slerp", "slices:\n  - sources:\n      - model: " + m0 + "\n        layer_range: [0, 40]\n"
+                + "      - model: " + m1 + "\n        layer_range: [0, 40]\nmerge_method: slerp\nbase_model: " + m0
+                + "\nparameters:\n  t:\n    - filter: self_attn\n      value: [0, 0.5, 0.3, 0.7, 1]\n    - value: 0.5\n",
+                "the layer count of");
+        refused("ex-passthrough", "slices:\n  - sources:\n      - model: " + m0 + "\n        layer_range: [0, 24]\n"
+                + "  - sources:\n      - model: " + m1 + "\n        layer_range: [20, 40]\nmerge_method: passthrough\n",
+                "2 slices: stacking or cutting layers (a frankenmerge) is not supported");
+        refused("ex-fusion", "models:\n  - model: " + m0 + "\n  - model: " + m1 + "\nmerge_method: arcee_fusion\n"
+                + "base_model: " + m0 + "\ndtype: bfloat16\n", "merge_method arcee_fusion is mergekit's but not supported");
+    }
+
+    private Path yaml(String name, String text) throws Exception {
+        Path f = tmp.resolve(name + ".yml");
+        Files.writeString(f, text);
+        return f;
+    }
+
     private void refused(String name, String yaml, String expected) throws Exception {
         Path f = tmp.resolve(name + ".yml");
         Files.writeString(f, yaml);
