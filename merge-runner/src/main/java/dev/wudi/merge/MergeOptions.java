@@ -273,8 +273,12 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
                 : MergeMethods.TASK_ARITHMETIC.defaultOf("scale");
     }
 
+    /** --density as given, else the method's default (ties 0.2, the sparse methods 1), else ties'. */
     public double effectiveDensity() {
-        return density != null ? density : MergeMethods.TIES.defaultOf("density");
+        if (density != null) {
+            return density;
+        }
+        return method.hasParam("density") ? method.defaultOf("density") : MergeMethods.TIES.defaultOf("density");
     }
 
     public TensorSelection selection() {

@@ -350,8 +350,9 @@ public final class Merger {
         if (options.method() == MergeMethods.TASK_ARITHMETIC) {
             return m + " (scale " + options.effectiveScale() + ")";
         }
-        if (options.method() == MergeMethods.TIES) {
-            return m + " (density " + options.effectiveDensity() + ", scale " + options.effectiveScale() + ")";
+        if (options.method().hasParam("density")) {
+            return m + " (density " + options.effectiveDensity() + ", scale " + options.effectiveScale()
+                    + (sparseRule(options.method()) != null ? ", seed " + options.parameters().seed() : "") + ")";
         }
         return m;
     }
@@ -376,7 +377,7 @@ public final class Merger {
         if (options.method().hasParam("scale") || options.rest() == RestPolicy.TASK_ARITHMETIC) {
             m.put("scale", String.valueOf(options.effectiveScale()));
         }
-        if (options.method() == MergeMethods.TIES) {
+        if (options.method().hasParam("density")) {
             m.put("density", String.valueOf(options.effectiveDensity()));
         }
         m.put("include", options.include() == null ? "(method's default scope)" : options.include().pattern());
@@ -545,8 +546,8 @@ public final class Merger {
     /** mergekit's sparsifying task arithmetic family (consensus, normalize and rescale defaults as mergekit's). */
     private SparseTaskArithmetic sparseRule(dev.wudi.method.MergeMethod m) {
         long seed = options.parameters().seed();
-        double d = options.density() != null ? options.density() : 1.0;
-        double l = options.scale() != null ? options.scale() : 1.0;
+        double d = options.effectiveDensity();
+        double l = options.effectiveScale();
         SparseTaskArithmetic.Sparsify random = SparseTaskArithmetic.Sparsify.RANDOM;
         SparseTaskArithmetic.Sparsify outliers = SparseTaskArithmetic.Sparsify.OUTLIERS;
         SparseTaskArithmetic.Sparsify della = SparseTaskArithmetic.Sparsify.DELLA;

@@ -78,7 +78,7 @@ public final class ReproduceCommand {
             a.add("--scale");
             a.add(String.valueOf(o.effectiveScale()));
         }
-        if (o.method() == MergeMethods.TIES) {
+        if (o.method().hasParam("density")) {
             a.add("--density");
             a.add(String.valueOf(o.effectiveDensity()));
         }

@@ -31,10 +31,11 @@ public final class MergeMethods {
                     new MethodParam("scale", 1.0, "coefficient on the merged task vector")),
             MergeMethod.Scope.ALL_FLOATING);
 
+    /** On the command line for every model; a config gives density and weight per model and scale as lambda. */
     private static final List<MethodParam> SPARSE_PARAMS = List.of(
-            new MethodParam("density", 1.0, "per model: fraction of each task vector kept (1: none dropped)"),
-            new MethodParam("weight", 1.0, "per model: coefficient on its task vector"),
-            new MethodParam("lambda", 1.0, "coefficient on the merged task vector"));
+            new MethodParam("density", 1.0, "fraction of each task vector kept, 1: none dropped (a config: per model,"
+                    + " with a per-model weight)"),
+            new MethodParam("scale", 1.0, "coefficient on the merged task vector (a config's lambda)"));
 
     public static final MergeMethod DARE_LINEAR = new MergeMethod("dare-linear",
             "drop each task-vector element with probability 1 - density, rescale (L1), weighted sum",
