@@ -96,7 +96,8 @@ public class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--method", paramLabel = "NAME", defaultValue = "wudi",
             description = "wudi, task-arithmetic, average, ties, dare-linear, dare-ties, breadcrumbs, breadcrumbs-ties,"
-                    + " della, della-linear (mergekit's spellings too: task_arithmetic, linear, ...; default:"
+                    + " della, della-linear, slerp, nuslerp, model-stock (mergekit's spellings too: task_arithmetic,"
+                    + " linear, ...; default:"
                     + " ${DEFAULT-VALUE}); see `wudi methods`.")
     String method;
 
@@ -197,6 +198,10 @@ public class MergeCommand implements Callable<Integer> {
             description = "README.md model card of a folder output: auto (written unless the base has one), write"
                     + " (also over the base's), none. Default: ${DEFAULT-VALUE}.")
     String card;
+
+    @Option(names = "--t", paramLabel = "T",
+            description = "slerp: the interpolation point, 0 the base, 1 the model (required for slerp).")
+    Double t;
 
     @Option(names = "--seed", paramLabel = "N",
             description = "Seed of the random methods (dare-linear, dare-ties, della, della-linear; a config's"
@@ -361,19 +366,13 @@ public class MergeCommand implements Callable<Integer> {
             options = fromConfig(outPath, m, adam, solverSpec, autoLr, layoutOverrides, headPolicy, vocabPolicy,
                     cardPolicy, adapterOptions);
         } else {
-            long s = seed == null ? 0 : seed;
+            java.util.Map<String, Double> globals = new java.util.LinkedHashMap<>();
+            if (t != null) {
+                globals.put("t", t);
+            }
             options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
-                    .parameters(seed == null ? dev.wudi.method.ParameterSource.NONE : new dev.wudi.method.ParameterSource() {
-                        @Override
-                        public dev.wudi.method.TensorParameters forTensor(String name) {
-                            return dev.wudi.method.TensorParameters.NONE;
-                        }
-
-                        @Override
-                        public long seed() {
-                            return s;
-                        }
-                    })
+                    .parameters(seed == null && globals.isEmpty() ? dev.wudi.method.ParameterSource.NONE
+                            : new dev.wudi.method.FixedParameters(globals, seed == null ? 0 : seed))
                     .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
                     .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
                     .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
@@ -465,6 +464,10 @@ public class MergeCommand implements Callable<Integer> {
             b.density(density);
             params = params instanceof dev.wudi.config.ConfigParameters cp ? cp.without("density") : params;
             overridden.add("--density");
+        }
+        if (matched("--t") && params instanceof dev.wudi.config.ConfigParameters cp) {
+            params = cp.withGlobal("t", t);
+            overridden.add("--t");
         }
         if (matched("--seed") && params instanceof dev.wudi.config.ConfigParameters cp) {
             params = cp.withSeed(seed);

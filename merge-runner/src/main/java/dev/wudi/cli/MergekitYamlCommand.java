@@ -13,7 +13,7 @@ import picocli.CommandLine.Parameters;
             "Run a mergekit YAML config: the same as `wudi merge --config CONFIG.yml --out OUT`.",
             "",
             "Accepted: merge_method (wudi, linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,"
-                    + " breadcrumbs_ties, della, della_linear), base_model, models with per-model parameters,"
+                    + " breadcrumbs_ties, della, della_linear, slerp, nuslerp, model_stock), base_model, models with per-model parameters,"
                     + " parameters (numbers, gradients over the layers, {filter, value} lists), dtype, out_dtype,"
                     + " tokenizer_source: base, random_seed, and slices that take every layer of every model once."
                     + " Model references are local paths, PATH+LORA for a LoRA adapter on the base. Unknown keys and"

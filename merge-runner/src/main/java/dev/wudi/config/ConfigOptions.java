@@ -31,8 +31,8 @@ import java.util.regex.Pattern;
 public final class ConfigOptions {
 
     /** Methods mergekit has that this engine does not (yet): named in the refusal. */
-    static final Set<String> MERGEKIT_ONLY = Set.of("slerp", "nuslerp", "model_stock", "passthrough", "karcher",
-            "arcee_fusion", "multislerp", "nearswap", "sce", "ram", "ramplus_tl");
+    static final Set<String> MERGEKIT_ONLY = Set.of("passthrough", "karcher", "arcee_fusion", "multislerp", "nearswap",
+            "sce", "ram", "ramplus_tl");
 
     /** The WUDI parameters a config may give (mergekit fork's names first), all global scalars. */
     static final Map<String, String> WUDI_NUMBERS = Map.ofEntries(Map.entry("learning_rate", "lr"), Map.entry("lr", "lr"),
@@ -66,7 +66,7 @@ public final class ConfigOptions {
             throw new ConfigException(doc.where("/merge_method") + ": merge_method " + c.method()
                     + (MERGEKIT_ONLY.contains(m) ? " is mergekit's but not supported here yet" : " is unknown")
                     + " (supported: wudi, linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,"
-                    + " breadcrumbs_ties, della, della_linear)");
+                    + " breadcrumbs_ties, della, della_linear, slerp, nuslerp, model_stock)");
         }
         List<String> notes = new ArrayList<>();
         Params params = paramsOf(method);
@@ -78,6 +78,21 @@ public final class ConfigOptions {
         if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
             throw new ConfigException(doc.where(doc.root().has("tokenizer") ? "/tokenizer/source" : "/tokenizer_source")
                     + ": a tokenizer taken from another model than the base is not supported yet (source: base is)");
+        }
+        int count = c.models().size();
+        if (method == MergeMethods.SLERP && (count != 1 || !c.parameters().containsKey("t"))) {
+            throw new ConfigException(doc.where(count != 1 ? "/models" : doc.root().has("parameters") ? "/parameters"
+                    : "/merge_method") + ": slerp interpolates the"
+                    + " base_model and one other model at t: " + (count != 1 ? count + " models besides the base"
+                    : "parameters: {t: ...} is missing"));
+        }
+        if (method == MergeMethods.NUSLERP && count != 2) {
+            throw new ConfigException(doc.where("/models") + ": nuslerp interpolates two models (besides the"
+                    + " base_model), got " + count);
+        }
+        if (method == MergeMethods.MODEL_STOCK && count < 2) {
+            throw new ConfigException(doc.where("/models") + ": model_stock needs at least two models besides the"
+                    + " base_model");
         }
         Path base;
         List<Path> models = new ArrayList<>();
@@ -139,6 +154,12 @@ public final class ConfigOptions {
             return new Params(Set.of(), Set.of(), Set.of());
         } else if (m == MergeMethods.AVERAGE) {
             return new Params(Set.of("normalize"), Set.of("weight"), Set.of("weight"));
+        } else if (m == MergeMethods.SLERP) {
+            return new Params(Set.of("t"), Set.of(), Set.of());
+        } else if (m == MergeMethods.NUSLERP) {
+            return new Params(Set.of("nuslerp_flatten", "nuslerp_row_wise"), Set.of("weight"), Set.of("weight"));
+        } else if (m == MergeMethods.MODEL_STOCK) {
+            return new Params(Set.of("filter_wise"), Set.of(), Set.of());
         } else if (m == MergeMethods.BREADCRUMBS || m == MergeMethods.BREADCRUMBS_TIES) {
             return new Params(GTA.global(), Set.of("weight", "density", "gamma"), GTA.required());
         } else if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
@@ -303,6 +324,13 @@ public final class ConfigOptions {
             d.put("rest", "base");
         } else if (m == MergeMethods.AVERAGE) {
             d.put("normalize", true);
+        } else if (m == MergeMethods.NUSLERP) {
+            d.put("nuslerp_flatten", true);
+            d.put("nuslerp_row_wise", false);
+        } else if (m == MergeMethods.MODEL_STOCK) {
+            d.put("filter_wise", false);
+        } else if (m == MergeMethods.SLERP) {
+            return d;
         } else {
             boolean ties = m == MergeMethods.TIES || m == MergeMethods.DELLA;
             boolean rescale = m == MergeMethods.DARE_LINEAR || m == MergeMethods.DARE_TIES || m == MergeMethods.DELLA

@@ -62,6 +62,13 @@ public final class ConfigParameters implements ParameterSource {
         return new ConfigParameters(g, m, layers, seed, normalizedYaml);
     }
 
+    /** The same parameters with one global value replaced (a command-line option over the config). */
+    public ConfigParameters withGlobal(String name, double value) {
+        Map<String, ParamSetting> g = new java.util.LinkedHashMap<>(global);
+        g.put(name, new ParamSetting.Scalar(value));
+        return new ConfigParameters(g, perModel, layers, seed, normalizedYaml);
+    }
+
     /** The same parameters with another seed (--seed over random_seed). */
     public ConfigParameters withSeed(long newSeed) {
         return new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml);

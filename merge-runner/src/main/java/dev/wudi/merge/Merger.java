@@ -540,6 +540,13 @@ public final class Merger {
         if (sparse != null) {
             return sparse;
         }
+        if (options.method() == MergeMethods.SLERP) {
+            return new dev.wudi.method.Slerp(null);
+        } else if (options.method() == MergeMethods.NUSLERP) {
+            return new dev.wudi.method.NuSlerp();
+        } else if (options.method() == MergeMethods.MODEL_STOCK) {
+            return new dev.wudi.method.ModelStock();
+        }
         throw new IllegalArgumentException("method " + name + " has no rule");
     }
 

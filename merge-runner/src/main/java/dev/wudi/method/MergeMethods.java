@@ -65,8 +65,23 @@ public final class MergeMethods {
             "DELLA's magnitude-ranked drop and rescale, weighted sum",
             "Deep et al., DELLA-Merging, arXiv:2406.11617", SPARSE_PARAMS, MergeMethod.Scope.ALL_FLOATING);
 
+    public static final MergeMethod SLERP = new MergeMethod("slerp",
+            "spherical interpolation between the base (t = 0) and one model (t = 1), per tensor",
+            "Shoemake, Animating rotation with quaternion curves, SIGGRAPH 1985",
+            List.of(new MethodParam("t", Double.NaN, "the interpolation point, required (a config: per tensor)")),
+            MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod NUSLERP = new MergeMethod("nuslerp",
+            "spherical interpolation of two models' task vectors at t = w_1 / (w_0 + w_1), added to the base",
+            "mergekit's nuslerp (a config gives the weights)", List.of(), MergeMethod.Scope.ALL_FLOATING);
+
+    public static final MergeMethod MODEL_STOCK = new MergeMethod("model-stock",
+            "W0 + t (mean of the models - W0), t from the mean angle between the task vectors",
+            "Jang et al., Model Stock: All we need is just a few fine-tuned models, ECCV 2024, arXiv:2403.19522",
+            List.of(), MergeMethod.Scope.ALL_FLOATING);
+
     private static final List<MergeMethod> ALL = List.of(WUDI, TASK_ARITHMETIC, AVERAGE, TIES, DARE_LINEAR, DARE_TIES,
-            BREADCRUMBS, BREADCRUMBS_TIES, DELLA, DELLA_LINEAR);
+            BREADCRUMBS, BREADCRUMBS_TIES, DELLA, DELLA_LINEAR, SLERP, NUSLERP, MODEL_STOCK);
 
     /** mergekit's names for methods registered here under another: linear is the (weighted) average. */
     private static final java.util.Map<String, MergeMethod> ALIASES = java.util.Map.of("linear", AVERAGE);

@@ -304,4 +304,144 @@ class ElementwiseMethodsTest {
         }
         return out;
     }
+
+    private static TensorParameters globals(java.util.Map<String, Double> g, double[] weight) {
+        return new TensorParameters() {
+            @Override
+            public Double global(String name) {
+                return g.get(name);
+            }
+
+            @Override
+            public Double model(int k, String name) {
+                return name.equals("weight") && weight != null ? weight[k] : g.get(name);
+            }
+        };
+    }
+
+    private TensorJob shaped(float[][] d, long[] shape, TensorParameters p) throws IOException {
+        List<TensorRef> models = new ArrayList<>();
+        for (int i = 1; i < d.length; i++) {
+            models.add(ref("m" + i, d[i]).slice(0, shape));
+        }
+        List<Integer> idx = new ArrayList<>();
+        for (int i = 0; i < models.size(); i++) {
+            idx.add(i);
+        }
+        return new TensorJob("w", ref("base", d[0]).slice(0, shape), models, DType.F32,
+                TensorJob.defaultLayout(shape.length), idx, p);
+    }
+
+    /** slerp against its formula in double, and its linear fallback for collinear tensors. */
+    @Test
+    void slerpMatchesItsFormula() throws IOException {
+        float[][] d = data(1, 5000, 21);
+        for (int j = 0; j < 5000; j++) {
+            d[1][j] = (float) (d[1][j] + 0.3 * Math.sin(j));   // far from collinear with the base
+        }
+        TensorJob job = shaped(d, new long[] {5000}, globals(java.util.Map.of("t", 0.3), null));
+        float[] got = run(new Slerp(null), job);
+        double aa = 0;
+        double bb = 0;
+        double ab = 0;
+        for (int j = 0; j < 5000; j++) {
+            aa += (double) d[0][j] * d[0][j];
+            bb += (double) d[1][j] * d[1][j];
+            ab += (double) d[0][j] * d[1][j];
+        }
+        double theta = Math.acos(ab / Math.sqrt(aa * bb));
+        assertTrue(Math.abs(Math.cos(theta)) < Slerp.COLLINEAR, "the test's tensors are not collinear");
+        for (int j = 0; j < 5000; j++) {
+            double want = (Math.sin(0.7 * theta) * d[0][j] + Math.sin(0.3 * theta) * d[1][j]) / Math.sin(theta);
+            assertEquals(want, got[j], 1e-5, "element " + j);
+        }
+        float[][] c = {d[0].clone(), new float[5000]};
+        for (int j = 0; j < 5000; j++) {
+            c[1][j] = 2 * d[0][j];
+        }
+        float[] lerp = run(new Slerp(null), shaped(c, new long[] {5000}, globals(java.util.Map.of("t", 0.25), null)));
+        for (int j = 0; j < 5000; j++) {
+            assertEquals(0.75 * c[0][j] + 0.25 * c[1][j], lerp[j], 1e-6, "collinear: linear");
+        }
+    }
+
+    /** nuslerp over the whole tensor, its rows and its columns, against its formula in double. */
+    @Test
+    void nuslerpMatchesItsFormula() throws IOException {
+        int rows = 40;
+        int cols = 50;
+        float[][] d = data(2, rows * cols, 22);
+        double[] weight = {1.0, 3.0};                        // t = 3 / 4
+        for (String mode : new String[] {"flatten", "rows", "columns"}) {
+            java.util.Map<String, Double> g = new java.util.HashMap<>();
+            g.put("nuslerp_flatten", mode.equals("flatten") ? 1.0 : 0.0);
+            g.put("nuslerp_row_wise", mode.equals("columns") ? 1.0 : 0.0);
+            float[] got = run(new NuSlerp(), shaped(d, new long[] {rows, cols}, globals(g, weight)));
+            int groups = mode.equals("flatten") ? 1 : mode.equals("rows") ? rows : cols;
+            for (int k = 0; k < groups; k++) {
+                List<Integer> members = new ArrayList<>();
+                for (int e = 0; e < rows * cols; e++) {
+                    if (mode.equals("flatten") || (mode.equals("rows") ? e / cols : e % cols) == k) {
+                        members.add(e);
+                    }
+                }
+                double aa = 0;
+                double bb = 0;
+                double ab = 0;
+                for (int e : members) {
+                    double a = d[1][e] - d[0][e];
+                    double b = d[2][e] - d[0][e];
+                    aa += a * a;
+                    bb += b * b;
+                    ab += a * b;
+                }
+                double theta = Math.acos(Math.max(-1, Math.min(1, ab / (Math.sqrt(aa) * Math.sqrt(bb)))));
+                for (int e : members) {
+                    double a = d[1][e] - d[0][e];
+                    double b = d[2][e] - d[0][e];
+                    double want = d[0][e] + (Math.sin(0.25 * theta) * a + Math.sin(0.75 * theta) * b) / Math.sin(theta);
+                    assertEquals(want, got[e], 1e-5, mode + " element " + e);
+                }
+            }
+        }
+    }
+
+    /** model_stock's t from the mean pairwise cosine, for the whole tensor and per row, against its formula. */
+    @Test
+    void modelStockMatchesItsFormula() throws IOException {
+        int rows = 30;
+        int cols = 40;
+        float[][] d = data(3, rows * cols, 23);
+        for (boolean filterWise : new boolean[] {false, true}) {
+            float[] got = run(new ModelStock(), shaped(d, new long[] {rows, cols},
+                    globals(java.util.Map.of("filter_wise", filterWise ? 1.0 : 0.0), null)));
+            int groups = filterWise ? rows : 1;
+            for (int k = 0; k < groups; k++) {
+                int from = filterWise ? k * cols : 0;
+                int to = filterWise ? from + cols : rows * cols;
+                double sum = 0;
+                for (int a = 1; a <= 3; a++) {
+                    for (int b = a + 1; b <= 3; b++) {
+                        double ab = 0;
+                        double aa = 0;
+                        double bb = 0;
+                        for (int e = from; e < to; e++) {
+                            double x = d[a][e] - d[0][e];
+                            double y = d[b][e] - d[0][e];
+                            ab += x * y;
+                            aa += x * x;
+                            bb += y * y;
+                        }
+                        sum += ab / Math.sqrt(aa * bb);
+                    }
+                }
+                double cos = sum / 3;
+                double t = 3 * cos / (1 + 2 * cos);
+                for (int e = from; e < to; e++) {
+                    double mean = (d[1][e] + d[2][e] + d[3][e]) / 3.0;
+                    assertEquals(t * mean + (1 - t) * d[0][e], got[e], 1e-5, (filterWise ? "row " : "") + e);
+                }
+            }
+        }
+    }
 }

@@ -130,6 +130,16 @@ class MergekitConfigTest {
         sameBytes("linear", config("linear", "linear", "weight: 1", ""), "--method", "average");
         sameBytes("dare", config("dare", "dare_ties", "weight: 1, density: 0.5", ""), "--method", "dare-ties",
                 "--density", "0.5");
+        sameBytes("stock", config("stock", "model_stock", null, ""), "--method", "model-stock");
+        Path slerp = yaml("slerp", "merge_method: slerp\nbase_model: " + base + "\nmodels:\n  - model: " + models.get(0)
+                + "\nparameters: {t: 0.3}\n");
+        Path y = tmp.resolve("slerp-yaml");
+        Path c = tmp.resolve("slerp-cli");
+        ok("mergekit-yaml", slerp.toString(), y.toString());
+        ok("merge", "--base", base.toString(), "--model", models.get(0).toString(), "--out", c.toString(), "--method",
+                "slerp", "--t", "0.3");
+        assertArrayEquals(Files.readAllBytes(c.resolve("model.safetensors")), Files.readAllBytes(y.resolve(
+                "model.safetensors")), "slerp: the YAML form writes the CLI form's bytes");
     }
 
     @Test
@@ -180,8 +190,9 @@ class MergekitConfigTest {
         refused("typo", head + "parameters:\n  desnity: 0.5\n", "typo.yml:7: ties has no parameter 'desnity'");
         refused("top", head + "merge_methd: ties\n", "top.yml:6: unknown key 'merge_methd'");
         refused("union", head + "tokenizer_source: union\n", "union.yml:6: tokenizer source 'union'");
-        refused("slerp", head.replace("ties", "slerp") + "parameters: {t: 0.5}\n",
-                "merge_method slerp is mergekit's but not supported here yet");
+        refused("karcher", head.replace("ties", "karcher"), "merge_method karcher is mergekit's but not supported here yet");
+        refused("slerp", head.replace("ties", "slerp").replace("    parameters: {weight: 1}\n", ""),
+                "slerp.yml:1: slerp interpolates the base_model and one other model at t: parameters: {t: ...} is missing");
         refused("weight", "merge_method: ties\nbase_model: " + base + "\nmodels:\n  - model: " + models.get(0) + "\n",
                 "weight.yml:4: model " + models.get(0) + " needs a weight");
         refused("string", head + "parameters:\n  lambda: high\n", "string.yml:7: parameter lambda must be a number");
