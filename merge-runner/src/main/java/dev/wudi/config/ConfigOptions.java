@@ -75,10 +75,7 @@ public final class ConfigOptions {
             throw new ConfigException(doc.where("/chat_template") + ": chat_template is not supported yet; set it in the"
                     + " output's tokenizer_config.json");
         }
-        if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
-            throw new ConfigException(doc.where(doc.root().has("tokenizer") ? "/tokenizer/source" : "/tokenizer_source")
-                    + ": a tokenizer taken from another model than the base is not supported yet (source: base is)");
-        }
+
         int count = c.models().size();
         if (method == MergeMethods.SLERP && (count != 1 || !c.parameters().containsKey("t"))) {
             throw new ConfigException(doc.where(count != 1 ? "/models" : doc.root().has("parameters") ? "/parameters"
@@ -145,7 +142,11 @@ public final class ConfigOptions {
             notes.add("dtype " + c.dtype() + ": the output is written in it; the arithmetic is float32 whatever the dtype");
         }
         String yaml = normalized(c, method, base);
-        b.parameters(parameters.withNormalizedYaml(yaml));
+        ConfigParameters withYaml = parameters.withNormalizedYaml(yaml);
+        if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
+            withYaml = withYaml.withTokenizerSource(Path.of(c.tokenizerSource()));   // that model's tokenizer files
+        }
+        b.parameters(withYaml);
         return new Result(b, notes, yaml);
     }
 

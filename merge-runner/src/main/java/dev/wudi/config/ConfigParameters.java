@@ -2,6 +2,7 @@ package dev.wudi.config;
 
 import dev.wudi.method.ParameterSource;
 import dev.wudi.method.TensorParameters;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -23,6 +24,7 @@ public final class ConfigParameters implements ParameterSource {
     private final int layers;
     private final long seed;
     private final String normalizedYaml;
+    private Path tokenizerSource;
 
     /**
      * @param perModel       each model's parameters, in --model order
@@ -44,6 +46,18 @@ public final class ConfigParameters implements ParameterSource {
         return seed;
     }
 
+    /** The folder whose tokenizer files the output takes (a config's tokenizer_source naming a model), or null. */
+    public Path tokenizerSource() {
+        return tokenizerSource;
+    }
+
+    /** The same parameters, with the output's tokenizer taken from this folder. */
+    public ConfigParameters withTokenizerSource(Path folder) {
+        ConfigParameters p = new ConfigParameters(global, perModel, layers, seed, normalizedYaml);
+        p.tokenizerSource = folder;
+        return p;
+    }
+
     /** The config as run (written to the output folder as mergekit_config.yml), or null. */
     public String normalizedYaml() {
         return normalizedYaml;
@@ -59,24 +73,29 @@ public final class ConfigParameters implements ParameterSource {
             c.remove(name);
             m.add(c);
         }
-        return new ConfigParameters(g, m, layers, seed, normalizedYaml);
+        return copy(new ConfigParameters(g, m, layers, seed, normalizedYaml));
     }
 
     /** The same parameters with one global value replaced (a command-line option over the config). */
     public ConfigParameters withGlobal(String name, double value) {
         Map<String, ParamSetting> g = new java.util.LinkedHashMap<>(global);
         g.put(name, new ParamSetting.Scalar(value));
-        return new ConfigParameters(g, perModel, layers, seed, normalizedYaml);
+        return copy(new ConfigParameters(g, perModel, layers, seed, normalizedYaml));
     }
 
     /** The same parameters with another seed (--seed over random_seed). */
     public ConfigParameters withSeed(long newSeed) {
-        return new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml);
+        return copy(new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml));
     }
 
     /** The same parameters, carrying the config as run. */
     public ConfigParameters withNormalizedYaml(String yaml) {
-        return new ConfigParameters(global, perModel, layers, seed, yaml);
+        return copy(new ConfigParameters(global, perModel, layers, seed, yaml));
+    }
+
+    private ConfigParameters copy(ConfigParameters p) {
+        p.tokenizerSource = tokenizerSource;
+        return p;
     }
 
     /** The layer index in a tensor name, or -1 outside the layers. */

@@ -61,17 +61,21 @@ final class OutputFiles {
         return options.card() == CardPolicy.WRITE || !Files.exists(base.path().resolve(CARD));
     }
 
-    /** The tokenizer files of the model that holds every added row, or null where the base's stay. */
+    /**
+     * The tokenizer files of the model a config's tokenizer_source names, else of the model that holds every added
+     * row, or null where the base's stay.
+     */
     private List<Path> modelTokenizer() throws IOException {
-        if (plan.tokenizerFrom() < 0) {
-            return null;
-        }
-        Checkpoint m = models.get(plan.tokenizerFrom());
-        if (!m.isFolder()) {
+        Path from;
+        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.tokenizerSource() != null) {
+            from = cp.tokenizerSource();
+        } else if (plan.tokenizerFrom() >= 0 && models.get(plan.tokenizerFrom()).isFolder()) {
+            from = models.get(plan.tokenizerFrom()).path();
+        } else {
             return null;
         }
         List<Path> out = new ArrayList<>();
-        try (Stream<Path> s = Files.list(m.path())) {
+        try (Stream<Path> s = Files.list(from)) {
             s.filter(p -> TOKENIZER_FILES.contains(p.getFileName().toString()) && Files.isRegularFile(p))
                     .sorted().forEach(out::add);
         }

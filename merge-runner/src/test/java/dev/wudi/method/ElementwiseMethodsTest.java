@@ -444,4 +444,47 @@ class ElementwiseMethodsTest {
             }
         }
     }
+
+    /**
+     * The cases the definitions leave open: density 1 drops nothing (dare_linear is then task arithmetic with the
+     * weights); a single model keeps its own task vector (its sign is elected); where the weighted values cancel
+     * exactly, the zero sum counts as positive (mergekit's "sum" consensus): the positive ones are kept.
+     */
+    @Test
+    void sparseMethodsOpenCases() throws IOException {
+        float[][] d = data(2, 2000, 31);
+        TensorJob plain = job(d);
+        double[] weight = {0.4, 0.6};
+        TensorJob job = new TensorJob("w", plain.base(), plain.models(), DType.F32, plain.layout(), List.of(0, 1),
+                params(weight, new double[] {1, 1}, 0.1, 0.01, 1));
+        float[] dare = run(new SparseTaskArithmetic("t", SparseTaskArithmetic.Sparsify.RANDOM, false, false, true, 5, 1,
+                1), job);
+        float[] ta = run(new TaskArithmetic(1), job);
+        for (int j = 0; j < 2000; j++) {
+            assertEquals(ta[j], dare[j], 1e-6, "density 1: task arithmetic with the weights");
+        }
+        float[][] one = {d[0], d[1]};
+        TensorJob single = new TensorJob("w", plain.base(), List.of(plain.models().get(0)), DType.F32, plain.layout(),
+                List.of(0), params(new double[] {0.4}, new double[] {1}, 0.1, 0.01, 1));
+        float[] kept = run(new SparseTaskArithmetic("t", SparseTaskArithmetic.Sparsify.RANDOM, true, true, true, 5, 1, 1),
+                single);
+        for (int j = 0; j < 2000; j++) {
+            assertEquals(one[1][j], kept[j], 1e-6, "one model, normalised: its own weights");
+        }
+        float[][] cancel = {new float[2000], new float[2000], new float[2000]};
+        for (int j = 0; j < 2000; j++) {
+            cancel[0][j] = (j % 7) * 0.25f - 1;          // quarters: W_0 +- 0.5 and the differences are exact
+            cancel[1][j] = cancel[0][j] + 0.5f;
+            cancel[2][j] = cancel[0][j] - 0.5f;
+        }
+        TensorJob opposed = job(cancel);
+        opposed = new TensorJob("w", opposed.base(), opposed.models(), DType.F32, opposed.layout(), List.of(0, 1),
+                params(new double[] {1, 1}, new double[] {1, 1}, 0.1, 0.01, 1));
+        float[] elected = run(new SparseTaskArithmetic("t", SparseTaskArithmetic.Sparsify.RANDOM, true, true, false, 5, 1,
+                1), opposed);
+        for (int j = 0; j < 2000; j++) {
+            float tau = cancel[1][j] - cancel[0][j];       // +0.5 in float32: the positive task vector is kept
+            assertEquals(cancel[0][j] + tau, elected[j], 1e-6, "a zero sum counts as positive");
+        }
+    }
 }

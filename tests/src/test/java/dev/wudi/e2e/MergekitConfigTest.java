@@ -158,6 +158,28 @@ class MergekitConfigTest {
     }
 
     @Test
+    void tokenizerSourceShardsAndThreads() throws Exception {
+        Files.writeString(base.resolve("tokenizer.json"), "{\"from\": \"base\"}");
+        Files.writeString(models.get(1).resolve("tokenizer.json"), "{\"from\": \"model 2\"}");
+        Path cfg = config("tok", "dare_ties", "weight: 1, density: 0.5", "tokenizer_source: " + models.get(1)
+                + "\nrandom_seed: 3\n");
+        Path one = tmp.resolve("tok-1");
+        ok("mergekit-yaml", cfg.toString(), one.toString(), "--threads", "1", "--shard-size", "100KB");
+        assertEquals("{\"from\": \"model 2\"}", Files.readString(one.resolve("tokenizer.json")),
+                "tokenizer_source names the model whose tokenizer files are copied");
+        String index = Files.readString(one.resolve("model.safetensors.index.json"));
+        assertTrue(index.contains("\"total_size\"") && index.contains("\"wudi_version\""), index);
+        Path two = tmp.resolve("tok-2");
+        ok("mergekit-yaml", cfg.toString(), two.toString(), "--threads", "2", "--shard-size", "100KB");
+        try (var files = Files.list(one)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList()) {
+                assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(two.resolve(f.getFileName())),
+                        f.getFileName() + ": dare_ties gives the same bytes with 1 and 2 threads");
+            }
+        }
+    }
+
+    @Test
     void commandLineOptionsOverrideTheConfigAndSaySo() throws Exception {
         Path cfg = config("override", "task_arithmetic", "weight: 1", "parameters: {lambda: 0.3}\n");
         Path a = tmp.resolve("override-a");
