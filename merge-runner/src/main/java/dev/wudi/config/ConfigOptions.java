@@ -71,10 +71,7 @@ public final class ConfigOptions {
         List<String> notes = new ArrayList<>();
         Params params = paramsOf(method);
         check(c, method, params);
-        if (c.chatTemplate() != null) {
-            throw new ConfigException(doc.where("/chat_template") + ": chat_template is not supported yet; set it in the"
-                    + " output's tokenizer_config.json");
-        }
+        String chat = chatTemplate(c);
 
         int count = c.models().size();
         if (method == MergeMethods.SLERP && (count != 1 || !c.parameters().containsKey("t"))) {
@@ -146,8 +143,42 @@ public final class ConfigOptions {
         if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
             withYaml = withYaml.withTokenizerSource(Path.of(c.tokenizerSource()));   // that model's tokenizer files
         }
+        if (chat != null) {
+            withYaml = withYaml.withChatTemplate(chat);
+        }
         b.parameters(withYaml);
         return new Result(b, notes, yaml);
+    }
+
+    /**
+     * ChatML in this engine's own words: each message as &lt;|im_start|&gt;ROLE, newline, CONTENT, &lt;|im_end|&gt;,
+     * newline; then the assistant's opening when a generation prompt is asked for.
+     */
+    static final String CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n'"
+            + " + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}"
+            + "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /**
+     * chat_template: "auto" (the most common among the models' tokenizers), "chatml", or a template's text (at least
+     * 20 characters with a '{', as mergekit requires); mergekit's other named templates are not shipped here.
+     */
+    private static String chatTemplate(MergekitConfig c) {
+        String t = c.chatTemplate();
+        if (t == null) {
+            return null;
+        }
+        if (t.equals("auto")) {
+            return t;
+        }
+        if (t.equals("chatml")) {
+            return CHATML;
+        }
+        if (t.length() >= 20 && t.contains("{")) {
+            return t;
+        }
+        throw new ConfigException(c.doc().where("/chat_template") + ": chat_template '" + t + "' is neither auto,"
+                + " chatml nor a Jinja template's text (mergekit's other named templates are not shipped here: give the"
+                + " template itself)");
     }
 
     private static Params paramsOf(MergeMethod m) {
@@ -305,6 +336,7 @@ public final class ConfigOptions {
         root.put("dtype", c.dtype());
         root.put("out_dtype", c.outDType() != null ? c.outDType() : c.dtype());
         root.put("tokenizer_source", c.tokenizerSource() != null ? c.tokenizerSource() : "base");
+        root.put("chat_template", c.chatTemplate());
         root.put("random_seed", c.randomSeed() != null ? c.randomSeed() : 0L);
         ObjectMapper y = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
                 .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));

@@ -25,6 +25,7 @@ public final class ConfigParameters implements ParameterSource {
     private final long seed;
     private final String normalizedYaml;
     private Path tokenizerSource;
+    private String chatTemplate;
 
     /**
      * @param perModel       each model's parameters, in --model order
@@ -53,7 +54,7 @@ public final class ConfigParameters implements ParameterSource {
 
     /** The same parameters, with the output's tokenizer taken from this folder. */
     public ConfigParameters withTokenizerSource(Path folder) {
-        ConfigParameters p = new ConfigParameters(global, perModel, layers, seed, normalizedYaml);
+        ConfigParameters p = copy(new ConfigParameters(global, perModel, layers, seed, normalizedYaml));
         p.tokenizerSource = folder;
         return p;
     }
@@ -95,6 +96,19 @@ public final class ConfigParameters implements ParameterSource {
 
     private ConfigParameters copy(ConfigParameters p) {
         p.tokenizerSource = tokenizerSource;
+        p.chatTemplate = chatTemplate;
+        return p;
+    }
+
+    /** The chat template the output's tokenizer gets: a template's text, "auto", or null (the tokenizer's own). */
+    public String chatTemplate() {
+        return chatTemplate;
+    }
+
+    /** The same parameters with a chat template for the output. */
+    public ConfigParameters withChatTemplate(String template) {
+        ConfigParameters p = copy(new ConfigParameters(global, perModel, layers, seed, normalizedYaml));
+        p.chatTemplate = template;
         return p;
     }
 

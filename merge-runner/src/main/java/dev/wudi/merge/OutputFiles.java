@@ -128,8 +128,47 @@ final class OutputFiles {
         }
         if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.normalizedYaml() != null) {
             Files.writeString(dir.resolve(CONFIG_FILE), cp.normalizedYaml());
+            if (cp.chatTemplate() != null) {
+                writeChatTemplate(dir, cp.chatTemplate());
+            }
         }
         writeHeads(dir);
+    }
+
+    /**
+     * A config's chat_template: chat_template.jinja, and tokenizer_config.json's chat_template where the output has
+     * one (older transformers read it there). "auto" takes the template most of the models' tokenizer_config.json
+     * files hold (the first of those tied, in --model order); none: nothing is written.
+     */
+    private void writeChatTemplate(Path dir, String template) throws IOException {
+        String text = template;
+        if (template.equals("auto")) {
+            Map<String, Integer> seen = new LinkedHashMap<>();
+            for (Checkpoint m : models) {
+                Path tc = m.path().resolve("tokenizer_config.json");
+                if (m.isFolder() && Files.isRegularFile(tc)) {
+                    JsonNode t = new ObjectMapper().readTree(tc.toFile()).path("chat_template");
+                    if (t.isTextual()) {
+                        seen.merge(t.asText(), 1, Integer::sum);
+                    }
+                }
+            }
+            text = seen.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(null);
+            if (text == null) {
+                return;
+            }
+        }
+        Files.writeString(dir.resolve("chat_template.jinja"), text);
+        Path tc = dir.resolve("tokenizer_config.json");
+        if (Files.isRegularFile(tc)) {
+            ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            JsonNode root = json.readTree(tc.toFile());
+            if (root instanceof ObjectNode o) {
+                o.put("chat_template", text);
+                Files.delete(tc);                          // a copy of the base's, perhaps a link: replace, not write through
+                Files.writeString(tc, json.writeValueAsString(o) + "\n");
+            }
+        }
     }
 
     /** The base's config.json with the output's dtype, vocabulary and (--heads from:K) labels. */

@@ -180,6 +180,31 @@ class MergekitConfigTest {
     }
 
     @Test
+    void chatTemplatesReachTheTokenizer() throws Exception {
+        String baseConfig = "{\"model_max_length\": 512}";
+        Files.writeString(base.resolve("tokenizer_config.json"), baseConfig);
+        Path cfg = config("chat", "task_arithmetic", "weight: 1", "chat_template: chatml\n");
+        Path out = tmp.resolve("chat");
+        ok("mergekit-yaml", cfg.toString(), out.toString());
+        String jinja = Files.readString(out.resolve("chat_template.jinja"));
+        assertTrue(jinja.contains("<|im_start|>") && jinja.contains("add_generation_prompt"), jinja);
+        assertEquals(jinja, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve(
+                "tokenizer_config.json").toFile()).path("chat_template").asText());
+        assertEquals(baseConfig, Files.readString(base.resolve("tokenizer_config.json")), "the input is not modified");
+        for (int i = 0; i < models.size(); i++) {
+            Files.writeString(models.get(i).resolve("tokenizer_config.json"), "{\"chat_template\": \""
+                    + (i < 4 ? "{{ messages }} majority template" : "{{ messages }} other template") + "\"}");
+        }
+        Path auto = tmp.resolve("chat-auto");
+        ok("mergekit-yaml", config("chat-auto", "task_arithmetic", "weight: 1", "chat_template: auto\n").toString(),
+                auto.toString());
+        assertEquals("{{ messages }} majority template", Files.readString(auto.resolve("chat_template.jinja")));
+        refused("chat-named", "merge_method: task_arithmetic\nbase_model: " + base + "\nmodels:\n  - model: "
+                + models.get(0) + "\n    parameters: {weight: 1}\nchat_template: llama3\n", "chat-named.yml:6:"
+                + " chat_template 'llama3' is neither auto, chatml nor a Jinja template's text");
+    }
+
+    @Test
     void commandLineOptionsOverrideTheConfigAndSaySo() throws Exception {
         Path cfg = config("override", "task_arithmetic", "weight: 1", "parameters: {lambda: 0.3}\n");
         Path a = tmp.resolve("override-a");
