@@ -70,28 +70,7 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
             if (!models.isEmpty()) {
                 throw new ConfigException(doc.where("/models") + ": give one of models, slices or modules, not several");
             }
-            JsonNode ms = root.get("models");
-            if (!ms.isArray()) {
-                throw new ConfigException(doc.where("/models") + ": models is a list of {model: PATH, parameters: {...}}");
-            }
-            for (int i = 0; i < ms.size(); i++) {
-                String p = "/models/" + i;
-                JsonNode m = ms.get(i);
-                if (!m.isObject() || !m.has("model")) {
-                    throw new ConfigException(doc.where(p) + ": each model is {model: PATH, parameters: {...}}");
-                }
-                m.fieldNames().forEachRemaining(k -> {
-                    if (!k.equals("model") && !k.equals("parameters")) {
-                        throw new ConfigException(doc.where(p + "/" + k) + ": unknown key '" + k
-                                + "' in a model entry (model, parameters)");
-                    }
-                });
-                ModelRef r = ref(doc, p + "/model");
-                if (base != null && r.equals(base)) {
-                    continue;                       // the base listed among the models: its parameters are unused
-                }
-                models.add(new ModelEntry(r, params(doc, p + "/parameters", null), p));
-            }
+            models.addAll(modelsAt(doc, "/models", base));
         }
         if (models.isEmpty()) {
             throw new ConfigException(doc.where("") + ": no models to merge (models: is missing or lists only the base)");
@@ -112,6 +91,34 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
         }
         return new MergekitConfig(doc, method, base, models, parameters, options, dtype, outDType, tokenizerSource,
                 chat, seed);
+    }
+
+    /** A models: list at {@code pointer} (the base, if listed, left out: its parameters are unused). */
+    static List<ModelEntry> modelsAt(LocatedYaml doc, String pointer, ModelRef base) {
+        JsonNode ms = doc.root().at(pointer);
+        if (!ms.isArray()) {
+            throw new ConfigException(doc.where(pointer) + ": models is a list of {model: PATH, parameters: {...}}");
+        }
+        List<ModelEntry> out = new ArrayList<>();
+        for (int i = 0; i < ms.size(); i++) {
+            String p = pointer + "/" + i;
+            JsonNode m = ms.get(i);
+            if (!m.isObject() || !m.has("model")) {
+                throw new ConfigException(doc.where(p) + ": each model is {model: PATH, parameters: {...}}");
+            }
+            m.fieldNames().forEachRemaining(k -> {
+                if (!k.equals("model") && !k.equals("parameters")) {
+                    throw new ConfigException(doc.where(p + "/" + k) + ": unknown key '" + k
+                            + "' in a model entry (model, parameters)");
+                }
+            });
+            ModelRef r = ref(doc, p + "/model");
+            if (base != null && r.equals(base)) {
+                continue;
+            }
+            out.add(new ModelEntry(r, params(doc, p + "/parameters", null), p));
+        }
+        return out;
     }
 
     /**

@@ -24,30 +24,57 @@ final class SliceCheck {
 
     static List<MergekitConfig.ModelEntry> asModels(LocatedYaml doc, MergekitConfig.ModelRef base) throws IOException {
         JsonNode root = doc.root();
+        String at = "/slices";
         if (root.has("modules")) {
-            throw new ConfigException(doc.where("/modules") + ": modules (separate slices per module of a multi-module"
-                    + " architecture) is not supported; use models:");
+            if (root.has("slices")) {
+                throw new ConfigException(doc.where("/modules") + ": give one of models, slices or modules, not several");
+            }
+            JsonNode modules = root.get("modules");
+            if (!modules.isObject() || modules.size() != 1) {
+                throw new ConfigException(doc.where("/modules") + ": " + (modules.isObject() ? modules.size() : 0)
+                        + " modules: separate merges per module of a multi-module architecture are not supported; only"
+                        + " one module that takes every layer of every model, the same as models:");
+            }
+            String name = modules.fieldNames().next();
+            String mp = "/modules/" + name.replace("~", "~0").replace("/", "~1");
+            JsonNode module = modules.get(name);
+            for (java.util.Iterator<String> it = module.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!k.equals("models") && !k.equals("slices")) {
+                    throw new ConfigException(doc.where(mp + "/" + k) + ": module key '" + k + "' is not supported"
+                            + (k.equals("parameters") ? " (give the parameters at the top level)" : "")
+                            + " (a module holds models: or slices:)");
+                }
+            }
+            if (module.has("models") == module.has("slices")) {
+                throw new ConfigException(doc.where(mp) + ": a module holds either models: or slices:");
+            }
+            if (module.has("models")) {
+                return MergekitConfig.modelsAt(doc, mp + "/models", base);
+            }
+            at = mp + "/slices";
         }
-        JsonNode slices = root.get("slices");
+        JsonNode slices = doc.root().at(at);
         if (!slices.isArray() || slices.size() != 1) {
-            throw new ConfigException(doc.where("/slices") + ": " + (slices.isArray() ? slices.size() : 0)
+            throw new ConfigException(doc.where(at) + ": " + (slices.isArray() ? slices.size() : 0)
                     + " slices: stacking or cutting layers (a frankenmerge) is not supported; only one slice that takes"
                     + " every layer of every model, which is the same as models:");
         }
         JsonNode slice = slices.get(0);
+        String sp = at + "/0";
         slice.fieldNames().forEachRemaining(k -> {
             if (!SLICE_KEYS.contains(k)) {
-                throw new ConfigException(doc.where("/slices/0/" + k) + ": slice key '" + k + "' is not supported"
+                throw new ConfigException(doc.where(sp + "/" + k) + ": slice key '" + k + "' is not supported"
                         + (k.equals("parameters") || k.equals("base_model") ? " (give it at the top level)" : ""));
             }
         });
         JsonNode sources = slice.get("sources");
         if (sources == null || !sources.isArray() || sources.isEmpty()) {
-            throw new ConfigException(doc.where("/slices/0") + ": a slice needs sources: [{model, layer_range}]");
+            throw new ConfigException(doc.where(sp) + ": a slice needs sources: [{model, layer_range}]");
         }
         List<MergekitConfig.ModelEntry> out = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {
-            String p = "/slices/0/sources/" + i;
+            String p = sp + "/sources/" + i;
             JsonNode s = sources.get(i);
             s.fieldNames().forEachRemaining(k -> {
                 if (!SOURCE_KEYS.contains(k)) {

@@ -487,4 +487,77 @@ class ElementwiseMethodsTest {
             assertEquals(cancel[0][j] + tau, elected[j], 1e-6, "a zero sum counts as positive");
         }
     }
+
+    /**
+     * mergekit's weighted forms against their definitions in double: linear sum_i w_i W_i / sum_i w_i (normalize
+     * on) and without the division; task arithmetic W_0 + lambda sum_i w_i tau_i, divided by sum_i w_i under normalize;
+     * ties with per-model density and weight (the sign elected from w_i tau_i, the mean weighted by the agreeing
+     * models' weights) times lambda.
+     */
+    @Test
+    void weightedFormsMatchTheirDefinitions() throws IOException {
+        float[][] d = data(3, 3000, 41);
+        TensorJob plain = job(d);
+        double[] w = {0.2, 0.5, 1.3};
+        for (boolean normalize : new boolean[] {true, false}) {
+            java.util.Map<String, Double> g = java.util.Map.of("normalize", normalize ? 1.0 : 0.0, "lambda", 0.7);
+            TensorParameters p = new TensorParameters() {
+                @Override
+                public Double global(String name) {
+                    return g.get(name);
+                }
+
+                @Override
+                public Double model(int k, String name) {
+                    return name.equals("weight") ? w[k] : name.equals("density") ? new double[] {0.3, 0.6, 1}[k]
+                            : g.get(name);
+                }
+            };
+            TensorJob job = new TensorJob("w", plain.base(), plain.models(), DType.F32, plain.layout(),
+                    List.of(0, 1, 2), p);
+            float[] linear = run(new Average(), job);
+            float[] ta = run(new TaskArithmetic(0.3), job);
+            float[] ties = run(new Ties(0.2, 1.0), job);
+            double sw = w[0] + w[1] + w[2];
+            double[] cut = new double[3];
+            for (int i = 0; i < 3; i++) {
+                double[] mags = new double[3000];
+                for (int j = 0; j < 3000; j++) {
+                    mags[j] = Math.abs(d[i + 1][j] - d[0][j]);
+                }
+                double[] sorted = mags.clone();
+                java.util.Arrays.sort(sorted);
+                long k = (long) Math.ceil(new double[] {0.3, 0.6, 1}[i] * 3000);
+                cut[i] = k >= 3000 ? 0 : sorted[(int) (3000 - k)];       // the k-th largest magnitude
+            }
+            for (int j = 0; j < 3000; j++) {
+                double lin = 0;
+                double sum = 0;
+                for (int i = 0; i < 3; i++) {
+                    lin += w[i] * d[i + 1][j];
+                    sum += w[i] * (float) (d[i + 1][j] - d[0][j]);
+                }
+                assertEquals(normalize ? lin / sw : lin, linear[j], 1e-5, "linear " + j);
+                assertEquals(d[0][j] + 0.7 * (normalize ? sum / sw : sum), ta[j], 1e-5, "task arithmetic " + j);
+                double elected = 0;
+                for (int i = 0; i < 3; i++) {
+                    double t = (float) (d[i + 1][j] - d[0][j]);
+                    if (Math.abs(t) >= cut[i]) {
+                        elected += w[i] * t;
+                    }
+                }
+                double agreeing = 0;
+                double weights = 0;
+                for (int i = 0; i < 3; i++) {
+                    double t = (float) (d[i + 1][j] - d[0][j]);
+                    if (t != 0 && Math.abs(t) >= cut[i] && elected != 0 && (w[i] * t > 0) == (elected > 0)) {
+                        agreeing += w[i] * t;
+                        weights += w[i];
+                    }
+                }
+                double want = weights == 0 ? d[0][j] : d[0][j] + 0.7 * (normalize ? agreeing / weights : agreeing);
+                assertEquals(want, ties[j], 1e-5, "ties " + j);
+            }
+        }
+    }
 }

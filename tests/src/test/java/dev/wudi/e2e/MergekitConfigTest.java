@@ -180,6 +180,22 @@ class MergekitConfigTest {
     }
 
     @Test
+    void oneModuleOfModelsIsTheSameMergeAsModels() throws Exception {
+        StringBuilder y = new StringBuilder("merge_method: task_arithmetic\nbase_model: " + base
+                + "\nmodules:\n  default:\n    models:\n");
+        for (Path m : models) {
+            y.append("      - model: ").append(m).append("\n        parameters: {weight: 0.3}\n");
+        }
+        Path cfg = yaml("module", y.toString());
+        Path a = tmp.resolve("module-a");
+        ok("mergekit-yaml", cfg.toString(), a.toString());
+        Path b = tmp.resolve("module-b");
+        ok("mergekit-yaml", config("module-b", "task_arithmetic", "weight: 0.3", "").toString(), b.toString());
+        assertArrayEquals(Files.readAllBytes(b.resolve("model.safetensors")), Files.readAllBytes(a.resolve(
+                "model.safetensors")));
+    }
+
+    @Test
     void chatTemplatesReachTheTokenizer() throws Exception {
         String baseConfig = "{\"model_max_length\": 512}";
         Files.writeString(base.resolve("tokenizer_config.json"), baseConfig);
@@ -247,7 +263,8 @@ class MergekitConfigTest {
                 "model 'mistralai/Mistral-7B-v0.1' is not a local file or folder (a hub id?");
         refused("slices", "merge_method: ties\nbase_model: " + base + "\nslices:\n  - sources:\n      - model: "
                 + models.get(0) + "\n        layer_range: [0, 2]\n", "slices.yml:6: the layer count of");
-        refused("modules", head + "modules: {default: {}}\n", "modules.yml:6: modules");
+        refused("modules", "merge_method: ties\nbase_model: " + base + "\nmodules:\n  text: {models: []}\n"
+                + "  vision: {models: []}\n", "modules.yml:3: 2 modules: separate merges per module");
     }
 
     /**
