@@ -303,10 +303,23 @@ class MergekitConfigTest {
                 + "dtype: float16\n");
         assertEquals(0.0, dev.wudi.config.ConfigOptions.read(bio, tmp.resolve("x")).builder().build().parameters()
                 .forTensor("enc.fc1.weight").global("normalize"), 0);
-        refused("ex-slerp", "slices:\n  - sources:\n      - model: " + m0 + "\n        layer_range: [0, 40]\n"
-                + "      - model: " + m1 + "\n        layer_range: [0, 40]\nmerge_method: slerp\nbase_model: " + m0
-                + "\nparameters:\n  t:\n    - filter: self_attn\n      value: [0, 0.5, 0.3, 0.7, 1]\n    - value: 0.5\n",
-                "the layer count of");
+        String slerpShape = "slices:\n  - sources:\n      - model: MODEL0\n        layer_range: [0, 40]\n"
+                + "      - model: MODEL1\n        layer_range: [0, 40]\nmerge_method: slerp\nbase_model: MODEL0"
+                + "\nparameters:\n  t:\n    - filter: self_attn\n      value: [0, 0.5, 0.3, 0.7, 1]\n    - value: 0.5\n";
+        refused("ex-slerp", slerpShape.replace("MODEL0", m0.toString()).replace("MODEL1", m1.toString()),
+                "the layer count of");                      // digits6 has no config.json to count its layers
+        Path l0 = Files.createDirectories(tmp.resolve("forty/a"));
+        Path l1 = Files.createDirectories(tmp.resolve("forty/b"));
+        for (Path l : List.of(l0, l1)) {
+            Files.writeString(l.resolve("config.json"), "{\"num_hidden_layers\": 40}");
+        }
+        o = dev.wudi.config.ConfigOptions.read(yaml("ex-slerp-40", slerpShape.replace("MODEL0", l0.toString())
+                .replace("MODEL1", l1.toString())), tmp.resolve("x")).builder().build();
+        assertEquals("slerp", o.method().name());
+        assertEquals(List.of(l1), o.models(), "one slice of every layer: the same as models:");
+        assertEquals(2 * 0.5 / 3 + 0.3 / 3, o.parameters().forTensor("model.layers.13.self_attn.q_proj.weight")
+                .global("t"), 1e-12, "t = 13/39: s = 4/3, a third of the way from anchor 0.5 to anchor 0.3");
+        assertEquals(0.5, o.parameters().forTensor("model.layers.13.mlp.up_proj.weight").global("t"), 0);
         refused("ex-passthrough", "slices:\n  - sources:\n      - model: " + m0 + "\n        layer_range: [0, 24]\n"
                 + "  - sources:\n      - model: " + m1 + "\n        layer_range: [20, 40]\nmerge_method: passthrough\n",
                 "2 slices: stacking or cutting layers (a frankenmerge) is not supported");
