@@ -113,8 +113,11 @@ public final class ConfigOptions {
                 }
                 models.add(r.lora());                             // the base + an adapter: the adapter as the model
             } else {
-                throw new ConfigException(doc.where(e.pointer() + "/model") + ": a LoRA on top of another model than the"
-                        + " base (" + r.text() + ") is not supported yet; merge_and_unload it, or train it on the base");
+                if (!LoraAdapter.isAdapter(r.lora())) {
+                    throw new ConfigException(doc.where(e.pointer() + "/model") + ": " + r.lora() + " is not a PEFT"
+                            + " LoRA adapter folder (no " + LoraAdapter.CONFIG + ")");
+                }
+                models.add(Path.of(r.model() + "+" + r.lora()));  // that model with the adapter on top
             }
         }
         List<Map<String, ParamSetting>> perModel = new ArrayList<>();

@@ -26,6 +26,8 @@ final class Inputs implements AutoCloseable {
     private final List<LoraAdapter> adapters;
     private final List<AutoCloseable> opened;
     private final List<LayoutOverride> layoutHints;
+    /** Models given as MODEL+LORA: index -> {model, adapter}. */
+    private final java.util.Map<Integer, Path[]> onTop = new java.util.LinkedHashMap<>();
 
     private Inputs(Checkpoint base, List<Checkpoint> models, List<LoraAdapter> adapters, List<AutoCloseable> opened,
                    List<LayoutOverride> layoutHints) {
@@ -46,8 +48,14 @@ final class Inputs implements AutoCloseable {
             opened.add(base);
             List<Checkpoint> models = new ArrayList<>();
             List<LoraAdapter> adapters = new ArrayList<>();
+            java.util.Map<Integer, Path[]> onTop = new java.util.LinkedHashMap<>();
             for (Path p : o.models()) {
-                if (LoraAdapter.isAdapter(p)) {
+                Path[] withLora = withLora(p);
+                if (withLora != null) {
+                    models.add(loraOnTop(o, withLora[0], withLora[1], opened));
+                    adapters.add(null);                  // a fine-tune of its own, not an adapter of the base
+                    onTop.put(models.size() - 1, withLora);
+                } else if (LoraAdapter.isAdapter(p)) {
                     LoraAdapter a = LoraAdapter.open(p);
                     opened.add(a);
                     adapters.add(a);
@@ -60,12 +68,47 @@ final class Inputs implements AutoCloseable {
                 }
             }
             List<LayoutOverride> hints = compose(o, base, ModelConfig.of(base.path()), adapters, models);
-            return new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters), opened,
-                    hints);
+            Inputs in = new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters),
+                    opened, hints);
+            in.onTop.putAll(onTop);
+            return in;
         } catch (IOException | RuntimeException e) {
             close(opened);
             throw e;
         }
+    }
+
+    /**
+     * mergekit's {@code MODEL+LORA}: where the path as given does not exist, a split at a '+' whose two sides are a
+     * model and a LoRA adapter folder; else null.
+     */
+    static Path[] withLora(Path p) {
+        if (java.nio.file.Files.exists(p)) {
+            return null;
+        }
+        String s = p.toString();
+        for (int i = s.indexOf('+'); i > 0; i = s.indexOf('+', i + 1)) {
+            Path model = Path.of(s.substring(0, i));
+            Path lora = Path.of(s.substring(i + 1));
+            if (java.nio.file.Files.exists(model) && LoraAdapter.isAdapter(lora)) {
+                return new Path[] {model, lora};
+            }
+        }
+        return null;
+    }
+
+    /** A fine-tune with a LoRA adapter on top: the adapter composed over that model (its weights W_k + scaling B A). */
+    private static Checkpoint loraOnTop(MergeOptions o, Path model, Path lora, List<AutoCloseable> opened)
+            throws IOException {
+        Checkpoint m = Checkpoint.open(model);
+        opened.add(m);
+        LoraAdapter a = LoraAdapter.open(lora);
+        opened.add(a);
+        ModelConfig config = ModelConfig.of(model);
+        List<TensorInfo> infos = new ArrayList<>();
+        m.names().forEach(n -> infos.add(m.tensor(n).info()));
+        TensorClassifier classifier = new TensorClassifier(config, o.layouts(), infos);
+        return AdapterCheckpoint.over(m, a, config, t -> classifier.classify(t).layout());
     }
 
     /**
@@ -169,6 +212,25 @@ final class Inputs implements AutoCloseable {
         return models;
     }
 
+    /**
+     * The files whose bytes decide model i's weights, for --resume's fingerprint: its weight files, an adapter's
+     * config, and for MODEL+LORA the model's weight files and the adapter's config too.
+     */
+    List<Path> fingerprintFiles(int i) throws IOException {
+        List<Path> out = new ArrayList<>(models.get(i).weightFiles());
+        if (adapters.get(i) != null) {
+            out.add(adapters.get(i).config().file());
+        }
+        Path[] t = onTop.get(i);
+        if (t != null) {
+            try (Checkpoint m = Checkpoint.open(t[0])) {
+                out.addAll(m.weightFiles());
+            }
+            out.add(t[1].resolve(LoraAdapter.CONFIG));
+        }
+        return out;
+    }
+
     /** Model i's adapter, or null where model i is a full checkpoint. */
     LoraAdapter adapter(int i) {
         return adapters.get(i);
@@ -196,6 +258,8 @@ final class Inputs implements AutoCloseable {
             String named = a.config().baseModel();
             byBase.computeIfAbsent(named == null ? "(none)" : named, k -> new ArrayList<>()).add("model " + (i + 1));
         }
+        onTop.forEach((i, t) -> out.add("model " + (i + 1) + ": the fine-tune " + t[0] + " with the LoRA adapter " + t[1]
+                + " on top (its weights W + scaling B A)"));
         String baseName = baseName();
         boolean other = baseName != null && byBase.keySet().stream().anyMatch(n -> !sameModel(n, baseName));
         if (byBase.size() > 1 || other) {

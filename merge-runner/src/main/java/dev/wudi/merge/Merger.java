@@ -49,6 +49,8 @@ public final class Merger {
     private final Safety safety;
     /** The adapters among the models (null for full checkpoints), set while a run holds its inputs open. */
     private List<dev.wudi.lora.LoraAdapter> adapters = List.of();
+    /** Per model, the files its weights come from (--resume's fingerprint). */
+    private List<List<Path>> modelFiles = List.of();
 
     /**
      * How a merge protects its inputs and output beyond MergeOptions.
@@ -80,6 +82,10 @@ public final class Merger {
             Checkpoint base = inputs.base();
             List<Checkpoint> models = inputs.models();
             adapters = inputs.adapters();
+            modelFiles = new ArrayList<>();
+            for (int i = 0; i < models.size(); i++) {
+                modelFiles.add(inputs.fingerprintFiles(i));
+            }
             checkAdapterOutput(models);
             OutputCheck.check(options, base, models);
             MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
@@ -165,10 +171,8 @@ public final class Merger {
         all.addAll(models);
         for (int i = 0; i < all.size(); i++) {
             String who = i == 0 ? "base" : "model " + i;
-            List<Path> files = new ArrayList<>(all.get(i).weightFiles());
-            if (i > 0 && adapters.size() >= i && adapters.get(i - 1) != null) {
-                files.add(adapters.get(i - 1).config().file());   // alpha, r and patterns decide the delta too
-            }
+            List<Path> files = i > 0 && modelFiles.size() >= i ? modelFiles.get(i - 1)
+                    : all.get(i).weightFiles();                    // an adapter's config decides its delta too
             for (int j = 0; j < files.size(); j++) {
                 Path p = files.get(j).toAbsolutePath().normalize();
                 f.put(who + (files.size() > 1 ? " file " + j : ""), p + " (" + Files.size(p) + " bytes, modified "

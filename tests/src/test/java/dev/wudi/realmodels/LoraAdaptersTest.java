@@ -142,6 +142,21 @@ class LoraAdaptersTest {
     }
 
     @Test
+    void aLoraOnTopOfAFineTuneIsThatFineTunePlusItsDelta() throws Exception {
+        PeftAdapter first = PeftAdapter.read(gpt2Adapters.get(0));
+        PeftAdapter second = PeftAdapter.read(gpt2Adapters.get(1));
+        Model stacked = HubModels.withAdapter(HubModels.gpt2SequenceClassifier(gpt2, first), second);
+        Path stackedDir = HubFolder.write(tmp.resolve("stacked"), stacked, DType.F32);
+        Path onTop = Path.of(gpt2Dense.get(0) + "+" + gpt2Adapters.get(1));   // mergekit's MODEL+LORA
+        Wudi.Result r = Wudi.ok(args(gpt2Base, List.of(onTop, gpt2Dense.get(2)), tmp.resolve("ontop-a"), "--solver",
+                "spectral"));
+        assertTrue(r.err().contains("model 1: the fine-tune " + gpt2Dense.get(0) + " with the LoRA adapter "
+                + gpt2Adapters.get(1) + " on top"), r.err());
+        Path d = merge(gpt2Base, List.of(stackedDir, gpt2Dense.get(2)), tmp.resolve("ontop-d"), "--solver", "spectral");
+        assertSameMerge(gpt2, tmp.resolve("ontop-a"), d, 1e-4, "MODEL+LORA");
+    }
+
+    @Test
     void perModuleAlphaAndRsLoraScaleTheDelta() throws Exception {
         Path src = gpt2Adapters.get(0);
         Path changed = AdapterFolders.filtered(src, tmp.resolve("patterns"), n -> true);
