@@ -96,9 +96,10 @@ public final class ConfigOptions {
                         + c.base().text() + ") is not supported; merge_and_unload it first");
             }
             base = c.base().model();
-        } else if (method == MergeMethods.AVERAGE) {
-            base = c.models().get(0).ref().model();           // linear needs no base: the first model gives the layout
-            notes.add("no base_model: " + base + " gives the tensor names and layout (linear does not use a base)");
+        } else if (method == MergeMethods.AVERAGE || method == MergeMethods.NUSLERP) {
+            base = c.models().get(0).ref().model();           // no base needed: the first model gives the layout
+            notes.add("no base_model: " + base + " gives the tensor names and layout (" + c.method()
+                    + " without a base interpolates the models themselves)");
         } else {
             throw new ConfigException(doc.where("/merge_method") + ": " + c.method() + " needs a base_model");
         }
@@ -123,7 +124,11 @@ public final class ConfigOptions {
         List<Map<String, ParamSetting>> perModel = new ArrayList<>();
         c.models().forEach(e -> perModel.add(e.parameters()));
         int layers = dev.wudi.model.ModelConfig.of(base).layerCount();
-        ConfigParameters parameters = new ConfigParameters(c.parameters(), perModel, layers,
+        Map<String, ParamSetting> globals = new LinkedHashMap<>(c.parameters());
+        if (method == MergeMethods.NUSLERP && c.base() == null) {
+            globals.put(dev.wudi.method.NuSlerp.WITHOUT_BASE, new ParamSetting.Scalar(1));
+        }
+        ConfigParameters parameters = new ConfigParameters(globals, perModel, layers,
                 c.randomSeed() == null ? 0 : c.randomSeed(), null);
         MergeOptions.Builder b = MergeOptions.builder(base, models, out).method(method).parameters(parameters);
         if (method == MergeMethods.WUDI) {

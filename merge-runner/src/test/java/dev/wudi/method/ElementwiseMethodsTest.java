@@ -406,6 +406,31 @@ class ElementwiseMethodsTest {
         }
     }
 
+    /** nuslerp without a base model interpolates the two models' weights themselves (flattened). */
+    @Test
+    void nuslerpWithoutBaseInterpolatesTheModels() throws IOException {
+        float[][] d = data(1, 600, 24);
+        for (int j = 0; j < 600; j++) {
+            d[1][j] += (float) (0.5 * Math.cos(j));
+        }
+        float[][] both = {d[0], d[0], d[1]};               // the first model stands in for the absent base
+        float[] got = run(new NuSlerp(), shaped(both, new long[] {600}, globals(java.util.Map.of(
+                NuSlerp.WITHOUT_BASE, 1.0, "nuslerp_flatten", 1.0), new double[] {1, 1})));
+        double aa = 0;
+        double bb = 0;
+        double ab = 0;
+        for (int j = 0; j < 600; j++) {
+            aa += (double) d[0][j] * d[0][j];
+            bb += (double) d[1][j] * d[1][j];
+            ab += (double) d[0][j] * d[1][j];
+        }
+        double theta = Math.acos(ab / Math.sqrt(aa * bb));
+        for (int j = 0; j < 600; j++) {
+            double want = (Math.sin(0.5 * theta) * d[0][j] + Math.sin(0.5 * theta) * d[1][j]) / Math.sin(theta);
+            assertEquals(want, got[j], 1e-5, "element " + j);
+        }
+    }
+
     /** model_stock's t from the mean pairwise cosine, for the whole tensor and per row, against its formula. */
     @Test
     void modelStockMatchesItsFormula() throws IOException {
@@ -486,6 +511,8 @@ class ElementwiseMethodsTest {
             float tau = cancel[1][j] - cancel[0][j];       // +0.5 in float32: the positive task vector is kept
             assertEquals(cancel[0][j] + tau, elected[j], 1e-6, "a zero sum counts as positive");
         }
+        float[] ties = run(new Ties(1.0, 1.0), opposed);
+        assertArrayEquals(cancel[0], ties, "ties (this engine's): where the values cancel exactly, W_0 stays");
     }
 
     /**

@@ -196,6 +196,14 @@ class MergekitConfigTest {
     }
 
     @Test
+    void nuslerpWithoutBaseRuns() throws Exception {
+        Path cfg = yaml("nuslerp-nobase", "merge_method: nuslerp\nmodels:\n  - model: " + models.get(0)
+                + "\n    parameters: {weight: 1}\n  - model: " + models.get(1) + "\n    parameters: {weight: 3}\n");
+        Run r = ok("mergekit-yaml", cfg.toString(), tmp.resolve("nuslerp-nobase-out").toString());
+        assertTrue(r.err().contains("no base_model: " + models.get(0) + " gives the tensor names and layout"), r.err());
+    }
+
+    @Test
     void chatTemplatesReachTheTokenizer() throws Exception {
         String baseConfig = "{\"model_max_length\": 512}";
         Files.writeString(base.resolve("tokenizer_config.json"), baseConfig);
