@@ -385,8 +385,15 @@ public class MergeCommand implements Callable<Integer> {
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         try (Backend backend = openBackend(tf32);
              Progress progress = new Progress(System.err, quiet)) {
-            MergeReport r = new Merger(options, backend, progress,
-                    new Merger.Safety(resume, allowNonFinite, cancel)).run();
+            Merger merger = new Merger(options, backend, progress, new Merger.Safety(resume, allowNonFinite, cancel));
+            if (!quiet) {
+                int cores = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+                System.err.println("wudi: merging " + options.models().size() + " model"
+                        + (options.models().size() == 1 ? "" : "s") + " into " + options.out() + " with "
+                        + merger.methodDescription() + " on " + backend.name() + " (" + cores + " CPU thread"
+                        + (cores == 1 ? "" : "s") + ")");
+            }
+            MergeReport r = merger.run();
             progress.close();
             if (report != null) {
                 r.write(report);

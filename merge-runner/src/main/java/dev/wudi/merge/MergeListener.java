@@ -6,7 +6,20 @@ public interface MergeListener {
     default void started(int tensors, long totalWork) {
     }
 
+    /**
+     * The merge begins: {@code tensors} in all, {@code optimised} of them optimised by WUDI (one line each), and the
+     * estimated work (microseconds at nominal rates, {@link CostModel}).
+     */
+    default void started(int tensors, int optimised, long totalWork) {
+        started(tensors, totalWork);
+    }
+
     default void tensorStarted(int index, String name, String method) {
+    }
+
+    /** As {@link #tensorStarted(int, String, String)}, with the tensor's share of the estimated work. */
+    default void tensorStarted(int index, String name, String method, long work) {
+        tensorStarted(index, name, method);
     }
 
     /** An Adam step of the current tensor finished. */

@@ -251,7 +251,13 @@ public final class Merger {
             specs.add(new TensorSpec(e.name(), e.outDType(), e.outShape()));
             totalWork += CostModel.work(e, options);
         }
-        listener.started(specs.size(), totalWork);
+        int optimised = 0;
+        for (MergePlan.Entry e : entries) {
+            if (e.action() == MergePlan.Action.METHOD && options.method() == MergeMethods.WUDI) {
+                optimised++;
+            }
+        }
+        listener.started(specs.size(), optimised, totalWork);
 
         Map<String, String> metadata = new LinkedHashMap<>(base.metadata());
         List<TensorRecord> records = new ArrayList<>();
@@ -430,7 +436,7 @@ public final class Merger {
                                   CheckpointWriter writer) throws IOException {
         String name = spec.name();
         TensorJob job = job(entry);
-        listener.tensorStarted(index, name, rule.label());
+        listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
         long t0 = System.nanoTime();
         CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
         TensorOutcome outcome;
