@@ -378,6 +378,10 @@ public class MergeCommand implements Callable<Integer> {
                     .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
                     .asAdapter(adapterOptions).build();
         }
+        String notApplicable = notApplicable(options);
+        if (notApplicable != null) {
+            throw new Errors.UsageException(notApplicable);
+        }
         if (dryRun) {
             return plan(options, tf32);
         }
@@ -535,6 +539,47 @@ public class MergeCommand implements Callable<Integer> {
             throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
                     + "); pass --device cpu", e);
         }
+    }
+
+    /**
+     * An option given on the command line that the merge's method or solver does not read, which would otherwise be
+     * silently ignored: named with what it applies to. Checked against the final options (a config's method too).
+     */
+    private String notApplicable(MergeOptions o) {
+        dev.wudi.method.MergeMethod method = o.method();
+        boolean wudi = method == MergeMethods.WUDI;
+        for (String opt : new String[] {"--solver", "--lr", "--iters", "--beta1", "--beta2", "--eps", "--ridge",
+            "--flow-time", "--filter", "--filter-param", "--rank", "--cutoff"}) {
+            if (matched(opt) && !wudi) {
+                return opt + " applies to --method wudi; the method here is " + method.name();
+            }
+        }
+        if (wudi && !(o.effectiveSolver() instanceof SolverSpec.Adam)) {
+            for (String opt : new String[] {"--lr", "--iters", "--beta1", "--beta2", "--eps"}) {
+                if (matched(opt)) {
+                    return opt + " applies to --solver adam; --solver " + o.effectiveSolver().name()
+                            + " solves without Adam's steps";
+                }
+            }
+        }
+        if (matched("--density") && !method.hasParam("density")) {
+            return "--density applies to ties and the sparse methods (dare, breadcrumbs, della); the method here is "
+                    + method.name();
+        }
+        if (matched("--scale") && !method.hasParam("scale") && o.rest() != RestPolicy.TASK_ARITHMETIC) {
+            return "--scale applies to wudi, task-arithmetic, ties, the sparse methods and --rest task-arithmetic;"
+                    + " the method here is " + method.name();
+        }
+        if (matched("--t") && method != MergeMethods.SLERP) {
+            return "--t applies to --method slerp; the method here is " + method.name();
+        }
+        boolean random = method == MergeMethods.DARE_LINEAR || method == MergeMethods.DARE_TIES
+                || method == MergeMethods.DELLA || method == MergeMethods.DELLA_LINEAR;
+        if (matched("--seed") && !random) {
+            return "--seed applies to the random methods (dare-linear, dare-ties, della, della-linear); the method here"
+                    + " is " + method.name();
+        }
+        return null;
     }
 
     /** A solver option given with a solver that does not read it (it would be silently ignored). */

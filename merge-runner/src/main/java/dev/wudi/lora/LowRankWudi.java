@@ -52,6 +52,19 @@ public final class LowRankWudi {
     public record Solution(int rows, int cols, int r, float[] x, float[] basis, double lossBefore, double lossAfter,
                            double param, int used, double eigenSeconds, double totalSeconds, List<Integer> zeroTasks) {
 
+        /** The same solution times s (x scaled; the losses stay those of the unscaled solution). */
+        public Solution scaled(float s) {
+            if (s == 1f) {
+                return this;
+            }
+            float[] sx = x.clone();
+            for (int i = 0; i < sx.length; i++) {
+                sx[i] *= s;
+            }
+            return new Solution(rows, cols, r, sx, basis, lossBefore, lossAfter, param, used, eigenSeconds,
+                    totalSeconds, zeroTasks);
+        }
+
         /** tau_m = x basis, [rows, cols], in float32. */
         public float[] dense() {
             float[] tau = new float[Math.multiplyExact(rows, cols)];
@@ -188,7 +201,7 @@ public final class LowRankWudi {
         for (int j = 0; j < p.length; j++) {
             acc += (p[j] - 2 * d[j]) * y[j];
         }
-        return acc + k;
+        return dev.wudi.backend.WudiResult.nonNegative(acc + k);      // a sum of squares, computed by cancellation
     }
 
     private static double[] widen(float[] a) {

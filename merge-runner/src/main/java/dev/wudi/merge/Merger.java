@@ -82,6 +82,7 @@ public final class Merger {
             Checkpoint base = inputs.base();
             List<Checkpoint> models = inputs.models();
             adapters = inputs.adapters();
+            checkModelCount();
             modelFiles = new ArrayList<>();
             for (int i = 0; i < models.size(); i++) {
                 modelFiles.add(inputs.fingerprintFiles(i));
@@ -90,6 +91,7 @@ public final class Merger {
             OutputCheck.check(options, base, models);
             MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
                     inputs.notes());
+            checkInclude(plan);
             plan.notes().forEach(listener::info);
             List<String> warnings = new ArrayList<>();
             try {
@@ -99,6 +101,37 @@ public final class Merger {
             }
             warnings.forEach(listener::warning);
             return merge(plan, base, models, warnings, start);
+        }
+    }
+
+    /**
+     * A model given twice would count twice in every method; WUDI of one model returns that model (tau_m = tau_1
+     * minimises a loss whose only term is zero there): both refused. One model with an averaging method is warned.
+     */
+    private void checkModelCount() {
+        java.util.Set<Path> seen = new java.util.HashSet<>();
+        for (Path p : options.models()) {
+            if (!seen.add(p.toAbsolutePath().normalize())) {
+                throw new OptionException("--model " + p + " is given twice; each fine-tune counts once");
+            }
+        }
+        int n = options.models().size();
+        if (n == 1 && options.method() == MergeMethods.WUDI) {
+            throw new OptionException("WUDI with one --model returns that model: tau_m = tau_1 minimises the loss (its"
+                    + " only term is zero there); give two or more fine-tunes, or --method task-arithmetic --scale S"
+                    + " to scale one");
+        }
+        if (n == 1 && (options.method() == MergeMethods.AVERAGE || options.method() == MergeMethods.TIES
+                || options.method() == MergeMethods.MODEL_STOCK)) {
+            listener.warning("one --model: " + options.method().name() + " of one model is (close to) that model");
+        }
+    }
+
+    /** --include that gives the method no tensor is a mistake the user should hear about, not a copy of the base. */
+    private void checkInclude(MergePlan plan) {
+        if (options.include() != null && plan.methodCount() == 0) {
+            throw new OptionException("--include " + options.include().pattern() + " matches no tensor the method can"
+                    + " take (of the base's " + plan.entries().size() + "; `wudi plan` lists them with their roles)");
         }
     }
 
@@ -354,7 +387,7 @@ public final class Merger {
             if (s instanceof SolverSpec.Adam && options.autoLr() != null) {
                 d = "adam lr " + options.autoLr().describe() + ", " + options.adam().iterations() + " steps";
             }
-            return "wudi (" + d + ")";
+            return "wudi (" + d + (options.effectiveScale() != 1.0 ? ", scale " + options.effectiveScale() : "") + ")";
         }
         String m = options.method().name();
         if (options.method() == MergeMethods.TASK_ARITHMETIC) {
@@ -538,7 +571,7 @@ public final class Merger {
                     WudiProblem.StepListener.stepsOnly(t -> {
                         cancel.check();
                         listener.step(t, iters);
-                    }), listener::warning);
+                    }), listener::warning, options.effectiveScale());
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {

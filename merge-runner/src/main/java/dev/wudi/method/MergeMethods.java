@@ -10,7 +10,9 @@ public final class MergeMethods {
             "WUDI-Merging: minimise the data-free interference loss with Adam from the sum of task vectors",
             "Cheng et al., Whoever Started the Interference Should End It, ICML 2025, arXiv:2503.08099",
             List.of(new MethodParam("lr", 1e-5, "Adam learning rate (the paper's 1e-5)"),
-                    new MethodParam("iters", 300, "Adam iterations (the paper's 300)")),
+                    new MethodParam("iters", 300, "Adam iterations (the paper's 300)"),
+                    new MethodParam("scale", 1.0, "the merged weight is W0 + scale * tau_m (1: the paper's, no"
+                            + " rescaling; published LLM merges use 0.3-0.5)")),
             MergeMethod.Scope.LINEAR_WEIGHTS);
 
     public static final MergeMethod TASK_ARITHMETIC = new MergeMethod("task-arithmetic",

@@ -90,13 +90,25 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      */
     public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
                     WudiProblem.StepListener listener, Consumer<String> warnings) {
+        this(backend, fallback, solver, autoLr, listener, warnings, 1.0);
+    }
+
+    /**
+     * @param scale the merged weight is W_0 + scale * tau_m (1: the paper's, no rescaling; published merges of
+     *              language models use 0.3-0.5); the reported losses are those of tau_m itself
+     */
+    public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
+                    WudiProblem.StepListener listener, Consumer<String> warnings, double scale) {
         this.backend = backend;
         this.fallback = fallback;
         this.solver = solver;
         this.autoLr = autoLr;
         this.listener = listener;
         this.warnings = warnings;
+        this.scale = (float) scale;
     }
+
+    private final float scale;
 
     @Override
     public String label() {
@@ -209,7 +221,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                         autoLr != null, false);
             }
             zeros = current.zeros();
-            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem mo
+            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem mo && scale == 1f
                     && !current.allZero() && mo.mergeOnDevice(job.outDType()) ? mo : null;
             if (!current.allZero() && solverFor(current, details) instanceof SolverSpec.Adam adam
                     && current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
@@ -293,11 +305,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         close(takePrepared(null));
         int rows = Math.toIntExact(m.rows());
         int cols = Math.toIntExact(m.cols());
-        LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, low.factors(), SpectralSolver.filterOf(solver));
+        LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, low.factors(), SpectralSolver.filterOf(solver))
+                .scaled(scale);                          // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
         for (int j = 0; j < merged.length; j++) {
-            merged[j] += w0[j];                          // W = W_0 + tau_m
+            merged[j] += w0[j];                          // W = W_0 + s tau_m
         }
         if (m.transposed()) {
             float[] stored = new float[merged.length];
@@ -494,10 +507,10 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     }
 
     /**
-     * W = W_0 + tau_m in the paper's orientation (W_0 read again, as stored, where the backend was given raw
+     * W = W_0 + s tau_m in the paper's orientation (W_0 read again, as stored, where the backend was given raw
      * bytes: then the matrix is not transposed), in place of tau_m.
      */
-    private static float[] add(WudiResult result, float[] w0, TensorJob job) throws IOException {
+    private float[] add(WudiResult result, float[] w0, TensorJob job) throws IOException {
         if (w0 == null) {
             w0 = new float[(int) job.numel()];
             job.base().readAll(w0);
@@ -508,7 +521,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                     + " values of tau_m for " + w0.length + " elements");
         }
         for (int j = 0; j < merged.length; j++) {
-            merged[j] = w0[j] + merged[j];              // W = W_0 + tau_m
+            merged[j] = w0[j] + scale * merged[j];      // W = W_0 + s tau_m (s = 1: exactly W_0 + tau_m)
         }
         return merged;
     }

@@ -1,0 +1,112 @@
+package dev.wudi.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.bench.FixtureScorer;
+import dev.wudi.format.SafetensorsFile;
+import dev.wudi.format.TensorInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the CLI says when a merge cannot do what the user thinks (exit 2, the option and why, nothing written), and
+ * --scale with WUDI, through the CLI as a user runs it on ../shared/fixtures/digits6.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CliSurfaceTest {
+
+    @TempDir
+    static Path tmp;
+
+    Path base;
+    List<Path> models;
+
+    @BeforeAll
+    void fixture() throws Exception {
+        FixtureScorer fx = FixtureScorer.open(Fixtures.digits6());
+        base = fx.base();
+        models = fx.models();
+    }
+
+    private String[] merge(Path out, List<Path> ms, String... more) {
+        List<String> a = new ArrayList<>(List.of("merge", "--base", base.toString(), "--out", out.toString()));
+        for (Path m : ms) {
+            a.add("--model");
+            a.add(m.toString());
+        }
+        a.addAll(List.of(more));
+        return a.toArray(new String[0]);
+    }
+
+    private void refused(String name, List<Path> ms, String expected, String... more) {
+        Path out = tmp.resolve(name + ".safetensors");
+        MergekitConfigTest.Run r = MergekitConfigTest.wudi(merge(out, ms, more));
+        assertEquals(2, r.exit(), name + ": " + r.err());
+        assertTrue(r.err().contains(expected), "expected '" + expected + "' in\n" + r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertFalse(Files.exists(out), name + ": nothing written");
+    }
+
+    @Test
+    void optionsThatDoNotApplyAreRefusedNamingThem() {
+        refused("ties-lr", models, "--lr applies to --method wudi; the method here is ties", "--method", "ties", "--lr",
+                "1e-4");
+        refused("avg-density", models, "--density applies to ties and the sparse methods", "--method", "average",
+                "--density", "0.5");
+        refused("exact-iters", models, "--iters applies to --solver adam; --solver exact solves without Adam's steps",
+                "--solver", "exact", "--iters", "50");
+        refused("wudi-seed", models, "--seed applies to the random methods", "--seed", "3");
+        refused("ta-t", models, "--t applies to --method slerp", "--method", "task-arithmetic", "--t", "0.5");
+    }
+
+    @Test
+    void mergesThatCannotDoWhatTheUserThinksAreRefused() {
+        refused("one", List.of(models.get(0)), "WUDI with one --model returns that model");
+        refused("twice", List.of(models.get(0), models.get(1), models.get(0)), "--model " + models.get(0)
+                + " is given twice");
+        refused("include", models, "--include nothing_matches matches no tensor the method can take", "--include",
+                "nothing_matches");
+    }
+
+    @Test
+    void scaleWithWudiIsTheBasePlusScaledTaskVector() throws Exception {
+        Path full = tmp.resolve("scale1.safetensors");
+        Path half = tmp.resolve("scale05.safetensors");
+        MergekitConfigTest.ok(merge(full, models, "--lr", "1e-3", "--iters", "30"));
+        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(half, models, "--lr", "1e-3", "--iters", "30", "--scale",
+                "0.5", "--report", tmp.resolve("scale.json").toString()));
+        assertTrue(r.err().contains("wudi (adam lr 0.001, 30 steps, scale 0.5)"), r.err());
+        assertTrue(Files.readString(tmp.resolve("scale.json")).contains("\"scale\" : \"0.5\""),
+                "the report records the scale");
+        try (SafetensorsFile b = SafetensorsFile.open(base); SafetensorsFile f = SafetensorsFile.open(full);
+             SafetensorsFile h = SafetensorsFile.open(half)) {
+            for (String name : List.of("enc.fc1.weight", "enc.fc2.weight", "enc.fc3.weight")) {
+                float[] w0 = read(b, b.tensor(name));
+                float[] one = read(f, f.tensor(name));
+                float[] s = read(h, h.tensor(name));
+                for (int j = 0; j < w0.length; j++) {
+                    // tau_m recovered from the s = 1 output carries its rounding (u |W_0 + tau_m|), the s = 0.5
+                    // output its own (u |W|): two units of float32 roundoff of the values involved
+                    double want = w0[j] + 0.5 * ((double) one[j] - w0[j]);
+                    double u = 0x1p-24;
+                    assertEquals(want, s[j], 2 * u * (Math.abs(s[j]) + Math.abs(one[j]) + Math.abs(w0[j])),
+                            name + " element " + j);
+                }
+            }
+        }
+    }
+
+    private static float[] read(SafetensorsFile f, TensorInfo t) throws Exception {
+        float[] a = new float[(int) t.numel()];
+        f.readFloats(t, 0, a, 0, a.length);
+        return a;
+    }
+}
