@@ -105,8 +105,8 @@ public final class Merger {
     }
 
     /**
-     * A model given twice would count twice in every method; WUDI of one model returns that model (tau_m = tau_1
-     * minimises a loss whose only term is zero there): both refused. One model with an averaging method is warned.
+     * A model given twice would count twice in every method: refused. One model with WUDI or an averaging method
+     * gives (about) that model: warned, with what to do instead.
      */
     private void checkModelCount() {
         java.util.Set<Path> seen = new java.util.HashSet<>();
@@ -117,12 +117,10 @@ public final class Merger {
         }
         int n = options.models().size();
         if (n == 1 && options.method() == MergeMethods.WUDI) {
-            throw new OptionException("WUDI with one --model returns that model: tau_m = tau_1 minimises the loss (its"
-                    + " only term is zero there); give two or more fine-tunes, or --method task-arithmetic --scale S"
-                    + " to scale one");
-        }
-        if (n == 1 && (options.method() == MergeMethods.AVERAGE || options.method() == MergeMethods.TIES
-                || options.method() == MergeMethods.MODEL_STOCK)) {
+            listener.warning("one --model: WUDI returns its weights unchanged (tau_m = tau_1 minimises the loss, whose"
+                    + " only term is zero there) and the rest keeps the base; merge two or more fine-tunes, or use"
+                    + " --method task-arithmetic --scale S to scale one");
+        } else if (n == 1 && (options.method() == MergeMethods.AVERAGE || options.method() == MergeMethods.TIES)) {
             listener.warning("one --model: " + options.method().name() + " of one model is (close to) that model");
         }
     }

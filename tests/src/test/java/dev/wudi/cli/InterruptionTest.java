@@ -62,10 +62,16 @@ class InterruptionTest {
         return p;
     }
 
-    /** WUDI at 300 steps on one thread: slow enough (~0.1 s a tensor) to be stopped midway. */
+    /**
+     * WUDI at 300 steps on one thread: slow enough (~0.1 s a tensor) to be stopped midway; with another --method in
+     * {@code more}, without WUDI's --lr (which that method would refuse).
+     */
     private static String[] mergeArgs(Path out, String... more) {
         List<String> args = new ArrayList<>(List.of("merge", "--base", base.toString(), "--model", a.toString(),
-                "--model", b.toString(), "--out", out.toString(), "--lr", "1e-3", "--threads", "1", "--device", "cpu"));
+                "--model", b.toString(), "--out", out.toString(), "--threads", "1", "--device", "cpu"));
+        if (!List.of(more).contains("--method")) {
+            args.addAll(List.of("--lr", "1e-3"));
+        }
         args.addAll(List.of(more));
         return args.toArray(String[]::new);
     }

@@ -69,11 +69,17 @@ class CliSurfaceTest {
 
     @Test
     void mergesThatCannotDoWhatTheUserThinksAreRefused() {
-        refused("one", List.of(models.get(0)), "WUDI with one --model returns that model");
         refused("twice", List.of(models.get(0), models.get(1), models.get(0)), "--model " + models.get(0)
                 + " is given twice");
         refused("include", models, "--include nothing_matches matches no tensor the method can take", "--include",
                 "nothing_matches");
+    }
+
+    @Test
+    void oneModelWithWudiIsWarnedWithWhatToDo() {
+        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),
+                "--iters", "5"));
+        assertTrue(r.err().contains("warning: one --model: WUDI returns its weights unchanged"), r.err());
     }
 
     @Test
