@@ -28,6 +28,15 @@ final class InputScan {
 
     static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
                             Cancellation cancel) throws IOException {
+        return run(plan, base, models, allowNonFinite, cancel, new ArrayList<>());
+    }
+
+    /**
+     * @param keptChanged receives the names of the tensors the rest policy "base" keeps although some fine-tune
+     *                    changed them (the summary says how many, and how to merge them instead)
+     */
+    static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
+                            Cancellation cancel, List<String> keptChanged) throws IOException {
         List<String> warnings = new ArrayList<>();
         boolean[] differs = new boolean[models.size()];
         int nonFiniteTensors = 0;
@@ -98,8 +107,13 @@ final class InputScan {
                     note(m, c, first, k + 1, firstBad, badCount);
                     int i = e.models().get(k);
                     // rows past the base's (a grown vocabulary) and heads the base lacks are changes too
-                    if (!differs[i] && (c > baseCount || java.util.Arrays.mismatch(b, 0, c, m, 0, c) >= 0)) {
+                    boolean changed = c > baseCount || java.util.Arrays.mismatch(b, 0, c, m, 0, c) >= 0;
+                    if (changed) {
                         differs[i] = true;
+                        if (keepsBase(e) && (keptChanged.isEmpty()
+                                || !keptChanged.get(keptChanged.size() - 1).equals(e.name()))) {
+                            keptChanged.add(e.name());
+                        }
                     }
                 }
             }
@@ -139,6 +153,11 @@ final class InputScan {
             }
         }
         return warnings;
+    }
+
+    /** The rest policy "base" writes this tensor as the base's, whatever the models hold. */
+    private static boolean keepsBase(MergePlan.Entry e) {
+        return e.action() == MergePlan.Action.REST && e.label().startsWith("rest: base");
     }
 
     /** Counts non-finite values in a[0, count) and remembers the first one's element index. */

@@ -49,6 +49,8 @@ public final class Merger {
     private final Safety safety;
     /** The adapters among the models (null for full checkpoints), set while a run holds its inputs open. */
     private List<dev.wudi.lora.LoraAdapter> adapters = List.of();
+    /** Tensors the rest policy "base" keeps although a fine-tune changed them (found by the input scan). */
+    private final List<String> keptChanged = new ArrayList<>();
     /** Per model, the files its weights come from (--resume's fingerprint). */
     private List<List<Path>> modelFiles = List.of();
 
@@ -95,7 +97,8 @@ public final class Merger {
             plan.notes().forEach(listener::info);
             List<String> warnings = new ArrayList<>();
             try {
-                warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation()));
+                warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation(),
+                        keptChanged));
             } catch (MergeInterruptedException e) {
                 throw new MergeInterruptedException("interrupted while checking the inputs; nothing was written");
             }
@@ -330,7 +333,7 @@ public final class Merger {
                 RunInfo run = runInfo(plan, models);
                 String device = wudiBackend == backend ? backend.name()
                         : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
-                List<String> finalWarnings = withZeroNote(warnings, records, models);
+                List<String> finalWarnings = withKeptNote(withZeroNote(warnings, records, models));
                 finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
                 MergeReport report = new MergeReport(methodDescription(), device, options.out().toString(), records,
                         finalWarnings, (System.nanoTime() - start) / 1e9, outputBytes, run);
@@ -365,7 +368,7 @@ public final class Merger {
         AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation())
                 .run(ruleOf, this::job, methodDescription());
         r.notes().forEach(listener::info);
-        List<String> finalWarnings = withZeroNote(warnings, r.records(), models);
+        List<String> finalWarnings = withKeptNote(withZeroNote(warnings, r.records(), models));
         finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
         String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
         RunInfo run = runInfo(plan, models);
@@ -445,6 +448,23 @@ public final class Merger {
     }
 
     /** One summary line naming the models whose task vector was zero somewhere (left out of those losses). */
+    /**
+     * The summary's line about tensors that kept the base although the fine-tunes changed them (embeddings, norms,
+     * biases under the default --rest base), with how to merge them instead.
+     */
+    private List<String> withKeptNote(List<String> warnings) {
+        if (keptChanged.isEmpty()) {
+            return warnings;
+        }
+        List<String> out = new ArrayList<>(warnings);
+        int n = keptChanged.size();
+        String some = String.join(", ", keptChanged.subList(0, Math.min(4, n))) + (n > 4 ? ", ..." : "");
+        out.add(n + " tensor" + (n == 1 ? "" : "s") + " kept the base although the fine-tunes changed "
+                + (n == 1 ? "it" : "them") + " (" + some + ") under --rest base: --rest average or --rest"
+                + " task-arithmetic merges them, --include REGEX gives them to the method");
+        return out;
+    }
+
     private static List<String> withZeroNote(List<String> warnings, List<TensorRecord> records, List<Checkpoint> models) {
         Map<Integer, Integer> tensorsPerModel = new java.util.TreeMap<>();
         for (TensorRecord r : records) {

@@ -76,6 +76,17 @@ class CliSurfaceTest {
     }
 
     @Test
+    void theSummarySaysWhatRestBaseKeptAlthoughTheFineTunesChangedIt() {
+        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("kept.safetensors"), models, "--iters", "5"));
+        assertTrue(r.err().contains("3 tensors kept the base although the fine-tunes changed them (enc.fc1.bias,"
+                + " enc.fc2.bias, enc.fc3.bias) under --rest base: --rest average or --rest task-arithmetic merges"
+                + " them"), r.err());
+        MergekitConfigTest.Run avg = MergekitConfigTest.ok(merge(tmp.resolve("kept-avg.safetensors"), models,
+                "--iters", "5", "--rest", "average"));
+        assertFalse(avg.err().contains("kept the base although"), avg.err());
+    }
+
+    @Test
     void oneModelWithWudiIsWarnedWithWhatToDo() {
         MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),
                 "--iters", "5"));
