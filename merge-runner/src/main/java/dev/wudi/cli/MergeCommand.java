@@ -274,6 +274,11 @@ public class MergeCommand implements Callable<Integer> {
                     + " (bars) and seconds per tensor.")
     Path reportHtml;
 
+    @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto",
+            description = "auto (a bar on a terminal, plain lines in a pipe or log) or json (one JSON object per line on"
+                    + " stdout: start, tensor_start, step, tensor_done, warning, info, done; for other tools).")
+    String progressMode;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
@@ -284,6 +289,9 @@ public class MergeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (out == null && !dryRun) {
             throw new Errors.UsageException("Missing required option: '--out=PATH' (or --dry-run for the plan only)");
+        }
+        if (!progressMode.equals("auto") && !progressMode.equals("json")) {
+            throw new Errors.UsageException("--progress takes auto or json, not " + progressMode);
         }
         if (json && !dryRun) {
             throw new Errors.UsageException("--json applies to --dry-run / `wudi plan`; use --report FILE.json for a merge");
@@ -387,10 +395,13 @@ public class MergeCommand implements Callable<Integer> {
         }
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
+        boolean jsonProgress = "json".equals(progressMode);
         try (Backend backend = openBackend(tf32);
-             Progress progress = new Progress(System.err, quiet)) {
-            Merger merger = new Merger(options, backend, progress, new Merger.Safety(resume, allowNonFinite, cancel));
-            if (!quiet) {
+             Progress progress = new Progress(System.err, quiet || jsonProgress);
+             JsonProgress json = jsonProgress ? new JsonProgress(System.out) : null) {
+            Merger merger = new Merger(options, backend, jsonProgress ? json : progress,
+                    new Merger.Safety(resume, allowNonFinite, cancel));
+            if (!quiet && !jsonProgress) {
                 int cores = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
                 System.err.println("wudi: merging " + options.models().size() + " model"
                         + (options.models().size() == 1 ? "" : "s") + " into " + options.out() + " with "
@@ -405,7 +416,9 @@ public class MergeCommand implements Callable<Integer> {
             if (reportHtml != null) {
                 ReportPage.write(r, reportHtml);
             }
-            if (!quiet) {
+            if (jsonProgress) {
+                json.done(r);
+            } else if (!quiet) {
                 System.err.println(Progress.summary(r));
             }
         } catch (MergeInterruptedException e) {

@@ -87,6 +87,22 @@ class CliSurfaceTest {
     }
 
     @Test
+    void progressJsonIsOneObjectPerLine() throws Exception {
+        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("json.safetensors"), models, "--iters", "5",
+                "--progress", "json"));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> events = new ArrayList<>();
+        for (String line : r.out().strip().split("\n")) {
+            events.add(json.readTree(line).get("event").asText());   // every line is one JSON object
+        }
+        assertEquals("start", events.get(0));
+        assertEquals("done", events.get(events.size() - 1));
+        assertEquals(6, events.stream().filter("tensor_done"::equals).count(), "digits6 has six tensors");
+        assertTrue(events.contains("step") && events.contains("warning"), events.toString());
+        assertFalse(r.err().contains("[1/3]"), "no human progress on stderr: " + r.err());
+    }
+
+    @Test
     void oneModelWithWudiIsWarnedWithWhatToDo() {
         MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),
                 "--iters", "5"));
