@@ -55,7 +55,7 @@ public final class Checkpoint implements AutoCloseable {
     /** Opens a .safetensors file or a Hugging Face model folder. */
     public static Checkpoint open(Path path) throws IOException {
         if (!Files.exists(path)) {
-            throw new CheckpointException(path + ": no such file or folder");
+            throw new UsageMistakeException(path + ": no such file or folder");
         }
         if (Files.isDirectory(path)) {
             return openFolder(path);

@@ -37,7 +37,8 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
-        if (ex instanceof UsageException || ex instanceof dev.wudi.merge.OptionException) {
+        if (ex instanceof UsageException || ex instanceof dev.wudi.merge.OptionException
+                || ex instanceof dev.wudi.checkpoint.UsageMistakeException) {
             err.println("wudi: " + ex.getMessage());
             err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
             err.flush();

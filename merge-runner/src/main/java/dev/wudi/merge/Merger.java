@@ -333,7 +333,8 @@ public final class Merger {
                 RunInfo run = runInfo(plan, models);
                 String device = wudiBackend == backend ? backend.name()
                         : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
-                List<String> finalWarnings = withKeptNote(withZeroNote(warnings, records, models));
+                keptNote().ifPresent(listener::info);
+                List<String> finalWarnings = withZeroNote(warnings, records, models);
                 finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
                 MergeReport report = new MergeReport(methodDescription(), device, options.out().toString(), records,
                         finalWarnings, (System.nanoTime() - start) / 1e9, outputBytes, run);
@@ -368,7 +369,8 @@ public final class Merger {
         AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation())
                 .run(ruleOf, this::job, methodDescription());
         r.notes().forEach(listener::info);
-        List<String> finalWarnings = withKeptNote(withZeroNote(warnings, r.records(), models));
+        keptNote().ifPresent(listener::info);
+        List<String> finalWarnings = withZeroNote(warnings, r.records(), models);
         finalWarnings.subList(warnings.size(), finalWarnings.size()).forEach(listener::warning);
         String device = wudiBackend == backend ? backend.name() : backend.name() + " (WUDI on " + wudiBackend.name() + ")";
         RunInfo run = runInfo(plan, models);
@@ -449,20 +451,18 @@ public final class Merger {
 
     /** One summary line naming the models whose task vector was zero somewhere (left out of those losses). */
     /**
-     * The summary's line about tensors that kept the base although the fine-tunes changed them (embeddings, norms,
-     * biases under the default --rest base), with how to merge them instead.
+     * The summary's line (an info, not a warning: the default is deliberate) about tensors that kept the base
+     * although the fine-tunes changed them (embeddings, norms, biases under --rest base), with how to merge them.
      */
-    private List<String> withKeptNote(List<String> warnings) {
+    private java.util.Optional<String> keptNote() {
         if (keptChanged.isEmpty()) {
-            return warnings;
+            return java.util.Optional.empty();
         }
-        List<String> out = new ArrayList<>(warnings);
         int n = keptChanged.size();
         String some = String.join(", ", keptChanged.subList(0, Math.min(4, n))) + (n > 4 ? ", ..." : "");
-        out.add(n + " tensor" + (n == 1 ? "" : "s") + " kept the base although the fine-tunes changed "
-                + (n == 1 ? "it" : "them") + " (" + some + ") under --rest base: --rest average or --rest"
+        return java.util.Optional.of(n + " tensor" + (n == 1 ? "" : "s") + " kept the base although the fine-tunes"
+                + " changed " + (n == 1 ? "it" : "them") + " (" + some + ") under --rest base: --rest average or --rest"
                 + " task-arithmetic merges them, --include REGEX gives them to the method");
-        return out;
     }
 
     private static List<String> withZeroNote(List<String> warnings, List<TensorRecord> records, List<Checkpoint> models) {

@@ -29,14 +29,21 @@ final class OutputCheck {
             Path p = real(in.toAbsolutePath().normalize());
             for (Path w : written) {
                 if (w.equals(p) || w.startsWith(p) || p.startsWith(w)) {
-                    throw new CheckpointException("--out " + options.out() + " overlaps the input " + in
+                    throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " overlaps the input " + in
                             + "; choose another output path (inputs are never modified)");
                 }
             }
         }
         if (!base.isFolder() && options.asAdapter() == null && Files.isDirectory(out)) {
-            throw new CheckpointException("--out " + options.out() + " is a folder, but the base is a single file;"
+            throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " is a folder, but the base is a single file;"
                     + " give a file name such as merged.safetensors");
+        }
+        String outName = out.getFileName() == null ? "" : out.getFileName().toString();
+        if ((base.isFolder() || options.asAdapter() != null) && outName.endsWith(".safetensors")
+                && !Files.isDirectory(out)) {
+            throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " is named like a file, but"
+                    + " the output is a folder (the base " + base.path() + " is one" + (options.asAdapter() != null
+                    ? ", and an adapter is" : "") + "); give a folder name");
         }
         if (Files.exists(out) && !options.force()) {
             boolean emptyDir = false;
@@ -46,7 +53,8 @@ final class OutputCheck {
                 }
             }
             if (!emptyDir) {
-                throw new CheckpointException("--out " + options.out() + " already exists; pass --force to replace it");
+                throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out()
+                        + " already exists; pass --force to replace it");
             }
         }
     }

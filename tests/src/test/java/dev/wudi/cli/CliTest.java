@@ -92,7 +92,7 @@ class CliTest {
         Path missing = tmp.resolve("nope.safetensors");
         Cli.Result r = Cli.run("merge", "--base", f[0].toString(), "--model", missing.toString(), "--out",
                 tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.exit(), r.toString());
+        assertEquals(2, r.exit(), "a missing input is a usage mistake: " + r);
         assertTrue(r.err().contains(missing.toString()), r.toString());
         assertNoStackTrace(r);
         assertFalse(Files.exists(tmp.resolve("o.safetensors")));
@@ -171,7 +171,7 @@ class CliTest {
         assertEquals(4, rep.get("totals").get("optimised").asInt());
 
         Cli.Result again = Cli.run(args);
-        assertEquals(1, again.exit(), again.toString());
+        assertEquals(2, again.exit(), "an existing --out without --force is a usage mistake: " + again);
         assertTrue(again.err().contains("--force"), again.toString());
         assertEquals(0, Cli.run(concat(args, "--force")).exit());
     }
@@ -249,7 +249,7 @@ class CliTest {
         byte[] before = Files.readAllBytes(f[1]);
         Cli.Result r = Cli.run("merge", "--base", f[0].toString(), "--model", f[1].toString(), "--out",
                 f[1].toString(), "--force");
-        assertEquals(1, r.exit(), r.toString());
+        assertEquals(2, r.exit(), "--out inside an input is a usage mistake: " + r);
         assertTrue(r.err().contains("overlaps the input"), r.toString());
         assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(f[1])), "input untouched");
     }

@@ -87,6 +87,18 @@ class CliSurfaceTest {
     }
 
     @Test
+    void anOutputNamedLikeAFileForAFolderIsRefused() throws Exception {
+        Path folder = Files.createDirectories(tmp.resolve("base-folder"));
+        Files.copy(base, folder.resolve("model.safetensors"));
+        Path out = tmp.resolve("merged.safetensors");
+        MergekitConfigTest.Run r = MergekitConfigTest.wudi("merge", "--base", folder.toString(), "--model",
+                models.get(0).toString(), "--model", models.get(1).toString(), "--out", out.toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("is named like a file, but the output is a folder"), r.err());
+        assertFalse(Files.exists(out), "no directory named like a file");
+    }
+
+    @Test
     void progressJsonIsOneObjectPerLine() throws Exception {
         MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("json.safetensors"), models, "--iters", "5",
                 "--progress", "json"));
@@ -98,7 +110,7 @@ class CliSurfaceTest {
         assertEquals("start", events.get(0));
         assertEquals("done", events.get(events.size() - 1));
         assertEquals(6, events.stream().filter("tensor_done"::equals).count(), "digits6 has six tensors");
-        assertTrue(events.contains("step") && events.contains("warning"), events.toString());
+        assertTrue(events.contains("step") && events.contains("info"), events.toString());
         assertFalse(r.err().contains("[1/3]"), "no human progress on stderr: " + r.err());
     }
 
