@@ -393,6 +393,14 @@ public class MergeCommand implements Callable<Integer> {
         if (dryRun) {
             return plan(options, tf32);
         }
+        if (resume && java.nio.file.Files.exists(options.out())
+                && !java.nio.file.Files.exists(dev.wudi.checkpoint.CheckpointWriter.partialPath(options.out()))) {
+            if (!quiet) {
+                System.err.println("wudi: --resume: " + options.out() + " is complete (no partial output is left);"
+                        + " nothing to resume");
+            }
+            return 0;
+        }
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         boolean jsonProgress = "json".equals(progressMode);

@@ -177,12 +177,18 @@ public final class Merger {
         Map<String, String> f = new LinkedHashMap<>();
         f.put("journal", "1");
         f.put("out", options.out().toAbsolutePath().normalize().toString());
-        f.put("method", options.method().name());
-        f.put("scale", String.valueOf(options.effectiveScale()));
-        f.put("density", String.valueOf(options.effectiveDensity()));
-        f.put("adam", options.adam().toString());
-        f.put("solver", String.valueOf(options.effectiveSolver()));
-        f.put("auto-lr", String.valueOf(options.autoLr()));
+        f.put("--method", options.method().name());
+        f.put("--scale", String.valueOf(options.effectiveScale()));
+        f.put("--density", String.valueOf(options.effectiveDensity()));
+        // Adam's settings one by one, as the options spell them, so a refused resume names them in the user's words
+        f.put("--lr", String.valueOf(options.adam().lr()));
+        f.put("--iters", String.valueOf(options.adam().iterations()));
+        f.put("--beta1", String.valueOf(options.adam().beta1()));
+        f.put("--beta2", String.valueOf(options.adam().beta2()));
+        f.put("--eps", String.valueOf(options.adam().eps()));
+        SolverSpec solverSpec = options.effectiveSolver();
+        f.put("--solver", solverSpec instanceof SolverSpec.Adam ? "adam" : solverSpec.describe());
+        f.put("--lr auto", options.autoLr() == null ? "off" : options.autoLr().describe());
         f.put("include", String.valueOf(options.include()));
         f.put("exclude", String.valueOf(options.exclude()));
         f.put("rest", String.valueOf(options.rest()));

@@ -287,7 +287,8 @@ class MergeSafetyTest {
         MergeOptions otherLr = options(out, base, a).withAdam(AdamConfig.paper().withLr(2e-3f).withIterations(20));
         CheckpointException differs = assertThrows(CheckpointException.class, () -> new Merger(otherLr, cpu, null,
                 new Merger.Safety(true, false, new Cancellation())).run());
-        assertTrue(differs.getMessage().contains("adam") && differs.getMessage().contains("lr=0.002")
+        assertTrue(differs.getMessage().contains("--lr: 0.001 then, 0.002 now")
+                && !differs.getMessage().contains("AdamConfig")
                 && differs.getMessage().contains("without --resume"), differs::getMessage);
         assertTrue(Files.exists(CheckpointWriter.partialPath(out)), "a refused resume leaves the partial alone");
 

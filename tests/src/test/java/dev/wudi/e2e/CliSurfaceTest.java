@@ -99,6 +99,15 @@ class CliSurfaceTest {
     }
 
     @Test
+    void resumeOnAFinishedOutputSaysItIsComplete() {
+        Path out = tmp.resolve("done.safetensors");
+        MergekitConfigTest.ok(merge(out, models, "--iters", "5"));
+        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(out, models, "--iters", "5", "--resume"));
+        assertTrue(r.err().contains("--resume: " + out + " is complete (no partial output is left); nothing to resume"),
+                r.err());
+    }
+
+    @Test
     void progressJsonIsOneObjectPerLine() throws Exception {
         MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("json.safetensors"), models, "--iters", "5",
                 "--progress", "json"));
