@@ -54,21 +54,33 @@ public final class InspectCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "%s: %s, %d tensors, %s%n", c.path(), c.isFolder() ? "folder" : "file",
                     c.names().size(), human(c.totalBytes()));
-            if (c.weightFiles().size() > 1) {
+            boolean sharded = c.weightFiles().size() > 1;
+            if (sharded) {
                 out.printf(Locale.ROOT, "shards: %d%n", c.weightFiles().size());
             }
-            out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12s%n", "name", "dtype", "shape", "bytes");
+            // in name order (a file's own order is by offset, a sharded folder's by shard): what a reader looks up
+            java.util.List<String> names = new java.util.ArrayList<>(c.names());
+            java.util.Collections.sort(names);
+            out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12s%s%n", "name", "dtype", "shape", "bytes",
+                    sharded ? "  shard" : "");
             Map<String, Long> byDtype = new TreeMap<>();
-            for (Iterator<TensorRef> it = c.iterator(); it.hasNext(); ) {
-                TensorInfo t = it.next().info();
-                out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12d%n", t.name(), t.dtype(), t.shapeString(),
-                        t.byteSize());
+            for (String n : names) {
+                TensorRef r = c.tensor(n);
+                TensorInfo t = r.info();
+                out.printf(Locale.ROOT, "%-" + width + "s  %-6s %-20s %12d%s%n", t.name(), t.dtype(), t.shapeString(),
+                        t.byteSize(), sharded ? "  " + r.path().getFileName() : "");
                 byDtype.merge(t.dtype().name(), t.byteSize(), Long::sum);
             }
             out.println("bytes by dtype: " + byDtype);
-            if (!c.metadata().isEmpty()) {
-                out.println("metadata:");
-                c.metadata().forEach((k, v) -> out.println("  " + k + ": " + v));
+            for (java.nio.file.Path f : c.weightFiles()) {
+                Map<String, String> meta;
+                try (dev.wudi.format.SafetensorsFile sf = dev.wudi.format.SafetensorsFile.open(f)) {
+                    meta = sf.metadata();
+                }
+                if (!meta.isEmpty()) {
+                    out.println("metadata" + (sharded ? " of " + f.getFileName() : "") + ":");
+                    meta.forEach((k, v) -> out.println("  " + k + ": " + v));
+                }
             }
         }
         return 0;

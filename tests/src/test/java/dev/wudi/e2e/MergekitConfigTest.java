@@ -58,8 +58,10 @@ class MergekitConfigTest {
 
     static synchronized Run wudi(String... args) {
         List<String> a = new ArrayList<>(List.of(args));
-        a.add("--device");
-        a.add("cpu");
+        if (!a.get(0).equals("inspect")) {
+            a.add("--device");
+            a.add("cpu");
+        }
         PrintStream out = System.out;
         PrintStream err = System.err;
         ByteArrayOutputStream o = new ByteArrayOutputStream();
@@ -169,6 +171,14 @@ class MergekitConfigTest {
                 "tokenizer_source names the model whose tokenizer files are copied");
         String index = Files.readString(one.resolve("model.safetensors.index.json"));
         assertTrue(index.contains("\"total_size\"") && index.contains("\"wudi_version\""), index);
+        Run inspect = ok("inspect", one.toString());
+        List<String> rows = inspect.out().lines().filter(l -> l.startsWith("enc.")).toList();
+        List<String> sorted = new ArrayList<>(rows);
+        java.util.Collections.sort(sorted);
+        assertEquals(sorted, rows, "inspect lists a folder's tensors in name order");
+        assertTrue(rows.stream().allMatch(l -> l.matches(".*  model-\\d{5}-of-\\d{5}\\.safetensors")), "each with its"
+                + " shard:\n" + inspect.out());
+        assertTrue(inspect.out().contains("metadata of model-00001-of-"), "every shard's metadata:\n" + inspect.out());
         Path two = tmp.resolve("tok-2");
         ok("mergekit-yaml", cfg.toString(), two.toString(), "--threads", "2", "--shard-size", "100KB");
         try (var files = Files.list(one)) {
