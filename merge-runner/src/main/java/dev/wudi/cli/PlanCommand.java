@@ -19,7 +19,8 @@ import picocli.CommandLine.Command;
             ""},
         footer = {"", "Examples:",
             "  wudi plan --base ./gpt2 --model ./gpt2-sst2 --model ./gpt2-emotion",
-            "  wudi plan --json --solver spectral --base ./llama --model ./math --model ./code > plan.json"})
+            "  wudi plan --json --solver spectral --base ./llama --model ./math \\",
+            "            --model ./code > plan.json"})
 public final class PlanCommand extends MergeCommand {
 
     @Override
