@@ -83,7 +83,9 @@ public final class ReportPage {
         h.append("<p class=\"legend\">Loss bars on a log axis from 1e").append((int) loLog).append(" to 1e")
                 .append((int) hiLog).append(":<span class=\"before\"></span>before<span class=\"after\"></span>after")
                 .append("<span class=\"time\"></span>seconds (linear, longest = full width)</p>\n");
-        h.append("<table>\n<tr><th>tensor</th><th>role</th><th>layout</th><th>shape</th><th>rule</th><th>solver</th>")
+        h.append("<p><input id=\"filter\" placeholder=\"filter tensors (name, role, rule)\" size=\"40\"> ")
+                .append("<span class=\"legend\">click a column's header to sort by it</span></p>\n");
+        h.append("<table id=\"tensors\">\n<tr><th>tensor</th><th>role</th><th>layout</th><th>shape</th><th>rule</th><th>solver</th>")
                 .append("<th>models left out</th><th>loss before</th>")
                 .append("<th>loss after</th><th>reduction</th><th class=\"bars\">loss</th><th>seconds</th>")
                 .append("<th class=\"bars\">time</th></tr>\n");
@@ -119,6 +121,24 @@ public final class ReportPage {
             r.warnings().forEach(w -> h.append("<li>").append(esc(w)).append("</li>\n"));
             h.append("</ul>\n");
         }
+        // filter rows by a substring of their text, and sort by a column (numbers as numbers): a 7B model has 200+ rows
+        h.append("<script>\n"
+                + "const t = document.getElementById('tensors');\n"
+                + "document.getElementById('filter').addEventListener('input', e => {\n"
+                + "  const q = e.target.value.toLowerCase();\n"
+                + "  for (const r of Array.from(t.rows).slice(1)) r.style.display ="
+                + " r.textContent.toLowerCase().includes(q) ? '' : 'none';\n"
+                + "});\n"
+                + "Array.from(t.rows[0].cells).forEach((th, c) => th.addEventListener('click', () => {\n"
+                + "  const rows = Array.from(t.rows).slice(1);\n"
+                + "  const key = r => { const s = r.cells[c].textContent; const n = parseFloat(s);"
+                + " return isNaN(n) ? s : n; };\n"
+                + "  const up = th.dataset.up !== '1'; th.dataset.up = up ? '1' : '0';\n"
+                + "  rows.sort((a, b) => { const x = key(a), y = key(b);"
+                + " return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1); });\n"
+                + "  rows.forEach(r => t.tBodies[0].appendChild(r));\n"
+                + "}));\n"
+                + "</script>\n");
         h.append("</body></html>\n");
         return h.toString();
     }

@@ -33,7 +33,8 @@ class ReportPageTest {
         assertTrue(html.contains("0.410") && html.contains("class=\"bar time\" style=\"width:100.0%\""), "longest time is full width");
         assertTrue(html.contains("lr 1.00e-05") && html.contains("filter_param 20.0"), "solver details");
         assertTrue(html.contains("a warning"));
-        assertFalse(html.contains("<script") || html.contains("http"), "self-contained, no scripts or links");
+        assertFalse(html.contains("src=") || html.contains("http"), "self-contained: no links, no external scripts");
+        assertTrue(html.contains("id=\"filter\"") && html.contains("<script>"), "an inline filter and sort for the table");
         assertTrue(html.trim().endsWith("</html>"));
     }
 }
