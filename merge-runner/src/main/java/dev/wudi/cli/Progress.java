@@ -65,7 +65,7 @@ final class Progress implements MergeListener, AutoCloseable {
             return;
         }
         err.println("wudi: " + tensors + " tensor" + (tensors == 1 ? "" : "s") + (optimisedTensors > 0 ? ", "
-                + optimisedTensors + " to optimise" : "") + "; estimated " + duration(work / 1e6)
+                + optimisedTensors + " to optimise" : "") + "; estimated " + PlanPrinter.duration(work / 1e6)
                 + " at nominal CPU rates (`wudi plan` measures this device)");
         if (terminal) {
             bar = new ProgressBarBuilder().setTaskName("merge").setInitialMax(BAR_UNITS)
@@ -121,14 +121,14 @@ final class Progress implements MergeListener, AutoCloseable {
         if (steps > 0 && step > 0) {
             double perStep = inTensor / step;
             s.append(String.format(Locale.ROOT, ": step %d/%d, %.3g s/step, tensor ETA %s", step, steps, perStep,
-                    duration(perStep * (steps - step))));
+                    PlanPrinter.duration(perStep * (steps - step))));
         } else {
-            s.append(String.format(Locale.ROOT, ": %s in this tensor", duration(inTensor)));
+            s.append(String.format(Locale.ROOT, ": %s in this tensor", PlanPrinter.duration(inTensor)));
         }
         double elapsed = (System.nanoTime() - startNanos) / 1e9;
         long done = workDone();
         if (done > 0 && elapsed > 0) {
-            s.append(", merge ETA ").append(duration(elapsed / done * Math.max(0, totalWork - done)));
+            s.append(", merge ETA ").append(PlanPrinter.duration(elapsed / done * Math.max(0, totalWork - done)));
         }
         return s.toString();
     }
@@ -137,16 +137,6 @@ final class Progress implements MergeListener, AutoCloseable {
     private long workDone() {
         long partial = steps > 0 ? currentWork * step / steps : 0;
         return doneWork + partial;
-    }
-
-    static String duration(double seconds) {
-        if (seconds < 90) {
-            return String.format(Locale.ROOT, "%.0f s", seconds);
-        }
-        if (seconds < 5400) {
-            return String.format(Locale.ROOT, "%.1f min", seconds / 60);
-        }
-        return String.format(Locale.ROOT, "%.1f h", seconds / 3600);
     }
 
     @Override

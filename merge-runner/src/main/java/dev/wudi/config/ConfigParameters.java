@@ -24,8 +24,8 @@ public final class ConfigParameters implements ParameterSource {
     private final int layers;
     private final long seed;
     private final String normalizedYaml;
-    private Path tokenizerSource;
-    private String chatTemplate;
+    private final Path tokenizerSource;
+    private final String chatTemplate;
 
     /**
      * @param perModel       each model's parameters, in --model order
@@ -35,11 +35,18 @@ public final class ConfigParameters implements ParameterSource {
      */
     public ConfigParameters(Map<String, ParamSetting> global, List<Map<String, ParamSetting>> perModel, int layers,
                             long seed, String normalizedYaml) {
+        this(global, perModel, layers, seed, normalizedYaml, null, null);
+    }
+
+    private ConfigParameters(Map<String, ParamSetting> global, List<Map<String, ParamSetting>> perModel, int layers,
+                             long seed, String normalizedYaml, Path tokenizerSource, String chatTemplate) {
         this.global = Map.copyOf(global);
         this.perModel = List.copyOf(perModel);
         this.layers = layers;
         this.seed = seed;
         this.normalizedYaml = normalizedYaml;
+        this.tokenizerSource = tokenizerSource;
+        this.chatTemplate = chatTemplate;
     }
 
     @Override
@@ -52,16 +59,41 @@ public final class ConfigParameters implements ParameterSource {
         return tokenizerSource;
     }
 
-    /** The same parameters, with the output's tokenizer taken from this folder. */
-    public ConfigParameters withTokenizerSource(Path folder) {
-        ConfigParameters p = copy(new ConfigParameters(global, perModel, layers, seed, normalizedYaml));
-        p.tokenizerSource = folder;
-        return p;
-    }
-
     /** The config as run (written to the output folder as mergekit_config.yml), or null. */
     public String normalizedYaml() {
         return normalizedYaml;
+    }
+
+    /** The chat template the output's tokenizer gets: a template's text, "auto", or null (the tokenizer's own). */
+    public String chatTemplate() {
+        return chatTemplate;
+    }
+
+    /** The same parameters, with the output's tokenizer taken from this folder. */
+    public ConfigParameters withTokenizerSource(Path folder) {
+        return new ConfigParameters(global, perModel, layers, seed, normalizedYaml, folder, chatTemplate);
+    }
+
+    /** The same parameters with a chat template for the output. */
+    public ConfigParameters withChatTemplate(String template) {
+        return new ConfigParameters(global, perModel, layers, seed, normalizedYaml, tokenizerSource, template);
+    }
+
+    /** The same parameters with another seed (--seed over random_seed). */
+    public ConfigParameters withSeed(long newSeed) {
+        return new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml, tokenizerSource, chatTemplate);
+    }
+
+    /** The same parameters, carrying the config as run. */
+    public ConfigParameters withNormalizedYaml(String yaml) {
+        return new ConfigParameters(global, perModel, layers, seed, yaml, tokenizerSource, chatTemplate);
+    }
+
+    /** The same parameters with one global value replaced (a command-line option over the config). */
+    public ConfigParameters withGlobal(String name, double value) {
+        Map<String, ParamSetting> g = new java.util.LinkedHashMap<>(global);
+        g.put(name, new ParamSetting.Scalar(value));
+        return new ConfigParameters(g, perModel, layers, seed, normalizedYaml, tokenizerSource, chatTemplate);
     }
 
     /** The same parameters without one (a command-line option replaces it). */
@@ -74,42 +106,7 @@ public final class ConfigParameters implements ParameterSource {
             c.remove(name);
             m.add(c);
         }
-        return copy(new ConfigParameters(g, m, layers, seed, normalizedYaml));
-    }
-
-    /** The same parameters with one global value replaced (a command-line option over the config). */
-    public ConfigParameters withGlobal(String name, double value) {
-        Map<String, ParamSetting> g = new java.util.LinkedHashMap<>(global);
-        g.put(name, new ParamSetting.Scalar(value));
-        return copy(new ConfigParameters(g, perModel, layers, seed, normalizedYaml));
-    }
-
-    /** The same parameters with another seed (--seed over random_seed). */
-    public ConfigParameters withSeed(long newSeed) {
-        return copy(new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml));
-    }
-
-    /** The same parameters, carrying the config as run. */
-    public ConfigParameters withNormalizedYaml(String yaml) {
-        return copy(new ConfigParameters(global, perModel, layers, seed, yaml));
-    }
-
-    private ConfigParameters copy(ConfigParameters p) {
-        p.tokenizerSource = tokenizerSource;
-        p.chatTemplate = chatTemplate;
-        return p;
-    }
-
-    /** The chat template the output's tokenizer gets: a template's text, "auto", or null (the tokenizer's own). */
-    public String chatTemplate() {
-        return chatTemplate;
-    }
-
-    /** The same parameters with a chat template for the output. */
-    public ConfigParameters withChatTemplate(String template) {
-        ConfigParameters p = copy(new ConfigParameters(global, perModel, layers, seed, normalizedYaml));
-        p.chatTemplate = template;
-        return p;
+        return new ConfigParameters(g, m, layers, seed, normalizedYaml, tokenizerSource, chatTemplate);
     }
 
     /** The layer index in a tensor name, or -1 outside the layers. */

@@ -28,6 +28,8 @@ final class Inputs implements AutoCloseable {
     private final List<LayoutOverride> layoutHints;
     /** Models given as MODEL+LORA: index -> {model, adapter}. */
     private final java.util.Map<Integer, Path[]> onTop = new java.util.LinkedHashMap<>();
+    /** Their models' weight files, recorded when opened (the fingerprint needs them, not another open). */
+    private final java.util.Map<Integer, List<Path>> onTopFiles = new java.util.LinkedHashMap<>();
 
     private Inputs(Checkpoint base, List<Checkpoint> models, List<LoraAdapter> adapters, List<AutoCloseable> opened,
                    List<LayoutOverride> layoutHints) {
@@ -49,10 +51,14 @@ final class Inputs implements AutoCloseable {
             List<Checkpoint> models = new ArrayList<>();
             List<LoraAdapter> adapters = new ArrayList<>();
             java.util.Map<Integer, Path[]> onTop = new java.util.LinkedHashMap<>();
+            java.util.Map<Integer, List<Path>> onTopFiles = new java.util.LinkedHashMap<>();
             for (Path p : o.models()) {
                 Path[] withLora = withLora(p);
                 if (withLora != null) {
-                    models.add(loraOnTop(o, withLora[0], withLora[1], opened));
+                    Checkpoint m = Checkpoint.open(withLora[0]);
+                    opened.add(m);
+                    onTopFiles.put(models.size(), m.weightFiles());
+                    models.add(loraOnTop(o, m, withLora[0], withLora[1], opened));
                     adapters.add(null);                  // a fine-tune of its own, not an adapter of the base
                     onTop.put(models.size() - 1, withLora);
                 } else if (LoraAdapter.isAdapter(p)) {
@@ -71,6 +77,7 @@ final class Inputs implements AutoCloseable {
             Inputs in = new Inputs(base, Collections.unmodifiableList(models), Collections.unmodifiableList(adapters),
                     opened, hints);
             in.onTop.putAll(onTop);
+            in.onTopFiles.putAll(onTopFiles);
             return in;
         } catch (IOException | RuntimeException e) {
             close(opened);
@@ -98,10 +105,8 @@ final class Inputs implements AutoCloseable {
     }
 
     /** A fine-tune with a LoRA adapter on top: the adapter composed over that model (its weights W_k + scaling B A). */
-    private static Checkpoint loraOnTop(MergeOptions o, Path model, Path lora, List<AutoCloseable> opened)
+    private static Checkpoint loraOnTop(MergeOptions o, Checkpoint m, Path model, Path lora, List<AutoCloseable> opened)
             throws IOException {
-        Checkpoint m = Checkpoint.open(model);
-        opened.add(m);
         LoraAdapter a = LoraAdapter.open(lora);
         opened.add(a);
         ModelConfig config = ModelConfig.of(model);
@@ -223,9 +228,7 @@ final class Inputs implements AutoCloseable {
         }
         Path[] t = onTop.get(i);
         if (t != null) {
-            try (Checkpoint m = Checkpoint.open(t[0])) {
-                out.addAll(m.weightFiles());
-            }
+            out.addAll(onTopFiles.get(i));
             out.add(t[1].resolve(LoraAdapter.CONFIG));
         }
         return out;
