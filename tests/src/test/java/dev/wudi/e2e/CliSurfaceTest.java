@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.bench.FixtureScorer;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
+import dev.wudi.hub.Wudi;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,18 +38,12 @@ class CliSurfaceTest {
     }
 
     private String[] merge(Path out, List<Path> ms, String... more) {
-        List<String> a = new ArrayList<>(List.of("merge", "--base", base.toString(), "--out", out.toString()));
-        for (Path m : ms) {
-            a.add("--model");
-            a.add(m.toString());
-        }
-        a.addAll(List.of(more));
-        return a.toArray(new String[0]);
+        return Wudi.mergeArgs(base, ms, out, more);
     }
 
     private void refused(String name, List<Path> ms, String expected, String... more) {
         Path out = tmp.resolve(name + ".safetensors");
-        MergekitConfigTest.Run r = MergekitConfigTest.wudi(merge(out, ms, more));
+        Wudi.Result r = Wudi.run(merge(out, ms, more));
         assertEquals(2, r.exit(), name + ": " + r.err());
         assertTrue(r.err().contains(expected), "expected '" + expected + "' in\n" + r.err());
         assertFalse(r.err().contains("\tat "), r.err());
@@ -77,11 +72,11 @@ class CliSurfaceTest {
 
     @Test
     void theSummarySaysWhatRestBaseKeptAlthoughTheFineTunesChangedIt() {
-        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("kept.safetensors"), models, "--iters", "5"));
+        Wudi.Result r = Wudi.ok(merge(tmp.resolve("kept.safetensors"), models, "--iters", "5"));
         assertTrue(r.err().contains("3 tensors kept the base although the fine-tunes changed them (enc.fc1.bias,"
                 + " enc.fc2.bias, enc.fc3.bias) under --rest base: --rest average or --rest task-arithmetic merges"
                 + " them"), r.err());
-        MergekitConfigTest.Run avg = MergekitConfigTest.ok(merge(tmp.resolve("kept-avg.safetensors"), models,
+        Wudi.Result avg = Wudi.ok(merge(tmp.resolve("kept-avg.safetensors"), models,
                 "--iters", "5", "--rest", "average"));
         assertFalse(avg.err().contains("kept the base although"), avg.err());
     }
@@ -91,7 +86,7 @@ class CliSurfaceTest {
         Path folder = Files.createDirectories(tmp.resolve("base-folder"));
         Files.copy(base, folder.resolve("model.safetensors"));
         Path out = tmp.resolve("merged.safetensors");
-        MergekitConfigTest.Run r = MergekitConfigTest.wudi("merge", "--base", folder.toString(), "--model",
+        Wudi.Result r = Wudi.run("merge", "--base", folder.toString(), "--model",
                 models.get(0).toString(), "--model", models.get(1).toString(), "--out", out.toString());
         assertEquals(2, r.exit(), r.err());
         assertTrue(r.err().contains("is named like a file, but the output is a folder"), r.err());
@@ -101,15 +96,15 @@ class CliSurfaceTest {
     @Test
     void resumeOnAFinishedOutputSaysItIsComplete() {
         Path out = tmp.resolve("done.safetensors");
-        MergekitConfigTest.ok(merge(out, models, "--iters", "5"));
-        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(out, models, "--iters", "5", "--resume"));
+        Wudi.ok(merge(out, models, "--iters", "5"));
+        Wudi.Result r = Wudi.ok(merge(out, models, "--iters", "5", "--resume"));
         assertTrue(r.err().contains("--resume: " + out + " is complete (no partial output is left); nothing to resume"),
                 r.err());
     }
 
     @Test
     void progressJsonIsOneObjectPerLine() throws Exception {
-        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("json.safetensors"), models, "--iters", "5",
+        Wudi.Result r = Wudi.ok(merge(tmp.resolve("json.safetensors"), models, "--iters", "5",
                 "--progress", "json"));
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         List<String> events = new ArrayList<>();
@@ -125,7 +120,7 @@ class CliSurfaceTest {
 
     @Test
     void oneModelWithWudiIsWarnedWithWhatToDo() {
-        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),
+        Wudi.Result r = Wudi.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),
                 "--iters", "5"));
         assertTrue(r.err().contains("warning: one --model: WUDI returns its weights unchanged"), r.err());
     }
@@ -134,8 +129,8 @@ class CliSurfaceTest {
     void scaleWithWudiIsTheBasePlusScaledTaskVector() throws Exception {
         Path full = tmp.resolve("scale1.safetensors");
         Path half = tmp.resolve("scale05.safetensors");
-        MergekitConfigTest.ok(merge(full, models, "--lr", "1e-3", "--iters", "30"));
-        MergekitConfigTest.Run r = MergekitConfigTest.ok(merge(half, models, "--lr", "1e-3", "--iters", "30", "--scale",
+        Wudi.ok(merge(full, models, "--lr", "1e-3", "--iters", "30"));
+        Wudi.Result r = Wudi.ok(merge(half, models, "--lr", "1e-3", "--iters", "30", "--scale",
                 "0.5", "--report", tmp.resolve("scale.json").toString()));
         assertTrue(r.err().contains("wudi (adam lr 0.001, 30 steps, scale 0.5)"), r.err());
         assertTrue(Files.readString(tmp.resolve("scale.json")).contains("\"scale\" : \"0.5\""),

@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.bench.FixtureScorer;
-import dev.wudi.cli.Main;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.wudi.hub.Wudi;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,9 +33,6 @@ class MergekitConfigTest {
     final List<Path> models = new ArrayList<>();
     Path reference;
 
-    record Run(int exit, String out, String err) {
-    }
-
     @BeforeAll
     void folders() throws Exception {
         FixtureScorer fx = FixtureScorer.open(Fixtures.digits6());
@@ -54,34 +48,6 @@ class MergekitConfigTest {
         Path d = Files.createDirectories(dir.resolve(name));
         Files.copy(file, d.resolve("model.safetensors"));
         return d;
-    }
-
-    static synchronized Run wudi(String... args) {
-        List<String> a = new ArrayList<>(List.of(args));
-        if (!a.get(0).equals("inspect")) {
-            a.add("--device");
-            a.add("cpu");
-        }
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int exit;
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            exit = Main.execute(a.toArray(new String[0]));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-        return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-    }
-
-    static Run ok(String... args) {
-        Run r = wudi(args);
-        assertEquals(0, r.exit(), String.join(" ", args) + "\n" + r.err());
-        return r;
     }
 
     /** A config with the base and the six models, each with the given per-model parameters. */
@@ -112,8 +78,8 @@ class MergekitConfigTest {
     private void sameBytes(String name, Path config, String... cliOptions) throws Exception {
         Path y = tmp.resolve(name + "-yaml");
         Path c = tmp.resolve(name + "-cli");
-        ok("mergekit-yaml", config.toString(), y.toString());
-        ok(cli(c, cliOptions).toArray(new String[0]));
+        Wudi.ok("mergekit-yaml", config.toString(), y.toString());
+        Wudi.ok(cli(c, cliOptions).toArray(new String[0]));
         assertArrayEquals(Files.readAllBytes(c.resolve("model.safetensors")), Files.readAllBytes(y.resolve(
                 "model.safetensors")), name + ": the YAML form writes the CLI form's bytes");
         assertTrue(Files.readString(y.resolve("mergekit_config.yml")).contains("merge_method:"));
@@ -137,8 +103,8 @@ class MergekitConfigTest {
                 + "\nparameters: {t: 0.3}\n");
         Path y = tmp.resolve("slerp-yaml");
         Path c = tmp.resolve("slerp-cli");
-        ok("mergekit-yaml", slerp.toString(), y.toString());
-        ok("merge", "--base", base.toString(), "--model", models.get(0).toString(), "--out", c.toString(), "--method",
+        Wudi.ok("mergekit-yaml", slerp.toString(), y.toString());
+        Wudi.ok("merge", "--base", base.toString(), "--model", models.get(0).toString(), "--out", c.toString(), "--method",
                 "slerp", "--t", "0.3");
         assertArrayEquals(Files.readAllBytes(c.resolve("model.safetensors")), Files.readAllBytes(y.resolve(
                 "model.safetensors")), "slerp: the YAML form writes the CLI form's bytes");
@@ -147,13 +113,13 @@ class MergekitConfigTest {
     @Test
     void taskArithmeticWeightsAndWudiReproduceTheReferences() throws Exception {
         Path ta = tmp.resolve("ta-ref");
-        ok("mergekit-yaml", config("ta-ref", "task_arithmetic", "weight: 0.3", "dtype: float32\n").toString(),
+        Wudi.ok("mergekit-yaml", config("ta-ref", "task_arithmetic", "weight: 0.3", "dtype: float32\n").toString(),
                 ta.toString());
         // the reference is b + 0.3 * sum tau in float32; sum of 0.3 tau rounds elsewhere: within float32 spacing
         assertTrue(Digits6Test.maxAbsDiff(ta.resolve("model.safetensors"), reference.resolve(
                 "task_arithmetic_0.3.safetensors")) <= 1e-6);
         Path w = tmp.resolve("wudi-ref");
-        ok("mergekit-yaml", config("wudi-ref", "wudi", null, "parameters: {learning_rate: 0.001, iterations: 300}\n")
+        Wudi.ok("mergekit-yaml", config("wudi-ref", "wudi", null, "parameters: {learning_rate: 0.001, iterations: 300}\n")
                 .toString(), w.toString());
         assertTrue(Digits6Test.maxAbsDiff(w.resolve("model.safetensors"), reference.resolve(
                 "wudi_adam_lr1e-3_300.safetensors")) <= Digits6Test.TOL_LR_1E3);
@@ -166,12 +132,12 @@ class MergekitConfigTest {
         Path cfg = config("tok", "dare_ties", "weight: 1, density: 0.5", "tokenizer_source: " + models.get(1)
                 + "\nrandom_seed: 3\n");
         Path one = tmp.resolve("tok-1");
-        ok("mergekit-yaml", cfg.toString(), one.toString(), "--threads", "1", "--shard-size", "100KB");
+        Wudi.ok("mergekit-yaml", cfg.toString(), one.toString(), "--threads", "1", "--shard-size", "100KB");
         assertEquals("{\"from\": \"model 2\"}", Files.readString(one.resolve("tokenizer.json")),
                 "tokenizer_source names the model whose tokenizer files are copied");
         String index = Files.readString(one.resolve("model.safetensors.index.json"));
         assertTrue(index.contains("\"total_size\"") && index.contains("\"wudi_version\""), index);
-        Run inspect = ok("inspect", one.toString());
+        Wudi.Result inspect = Wudi.ok("inspect", one.toString());
         List<String> rows = inspect.out().lines().filter(l -> l.startsWith("enc.")).toList();
         List<String> sorted = new ArrayList<>(rows);
         java.util.Collections.sort(sorted);
@@ -180,7 +146,7 @@ class MergekitConfigTest {
                 + " shard:\n" + inspect.out());
         assertTrue(inspect.out().contains("metadata of model-00001-of-"), "every shard's metadata:\n" + inspect.out());
         Path two = tmp.resolve("tok-2");
-        ok("mergekit-yaml", cfg.toString(), two.toString(), "--threads", "2", "--shard-size", "100KB");
+        Wudi.ok("mergekit-yaml", cfg.toString(), two.toString(), "--threads", "2", "--shard-size", "100KB");
         try (var files = Files.list(one)) {
             for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList()) {
                 assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(two.resolve(f.getFileName())),
@@ -198,9 +164,9 @@ class MergekitConfigTest {
         }
         Path cfg = yaml("module", y.toString());
         Path a = tmp.resolve("module-a");
-        ok("mergekit-yaml", cfg.toString(), a.toString());
+        Wudi.ok("mergekit-yaml", cfg.toString(), a.toString());
         Path b = tmp.resolve("module-b");
-        ok("mergekit-yaml", config("module-b", "task_arithmetic", "weight: 0.3", "").toString(), b.toString());
+        Wudi.ok("mergekit-yaml", config("module-b", "task_arithmetic", "weight: 0.3", "").toString(), b.toString());
         assertArrayEquals(Files.readAllBytes(b.resolve("model.safetensors")), Files.readAllBytes(a.resolve(
                 "model.safetensors")));
     }
@@ -209,7 +175,7 @@ class MergekitConfigTest {
     void nuslerpWithoutBaseRuns() throws Exception {
         Path cfg = yaml("nuslerp-nobase", "merge_method: nuslerp\nmodels:\n  - model: " + models.get(0)
                 + "\n    parameters: {weight: 1}\n  - model: " + models.get(1) + "\n    parameters: {weight: 3}\n");
-        Run r = ok("mergekit-yaml", cfg.toString(), tmp.resolve("nuslerp-nobase-out").toString());
+        Wudi.Result r = Wudi.ok("mergekit-yaml", cfg.toString(), tmp.resolve("nuslerp-nobase-out").toString());
         assertTrue(r.err().contains("no base_model: " + models.get(0) + " gives the tensor names and layout"), r.err());
     }
 
@@ -219,7 +185,7 @@ class MergekitConfigTest {
         Files.writeString(base.resolve("tokenizer_config.json"), baseConfig);
         Path cfg = config("chat", "task_arithmetic", "weight: 1", "chat_template: chatml\n");
         Path out = tmp.resolve("chat");
-        ok("mergekit-yaml", cfg.toString(), out.toString());
+        Wudi.ok("mergekit-yaml", cfg.toString(), out.toString());
         String jinja = Files.readString(out.resolve("chat_template.jinja"));
         assertTrue(jinja.contains("<|im_start|>") && jinja.contains("add_generation_prompt"), jinja);
         assertEquals(jinja, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve(
@@ -230,7 +196,7 @@ class MergekitConfigTest {
                     + (i < 4 ? "{{ messages }} majority template" : "{{ messages }} other template") + "\"}");
         }
         Path auto = tmp.resolve("chat-auto");
-        ok("mergekit-yaml", config("chat-auto", "task_arithmetic", "weight: 1", "chat_template: auto\n").toString(),
+        Wudi.ok("mergekit-yaml", config("chat-auto", "task_arithmetic", "weight: 1", "chat_template: auto\n").toString(),
                 auto.toString());
         assertEquals("{{ messages }} majority template", Files.readString(auto.resolve("chat_template.jinja")));
         refused("chat-named", "merge_method: task_arithmetic\nbase_model: " + base + "\nmodels:\n  - model: "
@@ -242,11 +208,11 @@ class MergekitConfigTest {
     void commandLineOptionsOverrideTheConfigAndSaySo() throws Exception {
         Path cfg = config("override", "task_arithmetic", "weight: 1", "parameters: {lambda: 0.3}\n");
         Path a = tmp.resolve("override-a");
-        Run r = ok("merge", "--config", cfg.toString(), "--out", a.toString(), "--scale", "0.5");
+        Wudi.Result r = Wudi.ok("merge", "--config", cfg.toString(), "--out", a.toString(), "--scale", "0.5");
         assertTrue(r.err().contains("given on the command line, overriding " + cfg + ": --scale (the config's lambda)"),
                 r.err());
         Path b = tmp.resolve("override-b");
-        ok(cli(b, "--method", "task-arithmetic", "--scale", "0.5").toArray(new String[0]));
+        Wudi.ok(cli(b, "--method", "task-arithmetic", "--scale", "0.5").toArray(new String[0]));
         assertArrayEquals(Files.readAllBytes(b.resolve("model.safetensors")), Files.readAllBytes(a.resolve(
                 "model.safetensors")));
     }
@@ -257,7 +223,7 @@ class MergekitConfigTest {
         Path cfg = config("grad", "task_arithmetic", null, "parameters:\n  weight:\n    - filter: fc1\n      value: 0\n"
                 + "    - value: [1, 0]\n");
         Path out = tmp.resolve("grad");
-        ok("mergekit-yaml", cfg.toString(), out.toString());
+        Wudi.ok("mergekit-yaml", cfg.toString(), out.toString());
         assertEquals(0.0, Digits6Test.maxAbsDiffTensor(out.resolve("model.safetensors"), base.resolve(
                 "model.safetensors"), "enc.fc1.weight"), "weight 0: fc1 keeps the base");
         assertTrue(Digits6Test.maxAbsDiffTensor(out.resolve("model.safetensors"), base.resolve("model.safetensors"),
@@ -354,7 +320,7 @@ class MergekitConfigTest {
     private void refused(String name, String yaml, String expected) throws Exception {
         Path f = tmp.resolve(name + ".yml");
         Files.writeString(f, yaml);
-        Run r = wudi("mergekit-yaml", f.toString(), tmp.resolve(name + "-out").toString());
+        Wudi.Result r = Wudi.run("mergekit-yaml", f.toString(), tmp.resolve(name + "-out").toString());
         assertEquals(2, r.exit(), r.err());
         assertTrue(r.err().contains(expected), "expected '" + expected + "' in\n" + r.err());
         assertFalse(r.err().contains("\tat "), r.err());

@@ -1,11 +1,10 @@
-package dev.wudi.realmodels;
+package dev.wudi.hub;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.cli.Main;
-import dev.wudi.hub.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,9 +19,9 @@ import java.util.Map;
  * Runs `wudi` in this JVM (the merges of these tests are many and small; a child JVM per run would cost more
  * than the merges) and reads what it wrote.
  */
-final class Wudi {
+public final class Wudi {
 
-    record Result(int exit, String out, String err) {
+    public record Result(int exit, String out, String err) {
         @Override
         public String toString() {
             return "exit " + exit + "\n--- stdout\n" + out + "\n--- stderr\n" + err;
@@ -34,10 +33,10 @@ final class Wudi {
     private Wudi() {
     }
 
-    /** `wudi ARGS` with stdout and stderr captured; --device cpu is added to merge and plan. */
-    static synchronized Result run(String... args) {
+    /** `wudi ARGS` with stdout and stderr captured; --device cpu is added to merge, mergekit-yaml and plan. */
+    public static synchronized Result run(String... args) {
         List<String> a = new ArrayList<>(List.of(args));
-        if (!a.isEmpty() && (a.get(0).equals("merge") || a.get(0).equals("plan")) && !a.contains("--device")) {
+        if (!a.isEmpty() && List.of("merge", "mergekit-yaml", "plan").contains(a.get(0)) && !a.contains("--device")) {
             a.add("--device");
             a.add("cpu");
         }
@@ -57,8 +56,19 @@ final class Wudi {
         return new Result(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
 
+    /** `merge --base BASE --out OUT --model M...` followed by more options. */
+    public static String[] mergeArgs(Path base, List<Path> models, Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("merge", "--base", base.toString(), "--out", out.toString()));
+        for (Path m : models) {
+            a.add("--model");
+            a.add(m.toString());
+        }
+        a.addAll(List.of(more));
+        return a.toArray(new String[0]);
+    }
+
     /** As run, failing the test unless the exit code is 0. */
-    static Result ok(String... args) {
+    public static Result ok(String... args) {
         Result r = run(args);
         if (r.exit() != 0) {
             throw new AssertionError("wudi " + String.join(" ", args) + "\n" + r);
@@ -67,7 +77,7 @@ final class Wudi {
     }
 
     /** Every floating tensor of a checkpoint, widened to float32, in its order. */
-    static Map<String, Tensor> tensors(Path checkpoint) throws IOException {
+    public static Map<String, Tensor> tensors(Path checkpoint) throws IOException {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (Checkpoint c = Checkpoint.open(checkpoint)) {
             for (String n : c.names()) {
@@ -84,7 +94,7 @@ final class Wudi {
     }
 
     /** name -> shape of every tensor of a checkpoint. */
-    static Map<String, List<Long>> shapes(Path checkpoint) throws IOException {
+    public static Map<String, List<Long>> shapes(Path checkpoint) throws IOException {
         Map<String, List<Long>> out = new LinkedHashMap<>();
         try (Checkpoint c = Checkpoint.open(checkpoint)) {
             for (String n : c.names()) {
@@ -98,16 +108,16 @@ final class Wudi {
         return out;
     }
 
-    static JsonNode json(Path file) throws IOException {
+    public static JsonNode json(Path file) throws IOException {
         return JSON.readTree(file.toFile());
     }
 
-    static JsonNode json(String text) throws IOException {
+    public static JsonNode json(String text) throws IOException {
         return JSON.readTree(text);
     }
 
     /** The report's record of one tensor. */
-    static JsonNode record(JsonNode report, String name) {
+    public static JsonNode record(JsonNode report, String name) {
         for (JsonNode t : report.get("tensors")) {
             if (t.get("name").asText().equals(name)) {
                 return t;

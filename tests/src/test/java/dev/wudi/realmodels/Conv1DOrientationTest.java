@@ -16,6 +16,7 @@ import dev.wudi.hub.Model;
 import dev.wudi.hub.PeftAdapter;
 import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
+import dev.wudi.hub.Wudi;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.InterferenceLoss;
 import dev.wudi.solver.LiteralWudi;

@@ -10,6 +10,7 @@ import dev.wudi.format.DType;
 import dev.wudi.hub.HubFolder;
 import dev.wudi.hub.HubModels;
 import dev.wudi.hub.Model;
+import dev.wudi.hub.Wudi;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;

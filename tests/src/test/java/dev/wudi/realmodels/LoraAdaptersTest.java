@@ -17,10 +17,10 @@ import dev.wudi.hub.Model;
 import dev.wudi.hub.PeftAdapter;
 import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
+import dev.wudi.hub.Wudi;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -440,13 +440,7 @@ class LoraAdaptersTest {
     }
 
     static String[] args(Path base, List<Path> models, Path out, String... more) {
-        List<String> a = new ArrayList<>(List.of("merge", "--base", base.toString(), "--out", out.toString()));
-        for (Path m : models) {
-            a.add("--model");
-            a.add(m.toString());
-        }
-        a.addAll(Arrays.asList(more));
-        return a.toArray(new String[0]);
+        return Wudi.mergeArgs(base, models, out, more);
     }
 
     static Path merge(Path base, List<Path> models, Path out, String... more) {

@@ -11,6 +11,7 @@ import dev.wudi.hub.Model;
 import dev.wudi.hub.PeftAdapter;
 import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
+import dev.wudi.hub.Wudi;
 import dev.wudi.solver.InterferenceLoss;
 import java.nio.file.Path;
 import java.util.ArrayList;
