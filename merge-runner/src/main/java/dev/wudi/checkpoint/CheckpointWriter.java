@@ -171,6 +171,12 @@ public final class CheckpointWriter implements AutoCloseable {
                         + (Files.exists(journalFile) ? "" : " or its journal") + " not found); run without --resume");
             }
             OutputJournal journal = OutputJournal.resume(journalFile, fp);
+            try {
+                requireSpace(out, abs, plan, metadata, companions, FreeSpace.sizeOf(tmp));
+            } catch (IOException | RuntimeException e) {
+                journal.close();
+                throw e;
+            }
             CheckpointWriter w = new CheckpointWriter(abs, folder, tmp, plan, metadata, companions, journal);
             try {
                 w.reopen(specs);
@@ -188,6 +194,7 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         deleteRecursively(tmp);
         deleteRecursively(journalFile);
+        requireSpace(out, abs, plan, metadata, companions, 0);
         if (folder) {
             Files.createDirectory(tmp);
         }
@@ -200,6 +207,19 @@ public final class CheckpointWriter implements AutoCloseable {
             throw e;
         }
         return w;
+    }
+
+    /** Refuses before anything is written when the output (less what a resumed partial holds) does not fit. */
+    private static void requireSpace(Path out, Path abs, ShardPlan plan, Map<String, String> metadata,
+                                     List<Path> companions, long alreadyWritten) throws IOException {
+        long needed = 0;
+        for (List<TensorSpec> shard : plan.shards()) {
+            needed += SafetensorsWriter.fileSize(shard, metadata);
+        }
+        for (Path c : companions) {
+            needed += Files.size(c);
+        }
+        FreeSpace.require(out, abs.getParent(), needed - alreadyWritten, FreeSpace.usable(abs.getParent()));
     }
 
     /** Puts the writer where the journal's last entry left off; earlier shards must be complete. */

@@ -132,13 +132,6 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     static String human(long bytes) {
-        String[] units = {"B", "KB", "MB", "GB", "TB"};
-        double v = bytes;
-        int u = 0;
-        while (v >= 1000 && u < units.length - 1) {
-            v /= 1000;
-            u++;
-        }
-        return u == 0 ? bytes + " B" : String.format(Locale.ROOT, "%.2f %s", v, units[u]);
+        return dev.wudi.checkpoint.FreeSpace.human(bytes);
     }
 }

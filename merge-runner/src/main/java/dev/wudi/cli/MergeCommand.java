@@ -98,9 +98,16 @@ public class MergeCommand implements Callable<Integer> {
                     + " (adapter_config.json + adapter_model.safetensors), merged as the fine-tune W_0 + scaling B A.")
     List<Path> models;
 
+    Path out;
+    /** --out as typed: a trailing slash names a folder, which Path.of drops. */
+    String outText;
+
     @Option(names = "--out", paramLabel = "PATH",
             description = "Where the merged checkpoint goes (required, except with --dry-run).")
-    Path out;
+    void out(String text) {
+        out = Path.of(text);
+        outText = text;
+    }
 
     @Option(names = "--method", paramLabel = "NAME", defaultValue = "wudi",
             description = "wudi, task-arithmetic, average, ties, dare-linear, dare-ties, breadcrumbs, breadcrumbs-ties,"
@@ -397,6 +404,14 @@ public class MergeCommand implements Callable<Integer> {
         String notApplicable = notApplicable(options);
         if (notApplicable != null) {
             throw new Errors.UsageException(notApplicable);
+        }
+        if (outText != null && (outText.endsWith("/") || outText.endsWith(java.io.File.separator))
+                && options.base() != null && java.nio.file.Files.isRegularFile(options.base())
+                && options.asAdapter() == null) {
+            // never a folder named like the user meant, holding a file they did not ask for
+            throw new Errors.UsageException("--out " + outText + " names a folder, but the base " + options.base()
+                    + " is a single file, so the merge is one .safetensors file; give its name, such as "
+                    + Path.of(outText).resolve("merged.safetensors"));
         }
         if (dryRun) {
             return plan(options, tf32);

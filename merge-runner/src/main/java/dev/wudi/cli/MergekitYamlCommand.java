@@ -27,8 +27,12 @@ public final class MergekitYamlCommand extends MergeCommand {
     @Parameters(index = "0", paramLabel = "CONFIG.yml", description = "The mergekit config.")
     Path configFile;
 
+    String outPath;
+
     @Parameters(index = "1", paramLabel = "OUT", description = "The output folder (or .safetensors file for a file base).")
-    Path outPath;
+    void outPath(String text) {
+        outPath = text;
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -39,7 +43,7 @@ public final class MergekitYamlCommand extends MergeCommand {
             throw new Errors.UsageException("the config is the first argument; leave out --config");
         }
         config = configFile;
-        out = outPath;
+        out(outPath);
         return super.call();
     }
 }

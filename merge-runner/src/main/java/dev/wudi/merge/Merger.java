@@ -352,6 +352,15 @@ public final class Merger {
                 }
                 return new MergeReport(report.method(), report.device(), report.out(), report.tensors(),
                         report.warnings(), (System.nanoTime() - start) / 1e9, outputBytes, run);
+            } catch (WriteFailure e) {
+                // hours of completed tensors are worth more than the disk space they hold until a resume
+                writer.keepPartialOnClose();
+                String kept = writer.keepsPartial()
+                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
+                        + writer.temporaryPath() + ": free space and rerun the same command with --resume to"
+                        + " continue"
+                        : "; the temporary output was removed";
+                throw new IOException(e.getMessage() + kept, e.getCause());
             } catch (MergeInterruptedException e) {
                 writer.keepPartialOnClose();
                 String kept = writer.keepsPartial()
@@ -559,12 +568,24 @@ public final class Merger {
 
     /** A failed write (disk full, I/O error) as one line: the file, what was being written, why. */
     private static IOException writeFailed(CheckpointWriter writer, String doing, IOException e) {
-        if (e instanceof java.nio.file.FileSystemException fse && fse.getFile() != null) {
-            return e; // already names its file
+        String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+                : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        Path file = e instanceof java.nio.file.FileSystemException fse && fse.getFile() != null
+                ? Path.of(fse.getFile()) : writer.currentFile();
+        return new WriteFailure(file + ": " + doing + " failed: " + why
+                + (why.contains("No space left") ? "" : " (is the disk full?)"), e);
+    }
+
+    /**
+     * A write to the output failed (a full disk, a file size limit, a lost network share). The tensors
+     * completed before it are on disk and journaled, so the partial output is kept for --resume.
+     */
+    private static final class WriteFailure extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        WriteFailure(String message, IOException cause) {
+            super(message, cause);
         }
-        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        return new IOException(writer.currentFile() + ": " + doing + " failed: " + why
-                + " (is the disk full?); the temporary output was removed", e);
     }
 
     /** The job of one planned tensor: the base's tensor (or, for a head taken from a model, that model's). */

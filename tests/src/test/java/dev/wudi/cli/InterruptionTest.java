@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The CLI in a child JVM, stopped the hard ways: SIGKILL mid-merge then --resume (byte-identical to an
  * uninterrupted run), SIGTERM and SIGINT (one line, exit 143 / 130, partial kept for --resume), and a
- * full disk simulated by `ulimit -f` (one line naming the file and tensor, exit 1, nothing left).
+ * full disk simulated by `ulimit -f` (one line naming the file and tensor, exit 1, the completed tensors kept
+ * for --resume).
  */
 class InterruptionTest {
 
@@ -211,21 +212,47 @@ class InterruptionTest {
         assertTrue(Files.exists(out));
     }
 
-    @Test
-    void fullDiskIsOneLineNamingFileAndTensorAndLeavesNothing() throws Exception {
-        // ulimit -f 64: files may grow to 64 KiB; the output is ~900 KB, so a write fails with EFBIG,
-        // as it would with ENOSPC on a full disk (the JVM ignores SIGXFSZ, so the write just fails)
-        Path out = dir.resolve("full.safetensors");
-        Path err = dir.resolve("full.err");
-        Process p = Cli.start(List.of("bash", "-c", "ulimit -f 64 && exec \"$0\" \"$@\""), List.of(),
-                dir.resolve("full.out"), err, mergeArgs(out, "--method", "average"));
+    /** The merge of {@code more} under `ulimit -f kib` (files may grow to kib KiB), left to fail. */
+    private static String fileSizeLimited(int kib, Path out, String... more) throws Exception {
+        // a write past the limit fails with EFBIG as one on a full disk fails with ENOSPC (the JVM ignores
+        // SIGXFSZ, so the write just fails); the output is ~900 KB of 36 KB tensors
+        Path err = dir.resolve(out.getFileName() + ".err");
+        Process p = Cli.start(List.of("bash", "-c", "ulimit -f " + kib + " && exec \"$0\" \"$@\""), List.of(),
+                dir.resolve(out.getFileName() + ".out"), err, mergeArgs(out, more));
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         String e = stderr(err);
         assertEquals(1, p.exitValue(), e);
-        assertTrue(e.contains("wudi: error: ") && e.contains(partial(out).toString()) && e.contains("writing tensor blocks."),
-                e);
+        assertTrue(e.contains("wudi: error: ") && e.contains(partial(out).toString())
+                && e.contains("writing tensor blocks."), e);
         assertFalse(e.contains("\tat "), "no stack trace: " + e);
         assertFalse(Files.exists(out));
+        return e;
+    }
+
+    @Test
+    void fullDiskKeepsTheCompletedTensorsAndResumeFinishesByteIdentical() throws Exception {
+        Path out = dir.resolve("full.safetensors");
+        String e = fileSizeLimited(64, out);
+        // 64 KiB hold the header and one 36 KB tensor: that one is journaled, the second fails
+        assertTrue(e.contains("1 of " + TENSORS + " tensors are complete and kept in " + partial(out))
+                && e.contains("free space and rerun the same command with --resume"), e);
+        assertEquals(1, completed(out));
+        assertEquals(List.of(".full.safetensors.wudi-journal", ".full.safetensors.wudi-partial"),
+                leftovers().stream().filter(n -> n.startsWith(".full.")).sorted().toList(),
+                "partial and journal kept, the lock released");
+
+        Cli.Result r = Cli.run(mergeArgs(out, "--resume"));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("1 of " + TENSORS + " tensors were completed by an earlier run"), r.toString());
+        assertArrayEquals(reference, Files.readAllBytes(out), "resumed after a full disk = uninterrupted, byte for byte");
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void fullDiskBeforeTheFirstTensorLeavesNothing() throws Exception {
+        Path out = dir.resolve("full0.safetensors");
+        String e = fileSizeLimited(16, out, "--method", "average");
+        assertTrue(e.contains("the temporary output was removed"), e);
         assertEquals(List.of(), leftovers());
         assertArrayEquals(Files.readAllBytes(dir.resolve("whole.safetensors")), reference, "inputs and earlier output untouched");
     }

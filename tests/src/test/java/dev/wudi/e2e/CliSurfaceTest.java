@@ -94,6 +94,25 @@ class CliSurfaceTest {
     }
 
     @Test
+    void aFolderOutputForAFileBaseIsRefusedNamingTheFileToGive() throws Exception {
+        Path dir = tmp.resolve("out-dir");
+        Path config = Files.writeString(tmp.resolve("slash.yml"), "merge_method: task_arithmetic\nbase_model: " + base
+                + "\nmodels:\n  - model: " + models.get(0) + "\n    parameters: {weight: 0.5}\n  - model: "
+                + models.get(1) + "\n    parameters: {weight: 0.5}\n");
+        String[] merge = Wudi.mergeArgs(base, models, dir, "--iters", "5");
+        merge[List.of(merge).indexOf("--out") + 1] = dir + "/";   // as typed: a Path would drop the slash
+        for (String[] args : List.of(merge,
+                new String[] {"mergekit-yaml", config.toString(), dir + "/"})) {
+            Wudi.Result r = Wudi.run(args);
+            assertEquals(2, r.exit(), r.err());
+            assertTrue(r.err().contains("--out " + dir + "/ names a folder, but the base " + base
+                    + " is a single file, so the merge is one .safetensors file; give its name, such as "
+                    + dir.resolve("merged.safetensors")), r.err());
+            assertFalse(Files.exists(dir), "no folder made");
+        }
+    }
+
+    @Test
     void resumeOnAFinishedOutputSaysItIsComplete() {
         Path out = tmp.resolve("done.safetensors");
         Wudi.ok(merge(out, models, "--iters", "5"));
