@@ -274,11 +274,16 @@ public final class QualityBench {
         double[] wall = new double[repeats];
         double[] cpu = new double[repeats];
         MergeReport r = null;
+        // timed without scoring a baseline's result (a diagnostic, not part of its merge); scored once after
+        MergeOptions untimed = o.toBuilder().lossScoring(dev.wudi.merge.LossScoring.OFF).build();
         for (int k = 0; k < repeats; k++) {
             long c0 = mx.getCurrentThreadCpuTime();
-            r = new Merger(o, backend, null).run();
+            r = new Merger(untimed, backend, null).run();
             cpu[k] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
             wall[k] = r.seconds();
+        }
+        if (r.scoredCount() == 0) {
+            r = new Merger(o.toBuilder().lossScoring(dev.wudi.merge.LossScoring.ON).build(), backend, null).run();
         }
         return new Timed(r, median(wall), median(cpu));
     }
@@ -290,7 +295,7 @@ public final class QualityBench {
     }
 
     private static double lossAfter(MergeReport r) {
-        return r.optimisedCount() == 0 ? Double.NaN : r.totalLossAfter();
+        return r.scoredCount() == 0 ? Double.NaN : r.totalLossAfter();
     }
 
     static void printTable(PrintStream out, List<Row> rows, List<String> tasks, String meanName, String fmt) {

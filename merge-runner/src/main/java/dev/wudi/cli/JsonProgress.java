@@ -34,9 +34,16 @@ final class JsonProgress implements MergeListener, AutoCloseable {
         return JSON.createObjectNode().put("event", name);
     }
 
+    private int scored;
+
+    @Override
+    public void scoring(int tensors) {
+        scored = tensors;
+    }
+
     @Override
     public void started(int tensors, int optimised, long totalWork) {
-        emit(event("start").put("tensors", tensors).put("optimise", optimised)
+        emit(event("start").put("tensors", tensors).put("optimise", optimised).put("score", scored)
                 .put("estimated_seconds", totalWork / 1e6));
     }
 
@@ -82,8 +89,9 @@ final class JsonProgress implements MergeListener, AutoCloseable {
         ObjectNode n = event("done").put("out", r.out()).put("tensors", r.tensors().size())
                 .put("optimised", r.optimisedCount()).put("seconds", r.seconds()).put("method", r.method())
                 .put("device", r.device());
-        loss(n, "loss_before", r.optimisedCount() == 0 ? Double.NaN : r.totalLossBefore());
-        loss(n, "loss_after", r.optimisedCount() == 0 ? Double.NaN : r.totalLossAfter());
+        n.put("scored", r.scoredCount());
+        loss(n, "loss_before", r.scoredCount() == 0 ? Double.NaN : r.totalLossBefore());
+        loss(n, "loss_after", r.scoredCount() == 0 ? Double.NaN : r.totalLossAfter());
         emit(n);
     }
 

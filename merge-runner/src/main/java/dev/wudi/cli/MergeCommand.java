@@ -209,6 +209,13 @@ public class MergeCommand implements Callable<Integer> {
                     + " Default: ${DEFAULT-VALUE}.")
     String vocab;
 
+    @Option(names = "--interference-loss", paramLabel = "WHEN", defaultValue = "auto",
+            description = "For a method other than wudi: report WUDI's interference loss of its result on the linear"
+                    + " weights (at the sum of task vectors before, at the merge after), so its report compares with a"
+                    + " WUDI one: auto (when estimated under 20 s at nominal CPU rates), on, off. Default:"
+                    + " ${DEFAULT-VALUE}.")
+    String interferenceLoss;
+
     @Option(names = "--card", paramLabel = "POLICY", defaultValue = "auto",
             description = "README.md model card of a folder output: auto (written unless the base has one), write"
                     + " (also over the base's), none. Default: ${DEFAULT-VALUE}.")
@@ -350,6 +357,7 @@ public class MergeCommand implements Callable<Integer> {
         HeadPolicy headPolicy;
         VocabPolicy vocabPolicy;
         CardPolicy cardPolicy;
+        dev.wudi.merge.LossScoring lossScoring;
         try {
             if (layouts != null) {
                 for (String l : layouts) {
@@ -359,6 +367,7 @@ public class MergeCommand implements Callable<Integer> {
             headPolicy = HeadPolicy.parse(heads);
             vocabPolicy = VocabPolicy.parse(vocab);
             cardPolicy = CardPolicy.parse(card);
+            lossScoring = dev.wudi.merge.LossScoring.parse(interferenceLoss);
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
@@ -387,7 +396,7 @@ public class MergeCommand implements Callable<Integer> {
         MergeOptions options;
         if (config != null) {
             options = fromConfig(outPath, m, adam, solverSpec, autoLr, layoutOverrides, headPolicy, vocabPolicy,
-                    cardPolicy, adapterOptions);
+                    cardPolicy, adapterOptions).toBuilder().lossScoring(lossScoring).build();
         } else {
             java.util.Map<String, Double> globals = new java.util.LinkedHashMap<>();
             if (t != null) {
@@ -399,7 +408,7 @@ public class MergeCommand implements Callable<Integer> {
                     .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
                     .threads(threads).force(force).solver(solverSpec).autoLr(autoLr).layouts(layoutOverrides)
                     .heads(headPolicy).vocab(vocabPolicy).card(cardPolicy).command(commandLine())
-                    .asAdapter(adapterOptions).build();
+                    .asAdapter(adapterOptions).lossScoring(lossScoring).build();
         }
         String notApplicable = notApplicable(options);
         if (notApplicable != null) {
@@ -619,6 +628,9 @@ public class MergeCommand implements Callable<Integer> {
         }
         boolean random = method == MergeMethods.DARE_LINEAR || method == MergeMethods.DARE_TIES
                 || method == MergeMethods.DELLA || method == MergeMethods.DELLA_LINEAR;
+        if (matched("--interference-loss") && wudi) {
+            return "--interference-loss applies to methods other than wudi; wudi reports its loss always";
+        }
         if (matched("--seed") && !random) {
             return "--seed applies to the random methods (dare-linear, dare-ties, della, della-linear); the method here"
                     + " is " + method.name();

@@ -32,6 +32,8 @@ final class Progress implements MergeListener, AutoCloseable {
     private ProgressBar bar;
     private ScheduledExecutorService ticker;
     private int optimised;
+    /** Tensors of another method scored with WUDI's loss: a line each, counted with the optimised ones. */
+    private int scored;
     private int printed;
     private long totalWork;
     private long doneWork;
@@ -56,8 +58,13 @@ final class Progress implements MergeListener, AutoCloseable {
     }
 
     @Override
+    public void scoring(int tensors) {
+        scored = tensors;
+    }
+
+    @Override
     public void started(int tensors, int optimisedTensors, long work) {
-        this.optimised = optimisedTensors;
+        this.optimised = optimisedTensors + scored;
         this.totalWork = Math.max(1, work);
         this.startNanos = System.nanoTime();
         this.lastLineNanos = startNanos;
@@ -65,7 +72,8 @@ final class Progress implements MergeListener, AutoCloseable {
             return;
         }
         err.println("wudi: " + tensors + " tensor" + (tensors == 1 ? "" : "s") + (optimisedTensors > 0 ? ", "
-                + optimisedTensors + " to optimise" : "") + "; estimated " + PlanPrinter.duration(work / 1e6)
+                + optimisedTensors + " to optimise" : "") + (scored > 0 ? ", " + scored + " to score with WUDI's"
+                + " interference loss" : "") + "; estimated " + PlanPrinter.duration(work / 1e6)
                 + " at nominal CPU rates (`wudi plan` measures this device)");
         if (terminal) {
             bar = new ProgressBarBuilder().setTaskName("merge").setInitialMax(BAR_UNITS)
@@ -192,9 +200,9 @@ final class Progress implements MergeListener, AutoCloseable {
         int n = r.tensors().size();
         sb.append(String.format(Locale.ROOT, "merged %d tensor%s (%d optimised) with %s on %s in %.2f s -> %s", n,
                 n == 1 ? "" : "s", r.optimisedCount(), r.method(), r.device(), r.seconds(), r.out()));
-        if (r.optimisedCount() > 0) {
-            sb.append(String.format(Locale.ROOT, "%ninterference loss, summed over optimised tensors: %.6g -> %.6g",
-                    r.totalLossBefore(), r.totalLossAfter()));
+        if (r.scoredCount() > 0) {
+            sb.append(String.format(Locale.ROOT, "%ninterference loss, summed over %s: %.6g -> %.6g",
+                    r.lossScope(), r.totalLossBefore(), r.totalLossAfter()));
         }
         return sb.toString();
     }

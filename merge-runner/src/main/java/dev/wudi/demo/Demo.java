@@ -119,7 +119,7 @@ public final class Demo {
         for (int i = 0; i < s.tasks; i++) {
             header.append(String.format(Locale.ROOT, "%9s", "task" + i));
         }
-        header.append(String.format(Locale.ROOT, "%9s  %s", "mean", "merge time"));
+        header.append(String.format(Locale.ROOT, "%9s  %-10s  %s", "mean", "merge time", "WUDI loss"));
         out.println(header);
         for (Map.Entry<String, double[]> e : r.errors().entrySet()) {
             StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-18s", e.getKey()));
@@ -129,13 +129,17 @@ public final class Demo {
             row.append(String.format(Locale.ROOT, "%9.3f", r.mean(e.getKey())));
             MergeReport rep = r.reports().get(e.getKey());
             if (rep != null) {
-                row.append(String.format(Locale.ROOT, "  %.2f s", rep.seconds()));
+                row.append(String.format(Locale.ROOT, "  %-10s", String.format(Locale.ROOT, "%.2f s", rep.seconds())));
+                if (rep.scoredCount() > 0) {
+                    row.append(String.format(Locale.ROOT, "  %.4g", rep.totalLossAfter()));
+                }
             }
             out.println(row);
         }
         MergeReport w = r.reports().get(MergeMethods.WUDI.name());
         out.println();
-        out.printf(Locale.ROOT, "WUDI (Adam, lr 1e-5, 300 steps): interference loss summed over layers %.4g -> %.4g.%n",
+        out.printf(Locale.ROOT, "WUDI (Adam, lr 1e-5, 300 steps): interference loss summed over layers %.4g -> %.4g;"
+                + " the column WUDI loss is that loss of each method's merge (merge time includes computing it).%n",
                 w.totalLossBefore(), w.totalLossAfter());
         String best = r.errors().keySet().stream().filter(k -> !k.equals("pretrained"))
                 .min((a, b) -> Double.compare(r.mean(a), r.mean(b))).orElseThrow();

@@ -14,6 +14,13 @@ public interface MergeListener {
         started(tensors, totalWork);
     }
 
+    /**
+     * Before {@link #started}: of a method other than WUDI, this many tensors also report WUDI's interference loss of
+     * the result (--interference-loss), one line each as an optimised tensor would.
+     */
+    default void scoring(int tensors) {
+    }
+
     default void tensorStarted(int index, String name, String method) {
     }
 

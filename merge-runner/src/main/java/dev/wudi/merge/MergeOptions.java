@@ -27,13 +27,14 @@ import java.util.regex.Pattern;
  *                   these options
  * @param asAdapter  null: the output is a full model; else a PEFT LoRA adapter folder (every model must be one)
  * @param parameters per-tensor method parameters (global and per model) from a merge config; NONE for the CLI's
+ * @param lossScoring whether a method other than WUDI reports WUDI's interference loss of its result
  */
 public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
                            Double density, AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest,
                            DType outDType, long shardBytes, int threads, boolean force, SolverSpec solver,
                            AutoLr autoLr, List<LayoutOverride> layouts, HeadPolicy heads, VocabPolicy vocab,
                            CardPolicy card, String command, AdapterOptions asAdapter,
-                           dev.wudi.method.ParameterSource parameters) {
+                           dev.wudi.method.ParameterSource parameters, LossScoring lossScoring) {
 
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
@@ -42,6 +43,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         models = List.copyOf(models);
         layouts = List.copyOf(layouts);
         parameters = parameters == null ? dev.wudi.method.ParameterSource.NONE : parameters;
+        lossScoring = lossScoring == null ? LossScoring.AUTO : lossScoring;
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one --model is needed");
         }
@@ -110,6 +112,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         b.command = command;
         b.asAdapter = asAdapter;
         b.parameters = parameters;
+        b.lossScoring = lossScoring;
         return b;
     }
 
@@ -140,6 +143,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
         private HeadPolicy heads = HeadPolicy.AUTO;
         private VocabPolicy vocab = VocabPolicy.EXTEND;
         private CardPolicy card = CardPolicy.AUTO;
+        private LossScoring lossScoring = LossScoring.AUTO;
         private String command;
         private AdapterOptions asAdapter;
         private dev.wudi.method.ParameterSource parameters = dev.wudi.method.ParameterSource.NONE;
@@ -252,10 +256,16 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return this;
         }
 
+        /** Whether a method other than WUDI reports WUDI's interference loss of its result (default auto). */
+        public Builder lossScoring(LossScoring v) {
+            lossScoring = v;
+            return this;
+        }
+
         public MergeOptions build() {
             return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
                     shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command, asAdapter,
-                    parameters);
+                    parameters, lossScoring);
         }
     }
 

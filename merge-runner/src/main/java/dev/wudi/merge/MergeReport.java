@@ -29,8 +29,23 @@ public record MergeReport(String method, String device, String out, List<TensorR
         return tensors.stream().filter(t -> !t.zeroTaskVectors().isEmpty()).count();
     }
 
+    /** Tensors WUDI optimised. */
     public int optimisedCount() {
+        return (int) tensors.stream().filter(t -> !Double.isNaN(t.lossBefore()) && t.method().equals("wudi")).count();
+    }
+
+    /**
+     * Tensors with an interference loss: those WUDI optimised, or those of another method scored with WUDI's loss
+     * (--interference-loss); the totals sum over these.
+     */
+    public int scoredCount() {
         return (int) tensors.stream().filter(t -> !Double.isNaN(t.lossBefore())).count();
+    }
+
+    /** "optimised tensors", or for another method "linear weights (WUDI's loss of this method's merge)". */
+    public String lossScope() {
+        return optimisedCount() == scoredCount() ? "optimised tensors"
+                : "linear weights (WUDI's loss at the sum of task vectors, and of this merge)";
     }
 
     public double totalLossBefore() {
@@ -93,8 +108,9 @@ public record MergeReport(String method, String device, String out, List<TensorR
         totals.put("tensors", tensors.size());
         totals.put("optimised", optimisedCount());
         totals.put("tensors_with_zero_task_vectors", zeroTaskVectorTensors());
-        putLoss(totals, "loss_before", optimisedCount() == 0 ? Double.NaN : totalLossBefore());
-        putLoss(totals, "loss_after", optimisedCount() == 0 ? Double.NaN : totalLossAfter());
+        totals.put("scored", scoredCount());
+        putLoss(totals, "loss_before", scoredCount() == 0 ? Double.NaN : totalLossBefore());
+        putLoss(totals, "loss_after", scoredCount() == 0 ? Double.NaN : totalLossAfter());
         totals.put("seconds", seconds);
         totals.put("output_bytes", outputBytes);
         ArrayNode w = root.putArray("warnings");

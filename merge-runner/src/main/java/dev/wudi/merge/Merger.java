@@ -17,6 +17,7 @@ import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.method.Average;
 import dev.wudi.method.BaseCopy;
 import dev.wudi.method.GrownRows;
+import dev.wudi.method.InterferenceScore;
 import dev.wudi.method.ModelCopy;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.method.SparseTaskArithmetic;
@@ -197,6 +198,7 @@ public final class Merger {
         f.put("heads", options.heads().cliName());
         f.put("vocab", options.vocab().cliName());
         f.put("card", options.card().cliName());
+        f.put("--interference-loss", options.lossScoring().cliName());  // the report's losses, not the bytes
         f.put("as-adapter", String.valueOf(options.asAdapter()));
         f.put("seed", String.valueOf(options.parameters().seed()));
         if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp) {
@@ -255,6 +257,7 @@ public final class Merger {
         TensorRule restRule = restRule();
         TensorRule copy = new BaseCopy();
         TensorRule fromModel = new ModelCopy();
+        TensorRule scoredRule = scoring(plan) ? new InterferenceScore(methodRule) : null;
         java.util.function.Function<MergePlan.Entry, TensorRule> ruleOf = e -> {
             TensorRule rule;
             switch (e.action()) {
@@ -265,7 +268,7 @@ public final class Merger {
                     rule = fromModel;
                     break;
                 case METHOD:
-                    rule = methodRule;
+                    rule = scoredRule != null && scorable(e) ? scoredRule : methodRule;
                     break;
                 default:
                     rule = e.models().isEmpty() ? copy : restRule;
@@ -292,10 +295,16 @@ public final class Merger {
             totalWork += CostModel.work(e, options);
         }
         int optimised = 0;
-        for (MergePlan.Entry e : entries) {
-            if (e.action() == MergePlan.Action.METHOD && options.method() == MergeMethods.WUDI) {
+        int scored = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            if (entries.get(i).action() == MergePlan.Action.METHOD && options.method() == MergeMethods.WUDI) {
                 optimised++;
+            } else if (rules.get(i) instanceof InterferenceScore) {
+                scored++;
             }
+        }
+        if (scored > 0) {
+            listener.scoring(scored);
         }
         listener.started(specs.size(), optimised, totalWork);
 
@@ -374,6 +383,41 @@ public final class Merger {
                 wudi.close();
             }
         }
+    }
+
+    /** A tensor a method other than WUDI merges on which WUDI's loss is defined (what WUDI would take). */
+    private static boolean scorable(MergePlan.Entry e) {
+        return e.action() == MergePlan.Action.METHOD && !e.grown() && e.base() != null
+                && InterferenceScore.applies(e.outShape(), e.layout(), e.models().size());
+    }
+
+    /**
+     * Whether a method other than WUDI reports WUDI's loss of its result (--interference-loss): always under on;
+     * under auto when the estimated cost is small, else one line says what it would cost and how to ask for it.
+     */
+    private boolean scoring(MergePlan plan) {
+        if (options.method() == MergeMethods.WUDI || options.lossScoring() == LossScoring.OFF) {
+            return false;
+        }
+        double flops = 0;
+        int count = 0;
+        for (MergePlan.Entry e : plan.entries()) {
+            if (scorable(e)) {
+                flops += InterferenceScore.flops(e.outShape(), e.layout(), e.models().size());
+                count++;
+            }
+        }
+        if (count == 0 || options.lossScoring() == LossScoring.ON) {
+            return count > 0;
+        }
+        double seconds = flops / CostModel.NOMINAL_FLOPS;
+        if (seconds <= LossScoring.AUTO_BUDGET_SECONDS) {
+            return true;
+        }
+        listener.info("WUDI's interference loss of this " + options.method().name() + " merge is not computed for"
+                + " the report (" + count + " weights, about " + String.format(java.util.Locale.ROOT, "%.0f s", seconds)
+                + " at nominal CPU rates); --interference-loss on computes it");
+        return false;
     }
 
     /** The merge written as a LoRA adapter folder ({@link AdapterMerge}). */

@@ -55,9 +55,9 @@ final class ModelCard {
         summary(plan).forEach(line -> s.append("- ").append(line).append('\n'));
         plan.notes().forEach(n -> s.append("- ").append(n).append('\n'));
         report.warnings().forEach(w -> s.append("- ").append(w).append('\n'));
-        if (report.optimisedCount() > 0) {
-            s.append(String.format(java.util.Locale.ROOT, "- interference loss summed over the %d optimised tensors:"
-                    + " %.6g before, %.6g after%n", report.optimisedCount(), report.totalLossBefore(),
+        if (report.scoredCount() > 0) {
+            s.append(String.format(java.util.Locale.ROOT, "- interference loss summed over the %d %s:"
+                    + " %.6g before, %.6g after%n", report.scoredCount(), report.lossScope(), report.totalLossBefore(),
                     report.totalLossAfter()));
         }
         s.append("\n## Reproduce\n\n```sh\n").append(report.run().command()).append("\n```\n");

@@ -74,8 +74,8 @@ public final class ReportPage {
                     .append("</code>"));
             h.append("</p>\n<p>command: <code>").append(esc(r.run().command())).append("</code></p>\n");
         }
-        if (r.optimisedCount() > 0) {
-            h.append("<p>Interference loss summed over optimised tensors: <b>").append(fmt("%.4g", r.totalLossBefore()))
+        if (r.scoredCount() > 0) {
+            h.append("<p>Interference loss summed over ").append(esc(r.lossScope())).append(": <b>").append(fmt("%.4g", r.totalLossBefore()))
                     .append("</b> before, <b>").append(fmt("%.4g", r.totalLossAfter())).append("</b> after (")
                     .append(fmt("%.1f", 100 * (1 - r.totalLossAfter() / r.totalLossBefore())))
                     .append("% less).</p>\n");
@@ -94,7 +94,7 @@ public final class ReportPage {
             t.zeroTaskVectors().forEach(k -> out.add("model " + k + ": zero task vector"));
             h.append("<tr><td><code>").append(esc(t.name())).append("</code></td><td>").append(esc(t.role()))
                     .append("</td><td>").append(esc(t.layout())).append("</td><td>").append(shape(t.shape()))
-                    .append("</td><td>").append(esc(t.method())).append("</td><td>").append(esc(details(t.details())))
+                    .append("</td><td>").append(esc(t.method())).append("</td><td>").append(esc(SolverDetails.describe(t.details())))
                     .append("</td><td>").append(esc(String.join("; ", out))).append("</td>");
             if (Double.isNaN(t.lossBefore())) {
                 h.append("<td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td></td>");
@@ -153,17 +153,6 @@ public final class ReportPage {
 
     private static String bar(String cls, double percent) {
         return "<div class=\"bar " + cls + "\" style=\"width:" + fmt("%.1f", percent) + "%\"></div>";
-    }
-
-    private static String details(Map<String, Double> d) {
-        StringBuilder sb = new StringBuilder();
-        d.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
-            if (sb.length() > 0) {
-                sb.append(", ");
-            }
-            sb.append(e.getKey()).append(' ').append(fmt("%.3g", e.getValue()));
-        });
-        return sb.toString();
     }
 
     private static String shape(long[] s) {

@@ -479,7 +479,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     }
 
     /** Reads a matrix into out as [rows, cols]; stored transposed, through scratch. */
-    private static void readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed, float[] scratch,
+    static void readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed, float[] scratch,
                                              float[] out) throws IOException {
         if (transposed) {
             t.readAll(scratch);                          // stored [cols, rows] = [in, out]

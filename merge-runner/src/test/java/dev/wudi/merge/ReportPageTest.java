@@ -31,7 +31,8 @@ class ReportPageTest {
         assertTrue(html.contains("layers.0.norm.bias"));
         assertTrue(html.contains("12.50") && html.contains("0.7500") && html.contains("94.0%"), "losses and reduction");
         assertTrue(html.contains("0.410") && html.contains("class=\"bar time\" style=\"width:100.0%\""), "longest time is full width");
-        assertTrue(html.contains("lr 1.00e-05") && html.contains("filter_param 20.0"), "solver details");
+        assertTrue(html.contains("lr 1.00e-05 (--lr auto)") && html.contains("filter parameter 20.0; rank used 64"),
+                "solver details in words");
         assertTrue(html.contains("a warning"));
         assertFalse(html.contains("src=") || html.contains("http"), "self-contained: no links, no external scripts");
         assertTrue(html.contains("id=\"filter\"") && html.contains("<script>"), "an inline filter and sort for the table");

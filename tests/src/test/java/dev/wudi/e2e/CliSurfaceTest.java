@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.wudi.bench.FixtureScorer;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
@@ -135,6 +136,37 @@ class CliSurfaceTest {
         assertEquals(6, events.stream().filter("tensor_done"::equals).count(), "digits6 has six tensors");
         assertTrue(events.contains("step") && events.contains("info"), events.toString());
         assertFalse(r.err().contains("[1/3]"), "no human progress on stderr: " + r.err());
+    }
+
+    @Test
+    void aBaselineReportsWudisLossOfItsMergeComparableWithWudis() throws Exception {
+        Path tiesReport = tmp.resolve("ties-report.json");
+        Wudi.Result ties = Wudi.ok(merge(tmp.resolve("ties-loss.safetensors"), models, "--method", "ties",
+                "--report", tiesReport.toString()));
+        assertTrue(ties.err().contains("3 to score with WUDI's interference loss")
+                && ties.err().contains("[3/3] enc.fc3.weight ties loss ")
+                && ties.err().contains("interference loss, summed over linear weights (WUDI's loss at the sum of task"
+                        + " vectors, and of this merge): "), ties.err());
+        Path wudiReport = tmp.resolve("wudi-report.json");
+        Wudi.ok(merge(tmp.resolve("wudi-loss.safetensors"), models, "--iters", "5", "--report", wudiReport.toString()));
+        JsonNode t = Wudi.json(tiesReport);
+        JsonNode w = Wudi.json(wudiReport);
+        assertEquals(0, t.get("totals").get("optimised").asInt(), "TIES optimises nothing");
+        assertEquals(3, t.get("totals").get("scored").asInt());
+        for (String name : List.of("enc.fc1.weight", "enc.fc2.weight", "enc.fc3.weight")) {
+            double tiesBefore = Wudi.record(t, name).get("loss_before").asDouble();
+            double wudiBefore = Wudi.record(w, name).get("loss_before").asDouble();
+            // both at tau_m = sum tau_i from the same float32 Gram form: only the order of the float32 sums may differ
+            assertEquals(wudiBefore, tiesBefore, 1e-5 * wudiBefore, name);
+            assertTrue(Wudi.record(t, name).get("loss_after").asDouble() > 0, name);
+        }
+        assertTrue(Wudi.record(t, "enc.fc1.bias").get("loss_before").isNull(), "vectors are not scored");
+
+        Wudi.Result off = Wudi.ok(merge(tmp.resolve("ties-off.safetensors"), models, "--method", "ties",
+                "--interference-loss", "off"));
+        assertFalse(off.err().contains("interference loss"), off.err());
+        refused("wudi-score", models, "--interference-loss applies to methods other than wudi", "--interference-loss",
+                "on");
     }
 
     @Test
