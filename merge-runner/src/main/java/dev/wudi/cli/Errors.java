@@ -31,17 +31,39 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
         err.println("wudi: " + ex.getMessage());
         err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
+        if (jsonMode(java.util.List.of(args))) {
+            JsonProgress.error(ex.getCommandLine().getOut(), USAGE, ex.getMessage());
+        }
         return USAGE;
+    }
+
+    /**
+     * Whether the command line asked for JSON on stdout (--progress json, or --json of plan, inspect and methods):
+     * then an error is also one JSON object on stdout, so a tool reading stdout needs no second parser for stderr.
+     */
+    static boolean jsonMode(java.util.List<String> args) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--json") || a.equals("--progress=json")
+                    || (a.equals("--progress") && i + 1 < args.size() && args.get(i + 1).equals("json"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
+        boolean json = parseResult != null && jsonMode(parseResult.originalArgs());
         if (ex instanceof UsageException || ex instanceof dev.wudi.merge.OptionException
                 || ex instanceof dev.wudi.checkpoint.UsageMistakeException) {
             err.println("wudi: " + ex.getMessage());
             err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
             err.flush();
+            if (json) {
+                JsonProgress.error(cl.getOut(), USAGE, ex.getMessage());
+            }
             return USAGE;
         }
         err.println("wudi: error: " + describe(ex));
@@ -49,6 +71,9 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
             ex.printStackTrace(err);
         }
         err.flush();
+        if (json) {
+            JsonProgress.error(cl.getOut(), FAILURE, "error: " + describe(ex));
+        }
         return FAILURE;
     }
 

@@ -89,6 +89,7 @@ public final class InspectCommand implements Callable<Integer> {
     private static String toJson(Checkpoint c, LoraAdapter adapter) throws Exception {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = mapper.createObjectNode();
+        root.put("schema", JsonProgress.SCHEMA);
         root.put("path", c.path().toString());
         if (adapter != null) {
             ObjectNode a = root.putObject("lora_adapter");

@@ -9,10 +9,14 @@ import java.io.PrintStream;
 
 /**
  * --progress json: the merge as one JSON object per line on stdout, for tools in other languages: {"event":"start"},
- * "tensor_start", "step" (at most one a second per tensor, and the last), "tensor_done", "warning", "info", "done".
- * Losses that do not apply are null.
+ * "tensor_start", "step" (at most one a second per tensor, and the last), "tensor_done", "warning", "info", "done",
+ * or "error" / "interrupted" as the last line of a merge that fails or is stopped. Every object carries "schema"
+ * ({@link #SCHEMA}); losses that do not apply are null. docs/integration.md documents every field.
  */
 final class JsonProgress implements MergeListener, AutoCloseable {
+
+    /** The version of the events' schema: raised when a field changes meaning or goes away (not when one is added). */
+    static final int SCHEMA = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -31,7 +35,22 @@ final class JsonProgress implements MergeListener, AutoCloseable {
     }
 
     private static ObjectNode event(String name) {
-        return JSON.createObjectNode().put("event", name);
+        return JSON.createObjectNode().put("event", name).put("schema", SCHEMA);
+    }
+
+    /** The last line of a merge stopped by SIGINT or SIGTERM (what was kept for --resume is in the message). */
+    static void interrupted(PrintStream out, String message) {
+        out.println(event("interrupted").put("message", message).toString());   // exit 130 (SIGINT) or 143 (SIGTERM)
+        out.flush();
+    }
+
+    /**
+     * The last line of a run that fails in JSON mode: {"event":"error","exit":N,"message":...}, the message being the
+     * line printed on stderr without its "wudi: " prefix.
+     */
+    static void error(java.io.PrintWriter out, int exit, String message) {
+        out.println(event("error").put("exit", exit).put("message", message).toString());
+        out.flush();
     }
 
     private int scored;

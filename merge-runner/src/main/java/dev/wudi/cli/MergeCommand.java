@@ -298,7 +298,8 @@ public class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--progress", paramLabel = "MODE", defaultValue = "auto",
             description = "auto (a bar on a terminal, plain lines in a pipe or log) or json (one JSON object per line on"
-                    + " stdout: start, tensor_start, step, tensor_done, warning, info, done; for other tools).")
+                    + " stdout: start, tensor_start, step, tensor_done, warning, info, done, or error / interrupted last;"
+                    + " schema in docs/integration.md).")
     String progressMode;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
@@ -463,6 +464,9 @@ public class MergeCommand implements Callable<Integer> {
             }
         } catch (MergeInterruptedException e) {
             // a signal stopped the merge: the shutdown hook prints this and the JVM exits 130 (SIGINT) or 143 (SIGTERM)
+            if (jsonProgress) {
+                JsonProgress.interrupted(System.out, e.getMessage());
+            }
             interrupts.stopped(e.getMessage());
             return Interrupts.EXIT_INTERRUPTED;
         } finally {

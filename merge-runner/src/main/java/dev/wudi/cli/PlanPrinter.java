@@ -130,6 +130,7 @@ final class PlanPrinter {
     String json() throws com.fasterxml.jackson.core.JsonProcessingException {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = mapper.createObjectNode();
+        root.put("schema", JsonProgress.SCHEMA);
         root.put("method", method);
         root.put("device", device);
         root.put("step_flops_per_second", flopsPerSecond);

@@ -169,6 +169,69 @@ class CliSurfaceTest {
                 "on");
     }
 
+    /** The fields docs/integration.md promises for each event of `--progress json` (schema 1). */
+    private static final java.util.Map<String, List<String>> EVENT_FIELDS = java.util.Map.of(
+            "start", List.of("tensors", "optimise", "score", "estimated_seconds"),
+            "tensor_start", List.of("index", "name", "method"),
+            "step", List.of("name", "step", "steps", "seconds_per_step", "tensor_eta_seconds"),
+            "tensor_done", List.of("name", "method", "seconds", "loss_before", "loss_after"),
+            "warning", List.of("message"),
+            "info", List.of("message"),
+            "done", List.of("out", "tensors", "optimised", "scored", "seconds", "method", "device", "loss_before",
+                    "loss_after"),
+            "error", List.of("exit", "message"));
+
+    private static List<JsonNode> events(String stdout) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : stdout.strip().split("\n")) {
+            JsonNode e = Wudi.json(line);
+            assertEquals(1, e.get("schema").asInt(), line);
+            List<String> fields = EVENT_FIELDS.get(e.get("event").asText());
+            assertTrue(fields != null, "an event docs/integration.md names: " + line);
+            for (String f : fields) {
+                assertTrue(e.has(f), "event " + e.get("event") + " has " + f + ": " + line);
+            }
+            out.add(e);
+        }
+        return out;
+    }
+
+    @Test
+    void jsonEventsFollowTheDocumentedSchemaAndErrorsAreJsonToo() throws Exception {
+        for (String method : List.of("wudi", "ties")) {
+            Wudi.Result r = Wudi.ok(merge(tmp.resolve("schema-" + method + ".safetensors"), models, "--method", method,
+                    "--progress", "json"));
+            List<JsonNode> ev = events(r.out());
+            JsonNode done = ev.get(ev.size() - 1);
+            assertEquals("done", done.get("event").asText());
+            assertEquals(6, done.get("tensors").asInt());
+            assertEquals(3, done.get(method.equals("wudi") ? "optimised" : "scored").asInt(), r.out());
+            assertTrue(done.get("loss_after").asDouble() < done.get("loss_before").asDouble() || method.equals("ties"));
+        }
+        Wudi.Result missing = Wudi.run("merge", "--base", tmp.resolve("nope").toString(), "--model",
+                models.get(0).toString(), "--out", tmp.resolve("never.safetensors").toString(), "--progress", "json");
+        assertEquals(2, missing.exit());
+        List<JsonNode> ev = events(missing.out());
+        assertEquals(1, ev.size(), missing.out());
+        assertEquals("error", ev.get(0).get("event").asText());
+        assertEquals(2, ev.get(0).get("exit").asInt());
+        assertEquals(tmp.resolve("nope") + ": no such file or folder", ev.get(0).get("message").asText());
+
+        Wudi.Result unknown = Wudi.run("methods", "--json", "--bogus");
+        assertEquals(2, unknown.exit());
+        assertEquals("Unknown option: '--bogus'", events(unknown.out()).get(0).get("message").asText());
+
+        JsonNode methods = Wudi.json(Wudi.ok("methods", "--json").out());
+        assertEquals(1, methods.get("schema").asInt());
+        assertEquals("wudi", methods.get("methods").get(0).get("name").asText());
+        assertTrue(methods.get("methods").get(0).get("default").asBoolean());
+        JsonNode inspect = Wudi.json(Wudi.ok("inspect", "--json", base.toString()).out());
+        assertEquals(1, inspect.get("schema").asInt());
+        JsonNode plan = Wudi.json(Wudi.ok("plan", "--json", "--base", base.toString(), "--model",
+                models.get(0).toString(), "--model", models.get(1).toString()).out());
+        assertEquals(1, plan.get("schema").asInt());
+    }
+
     @Test
     void oneModelWithWudiIsWarnedWithWhatToDo() {
         Wudi.Result r = Wudi.ok(merge(tmp.resolve("one.safetensors"), List.of(models.get(0)),

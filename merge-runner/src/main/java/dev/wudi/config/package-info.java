@@ -1,0 +1,7 @@
+/**
+ * mergekit YAML configs read into merge options.
+ *
+ * <p>Internal: not part of the library's API, which is {@code dev.wudi.api}; this package may change in any
+ * release.
+ */
+package dev.wudi.config;

@@ -1,0 +1,7 @@
+/**
+ * PEFT LoRA adapters as models, and merges written as adapters.
+ *
+ * <p>Internal: not part of the library's API, which is {@code dev.wudi.api}; this package may change in any
+ * release.
+ */
+package dev.wudi.lora;

@@ -1,0 +1,7 @@
+/**
+ * The whole-checkpoint merge: planning, rules per tensor, output, reports.
+ *
+ * <p>Internal: not part of the library's API, which is {@code dev.wudi.api}; this package may change in any
+ * release.
+ */
+package dev.wudi.merge;

@@ -1,0 +1,7 @@
+/**
+ * Architectures and weight layouts (Linear, Conv1D, experts, convolutions).
+ *
+ * <p>Internal: not part of the library's API, which is {@code dev.wudi.api}; this package may change in any
+ * release.
+ */
+package dev.wudi.model;
