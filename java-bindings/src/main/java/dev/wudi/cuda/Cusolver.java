@@ -77,6 +77,24 @@ public final class Cusolver implements AutoCloseable {
         return lib;
     }
 
+    /**
+     * cuSOLVER's version ("11.7.3"), or null where it cannot be read (a library without cusolverGetVersion).
+     *
+     * @throws IllegalStateException where cuSOLVER does not load (see {@link #unavailableReason()})
+     */
+    public static synchronized String version() {
+        IntByReference v = new IntByReference();
+        try {
+            if (library().cusolverGetVersion(v) != 0) {
+                return null;
+            }
+        } catch (UnsatisfiedLinkError e) {
+            return null;
+        }
+        int x = v.getValue();
+        return (x / 1000) + "." + (x % 1000) / 100 + "." + x % 100;
+    }
+
     /** Where the loaded cuSOLVER came from, or null before the first handle. */
     public static synchronized String loadedFrom() {
         return libLocation == null ? null : libLocation.library() + " (" + libLocation.how() + ")";

@@ -18,6 +18,9 @@ interface CusolverNative extends Library {
     int CUBLAS_FILL_MODE_LOWER = 0;
     int CUBLAS_FILL_MODE_UPPER = 1;
 
+    /** cuSOLVER's version as major * 1000 + minor * 100 + patch. */
+    int cusolverGetVersion(IntByReference version);
+
     int cusolverDnCreate(PointerByReference handle);
 
     int cusolverDnDestroy(Pointer handle);

@@ -6,20 +6,20 @@ import dev.wudi.cuda.CudaStream;
 import java.util.Arrays;
 
 /** Median device time of a piece of stream work, by CUDA events, after warm-up runs (METHOD.md). */
-final class DeviceTimer implements AutoCloseable {
+public final class DeviceTimer implements AutoCloseable {
 
     private final CudaStream stream;
     private final CudaEvent start;
     private final CudaEvent end;
 
-    DeviceTimer(CudaDevice device, CudaStream stream) {
+    public DeviceTimer(CudaDevice device, CudaStream stream) {
         this.stream = stream;
         this.start = device.newEvent(true);
         this.end = device.newEvent(true);
     }
 
     /** Median milliseconds of {@code work} over {@code repeats} timed runs after {@code warmup} untimed ones. */
-    double medianMs(int warmup, int repeats, Runnable work) {
+    public double medianMs(int warmup, int repeats, Runnable work) {
         for (int i = 0; i < warmup; i++) {
             work.run();
         }

@@ -27,16 +27,27 @@ public final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats per kernel (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--ceiling-copy-mib", defaultValue = "1024",
+            description = "Size of the device-to-device copy that measures the bandwidth ceiling (default: ${DEFAULT-VALUE};"
+                    + " smaller understates it).")
+    int ceilingCopyMib;
+
+    @Option(names = "--ceiling-gemm", defaultValue = "8192",
+            description = "n of the n^3 SGEMM that measures the compute ceiling (default: ${DEFAULT-VALUE}; smaller"
+                    + " understates it).")
+    int ceilingGemm;
+
     @Override
     public Integer call() {
-        if (rows < 1 || cols < 1 || repeats < 1 || ordinal < 0) {
-            throw new Errors.UsageException("--rows, --cols and --repeats must be >= 1, --gpu >= 0");
+        if (rows < 1 || cols < 1 || repeats < 1 || ordinal < 0 || ceilingCopyMib < 1 || ceilingGemm < 1) {
+            throw new Errors.UsageException("--rows, --cols, --repeats, --ceiling-copy-mib and --ceiling-gemm must be"
+                    + " >= 1, --gpu >= 0");
         }
         ProbeResult probe = CudaBackends.probe();
         if (!probe.available()) {
             throw new BackendUnavailableException("the kernel bench needs a GPU: " + Backends.withoutFallback(probe.reason()), null);
         }
-        KernelBench.run(System.out, ordinal, rows, cols, repeats);
+        KernelBench.run(System.out, ordinal, rows, cols, repeats, (long) ceilingCopyMib << 20, ceilingGemm);
         return 0;
     }
 }

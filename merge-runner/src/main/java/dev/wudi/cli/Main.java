@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         description = "Data-free model merging with WUDI-Merging (arXiv 2503.08099) and classic baselines, streaming"
                 + " safetensors checkpoints one tensor at a time.",
         subcommands = {MergeCommand.class, MergekitYamlCommand.class, PlanCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class,
-                MethodsCommand.class, CommandLine.HelpCommand.class})
+                MethodsCommand.class, SelftestCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -19,7 +19,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed (merge, plan, inspect, demo, bench, methods)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed (merge, plan, inspect, demo, bench, methods, selftest)");
     }
 
     public static void main(String[] args) {
