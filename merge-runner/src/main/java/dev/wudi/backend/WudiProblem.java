@@ -51,6 +51,15 @@ public interface WudiProblem extends AutoCloseable {
                 + " use --device cpu or --solver adam");
     }
 
+    /**
+     * Tells the problem, before any task vector is added, which solver will run, so that it accumulates what that
+     * solver needs: the CPU's exact solver without a ridge accumulates C and D in double
+     * ({@link dev.wudi.solver.spectral.ExactMinimiser}). A backend that does not care ignores it; a problem told of
+     * one solver may refuse another.
+     */
+    default void expect(SolverSpec spec) {
+    }
+
     /** Frees native or device memory. Idempotent. */
     @Override
     void close();

@@ -420,10 +420,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      * @param needRms    the task vectors' RMS is needed (--lr auto): form them on the host
      * @param hostOnly   form the task vectors on the host even where the backend could from raw bytes
      */
-    private static Loaded load(Backend on, TensorJob job, int rows, int cols, boolean transposed, boolean needRms,
+    private Loaded load(Backend on, TensorJob job, int rows, int cols, boolean transposed, boolean needRms,
                                boolean hostOnly) throws IOException {
         int count = Math.toIntExact(job.numel());
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
+        problem.expect(solver);                      // e.g. the CPU's exact solver accumulates in double
         float[] w0 = null;
         List<Integer> zeros = new ArrayList<>();
         try {

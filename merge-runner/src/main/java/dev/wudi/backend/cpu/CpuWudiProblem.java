@@ -6,8 +6,10 @@ import dev.wudi.solver.Adam;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.GramForm;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.spectral.ExactMinimiser;
 import dev.wudi.solver.spectral.GramMatrices;
 import dev.wudi.solver.spectral.LapackEigen;
+import dev.wudi.solver.spectral.RidgeCholesky;
 import dev.wudi.solver.spectral.SpectralSolver;
 import java.util.Map;
 
@@ -31,6 +33,8 @@ final class CpuWudiProblem implements WudiProblem {
     private final RowParallel parallel;
     private final boolean nativePass;
     private GramForm gram;
+    /** Instead of gram, for the exact solver without a ridge: C and D in double ({@link #expect}). */
+    private ExactMinimiser exact;
 
     CpuWudiProblem(String tensorName, int rows, int cols, RowParallel parallel, boolean nativePass) {
         this.tensorName = tensorName;
@@ -41,9 +45,34 @@ final class CpuWudiProblem implements WudiProblem {
         this.gram = new GramForm(rows, cols);
     }
 
+    /**
+     * The exact solver without a ridge accumulates C and D in double ({@link ExactMinimiser}: it divides by C's small
+     * eigenvalues, which float32 cannot resolve); every other solver reads the float32 Gram form.
+     */
+    @Override
+    public void expect(SolverSpec spec) {
+        checkOpen();
+        if (spec instanceof SolverSpec.Exact e && e.ridge() == 0 && exact == null) {
+            if (gram.taskCount() > 0) {
+                throw new IllegalStateException("tensor " + tensorName + ": expect() after task vectors were added");
+            }
+            gram.close();
+            gram = null;
+            exact = new ExactMinimiser(rows, cols);
+        }
+    }
+
     @Override
     public void addTaskVector(float[] tau) {
         checkOpen();
+        if (exact != null) {
+            try {
+                exact.add(tau);
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("tensor " + tensorName + ": " + ex.getMessage(), ex);
+            }
+            return;
+        }
         try {
             gram.add(tau);
         } catch (IllegalArgumentException ex) {
@@ -54,18 +83,21 @@ final class CpuWudiProblem implements WudiProblem {
     @Override
     public int taskCount() {
         checkOpen();
-        return gram.taskCount();
+        return exact != null ? exact.taskCount() : gram.taskCount();
     }
 
     @Override
     public int zeroTaskCount() {
         checkOpen();
-        return gram.zeroTaskCount();
+        return exact != null ? exact.zeroTaskCount() : gram.zeroTaskCount();
     }
 
     @Override
     public WudiResult solveAdam(AdamConfig config, StepListener listener) {
         checkOpen();
+        if (exact != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": prepared for the exact solver, not Adam");
+        }
         if (gram.taskCount() == 0) {
             throw new IllegalStateException("tensor " + tensorName
                     + ": solveAdam called before any task vector was added");
@@ -106,8 +138,31 @@ final class CpuWudiProblem implements WudiProblem {
             return solveAdam(adam.config(), listener);
         }
         checkOpen();
-        if (gram.taskCount() == 0) {
+        if (taskCount() == 0) {
             throw new IllegalStateException("tensor " + tensorName + ": solve called before any task vector was added");
+        }
+        if (exact != null) {
+            if (!(spec instanceof SolverSpec.Exact e) || e.ridge() != 0) {
+                throw new IllegalStateException("tensor " + tensorName + ": prepared for the exact solver, not "
+                        + spec.describe());
+            }
+            ExactMinimiser.Solution s = exact.solve(0);
+            return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of("filter_param", 0.0,
+                    "rank_used", (double) s.rankUsed(), "eigen_seconds", s.eigenSeconds()));
+        }
+        if (spec instanceof SolverSpec.Exact e && e.ridge() > 0) {
+            float[] c = gram.c().toArray();
+            double trace = 0;
+            for (int i = 0; i < cols; i++) {
+                trace += c[i * cols + i];
+            }
+            RidgeCholesky.Solution s = RidgeCholesky.solve(c, gram.d().toArray(), rows, cols, e.ridge(), trace);
+            c = null;
+            if (s.tau() != null) {
+                return new WudiResult(s.tau(), gram.loss(gram.sum().toArray()), gram.loss(s.tau()), 0,
+                        Map.of("filter_param", e.ridge(), "cholesky_seconds", s.seconds()));
+            }
+            // not positive definite to working precision: the eigendecomposition handles it
         }
         SpectralSolver.Solution s = new SpectralSolver(new LapackEigen()).solve(gramMatrices(), spec);
         return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of(
@@ -117,11 +172,15 @@ final class CpuWudiProblem implements WudiProblem {
     /** A heap copy of C, D, tau0 and K, as the spectral solvers read them. */
     public GramMatrices gramMatrices() {
         checkOpen();
+        if (gram == null) {
+            throw new IllegalStateException("tensor " + tensorName + ": prepared for the exact solver in double; there"
+                    + " is no float32 Gram form");
+        }
         return new GramMatrices(rows, cols, gram.c().toArray(), gram.d().toArray(), gram.sum().toArray(), gram.k());
     }
 
     private void checkOpen() {
-        if (gram == null) {
+        if (gram == null && exact == null) {
             throw new IllegalStateException("tensor " + tensorName + ": problem used after close()");
         }
     }
@@ -131,6 +190,10 @@ final class CpuWudiProblem implements WudiProblem {
         if (gram != null) {
             gram.close();
             gram = null;
+        }
+        if (exact != null) {
+            exact.close();
+            exact = null;
         }
     }
 }

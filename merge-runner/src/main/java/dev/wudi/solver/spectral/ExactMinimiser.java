@@ -1,0 +1,269 @@
+package dev.wudi.solver.spectral;
+
+import dev.wudi.backend.cpu.OpenBlasEnvironment;
+import java.nio.DoubleBuffer;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.openblas.global.openblas;
+
+/**
+ * The exact minimiser tau_m = D C^+ of the interference loss (SPEC 2.3), to the precision of its float32 inputs.
+ *
+ * <p>Why double. C = sum_i w_i tau_i^T tau_i squares the task vectors' singular values: a direction in which they are
+ * 1e-4 of their largest has an eigenvalue 1e-8 of lambda_max. Accumulated in float32, C carries an error of about
+ * in * 2^-24 * lambda_max in every eigenvalue, so every eigenvalue below that is noise and must be dropped (the float32
+ * path's numerical zero, n * 2^-23 * lambda_max) although it carries real signal: on a 256 x 256 layer that cost the
+ * float32 exact solver a loss 2.4x the true minimum. The inputs themselves are exact float32 numbers, so C, D and K
+ * formed in double from them are exact to double rounding, and so are the products with the eigenvectors here.
+ *
+ * <p>The numerical zero. LAPACK's dsyevd returns eigenvalues with an absolute error of order n * 2^-53 * ||C||, and
+ * forming C in double adds an error of the same order (sums of at most rows * tasks products per element). An
+ * eigenvalue at or below {@link #zeroThreshold}(n, lambda_max) = n * 2^-52 * lambda_max is therefore indistinguishable
+ * from zero and gets coefficient 0 (where C is exactly rank-deficient, as it is whenever tasks * rows &lt; cols, its
+ * zero eigenvalues come out at ~1e-16 lambda_max and are dropped); every eigenvalue above is resolved to better than
+ * half its size, so 1 / lambda is meaningful and the minimiser agrees with a float64 pseudo-inverse.
+ *
+ * <p>Memory: C and one [rows, cols] product in double, dsyevd's workspace (about 2 n^2 doubles) while it runs; the
+ * float32 result. Not thread-safe; close it to free the native buffers.
+ */
+public final class ExactMinimiser implements AutoCloseable {
+
+    static {
+        OpenBlasEnvironment.prepare();                  // before openblas loads and reads its environment
+    }
+
+    private final int rows;
+    private final int cols;
+    private DoublePointer c;         // [cols, cols], upper triangle accumulated by dsyrk, mirrored before use
+    private DoublePointer d;         // [rows, cols]
+    private DoublePointer tau;       // scratch: the task vector being added, widened
+    private DoublePointer gram;      // scratch: its smaller Gram matrix
+    private final float[] tau0;
+    private double k;
+    private int tasks;
+    private int zeroTasks;
+
+    public ExactMinimiser(int rows, int cols) {
+        if (rows <= 0 || cols <= 0) {
+            throw new IllegalArgumentException("weight shape must be positive, got [" + rows + ", " + cols + "]");
+        }
+        int g = Math.min(rows, cols);
+        if ((long) rows * cols > Integer.MAX_VALUE || (long) cols * cols > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("weight [" + rows + ", " + cols + "] is too large for the exact solver");
+        }
+        this.rows = rows;
+        this.cols = cols;
+        this.c = zeros((long) cols * cols);
+        this.d = zeros((long) rows * cols);
+        this.tau = new DoublePointer((long) rows * cols);
+        this.gram = new DoublePointer((long) g * g);
+        this.tau0 = new float[rows * cols];
+    }
+
+    private static DoublePointer zeros(long n) {
+        DoublePointer p = new DoublePointer(n);
+        p.zero();
+        return p;
+    }
+
+    /** An eigenvalue at or below this is zero to double precision: n * 2^-52 * lambda_max (class comment). */
+    public static double zeroThreshold(int n, double lambdaMax) {
+        return Math.max(lambdaMax, 0) * n * 0x1p-52;
+    }
+
+    /**
+     * Folds in tau_i (row-major [rows, cols], float32): C += w tau^T tau, D += w tau tau^T tau, K += w ||tau tau^T||^2
+     * in double, w = 1 / ||tau||^2; tau0 += tau in float32, as every solver starts from. A zero task vector gets
+     * weight 0.
+     */
+    public void add(float[] taskVector) {
+        checkOpen();
+        if (taskVector.length != rows * cols) {
+            throw new IllegalArgumentException("task vector has " + taskVector.length + " values, the weight ["
+                    + rows + ", " + cols + "] needs " + ((long) rows * cols));
+        }
+        DoubleBuffer t = tau.asBuffer();
+        double norm2 = 0;
+        for (int i = 0; i < taskVector.length; i++) {
+            double x = taskVector[i];
+            t.put(i, x);
+            norm2 += x * x;
+            tau0[i] += taskVector[i];
+        }
+        if (!Double.isFinite(norm2)) {
+            throw new IllegalArgumentException("task vector " + (tasks + 1) + " holds NaN or infinite values");
+        }
+        tasks++;
+        if (norm2 == 0) {
+            zeroTasks++;
+            return;
+        }
+        double w = 1 / norm2;
+        if (rows >= cols) {
+            // G = tau^T tau [cols, cols]: C += w G, D += w tau G
+            openblas.cblas_dsyrk(openblas.CblasRowMajor, openblas.CblasUpper, openblas.CblasTrans, cols, rows, 1.0,
+                    tau, cols, 0.0, gram, cols);
+            mirror(gram, cols);
+            DoubleBuffer gb = gram.asBuffer();
+            DoubleBuffer cb = c.asBuffer();
+            for (int i = 0; i < cols * cols; i++) {
+                cb.put(i, cb.get(i) + w * gb.get(i));
+            }
+            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, cols,
+                    w, tau, cols, gram, cols, 1.0, d, cols);
+        } else {
+            // C += w tau^T tau (upper); H = tau tau^T [rows, rows]; D += w H tau
+            openblas.cblas_dsyrk(openblas.CblasRowMajor, openblas.CblasUpper, openblas.CblasTrans, cols, rows, w,
+                    tau, cols, 1.0, c, cols);
+            openblas.cblas_dsyrk(openblas.CblasRowMajor, openblas.CblasUpper, openblas.CblasNoTrans, rows, cols, 1.0,
+                    tau, cols, 0.0, gram, rows);
+            mirror(gram, rows);
+            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, rows,
+                    w, gram, rows, tau, cols, 1.0, d, cols);
+        }
+        DoubleBuffer gb = gram.asBuffer();
+        double gg = 0;
+        int g = Math.min(rows, cols);
+        for (int i = 0; i < g * g; i++) {
+            gg += gb.get(i) * gb.get(i);
+        }
+        k += w * gg;                                    // ||tau tau^T||^2 = ||tau^T tau||^2: the smaller Gram
+    }
+
+    public int taskCount() {
+        return tasks;
+    }
+
+    public int zeroTaskCount() {
+        return zeroTasks;
+    }
+
+    /** What a solve produced: tau_m (float32), the losses at tau0 and at tau_m, the rank used, and the time. */
+    public record Solution(float[] tau, double lossBefore, double lossAfter, int rankUsed, double eigenSeconds) {
+    }
+
+    /**
+     * tau_m = D C^+ (eigenvalues above {@link #zeroThreshold} only), or D (C + ridge I)^-1 for ridge &gt; 0, in
+     * double, rounded to float32 once at the end. The accumulated C is consumed: call once.
+     */
+    public Solution solve(double ridge) {
+        checkOpen();
+        if (!(ridge >= 0) || Double.isInfinite(ridge)) {
+            throw new IllegalArgumentException("ridge must be >= 0, got " + ridge);
+        }
+        double before = loss(tau0);
+        if (tasks == zeroTasks) {
+            // C = 0, D = 0: every task vector is zero, and so is the minimiser
+            return new Solution(new float[rows * cols], before, before, 0, 0);
+        }
+        mirror(c, cols);
+        DoublePointer w = new DoublePointer(cols);
+        long t0 = System.nanoTime();
+        int info;
+        // row-major upper = column-major lower of the same symmetric matrix; V comes back over c, one eigenvector
+        // per column (row-major), ascending
+        info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', cols, c, cols, w);
+        double eigenSeconds = (System.nanoTime() - t0) / 1e9;
+        if (info != 0) {
+            w.close();
+            throw new ArithmeticException("LAPACK dsyevd failed on C [" + cols + ", " + cols + "] (info " + info + ")");
+        }
+        DoubleBuffer wb = w.asBuffer();
+        double lmax = wb.get(cols - 1);
+        double tol = ridge > 0 ? -1 : zeroThreshold(cols, lmax);
+        // B = D V [rows, cols]; column j scaled by 1 / (lambda_j + ridge), or 0 at a numerical zero
+        DoublePointer b = tau;                           // the scratch is free now: reuse it for B
+        openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, cols,
+                1.0, d, cols, c, cols, 0.0, b, cols);
+        double[] scale = new double[cols];
+        int used = 0;
+        for (int j = 0; j < cols; j++) {
+            double lam = wb.get(j);
+            if (lam > tol && lam + ridge > 0) {
+                scale[j] = 1 / (lam + ridge);
+                used++;
+            }
+        }
+        DoubleBuffer bb = b.asBuffer();
+        // The loss at the solution from the spectrum, in double: with tau = B V^T and B = (D V) diag(s), tau v_j =
+        // s_j (D V)_j, so L = sum_j (lambda_j s_j^2 - 2 s_j) ||(D V)_j||^2 + K (C and D are consumed below)
+        double[] dd = new double[cols];
+        for (int i = 0; i < rows; i++) {
+            int row = i * cols;
+            for (int j = 0; j < cols; j++) {
+                double x = bb.get(row + j);
+                dd[j] += x * x;
+            }
+        }
+        double after = k;
+        for (int j = 0; j < cols; j++) {
+            after += (wb.get(j) * scale[j] * scale[j] - 2 * scale[j]) * dd[j];
+        }
+        w.close();
+        for (int i = 0; i < rows; i++) {
+            int row = i * cols;
+            for (int j = 0; j < cols; j++) {
+                bb.put(row + j, bb.get(row + j) * scale[j]);
+            }
+        }
+        // tau_m = B V^T, into d (no longer needed)
+        openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, rows, cols, cols,
+                1.0, b, cols, c, cols, 0.0, d, cols);
+        DoubleBuffer db = d.asBuffer();
+        float[] out = new float[rows * cols];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) db.get(i);
+        }
+        return new Solution(out, before, Math.max(0, after), used, eigenSeconds);
+    }
+
+    /**
+     * L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K in double, with the accumulated C and D (before
+     * {@link #solve}, which consumes them).
+     */
+    public double loss(float[] t) {
+        checkOpen();
+        mirror(c, cols);
+        DoubleBuffer x = tau.asBuffer();
+        for (int i = 0; i < t.length; i++) {
+            x.put(i, t[i]);
+        }
+        try (DoublePointer p = new DoublePointer((long) rows * cols)) {
+            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols,
+                    cols, 1.0, tau, cols, c, cols, 0.0, p, cols);
+            DoubleBuffer pb = p.asBuffer();
+            DoubleBuffer db = d.asBuffer();
+            double acc = 0;
+            for (int i = 0; i < t.length; i++) {
+                acc += (pb.get(i) - 2 * db.get(i)) * t[i];
+            }
+            return Math.max(0, acc + k);
+        }
+    }
+
+    /** Copies the upper triangle of the row-major [n, n] a onto its lower one (dsyrk writes one triangle). */
+    private static void mirror(DoublePointer a, int n) {
+        DoubleBuffer b = a.asBuffer();
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) {
+                b.put(j * n + i, b.get(i * n + j));
+            }
+        }
+    }
+
+    private void checkOpen() {
+        if (c == null) {
+            throw new IllegalStateException("ExactMinimiser used after close()");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (c != null) {
+            c.close();
+            d.close();
+            tau.close();
+            gram.close();
+            c = null;
+        }
+    }
+}
