@@ -18,6 +18,16 @@ public interface WudiProblem extends AutoCloseable {
      */
     void addTaskVector(float[] tau);
 
+    /**
+     * As {@link #addTaskVector(float[])}, saying how precisely the task vector is known: {@code elementNoise} is the
+     * size (absolute, per element) of the rounding its inputs carry, e.g. u * (|W_i| + |W_0|) for W_i - W_0 read from
+     * checkpoints of unit roundoff u. The exact solver does not resolve directions that noise of that size alone
+     * could create ({@link dev.wudi.solver.spectral.ExactMinimiser}); other solvers ignore it.
+     */
+    default void addTaskVector(float[] tau, double elementNoise) {
+        addTaskVector(tau);
+    }
+
     /** Number of task vectors added so far. */
     int taskCount();
 

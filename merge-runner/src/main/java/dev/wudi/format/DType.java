@@ -21,6 +21,20 @@ public enum DType {
         return bytes;
     }
 
+    /**
+     * The unit roundoff of a floating type: the largest relative error of rounding a real number to it (2^-24 for
+     * F32, 2^-11 for F16, 2^-8 for BF16, 2^-53 for F64); NaN for the other types.
+     */
+    public double unitRoundoff() {
+        switch (this) {
+            case F32: return 0x1p-24;
+            case F16: return 0x1p-11;
+            case BF16: return 0x1p-8;
+            case F64: return 0x1p-53;
+            default: return Double.NaN;
+        }
+    }
+
     /** True for the floating types the merge arithmetic reads and writes (F32, F16, BF16). */
     public boolean mergeable() {
         return this == F32 || this == F16 || this == BF16;

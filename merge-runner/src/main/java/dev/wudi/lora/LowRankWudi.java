@@ -28,9 +28,9 @@ import org.bytedeco.openblas.global.openblas;
  * so C's eigenvectors with nonzero eigenvalues are U W (c = W diag(lambda) W^T) and every filter's solution
  * tau = keep tau0 - tau0 V diag(a) V^T + D V diag(b) V^T is x U^T with x = keep t0 - t0 W diag(a) W^T + d W diag(b) W^T
  * [rows, R]: the merged task vector is exactly of rank at most R, which is what lets the result be an adapter again.
- * The eigenvalues filtered as numerical zeros are those a float32 C of dimension cols would have
- * ({@link SpectralFilter#coefficients(SymmetricEigen.EigenPairs, int)}), so this and the dense computation drop
- * the same eigenpairs. Everything here is in double (the matrices are small); the cost is O(rows R^2 + cols R^2) per
+ * The eigenvalues filtered as numerical zeros are those the dense computation drops: a float32 C's of dimension cols
+ * for the filters ({@link SpectralFilter#coefficients(SymmetricEigen.EigenPairs, int)}), double's for the exact
+ * solver (dev.wudi.solver.spectral.ExactMinimiser), none with a ridge. Everything here is in double (the matrices are small); the cost is O(rows R^2 + cols R^2) per
  * task instead of the dense O(rows cols^2) and an eigendecomposition of [cols, cols].
  */
 public final class LowRankWudi {
@@ -132,7 +132,11 @@ public final class LowRankWudi {
         double[] vecs = c.clone();
         SymmetricEigen.EigenPairs e = LapackEigen.decomposeInPlace(vecs, r);
         long e1 = System.nanoTime();
-        SpectralFilter.Coefficients co = filter.coefficients(e, cols);
+        // the numerical zero as the dense computation's: float32 C's for the filters, double's for the exact solver
+        // (ExactMinimiser: its own rounding floor is far below, the factors being exact), none with a ridge
+        SpectralFilter.Coefficients co = filter.kind() != SpectralFilter.Kind.EXACT ? filter.coefficients(e, cols)
+                : filter.coefficients(e, cols, filter.param() > 0 ? -1
+                        : dev.wudi.solver.spectral.ExactMinimiser.zeroThreshold(cols, e.max()));
         if (co.keepSum()) {
             System.arraycopy(sum, 0, x, 0, x.length);
         }

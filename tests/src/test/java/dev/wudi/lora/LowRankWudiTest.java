@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.hub.PeftAdapter;
 import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
+import dev.wudi.solver.spectral.ExactMinimiser;
 import dev.wudi.solver.spectral.GramMatrices;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SpectralFilter;
@@ -49,7 +50,22 @@ class LowRankWudiTest {
         }
         GramMatrices g = GramMatrices.of(rows, cols, dense);
         SymmetricEigen.EigenPairs e = new LapackEigen().decompose(g.c(), cols);
-        List<SpectralFilter> filters = List.of(new SpectralFilter(SpectralFilter.Kind.EXACT, 0, 0),
+        // the exact solver: against the dense exact minimiser in double, which both now are (ExactMinimiser): the dense
+        // task vectors are s B A rounded to float32 (relative u), which the least-squares solution amplifies by at most
+        // the task vectors' condition, sqrt(lambda_max / lambda_min) over the eigenvalues used
+        try (ExactMinimiser exact = new ExactMinimiser(rows, cols)) {
+            dense.forEach(exact::add);
+            ExactMinimiser.Solution d = exact.solve(0);
+            LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, factors, new SpectralFilter(SpectralFilter.Kind.EXACT,
+                    0, 0));
+            assertEquals(d.rankUsed(), s.used(), "exact: eigenpairs used");
+            double smallest = e.values()[Math.min(d.rankUsed(), e.n()) - 1];
+            double bound = 8.0 * Math.sqrt(rows) * U * Math.sqrt(e.max() / Math.abs(smallest));
+            double rel = relative(s.dense(), d.tau());
+            assertTrue(rel <= bound, "exact: factor solution differs from the dense one by " + rel + ", bound " + bound);
+            assertEquals(d.lossAfter(), s.lossAfter(), bound * Math.abs(d.lossBefore()), "exact: loss after");
+        }
+        List<SpectralFilter> filters = List.of(
                 new SpectralFilter(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0),
                 new SpectralFilter(SpectralFilter.Kind.TIKHONOV, Double.NaN, 0),
                 new SpectralFilter(SpectralFilter.Kind.LANDWEBER, Double.NaN, 0),

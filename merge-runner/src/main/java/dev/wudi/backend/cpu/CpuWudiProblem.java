@@ -64,10 +64,15 @@ final class CpuWudiProblem implements WudiProblem {
 
     @Override
     public void addTaskVector(float[] tau) {
+        addTaskVector(tau, Double.NaN);
+    }
+
+    @Override
+    public void addTaskVector(float[] tau, double elementNoise) {
         checkOpen();
         if (exact != null) {
             try {
-                exact.add(tau);
+                exact.add(tau, elementNoise);
             } catch (IllegalArgumentException ex) {
                 throw new IllegalArgumentException("tensor " + tensorName + ": " + ex.getMessage(), ex);
             }

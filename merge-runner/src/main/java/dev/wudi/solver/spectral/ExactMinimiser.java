@@ -41,6 +41,8 @@ public final class ExactMinimiser implements AutoCloseable {
     private double k;
     private int tasks;
     private int zeroTasks;
+    /** sum_i w_i delta_i^2 (sqrt(rows) + sqrt(cols))^2: the largest eigenvalue rounding noise alone gives C. */
+    private double noiseFloor;
 
     public ExactMinimiser(int rows, int cols) {
         if (rows <= 0 || cols <= 0) {
@@ -71,11 +73,32 @@ public final class ExactMinimiser implements AutoCloseable {
     }
 
     /**
+     * The numerical zero of this problem: the larger of double's ({@link #zeroThreshold}) and what the rounding of
+     * the inputs can create. A task vector known to within delta per element (its inputs' rounding: u |W_i| + u |W_0|
+     * for W_i - W_0 from checkpoints of unit roundoff u) can differ from the true one by a matrix E whose largest
+     * singular value is about delta (sqrt(rows) + sqrt(cols)) (the edge of a random matrix's spectrum), so C can gain
+     * eigenvalues up to sum_i w_i delta_i^2 (sqrt(rows) + sqrt(cols))^2 from rounding alone, and by Weyl's inequality
+     * every eigenvalue moves by as much. Twice that, and a factor 2 for the edge estimate: an eigenvalue above
+     * 4 x the floor is known to better than half its size, so dividing by it fits the data, not the rounding.
+     */
+    double zeroThreshold(double lambdaMax) {
+        return Math.max(zeroThreshold(cols, lambdaMax), 4 * noiseFloor);
+    }
+
+    /**
      * Folds in tau_i (row-major [rows, cols], float32): C += w tau^T tau, D += w tau tau^T tau, K += w ||tau tau^T||^2
      * in double, w = 1 / ||tau||^2; tau0 += tau in float32, as every solver starts from. A zero task vector gets
      * weight 0.
      */
     public void add(float[] taskVector) {
+        add(taskVector, Double.NaN);
+    }
+
+    /**
+     * As {@link #add(float[])} with the size of the rounding its inputs carry per element ({@code elementNoise};
+     * NaN: only the float32 rounding of the task vector itself, 2^-24 times its RMS).
+     */
+    public void add(float[] taskVector, double elementNoise) {
         checkOpen();
         if (taskVector.length != rows * cols) {
             throw new IllegalArgumentException("task vector has " + taskVector.length + " values, the weight ["
@@ -98,6 +121,9 @@ public final class ExactMinimiser implements AutoCloseable {
             return;
         }
         double w = 1 / norm2;
+        double delta = Double.isNaN(elementNoise) ? 0x1p-24 * Math.sqrt(norm2 / taskVector.length) : elementNoise;
+        double edge = Math.sqrt(rows) + Math.sqrt(cols);
+        noiseFloor += w * delta * delta * edge * edge;
         if (rows >= cols) {
             // G = tau^T tau [cols, cols]: C += w G, D += w tau G
             openblas.cblas_dsyrk(openblas.CblasRowMajor, openblas.CblasUpper, openblas.CblasTrans, cols, rows, 1.0,
@@ -169,7 +195,7 @@ public final class ExactMinimiser implements AutoCloseable {
         }
         DoubleBuffer wb = w.asBuffer();
         double lmax = wb.get(cols - 1);
-        double tol = ridge > 0 ? -1 : zeroThreshold(cols, lmax);
+        double tol = ridge > 0 ? -1 : zeroThreshold(lmax);
         // B = D V [rows, cols]; column j scaled by 1 / (lambda_j + ridge), or 0 at a numerical zero
         DoublePointer b = tau;                           // the scratch is free now: reuse it for B
         openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, cols,

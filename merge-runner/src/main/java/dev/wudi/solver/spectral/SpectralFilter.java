@@ -181,9 +181,18 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
      * (see {@link #zeroThreshold(SymmetricEigen.EigenPairs, int)}).
      */
     public Coefficients coefficients(SymmetricEigen.EigenPairs e, int dimension) {
+        return coefficients(e, dimension, zeroThreshold(e, dimension));
+    }
+
+    /**
+     * As {@link #coefficients(SymmetricEigen.EigenPairs, int)} with the numerical zero given: the exact solver in
+     * double ({@link ExactMinimiser#zeroThreshold(int, double)}), or none (negative) with a ridge, where
+     * 1 / (lambda + rho) stays bounded and the Cholesky solve keeps every eigenvalue.
+     */
+    public Coefficients coefficients(SymmetricEigen.EigenPairs e, int dimension, double zeroThreshold) {
         int n = e.n();
         double p = resolveParam(e, dimension);
-        double tol = zeroThreshold(e, dimension);
+        double tol = zeroThreshold;
         double lmax = e.max();
         int limit = rank == 0 ? n : Math.min(rank, n);
         double[] a = new double[n];
