@@ -141,7 +141,9 @@ public final class CheckpointMerge {
      * @return e.g. "wudi (adam lr 1.0E-5, 300 steps)"
      */
     public String describe() {
-        return new Merger(options, Backends.cpu(1), null).methodDescription();
+        try (Backend cpu = Backends.cpu(1)) {           // the description names no device; closed at once
+            return new Merger(options, cpu, null).methodDescription();
+        }
     }
 
     /** MergeEvents seen through the engine's listener. */

@@ -194,6 +194,8 @@ class LibraryTest {
         assertEquals(List.of("started 3 2", NAMES[0] + " wudi true", NAMES[1] + " wudi true", NAMES[2] + " base false"),
                 seen);
         assertEquals(out, r.out());
+        assertEquals("wudi (adam lr 1.0E-5, 300 steps)", CheckpointMerge.builder(base, out).models(models).build()
+                .describe());
         assertEquals(2, r.optimisedCount());
         assertTrue(r.totalLossAfter() < r.totalLossBefore());
         assertTrue(r.toJson().contains("\"tensors\""));
