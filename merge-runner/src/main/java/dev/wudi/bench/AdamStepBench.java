@@ -61,15 +61,15 @@ public final class AdamStepBench {
      * @param threads      CPU threads (OpenBLAS and the element-wise pass); 0 = all cores
      * @param tasks        number of random task vectors n (8 for the paper's CLIP benchmark)
      * @param steps        one-GEMM Adam steps run per shape (at least 2; the first is not timed)
-     * @param literalSteps literal-formula steps timed per shape after one warm-up step (it is slow)
+     * @param literalSteps literal-formula steps timed per shape after one warm-up step (it is slow; 0 skips it)
      * @param shapes       [out, in] pairs
      * @param pass         the Adam pass to time (native or Java; AUTO takes the native one where the jar has it)
      * @return the measured rows
      */
     public static List<Row> run(PrintStream out, int threads, int tasks, int steps, int literalSteps,
                                 List<int[]> shapes, CpuBackend.AdamPassChoice pass) {
-        if (steps < 2 || literalSteps < 1 || tasks < 1) {
-            throw new IllegalArgumentException("need steps >= 2, literalSteps >= 1 and tasks >= 1");
+        if (steps < 2 || literalSteps < 0 || tasks < 1) {
+            throw new IllegalArgumentException("need steps >= 2, literalSteps >= 0 and tasks >= 1");
         }
         List<Row> rows = new ArrayList<>();
         try (CpuBackend backend = new CpuBackend(threads, pass)) {
@@ -82,10 +82,10 @@ public final class AdamStepBench {
                     + literalSteps + " steps after one warm-up. 300-step times are the best step x 300"
                     + " (extrapolated).");
             out.println();
-            out.println("| shape [out, in] | setup ms | step ms best / median | bare sgemm ms best / median "
-                    + "| GEMM GFLOP/s in step | bare sgemm GFLOP/s | step / bare (best) | step / bare (median) "
-                    + "| literal step ms | ours x300 s | literal x300 s | ours / literal |");
-            out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+            out.println("| shape [out, in] | setup ms | setup GFLOP/s (% of bare sgemm's) | step ms best / median"
+                    + " | bare sgemm ms best / median | GEMM GFLOP/s in step | bare sgemm GFLOP/s | step / bare (best)"
+                    + " | step / bare (median) | literal step ms | ours x300 s | literal x300 s | ours / literal |");
+            out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             double oursTotal = 0.0;
             double setupTotal = 0.0;
             double literalTotal = 0.0;
@@ -97,20 +97,27 @@ public final class AdamStepBench {
                 oursTotal += ours300;
                 setupTotal += r.setupMs() / 1e3;
                 literalTotal += lit300;
+                double setupGflops = tasks * setupFlops(r.out(), r.in()) / r.setupMs() / 1e6;
+                boolean literal = !Double.isNaN(r.literalStepMs());
                 out.println(String.format(Locale.ROOT,
-                        "| [%d, %d] | %.0f | %.2f / %.2f | %.2f / %.2f | %.1f | %.1f | %.0f%% | %.0f%% | %.1f | %.2f | %.1f | %.2f%% |",
-                        r.out(), r.in(), r.setupMs(), r.stepBestMs(), r.stepMedianMs(), r.bareBestMs(),
+                        "| [%d, %d] | %.0f | %.1f (%.0f%%) | %.2f / %.2f | %.2f / %.2f | %.1f | %.1f | %.0f%% | %.0f%% | %s | %.2f | %s | %s |",
+                        r.out(), r.in(), r.setupMs(), setupGflops, 100.0 * setupGflops / r.bareGflops(),
+                        r.stepBestMs(), r.stepMedianMs(), r.bareBestMs(),
                         r.bareMedianMs(), r.stepGflops(), r.bareGflops(), 100.0 * r.bareBestMs() / r.stepBestMs(),
-                        100.0 * r.bareMedianMs() / r.stepMedianMs(), r.literalStepMs(), ours300, lit300,
-                        100.0 * ours300 / lit300));
+                        100.0 * r.bareMedianMs() / r.stepMedianMs(),
+                        literal ? String.format(Locale.ROOT, "%.1f", r.literalStepMs()) : "-", ours300,
+                        literal ? String.format(Locale.ROOT, "%.1f", lit300) : "-",
+                        literal ? String.format(Locale.ROOT, "%.2f%%", 100.0 * ours300 / lit300) : "-"));
                 out.flush();
             }
-            out.println(String.format(Locale.ROOT, "| **total** | | | | | | | | | %.2f | %.1f | %.2f%% |",
-                    oursTotal, literalTotal, 100.0 * oursTotal / literalTotal));
-            // our one-off Gram-form setup (the literal formula has none) counted on our side as well
-            out.println(String.format(Locale.ROOT, "| **total with our setup** | %.0f | | | | | | | | %.2f | %.1f | %.2f%% |",
-                    setupTotal * 1e3, oursTotal + setupTotal, literalTotal,
-                    100.0 * (oursTotal + setupTotal) / literalTotal));
+            if (literalSteps > 0) {
+                out.println(String.format(Locale.ROOT, "| **total** | | | | | | | | | | %.2f | %.1f | %.2f%% |",
+                        oursTotal, literalTotal, 100.0 * oursTotal / literalTotal));
+                // our one-off Gram-form setup (the literal formula has none) counted on our side as well
+                out.println(String.format(Locale.ROOT, "| **total with our setup** | %.0f | | | | | | | | | %.2f | %.1f"
+                        + " | %.2f%% |", setupTotal * 1e3, oursTotal + setupTotal, literalTotal,
+                        100.0 * (oursTotal + setupTotal) / literalTotal));
+            }
         }
         return rows;
     }
@@ -156,14 +163,28 @@ public final class AdamStepBench {
             }));
         }
 
-        long[] at = new long[literalSteps + 2];
-        LiteralWudi.solve(out, in, taus, cfg.withIterations(literalSteps + 1), (t, l) -> at[t] = System.nanoTime());
-        double[] literalMs = new double[literalSteps];
-        for (int t = 2; t <= literalSteps + 1; t++) {
-            literalMs[t - 2] = (at[t] - at[t - 1]) / 1e6;
+        double literalBest = Double.NaN;             // --literal-steps 0: minutes per step at LLM shapes, skipped
+        if (literalSteps > 0) {
+            long[] at = new long[literalSteps + 2];
+            LiteralWudi.solve(out, in, taus, cfg.withIterations(literalSteps + 1), (t, l) -> at[t] = System.nanoTime());
+            double[] literalMs = new double[literalSteps];
+            for (int t = 2; t <= literalSteps + 1; t++) {
+                literalMs[t - 2] = (at[t] - at[t - 1]) / 1e6;
+            }
+            literalBest = best(literalMs);
         }
+        return new Row(out, in, setupMs, best(stepMs), median(stepMs), best(bareMs), median(bareMs), literalBest);
+    }
 
-        return new Row(out, in, setupMs, best(stepMs), median(stepMs), best(bareMs), median(bareMs), best(literalMs));
+    /**
+     * Flops of folding one task vector into the Gram form (GramForm.add), as its BLAS calls count them: for out &gt;= in
+     * a SYRK G = tau^T tau (out in (in + 1)) and D += w tau G (2 out in^2); else a SYRK into C (out in (in + 1)), one of
+     * H = tau tau^T (in out (out + 1)) and D += w H tau (2 out^2 in).
+     */
+    static double setupFlops(int out, int in) {
+        double o = out;
+        double i = in;
+        return o >= i ? o * i * (i + 1) + 2 * o * i * i : o * i * (i + 1) + i * o * (o + 1) + 2 * o * o * i;
     }
 
     static double best(double[] x) {

@@ -84,6 +84,13 @@ class CliTest {
         assertEquals(0, java.exit(), java.toString());
         assertTrue(java.out().contains("Adam pass: Java"), java.toString());
         assertTrue(java.out().contains("| [24, 16] |"), java.toString());
+        // at LLM shapes the literal formula takes minutes a step: --literal-steps 0 leaves it out
+        Cli.Result noLiteral = Cli.run("bench", "step", "--steps", "3", "--literal-steps", "0", "--tasks", "2",
+                "--shapes", "24x16");
+        assertEquals(0, noLiteral.exit(), noLiteral.toString());
+        String row = noLiteral.out().lines().filter(l -> l.startsWith("| [24, 16] |")).findFirst().orElseThrow();
+        assertTrue(row.endsWith("| - | - |"), row);
+        assertFalse(noLiteral.out().contains("**total**"), "no literal totals without the literal formula");
     }
 
     @Test
