@@ -1,9 +1,9 @@
 package dev.wudi.bench;
 
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.cpu.Blas;
+import dev.wudi.linalg.Blas;
 import dev.wudi.backend.cpu.CpuBackend;
-import dev.wudi.backend.cpu.NativeFloats;
+import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.LiteralWudi;
 import java.io.PrintStream;

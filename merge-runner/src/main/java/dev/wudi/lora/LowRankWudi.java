@@ -4,7 +4,7 @@ import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas.CblasTrans;
 
-import dev.wudi.backend.cpu.OpenBlasEnvironment;
+import dev.wudi.linalg.OpenBlasEnvironment;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SpectralFilter;
 import dev.wudi.solver.spectral.SymmetricEigen;

@@ -1,6 +1,6 @@
 package dev.wudi.lora;
 
-import dev.wudi.backend.cpu.OpenBlasEnvironment;
+import dev.wudi.linalg.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
 /**

@@ -1,7 +1,7 @@
 package dev.wudi.solver;
 
-import dev.wudi.backend.cpu.Blas;
-import dev.wudi.backend.cpu.NativeFloats;
+import dev.wudi.linalg.Blas;
+import dev.wudi.linalg.NativeFloats;
 import java.nio.FloatBuffer;
 
 /**

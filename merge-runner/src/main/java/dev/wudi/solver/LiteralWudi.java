@@ -2,7 +2,7 @@ package dev.wudi.solver;
 
 import dev.wudi.backend.WudiProblem.StepListener;
 import dev.wudi.backend.WudiResult;
-import dev.wudi.backend.cpu.NativeFloats;
+import dev.wudi.linalg.NativeFloats;
 import java.util.List;
 
 /**

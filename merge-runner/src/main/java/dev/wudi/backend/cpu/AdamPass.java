@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.Adam;
 
 /**

@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.linalg.Blas;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.cpu.CpuAdamKernel;

@@ -1,5 +1,7 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.linalg.Blas;
+import dev.wudi.linalg.NativeFloats;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.solver.Adam;

@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.Adam;
 import dev.wudi.solver.GramForm;
 import java.nio.FloatBuffer;

@@ -1,6 +1,6 @@
 package dev.wudi.solver.spectral;
 
-import dev.wudi.backend.cpu.OpenBlasEnvironment;
+import dev.wudi.linalg.OpenBlasEnvironment;
 import java.nio.DoubleBuffer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.openblas.global.openblas;

@@ -4,7 +4,7 @@ import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas.CblasTrans;
 
-import dev.wudi.backend.cpu.OpenBlasEnvironment;
+import dev.wudi.linalg.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
 /** Row-major float32 GEMM on heap arrays (OpenBLAS), for the spectral solvers and LoRA products. */

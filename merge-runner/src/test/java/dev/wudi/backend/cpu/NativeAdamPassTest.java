@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.linalg.NativeFloats;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

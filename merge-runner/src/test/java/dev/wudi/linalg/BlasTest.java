@@ -1,4 +1,4 @@
-package dev.wudi.backend.cpu;
+package dev.wudi.linalg;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package dev.wudi.backend.cpu;
+package dev.wudi.linalg;
 
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -61,7 +61,7 @@ public final class NativeFloats implements AutoCloseable {
     }
 
     /** The address of element 0, for native code that takes raw pointers (valid until close()). */
-    long address() {
+    public long address() {
         return pointer().address();
     }
 

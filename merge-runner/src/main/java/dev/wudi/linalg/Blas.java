@@ -1,4 +1,4 @@
-package dev.wudi.backend.cpu;
+package dev.wudi.linalg;
 
 import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas.CblasRowMajor;

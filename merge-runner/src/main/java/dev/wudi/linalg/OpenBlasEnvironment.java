@@ -1,4 +1,4 @@
-package dev.wudi.backend.cpu;
+package dev.wudi.linalg;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
