@@ -1,6 +1,7 @@
 package dev.wudi.solver.spectral;
 
 import dev.wudi.linalg.OpenBlasEnvironment;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.openblas.global.openblas;
 
 /**
@@ -36,13 +37,10 @@ public final class LapackEigen implements SymmetricEigen {
         if (n <= 0 || c.length != (long) n * n) {
             throw new IllegalArgumentException("expected an [" + n + ", " + n + "] matrix, got " + c.length + " values");
         }
-        double[] a = new double[c.length];
         if (doublePrecision) {
-            for (int i = 0; i < c.length; i++) {
-                a[i] = c[i];
-            }
-            return decomposeInPlace(a, n);
+            return decomposeWidened(c, n);
         }
+        double[] a = new double[c.length];
         double[] w = new double[n];
         int info;
         {
@@ -57,6 +55,32 @@ public final class LapackEigen implements SymmetricEigen {
             }
         }
         return sorted(info, a, w, n, name());
+    }
+
+    /**
+     * dsyevd on C widened into a native buffer: a heap double[] would be copied again by the JNI call, and that copy
+     * and dsyevd's own workspace (about 2 n^2 doubles) would be alive together (an extra n^2 doubles, 970 MB at
+     * n = 11008). The eigenvectors come back to the heap only after the workspace is freed.
+     */
+    private static EigenPairs decomposeWidened(float[] c, int n) {
+        double[] w = new double[n];
+        double[] vectors;
+        int info;
+        try (DoublePointer a = new DoublePointer((long) n * n); DoublePointer wp = new DoublePointer(n)) {
+            java.nio.DoubleBuffer ab = a.asBuffer();
+            for (int i = 0; i < c.length; i++) {
+                ab.put(i, c[i]);
+            }
+            // jobz 'V' (vectors), uplo 'U'; row-major: the upper triangle of the row-major array
+            info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', n, a, n, wp);
+            if (info != 0) {
+                return sorted(info, null, w, n, "lapack-dsyevd");     // throws, naming the failure
+            }
+            vectors = new double[c.length];
+            ab.get(0, vectors);
+            wp.get(w);
+        }
+        return sorted(info, vectors, w, n, "lapack-dsyevd");
     }
 
     /**
