@@ -443,33 +443,41 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 w0 = readPaperOrientation(job.base(), rows, cols, transposed);
                 float[] tau = new float[count];
                 float[] stored = transposed ? new float[count] : null;
-                double w0Squares = 0;
-                for (float x : w0) {
-                    w0Squares += (double) x * x;
+                // the inputs' rounding, which only the exact solver without a ridge reads (ExactMinimiser): not
+                // measured on Adam's path, where it would be one more pass over every weight for nothing
+                boolean needNoise = solver instanceof SolverSpec.Exact e && e.ridge() == 0;
+                double w0Rms = 0;
+                if (needNoise) {
+                    double w0Squares = 0;
+                    for (float x : w0) {
+                        w0Squares += (double) x * x;
+                    }
+                    w0Rms = Math.sqrt(w0Squares / count);
                 }
-                double w0Rms = Math.sqrt(w0Squares / count);
                 double u0 = job.base().info().dtype().unitRoundoff();
                 for (int i = 0; i < job.models().size(); i++) {
                     TensorRef delta = job.models().get(i).deltaOver(job.base());
-                    double noise;                    // the rounding the inputs carry, per element (WudiProblem)
+                    double noise = Double.NaN;       // the rounding the inputs carry, per element (WudiProblem)
                     if (delta != null) {
                         readPaperOrientation(delta, rows, cols, transposed, stored, tau);  // tau_i = scaling B A
-                        double s = 0;
                         for (int j = 0; j < count; j++) {
-                            s += (double) tau[j] * tau[j];
+                            sumSquares += (double) tau[j] * tau[j];
                         }
-                        sumSquares += s;
-                        noise = 0x1p-24 * Math.sqrt(s / count);     // exact factors: float32 of tau itself
+                        // exact factors: only the float32 rounding of tau itself, the problem's default (NaN)
                     } else {
                         readPaperOrientation(job.models().get(i), rows, cols, transposed, stored, tau);
                         double wiSquares = 0;
                         for (int j = 0; j < count; j++) {
-                            wiSquares += (double) tau[j] * tau[j];
+                            if (needNoise) {
+                                wiSquares += (double) tau[j] * tau[j];
+                            }
                             tau[j] -= w0[j];             // tau_i = W_i - W_0 in float32
                             sumSquares += (double) tau[j] * tau[j];
                         }
-                        double ui = job.models().get(i).info().dtype().unitRoundoff();
-                        noise = ui * Math.sqrt(wiSquares / count) + u0 * w0Rms;   // W_i and W_0 as stored
+                        if (needNoise) {
+                            double ui = job.models().get(i).info().dtype().unitRoundoff();
+                            noise = ui * Math.sqrt(wiSquares / count) + u0 * w0Rms;   // W_i and W_0 as stored
+                        }
                     }
                     int zeroBefore = problem.zeroTaskCount();
                     problem.addTaskVector(tau, noise);

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
+import dev.wudi.backend.cuda.EmulatedDriver;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,34 +59,11 @@ class SelftestEmulatedTest {
         return cmd;
     }
 
-    private static int cc(List<String> cmd, StringBuilder log) throws InterruptedException {
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            log.append(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
-            return p.waitFor(120, TimeUnit.SECONDS) ? p.exitValue() : -1;
-        } catch (IOException e) {
-            log.append(e);
-            return -1;
-        }
-    }
-
     @Test
     void everyCheckPassesOnTheEmulatedDriverAndTheJsonSaysSo() throws Exception {
-        Path c = Path.of("..", "java-bindings", "src", "test", "c").toAbsolutePath().normalize();
-        Assumptions.assumeTrue(Files.isDirectory(c), "emulator sources not found at " + c);
-        Path references = Path.of("..", "cuda-kernels", "check").toAbsolutePath().normalize();
-        StringBuilder log = new StringBuilder();
-        int rc = cc(List.of("cc", "-O2", "-ffp-contract=off", "-I", references.toString(), "-shared", "-fPIC",
-                "-Wl,-soname,libcuda.so.1", "-o", dir.resolve("libcuda.so.1").toString(),
-                c.resolve("emulated_libcuda.c").toString(), "-lm"), log);
-        rc |= cc(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o",
-                dir.resolve("libcublas.so.13").toString(), c.resolve("emulated_cublas.c").toString()), log);
-        rc |= cc(List.of("cc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libcusolver.so.12", "-o",
-                dir.resolve("libcusolver.so.12").toString(), c.resolve("emulated_cusolver.c").toString(), "-lm"), log);
-        Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the emulated driver: " + log);
-        Map<String, String> env = Map.of("LD_LIBRARY_PATH", dir.toString(),
-                "WUDI_CUBLAS", dir.resolve("libcublas.so.13").toString(),
-                "WUDI_CUSOLVER", dir.resolve("libcusolver.so.12").toString());
+        EmulatedDriver driver = EmulatedDriver.build(dir);
+        Map<String, String> env = Map.of("LD_LIBRARY_PATH", driver.cuda().getParent().toString(),
+                "WUDI_CUBLAS", driver.cublas().toString(), "WUDI_CUSOLVER", driver.cusolver().toString());
 
         Run r = run(wudi(), env);
         assertEquals(0, r.exit(), r.out() + r.err());

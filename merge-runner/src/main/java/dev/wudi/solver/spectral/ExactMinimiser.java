@@ -34,6 +34,7 @@ public final class ExactMinimiser implements AutoCloseable {
     private final int rows;
     private final int cols;
     private DoublePointer c;         // [cols, cols], upper triangle accumulated by dsyrk, mirrored before use
+    private boolean cMirrored;       // the lower triangle of c is current (no task vector added since)
     private DoublePointer d;         // [rows, cols]
     private DoublePointer tau;       // scratch: the task vector being added, widened
     private DoublePointer gram;      // scratch: its smaller Gram matrix
@@ -120,6 +121,7 @@ public final class ExactMinimiser implements AutoCloseable {
             zeroTasks++;
             return;
         }
+        cMirrored = false;
         double w = 1 / norm2;
         double delta = Double.isNaN(elementNoise) ? 0x1p-24 * Math.sqrt(norm2 / taskVector.length) : elementNoise;
         double edge = Math.sqrt(rows) + Math.sqrt(cols);
@@ -181,7 +183,7 @@ public final class ExactMinimiser implements AutoCloseable {
             // C = 0, D = 0: every task vector is zero, and so is the minimiser
             return new Solution(new float[rows * cols], before, before, 0, 0);
         }
-        mirror(c, cols);
+        mirrorC();
         DoublePointer w = new DoublePointer(cols);
         long t0 = System.nanoTime();
         int info;
@@ -248,7 +250,7 @@ public final class ExactMinimiser implements AutoCloseable {
      */
     public double loss(float[] t) {
         checkOpen();
-        mirror(c, cols);
+        mirrorC();
         DoubleBuffer x = tau.asBuffer();
         for (int i = 0; i < t.length; i++) {
             x.put(i, t[i]);
@@ -263,6 +265,14 @@ public final class ExactMinimiser implements AutoCloseable {
                 acc += (pb.get(i) - 2 * db.get(i)) * t[i];
             }
             return Math.max(0, acc + k);
+        }
+    }
+
+    /** Makes C whole once after the last task vector: loss() and solve() both read it (a pass over cols^2). */
+    private void mirrorC() {
+        if (!cMirrored) {
+            mirror(c, cols);
+            cMirrored = true;
         }
     }
 

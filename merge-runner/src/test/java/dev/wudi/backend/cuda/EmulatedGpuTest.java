@@ -40,27 +40,12 @@ class EmulatedGpuTest {
 
     @Test
     void cudaBackendOnTheEmulatedDriver() throws Exception {
-        Path c = Path.of("..", "java-bindings", "src", "test", "c").toAbsolutePath().normalize();
-        Assumptions.assumeTrue(Files.isDirectory(c), "emulator sources not found at " + c);
-        Path cuda = dir.resolve("libcuda.so.1");
-        Path cublas = dir.resolve("libcublas.so.13");
-        Path cusolver = dir.resolve("libcusolver.so.12");
-        StringBuilder log = new StringBuilder();
-        Path references = Path.of("..", "cuda-kernels", "check").toAbsolutePath().normalize();
-        int rc = run(List.of("cc", "-O2", "-ffp-contract=off", "-I", references.toString(), "-shared", "-fPIC",
-                "-Wl,-soname,libcuda.so.1", "-o",
-                cuda.toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"), log);
-        rc |= run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o",
-                cublas.toString(), c.resolve("emulated_cublas.c").toString()), log);
-        rc |= run(List.of("cc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libcusolver.so.12", "-o",
-                cusolver.toString(), c.resolve("emulated_cusolver.c").toString(), "-lm"), log);
-        Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the emulated driver: " + log);
-
+        EmulatedDriver driver = EmulatedDriver.build(dir);
         StringBuilder out = new StringBuilder();
         int code = run(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
                 "-Dwudi.cuda.stageChunkBytes=4096",   // every transfer crosses several pinned chunks
                 "-cp", System.getProperty("java.class.path"), EmulatedGpuMain.class.getName(),
-                cuda.toString(), cublas.toString(), cusolver.toString()), out);
+                driver.cuda().toString(), driver.cublas().toString(), driver.cusolver().toString()), out);
         String text = out.toString();
         assertEquals(0, code, text);
         Matcher m = Pattern.compile("started=(\\d+) succeeded=(\\d+) skipped=(\\d+) failed=(\\d+)").matcher(text);
