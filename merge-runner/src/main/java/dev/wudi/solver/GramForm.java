@@ -27,11 +27,11 @@ public final class GramForm implements AutoCloseable {
 
     private final int rows;
     private final int cols;
-    private final NativeFloats c;        // SYRK updates only the upper triangle: mirrored before it is read
+    private NativeFloats c;              // SYRK updates only the upper triangle: mirrored before it is read
     private final NativeFloats d;
     private final NativeFloats sum;
-    private final NativeFloats tau;      // scratch: the task vector being added
-    private final NativeFloats gram;     // scratch: the smaller Gram matrix of tau_i, [g, g]
+    private NativeFloats tau;            // scratch: the task vector being added
+    private NativeFloats gram;           // scratch: the smaller Gram matrix of tau_i, [g, g]
     private final int gramSize;
     private double k;
     private int tasks;
@@ -57,6 +57,9 @@ public final class GramForm implements AutoCloseable {
 
     /** Folds in task vector tau_i, row-major [rows, cols]. The array is only read. */
     public void add(float[] taskVector) {
+        if (tau == null || c == null) {
+            throw new IllegalStateException("task vector added after the Gram form was handed to a solver");
+        }
         if (taskVector.length != rows * cols) {
             throw new IllegalArgumentException("task vector has " + taskVector.length + " values, the weight ["
                     + rows + ", " + cols + "] needs " + ((long) rows * cols));
@@ -131,6 +134,9 @@ public final class GramForm implements AutoCloseable {
 
     /** C = sum_i w_i tau_i^T tau_i, [cols, cols], both triangles filled. Do not modify. */
     public NativeFloats c() {
+        if (c == null) {
+            throw new IllegalStateException("C was handed to a solver that decomposed it in place (takeC)");
+        }
         if (!mirrored) {
             Blas.mirrorUpper(c, cols);
             mirrored = true;
@@ -170,9 +176,16 @@ public final class GramForm implements AutoCloseable {
 
     /** L(tau_m) for a heap array, with its own GEMM (tests and one-off evaluations). */
     public double loss(float[] tauM) {
-        try (NativeFloats t = NativeFloats.of(tauM); NativeFloats p = new NativeFloats(rows * cols)) {
-            Blas.sgemm(false, false, rows, cols, cols, 1.0f, t, c(), 0.0f, p);
-            return loss(t, p);
+        try (NativeFloats t = NativeFloats.of(tauM)) {
+            return loss(t);
+        }
+    }
+
+    /** L(tau_m) with its own GEMM into a scratch P that is freed on return. */
+    public double loss(NativeFloats tauM) {
+        try (NativeFloats p = new NativeFloats(rows * cols)) {
+            Blas.sgemm(false, false, rows, cols, cols, 1.0f, tauM, c(), 0.0f, p);
+            return loss(tauM, p);
         }
     }
 
@@ -189,12 +202,37 @@ public final class GramForm implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees the scratch buffers of {@link #add} (a task vector and the smaller Gram matrix: at [4096, 11008], 247 MB)
+     * once every task vector is in; adding another afterwards is refused.
+     */
+    public void releaseScratch() {
+        if (tau != null) {
+            tau.close();
+            gram.close();
+            tau = null;
+            gram = null;
+        }
+    }
+
+    /**
+     * Hands C (mirrored) to the caller, who may overwrite it (an in-place eigendecomposition) and must close it:
+     * {@link #c()} and {@link #loss(float[])} refuse afterwards, D, K and tau_0 stay.
+     */
+    public NativeFloats takeC() {
+        NativeFloats taken = c();
+        releaseScratch();
+        c = null;
+        return taken;
+    }
+
     @Override
     public void close() {
-        c.close();
+        if (c != null) {
+            c.close();
+        }
         d.close();
         sum.close();
-        tau.close();
-        gram.close();
+        releaseScratch();
     }
 }

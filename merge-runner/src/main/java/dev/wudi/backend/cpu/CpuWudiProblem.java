@@ -12,6 +12,7 @@ import dev.wudi.solver.spectral.ExactMinimiser;
 import dev.wudi.solver.spectral.GramMatrices;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.RidgeCholesky;
+import dev.wudi.solver.spectral.SpectralFilter;
 import dev.wudi.solver.spectral.SpectralSolver;
 import java.util.Map;
 
@@ -136,8 +137,10 @@ final class CpuWudiProblem implements WudiProblem {
     }
 
     /**
-     * Adam as {@link #solveAdam}; exact, flow and spectral through one LAPACK eigendecomposition of C
-     * ({@link SpectralSolver}) on a heap copy of the Gram form.
+     * Adam as {@link #solveAdam}; the exact solver in double ({@link ExactMinimiser}) or, with a ridge, by Cholesky
+     * ({@link RidgeCholesky}); flow and spectral by a float32 eigendecomposition of C in place, of the eigenvectors
+     * the filter uses only ({@link SpectralSolver#solveInPlace}), after which this problem's C is spent: one solve
+     * per problem.
      */
     @Override
     public WudiResult solve(SolverSpec spec, StepListener listener) {
@@ -171,7 +174,9 @@ final class CpuWudiProblem implements WudiProblem {
             }
             // not positive definite to working precision: the eigendecomposition handles it
         }
-        SpectralSolver.Solution s = new SpectralSolver(new LapackEigen()).solve(gramMatrices(), spec);
+        SpectralFilter filter = SpectralSolver.filterOf(spec);
+        SpectralSolver.Solution s = SpectralSolver.inPlaceServes(filter) ? SpectralSolver.solveInPlace(gram, filter)
+                : new SpectralSolver(new LapackEigen()).solve(gramMatrices(), filter);
         return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of(
                 "filter_param", s.param(), "rank_used", (double) s.used(), "eigen_seconds", s.eigenSeconds()));
     }

@@ -113,7 +113,12 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
      * the threshold stays the full C's, so both computations filter the same eigenpairs.
      */
     public static double zeroThreshold(SymmetricEigen.EigenPairs e, int dimension) {
-        return Math.max(e.max(), 0) * dimension * 0x1p-23;
+        return zeroThreshold(e.values(), dimension);
+    }
+
+    /** As {@link #zeroThreshold(SymmetricEigen.EigenPairs, int)} for eigenvalues in descending order. */
+    public static double zeroThreshold(double[] values, int dimension) {
+        return Math.max(values.length == 0 ? 0 : values[0], 0) * dimension * 0x1p-23;
     }
 
     /** The number of eigenvalues above the numerical zero. */
@@ -130,15 +135,15 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
 
     /** The data-free cutoff eigenvalue lambda_c = fraction * trace(C) / rank(C) (over nonzero eigenvalues). */
     public static double defaultCutoff(SymmetricEigen.EigenPairs e, double fraction) {
-        return defaultCutoff(e, fraction, e.n());
+        return defaultCutoff(e.values(), fraction, e.n());
     }
 
     /** As {@link #defaultCutoff(SymmetricEigen.EigenPairs, double)} with the numerical zero of C's dimension. */
-    static double defaultCutoff(SymmetricEigen.EigenPairs e, double fraction, int dimension) {
-        double tol = zeroThreshold(e, dimension);
+    static double defaultCutoff(double[] values, double fraction, int dimension) {
+        double tol = zeroThreshold(values, dimension);
         double sum = 0;
         int r = 0;
-        for (double v : e.values()) {
+        for (double v : values) {
             if (v > tol) {
                 sum += v;
                 r++;
@@ -149,14 +154,14 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
 
     /** The filter's parameter for this spectrum: the given one, or the data-free default. */
     public double resolveParam(SymmetricEigen.EigenPairs e) {
-        return resolveParam(e, e.n());
+        return resolveParam(e.values(), e.n());
     }
 
-    private double resolveParam(SymmetricEigen.EigenPairs e, int dimension) {
+    private double resolveParam(double[] values, int dimension) {
         if (!Double.isNaN(param)) {
             return param;
         }
-        double lc = defaultCutoff(e, cutoff, dimension);
+        double lc = defaultCutoff(values, cutoff, dimension);
         if (!(lc > 0)) {
             return 1; // C = 0: every coefficient is 0 whatever the parameter
         }
@@ -166,7 +171,7 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
             case TIKHONOV:
                 return lc;
             case LANDWEBER:
-                return Math.max(1, e.max() / lc);
+                return Math.max(1, values[0] / lc);
             default:
                 return 0; // exact: no ridge
         }
@@ -181,7 +186,7 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
      * (see {@link #zeroThreshold(SymmetricEigen.EigenPairs, int)}).
      */
     public Coefficients coefficients(SymmetricEigen.EigenPairs e, int dimension) {
-        return coefficients(e, dimension, zeroThreshold(e, dimension));
+        return coefficients(e.values(), dimension, zeroThreshold(e, dimension));
     }
 
     /**
@@ -190,16 +195,25 @@ public record SpectralFilter(Kind kind, double param, int rank, double cutoff) {
      * 1 / (lambda + rho) stays bounded and the Cholesky solve keeps every eigenvalue.
      */
     public Coefficients coefficients(SymmetricEigen.EigenPairs e, int dimension, double zeroThreshold) {
-        int n = e.n();
-        double p = resolveParam(e, dimension);
+        return coefficients(e.values(), dimension, zeroThreshold);
+    }
+
+    /**
+     * The coefficients for eigenvalues alone (descending, all of C's: the data-free default reads the whole
+     * spectrum), as {@link #coefficients(SymmetricEigen.EigenPairs, int, double)}: a solver that computes only the
+     * eigenvectors it needs asks this first how many that is ({@link Coefficients#used()}).
+     */
+    public Coefficients coefficients(double[] values, int dimension, double zeroThreshold) {
+        int n = values.length;
+        double p = resolveParam(values, dimension);
         double tol = zeroThreshold;
-        double lmax = e.max();
+        double lmax = n == 0 ? 0 : values[0];
         int limit = rank == 0 ? n : Math.min(rank, n);
         double[] a = new double[n];
         double[] b = new double[n];
         int used = 0;
         for (int j = 0; j < limit; j++) {
-            double lam = e.values()[j];
+            double lam = values[j];
             if (!(lam > tol)) {
                 break; // descending: the rest are zero too
             }
