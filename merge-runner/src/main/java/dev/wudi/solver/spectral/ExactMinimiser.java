@@ -1,6 +1,7 @@
 package dev.wudi.solver.spectral;
 
 import dev.wudi.linalg.OpenBlasEnvironment;
+import dev.wudi.linalg.SelectedEigenpairs;
 import java.nio.DoubleBuffer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.openblas.global.openblas;
@@ -22,7 +23,9 @@ import org.bytedeco.openblas.global.openblas;
  * zero eigenvalues come out at ~1e-16 lambda_max and are dropped); every eigenvalue above is resolved to better than
  * half its size, so 1 / lambda is meaningful and the minimiser agrees with a float64 pseudo-inverse.
  *
- * <p>Memory: C and one [rows, cols] product in double, dsyevd's workspace (about 2 n^2 doubles) while it runs; the
+ * <p>Memory: C, D and one [rows, cols] scratch in double, and the r eigenvectors used (r &lt;= cols) while the
+ * eigendecomposition runs ({@link SelectedEigenpairs}: reduction to tridiagonal form in place, MRRR for the r
+ * eigenvectors only; dsyevd would need C, a workspace of 2 n^2 doubles and, row-major, a transposed copy); the
  * float32 result. Not thread-safe; close it to free the native buffers.
  */
 public final class ExactMinimiser implements AutoCloseable {
@@ -35,6 +38,7 @@ public final class ExactMinimiser implements AutoCloseable {
     private final int cols;
     private DoublePointer c;         // [cols, cols], upper triangle accumulated by dsyrk, mirrored before use
     private boolean cMirrored;       // the lower triangle of c is current (no task vector added since)
+    private boolean consumed;        // solve() decomposed C in place: it holds reflectors now
     private DoublePointer d;         // [rows, cols]
     private DoublePointer tau;       // scratch: the task vector being added, widened
     private DoublePointer gram;      // scratch: its smaller Gram matrix
@@ -184,64 +188,60 @@ public final class ExactMinimiser implements AutoCloseable {
             return new Solution(new float[rows * cols], before, before, 0, 0);
         }
         mirrorC();
-        DoublePointer w = new DoublePointer(cols);
-        long t0 = System.nanoTime();
-        int info;
-        // row-major upper = column-major lower of the same symmetric matrix; V comes back over c, one eigenvector
-        // per column (row-major), ascending
-        info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', cols, c, cols, w);
-        double eigenSeconds = (System.nanoTime() - t0) / 1e9;
-        if (info != 0) {
-            w.close();
-            throw new ArithmeticException("LAPACK dsyevd failed on C [" + cols + ", " + cols + "] (info " + info + ")");
-        }
-        DoubleBuffer wb = w.asBuffer();
-        double lmax = wb.get(cols - 1);
-        double tol = ridge > 0 ? -1 : zeroThreshold(lmax);
-        // B = D V [rows, cols]; column j scaled by 1 / (lambda_j + ridge), or 0 at a numerical zero
-        DoublePointer b = tau;                           // the scratch is free now: reuse it for B
-        openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, cols,
-                1.0, d, cols, c, cols, 0.0, b, cols);
-        double[] scale = new double[cols];
-        int used = 0;
-        for (int j = 0; j < cols; j++) {
-            double lam = wb.get(j);
-            if (lam > tol && lam + ridge > 0) {
-                scale[j] = 1 / (lam + ridge);
-                used++;
+        consumed = true;
+        gram.close();                                   // the add() scratch is not needed any more
+        gram = null;
+        // C = V diag(lambda) V^T in place, only the eigenvectors of the eigenvalues used (the leading ones: above the
+        // numerical zero, or all with a ridge); C's storage holds reflectors afterwards
+        double[] tolerance = new double[1];
+        try (SelectedEigenpairs e = SelectedEigenpairs.decomposeDouble(c, cols, values -> {
+            tolerance[0] = ridge > 0 ? -1 : zeroThreshold(values[0]);
+            int r = 0;
+            while (r < values.length && values[r] > tolerance[0] && values[r] + ridge > 0) {
+                r++;
             }
-        }
-        DoubleBuffer bb = b.asBuffer();
-        // The loss at the solution from the spectrum, in double: with tau = B V^T and B = (D V) diag(s), tau v_j =
-        // s_j (D V)_j, so L = sum_j (lambda_j s_j^2 - 2 s_j) ||(D V)_j||^2 + K (C and D are consumed below)
-        double[] dd = new double[cols];
-        for (int i = 0; i < rows; i++) {
-            int row = i * cols;
-            for (int j = 0; j < cols; j++) {
-                double x = bb.get(row + j);
-                dd[j] += x * x;
+            return r;
+        })) {
+            int used = e.k();
+            double[] lambda = e.values();
+            if (used == 0) {
+                return new Solution(new float[rows * cols], before, Math.max(0, k), 0, e.seconds());
             }
-        }
-        double after = k;
-        for (int j = 0; j < cols; j++) {
-            after += (wb.get(j) * scale[j] * scale[j] - 2 * scale[j]) * dd[j];
-        }
-        w.close();
-        for (int i = 0; i < rows; i++) {
-            int row = i * cols;
-            for (int j = 0; j < cols; j++) {
-                bb.put(row + j, bb.get(row + j) * scale[j]);
+            DoublePointer vt = e.vectorsTDouble();      // V_r^T [r, cols]
+            // B = D V_r [rows, r], into the add() scratch (free now); column j scaled by 1 / (lambda_j + ridge)
+            DoublePointer b = tau;
+            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, rows, used, cols,
+                    1.0, d, cols, vt, cols, 0.0, b, used);
+            DoubleBuffer bb = b.asBuffer();
+            // The loss at the solution from the spectrum, in double: with tau = B V_r^T and B = (D V_r) diag(s),
+            // tau v_j = s_j (D V)_j (0 off V_r), so L = sum_j (lambda_j s_j^2 - 2 s_j) ||(D V)_j||^2 + K
+            double[] scale = new double[used];
+            double[] dd = new double[used];
+            for (int j = 0; j < used; j++) {
+                scale[j] = 1 / (lambda[j] + ridge);
             }
+            for (int i = 0; i < rows; i++) {
+                int row = i * used;
+                for (int j = 0; j < used; j++) {
+                    double x = bb.get(row + j);
+                    dd[j] += x * x;
+                    bb.put(row + j, x * scale[j]);
+                }
+            }
+            double after = k;
+            for (int j = 0; j < used; j++) {
+                after += (lambda[j] * scale[j] * scale[j] - 2 * scale[j]) * dd[j];
+            }
+            // tau_m = B V_r^T, into d (no longer needed)
+            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, used,
+                    1.0, b, used, vt, cols, 0.0, d, cols);
+            DoubleBuffer db = d.asBuffer();
+            float[] out = new float[rows * cols];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (float) db.get(i);
+            }
+            return new Solution(out, before, Math.max(0, after), used, e.seconds());
         }
-        // tau_m = B V^T, into d (no longer needed)
-        openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, rows, cols, cols,
-                1.0, b, cols, c, cols, 0.0, d, cols);
-        DoubleBuffer db = d.asBuffer();
-        float[] out = new float[rows * cols];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (float) db.get(i);
-        }
-        return new Solution(out, before, Math.max(0, after), used, eigenSeconds);
     }
 
     /**
@@ -290,6 +290,9 @@ public final class ExactMinimiser implements AutoCloseable {
         if (c == null) {
             throw new IllegalStateException("ExactMinimiser used after close()");
         }
+        if (consumed) {
+            throw new IllegalStateException("ExactMinimiser used after solve(), which decomposes C in place");
+        }
     }
 
     @Override
@@ -298,7 +301,9 @@ public final class ExactMinimiser implements AutoCloseable {
             c.close();
             d.close();
             tau.close();
-            gram.close();
+            if (gram != null) {
+                gram.close();
+            }
             c = null;
         }
     }
