@@ -23,7 +23,31 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        nativeMemoryBudget();
         System.exit(execute(args));
+    }
+
+    /**
+     * JavaCPP refuses native allocations past its maxBytes, by default the heap's maximum (-Xmx, a quarter of the
+     * machine unless set), and past a resident size of twice that. The solvers' working sets are native and freed
+     * explicitly, not by the GC that budget is meant for, so on a 16 GB machine a 13B-shaped exact solve (4.2 GB of
+     * native buffers) would fail although it fits: the CLI budgets the machine's memory instead, unless the user set
+     * either property. Runs before any JavaCPP class is loaded.
+     */
+    static void nativeMemoryBudget() {
+        long machine = -1;
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            machine = os.getTotalMemorySize();
+        }
+        if (machine <= 0) {
+            return;
+        }
+        for (String property : new String[] {"org.bytedeco.javacpp.maxBytes", "org.bytedeco.javacpp.maxPhysicalBytes"}) {
+            if (System.getProperty(property) == null && System.getProperty(property.toLowerCase(java.util.Locale.ROOT)) == null) {
+                System.setProperty(property, Long.toString(machine));
+            }
+        }
     }
 
     /** Runs the CLI and returns the exit code (for tests). */

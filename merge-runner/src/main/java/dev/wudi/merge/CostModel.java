@@ -8,11 +8,11 @@ import dev.wudi.solver.SolverSpec;
  * Estimates of what each planned tensor costs: floating-point operations, peak memory of the solver's state,
  * and time at a given rate. The counts follow the engine's own arithmetic (SPEC 2.2, docs/design.md): per
  * matrix [r = out, c = in] and n task vectors, the Gram form costs n (3 r c^2) where r >= c (SYRK, then D = tau G)
- * or n (r c^2 + 3 r^2 c) otherwise; each Adam step one [r, c] x [c, c] product, 2 r c^2; the spectral solvers an
- * eigendecomposition (about 9 c^3 for LAPACK's dsyevd with vectors) and three [r, c] x [c, c] products.
+ * or n (r c^2 + 3 r^2 c) otherwise; each Adam step one [r, c] x [c, c] product, 2 r c^2; the other solvers as
+ * {@link #spectralFlops} counts them.
  * Memory counts float32 copies: Adam keeps C [c, c], the smaller Gram matrix, and about nine [r, c] arrays
  * (D, the sum, a task vector, tau_m, m, v, the product P, W_0 and one read buffer; one more where the matrix
- * is turned from [in, out]); the spectral solvers a heap copy of C, D and tau_0 and the double eigenvectors.
+ * is turned from [in, out]); the other solvers as {@link #spectralFloats} counts them.
  * Element-wise work streams in chunks of a million elements per model.
  */
 public final class CostModel {
@@ -51,8 +51,8 @@ public final class CostModel {
                 solve = (a.config().iterations() + 1) * 2 * r * c * c;
                 floats = c * c + min * min + (9 + (m.transposed() ? 1 : 0)) * r * c;
             } else {
-                solve = 9 * c * c * c + 3 * 2 * r * c * c;
-                floats = 2 * c * c + min * min + 12 * r * c + 6 * c * c;  // + a heap copy, doubles as 2 floats
+                solve = spectralFlops(s, r, c);
+                floats = spectralFloats(s, r, c, min) + (m.transposed() ? r * c : 0);
             }
             int lowRank = loraRank(e, m);
             if (!(s instanceof SolverSpec.Adam) && lowRank > 0) {
@@ -71,6 +71,48 @@ public final class CostModel {
         double flops = e.action() == MergePlan.Action.COPY || e.action() == MergePlan.Action.FROM_MODEL
                 ? 0 : (double) numel * (n + 1) * 2;
         return new Cost(flops, 4L * chunk * (n + 2), readBytes / bytesPerSecond);
+    }
+
+    /**
+     * The work of the non-Adam solvers on one [r, c] matrix: the reduction of C to tridiagonal form (4/3 c^3) and the
+     * back-transformation of the eigenvectors used (2 c^3 at most), then three [r, c] x [c, c] products (the loss
+     * before, and tau0 V, D V and the update together at most); the exact solver does it in double, which runs at
+     * about half the rate: counted twice. With a ridge, a Cholesky factorisation (c^3 / 3) and its solve (2 r c^2).
+     */
+    static double spectralFlops(SolverSpec s, double r, double c) {
+        double eigen = (4.0 / 3 + 2) * c * c * c + 3 * 2 * r * c * c;
+        if (s instanceof SolverSpec.Exact e && e.ridge() == 0) {
+            return 2 * eigen;
+        }
+        if (s instanceof SolverSpec.Exact) {
+            return c * c * c / 3 + 2 * r * c * c + 2 * r * c * c;
+        }
+        return eigen;
+    }
+
+    /**
+     * The peak, in floats, of the non-Adam solvers on one [r, c] matrix on the CPU (an upper bound: the eigenvectors
+     * kept are counted as all c of them):
+     * <ul>
+     * <li>spectral and flow ({@code SpectralSolver.solveInPlace}): C and the eigenvectors used, 2 c^2, or while the
+     *     task vectors are added C and the smaller Gram matrix; D, the sum, the task vector being added or the two
+     *     [r, r_used] products, the product for the loss, W_0, the read buffer and the result: 7 r c;</li>
+     * <li>exact without a ridge ({@code ExactMinimiser}, in double: a double counts as 2 floats): C and the
+     *     eigenvectors used, 4 c^2; the smaller Gram matrix while adding, 2 min^2; D, the scratch, the loss's product
+     *     in double, the float32 sum, W_0, the read buffer and the result: 9 r c;</li>
+     * <li>exact with a ridge ({@code RidgeCholesky}): the Gram form (c^2 + min^2 + 3 r c), a heap copy of C and D the
+     *     factorisation overwrites and the copy the native call may make of them (2 c^2 + 2 r c), W_0 and the read
+     *     buffer; in double (an ill-conditioned C + rho I), C and D widened too (2 c^2 + 2 r c more).</li>
+     * </ul>
+     */
+    static double spectralFloats(SolverSpec s, double r, double c, double min) {
+        if (s instanceof SolverSpec.Exact e && e.ridge() == 0) {
+            return 4 * c * c + 2 * min * min + 9 * r * c;
+        }
+        if (s instanceof SolverSpec.Exact) {
+            return 5 * c * c + min * min + 9 * r * c;
+        }
+        return 2 * c * c + min * min + 7 * r * c;
     }
 
     /**

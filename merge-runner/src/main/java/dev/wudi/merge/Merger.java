@@ -10,6 +10,7 @@ import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
+import dev.wudi.checkpoint.FreeSpace;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.cuda.CudaException;
 import dev.wudi.format.DType;
@@ -334,7 +335,13 @@ public final class Merger {
                         // lets an asynchronous backend load the next WUDI tensor while this one solves
                         wudi.upcoming(nextJobOf(rule, rules, entries, index));
                     }
-                    TensorRecord rec = mergeOne(entries.get(index), spec, rule, index, writer);
+                    TensorRecord rec;
+                    try {
+                        rec = mergeOne(entries.get(index), spec, rule, index, writer);
+                    } catch (OutOfMemoryError e) {
+                        throw new OutOfMemory(spec.name(), CostModel.of(entries.get(index), options,
+                                CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).peakBytes(), e);
+                    }
                     records.add(rec);
                     outputBytes += spec.byteSize();
                     try {
@@ -368,6 +375,14 @@ public final class Merger {
                         ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
                         + writer.temporaryPath() + ": free space and rerun the same command with --resume to"
                         + " continue"
+                        : "; the temporary output was removed";
+                throw new IOException(e.getMessage() + kept, e.getCause());
+            } catch (OutOfMemory e) {
+                // as for a full disk: the tensors before this one are done, and a JVM given more memory resumes there
+                writer.keepPartialOnClose();
+                String kept = writer.keepsPartial()
+                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
+                        + writer.temporaryPath() + ": rerun the same command with more memory and --resume to continue"
                         : "; the temporary output was removed";
                 throw new IOException(e.getMessage() + kept, e.getCause());
             } catch (MergeInterruptedException e) {
@@ -629,6 +644,21 @@ public final class Merger {
 
         WriteFailure(String message, IOException cause) {
             super(message, cause);
+        }
+    }
+
+    /**
+     * A tensor that ran out of memory: the heap (-Xmx) or JavaCPP's native budget (its maxBytes, which the CLI sets
+     * to the machine's memory), or native memory the system refused. Named with the plan's estimate of its peak.
+     */
+    private static final class OutOfMemory extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        OutOfMemory(String tensor, long plannedBytes, OutOfMemoryError cause) {
+            super("tensor " + tensor + ": out of memory (" + cause.getMessage() + "); `wudi plan` estimates its peak at "
+                    + FreeSpace.human(plannedBytes) + " besides the JVM: give the JVM more (WUDI_JAVA_OPTS='-Xmx..'"
+                    + " for the heap, -Dorg.bytedeco.javacpp.maxBytes=.. for native buffers) or choose a solver that"
+                    + " needs less (`wudi plan --solver ...` compares them)", cause);
         }
     }
 

@@ -29,12 +29,18 @@ final class Cli {
     /** As {@link #run(List, String...)} with these environment variables set and those named in unset removed. */
     static Result run(Map<String, String> env, List<String> unset, List<String> jvmArgs, String... args)
             throws IOException, InterruptedException {
+        return run("dev.wudi.cli.Main", env, unset, jvmArgs, args);
+    }
+
+    /** As {@link #run(Map, List, List, String...)} with another main class (one that wraps Main). */
+    static Result run(String mainClass, Map<String, String> env, List<String> unset, List<String> jvmArgs,
+                      String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.wudi.cli.Main");
+        cmd.add(mainClass);
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile("wudi-cli", ".out");
         Path err = Files.createTempFile("wudi-cli", ".err");
