@@ -45,8 +45,12 @@ public final class LayerMerge implements AutoCloseable {
     private final List<String> warnings = new ArrayList<>();
     private boolean closed;
 
-    private LayerMerge(Backend backend, Solver solver, int threads) {
+    /** Where the exact solver moved from the device asked for to the CPU: that warning, on every result. */
+    private final String note;
+
+    private LayerMerge(Backend backend, Solver solver, int threads, String note) {
         this.backend = backend;
+        this.note = note;
         this.rule = new WudiRule(backend, () -> Backends.cpu(threads), solver.spec(), null, null, warnings::add,
                 1.0);
     }
@@ -63,7 +67,8 @@ public final class LayerMerge implements AutoCloseable {
     }
 
     /**
-     * Opens a backend for merging layers.
+     * Opens a backend for merging layers. The exact solver without a ridge runs on the CPU whatever the device (it
+     * needs C accumulated in double, which only the CPU backend forms); each result's warnings then say so.
      *
      * @param device  "cpu", "cuda", "cuda:N", or "auto" (the GPU when usable, else the CPU)
      * @param solver  how tau_m is found ({@link Solver#adam()} is the paper's)
@@ -77,7 +82,15 @@ public final class LayerMerge implements AutoCloseable {
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         }
-        return new LayerMerge(Backends.select(device, threads, false, line -> { }), solver, threads);
+        Backend chosen = Backends.select(device, threads, false, line -> { });
+        String note = null;
+        if (solver.spec() instanceof dev.wudi.solver.SolverSpec.Exact e && e.ridge() == 0 && !chosen.solvesExactInDouble()) {
+            // as a checkpoint merge does: the exact solver needs C in double, which only the CPU backend forms
+            note = Backend.exactOnTheCpuNote(chosen.name());
+            chosen.close();
+            chosen = Backends.cpu(threads);
+        }
+        return new LayerMerge(chosen, solver, threads, note);
     }
 
     /**
@@ -151,6 +164,9 @@ public final class LayerMerge implements AutoCloseable {
 
     private LayerResult run(TensorJob job, long numel) {
         warnings.clear();
+        if (note != null) {
+            warnings.add(note);
+        }
         Collect out = new Collect(Math.toIntExact(numel));
         TensorOutcome o;
         try {

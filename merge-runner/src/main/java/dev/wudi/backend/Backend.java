@@ -28,6 +28,22 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Whether this backend's problems run the exact solver without a ridge as it must be run: C and D accumulated in
+     * double, so that the eigenvalues it divides by are resolved ({@code solver.spectral.ExactMinimiser}). False:
+     * a merge with that solver runs WUDI on the CPU backend, with {@link #exactOnTheCpuNote}.
+     */
+    default boolean solvesExactInDouble() {
+        return false;
+    }
+
+    /** The warning of a merge whose exact solver moved from the backend named to the CPU. */
+    static String exactOnTheCpuNote(String backendName) {
+        return "--solver exact without --ridge divides by C's smallest eigenvalues, which only a C accumulated in double"
+                + " resolves, and " + backendName + " forms C in float32: WUDI runs on the CPU in double for this merge"
+                + " (slower); --solver spectral, flow, or exact with --ridge run on " + backendName;
+    }
+
+    /**
      * One line for the merge's warnings when the spectral solvers run here only in part (e.g. the GPU without
      * cuSOLVER: the eigendecompositions on the CPU), with the cause and the fix; null when they run in full.
      */

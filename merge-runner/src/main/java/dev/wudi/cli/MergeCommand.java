@@ -119,7 +119,9 @@ public class MergeCommand implements Callable<Integer> {
     @Option(names = "--solver", paramLabel = "NAME", defaultValue = "adam",
             description = "WUDI: adam (default, the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient"
                     + " flow from the sum in closed form), spectral (a filter of C's eigenvalues; with no further"
-                    + " options a data-free default). The last three use one LAPACK eigendecomposition per tensor.")
+                    + " options a data-free default). The last three use one eigendecomposition per tensor; exact"
+                    + " without --ridge runs on the CPU in double whatever the device (it divides by C's smallest"
+                    + " eigenvalues).")
     String solver;
 
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "1e-5",

@@ -230,7 +230,12 @@ public final class Merger {
         Backend spectralFallback = null;
         boolean spectral = !(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI;
         String w = null;
-        if (spectral && !backend.offersSpectralSolvers() && !(backend instanceof CpuBackend)) {
+        boolean exactInDouble = options.method() == MergeMethods.WUDI
+                && options.effectiveSolver() instanceof SolverSpec.Exact e && e.ridge() == 0;
+        if (exactInDouble && !backend.solvesExactInDouble()) {
+            spectralFallback = Backends.cpu(options.threads());
+            w = Backend.exactOnTheCpuNote(backend.name());
+        } else if (spectral && !backend.offersSpectralSolvers() && !(backend instanceof CpuBackend)) {
             // the spectral solvers need an eigendecomposition this backend does not offer: LAPACK on the CPU does
             spectralFallback = Backends.cpu(options.threads());
             w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()

@@ -90,6 +90,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public boolean solvesExactInDouble() {
+        return true;                                     // CpuWudiProblem.expect: ExactMinimiser
+    }
+
+    @Override
     public WudiProblem newProblem(String tensorName, int rows, int cols) {
         return new CpuWudiProblem(tensorName, rows, cols, parallel, nativePass);
     }

@@ -213,6 +213,73 @@ class CudaWudiProblemGpuTest {
         }
     }
 
+    /**
+     * The exact solver without a ridge needs C in double, which this backend does not form: a merge asked for on the
+     * GPU runs WUDI on the CPU in double, says so once, and writes the CPU merge's bytes; with a ridge it stays here.
+     */
+    @Test
+    void exactWithoutARidgeMergesOnTheCpuInDoubleWithOneWarning() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("wudi-gpu-exact");
+        try {
+            List<java.nio.file.Path> inputs = new ArrayList<>();
+            for (int m = 0; m <= 3; m++) {
+                java.nio.file.Path f = dir.resolve("m" + m + ".safetensors");
+                writeRandom(f, new String[] {"l.weight"}, new long[][] {{24, 40}}, 0, 0.2);   // the same base
+                if (m > 0) {
+                    addNoise(f, "l.weight", 100L + m);
+                }
+                inputs.add(f);
+            }
+            byte[][] out = new byte[2][];
+            dev.wudi.merge.MergeReport onGpu = null;
+            for (int k = 0; k < 2; k++) {
+                java.nio.file.Path o = dir.resolve("out" + k + ".safetensors");
+                dev.wudi.merge.MergeOptions opts = dev.wudi.merge.MergeOptions.builder(inputs.get(0),
+                        inputs.subList(1, 4), o).solver(new SolverSpec.Exact(0)).build();
+                if (k == 0) {
+                    onGpu = new dev.wudi.merge.Merger(opts, gpu, null).run();
+                } else {
+                    try (Backend cpu = dev.wudi.backend.Backends.cpu(0)) {
+                        new dev.wudi.merge.Merger(opts, cpu, null).run();
+                    }
+                }
+                out[k] = java.nio.file.Files.readAllBytes(o);
+            }
+            assertTrue(java.util.Arrays.equals(out[0], out[1]), "the CPU's exact merge, byte for byte");
+            assertTrue(onGpu.device().endsWith("(WUDI on cpu)"), onGpu.device());
+            assertEquals(1, onGpu.warnings().stream().filter(w -> w.contains("only a C accumulated in double")).count(),
+                    String.valueOf(onGpu.warnings()));
+            dev.wudi.merge.MergeOptions ridge = dev.wudi.merge.MergeOptions.builder(inputs.get(0), inputs.subList(1, 4),
+                    dir.resolve("ridge.safetensors")).solver(new SolverSpec.Exact(0.5)).build();
+            dev.wudi.merge.MergeReport r = new dev.wudi.merge.Merger(ridge, gpu, null).run();
+            assertEquals(gpu.name(), r.device());
+        } finally {
+            try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.walk(dir)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** Rewrites the one tensor of file as itself plus a small random change (a fine-tune of the same base). */
+    private static void addNoise(java.nio.file.Path file, String name, long seed) throws Exception {
+        float[] v;
+        long[] shape;
+        try (dev.wudi.checkpoint.Checkpoint c = dev.wudi.checkpoint.Checkpoint.open(file)) {
+            shape = c.tensor(name).info().shape();
+            v = new float[(int) c.tensor(name).info().numel()];
+            c.tensor(name).readAll(v);
+        }
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int j = 0; j < v.length; j++) {
+            v[j] += (float) ((r.nextDouble() - 0.5) * 0.01);
+        }
+        try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(file,
+                List.of(new dev.wudi.format.SafetensorsWriter.TensorSpec(name, DType.F32, shape)), java.util.Map.of())) {
+            w.writeFloats(v, 0, v.length);
+            w.finish();
+        }
+    }
+
     private static void writeRandom(java.nio.file.Path file, String[] names, long[][] shapes, long seed, double scale)
             throws Exception {
         List<dev.wudi.format.SafetensorsWriter.TensorSpec> specs = new ArrayList<>();
