@@ -1,5 +1,5 @@
 /*
- * An emulated CUDA driver (libcuda.so.1) for tests on machines without a GPU: one "device" whose memory is
+ * An emulated CUDA driver (libcuda.so.1) for tests on machines without a GPU: "devices" whose memory is
  * host memory, streams that run everything at once (so it can find no races: real-GPU ordering stays
  * untested here), and cuLaunchKernel running a C transcription of each kernel in cuda-kernels/, grid and
  * block shape included, so per-block partials come out as on a GPU. It exists to test the Java side's
@@ -26,15 +26,38 @@ typedef int CUresult;
 #define CUDA_ERROR_INVALID_IMAGE 200
 #define CUDA_ERROR_NOT_FOUND 500
 
-static const size_t TOTAL = 8ull << 30;
-static size_t in_use = 0;
+/*
+ * Devices: WUDI_EMU_DEVICES of them (default 1, at most 16), each with WUDI_EMU_DEVICE_BYTES of memory (default
+ * 8 GiB) counted apart; the current device is per thread, as a CUDA context is. WUDI_EMU_FAIL_DEVICE=k[,m...] makes
+ * every kernel launch on those devices fail (CUDA_ERROR_LAUNCH_FAILED), for tests of a device that fails mid-merge.
+ */
+#define MAX_DEVICES 16
+#define CUDA_ERROR_LAUNCH_FAILED 719
+static size_t in_use[MAX_DEVICES];
+static __thread int current = 0;
+static int env_int(const char *name, int dflt) { const char *v = getenv(name); return v && *v ? atoi(v) : dflt; }
+static int device_count(void) { int n = env_int("WUDI_EMU_DEVICES", 1); return n < 1 ? 1 : n > MAX_DEVICES ? MAX_DEVICES : n; }
+static size_t total_bytes(void) { const char *v = getenv("WUDI_EMU_DEVICE_BYTES"); return v && *v ? (size_t)strtoull(v, 0, 10) : 8ull << 30; }
+#define CTX_BASE 0xc0ffee00ul
+/* whether WUDI_EMU_FAIL_DEVICE (a comma-separated list of device numbers) names this device */
+static int failing(int dev) {
+    const char *v = getenv("WUDI_EMU_FAIL_DEVICE");
+    while (v && *v) {
+        char *end;
+        long d = strtol(v, &end, 10);
+        if (end == v) return 0;
+        if (d == dev) return 1;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
 
 /* ---- device, context ---- */
 CUresult cuInit(unsigned int flags) { return OK; }
 CUresult cuDriverGetVersion(int *v) { *v = 13000; return OK; }
-CUresult cuDeviceGetCount(int *n) { *n = 1; return OK; }
-CUresult cuDeviceGet(int *dev, int ordinal) { if (ordinal != 0) return CUDA_ERROR_INVALID_VALUE; *dev = 0; return OK; }
-CUresult cuDeviceGetName(char *name, int len, int dev) { snprintf(name, len, "Emulated GPU (host memory)"); return OK; }
+CUresult cuDeviceGetCount(int *n) { *n = device_count(); return OK; }
+CUresult cuDeviceGet(int *dev, int ordinal) { if (ordinal < 0 || ordinal >= device_count()) return CUDA_ERROR_INVALID_VALUE; *dev = ordinal; return OK; }
+CUresult cuDeviceGetName(char *name, int len, int dev) { snprintf(name, len, "Emulated GPU %d (host memory)", dev); return OK; }
 CUresult cuDeviceGetAttribute(int *v, int attribute, int dev) {
     switch (attribute) {
         case 16: *v = 4; return OK;   /* multiprocessors */
@@ -43,28 +66,40 @@ CUresult cuDeviceGetAttribute(int *v, int attribute, int dev) {
         default: *v = 0; return OK;
     }
 }
-CUresult cuDeviceTotalMem_v2(size_t *bytes, int dev) { *bytes = TOTAL; return OK; }
-CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev) { *ctx = (void *)0xc0ffee; return OK; }
+CUresult cuDeviceTotalMem_v2(size_t *bytes, int dev) { *bytes = total_bytes(); return OK; }
+CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev) { *ctx = (void *)(CTX_BASE + (unsigned long)dev); return OK; }
 CUresult cuDevicePrimaryCtxRelease_v2(int dev) { return OK; }
-CUresult cuCtxSetCurrent(void *ctx) { return ctx == (void *)0xc0ffee ? OK : CUDA_ERROR_INVALID_VALUE; }
+CUresult cuCtxSetCurrent(void *ctx) {
+    unsigned long c = (unsigned long)ctx;
+    if (c < CTX_BASE || c >= CTX_BASE + (unsigned long)device_count()) return CUDA_ERROR_INVALID_VALUE;
+    current = (int)(c - CTX_BASE);
+    return OK;
+}
 CUresult cuCtxSynchronize(void) { return OK; }
-CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) { *free_bytes = TOTAL - in_use; *total = TOTAL; return OK; }
+CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
+    size_t used = __atomic_load_n(&in_use[current], __ATOMIC_SEQ_CST);
+    *free_bytes = total_bytes() - used; *total = total_bytes(); return OK;
+}
 
-/* ---- memory: a size header before each block, so frees can be counted ---- */
+/* ---- memory: a header (size, device) before each block, so frees can be counted ---- */
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    if (in_use + bytes > TOTAL) return CUDA_ERROR_OUT_OF_MEMORY;
+    int dev = current;
+    if (__atomic_add_fetch(&in_use[dev], bytes, __ATOMIC_SEQ_CST) > total_bytes()) {
+        __atomic_sub_fetch(&in_use[dev], bytes, __ATOMIC_SEQ_CST);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     char *raw = aligned_alloc(256, 256 + ((bytes + 255) / 256) * 256);
-    if (!raw) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (!raw) { __atomic_sub_fetch(&in_use[dev], bytes, __ATOMIC_SEQ_CST); return CUDA_ERROR_OUT_OF_MEMORY; }
     memset(raw + 256, 0xff, bytes);   /* poison: NaN floats, so unwritten reads show */
-    *(size_t *)raw = bytes;
-    in_use += bytes;
+    ((size_t *)raw)[0] = bytes;
+    ((size_t *)raw)[1] = (size_t)dev;
     *p = (CUdeviceptr)(raw + 256);
     return OK;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
     char *raw = (char *)p - 256;
-    in_use -= *(size_t *)raw;
+    __atomic_sub_fetch(&in_use[((size_t *)raw)[1]], ((size_t *)raw)[0], __ATOMIC_SEQ_CST);
     free(raw);
     return OK;
 }
@@ -179,6 +214,7 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shmem, void *stream, void **params, void **extra) {
     if (bx != THREADS || by != 1 || bz != 1 || gy != 1 || gz != 1 || gx == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (failing(current)) return CUDA_ERROR_LAUNCH_FAILED;
     ((const typeof(KERNELS[0]) *)f)->fn((int)gx, (int)bx, params);
     return OK;
 }

@@ -4,6 +4,8 @@ import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.backend.cuda.CudaBackends;
 import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.cuda.ProbeResult;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
 
@@ -50,6 +52,9 @@ public final class Backends {
      */
     public static Backend select(String device, int threads, boolean tf32, Consumer<String> notice) {
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
+        if (d.contains(",") || d.equals("cuda:all")) {
+            return selectSet(device, d, threads, tf32, notice);
+        }
         if (d.equals("cpu")) {
             return cpu(threads, notice);
         }
@@ -91,7 +96,68 @@ public final class Backends {
                 throw new BackendUnavailableException("device " + d + " cannot be used: " + withoutFallback(e.getMessage()), e);
             }
         }
-        throw new IllegalArgumentException("unknown device '" + device + "' (use auto, cpu, cuda or cuda:N)");
+        throw new IllegalArgumentException("unknown device '" + device + "' (use auto, cpu, cuda, cuda:N, cuda:all or"
+                + " a list such as cuda:0,1 or cuda:all,cpu)");
+    }
+
+    /**
+     * A device list: {@code cuda:all} (every GPU), {@code cuda:0,2,3} (those GPUs), either followed by {@code ,cpu}
+     * (the CPU's cores take tensors too). One member only is that member itself.
+     */
+    private static Backend selectSet(String device, String d, int threads, boolean tf32, Consumer<String> notice) {
+        String[] parts = d.split(",", -1);
+        boolean withCpu = parts.length > 1 && parts[parts.length - 1].trim().equals("cpu");
+        int gpuParts = withCpu ? parts.length - 1 : parts.length;
+        String syntax = "device '" + device + "': expected cuda:all, or cuda:N,M,... with GPU numbers, optionally"
+                + " followed by ,cpu";
+        if (!parts[0].trim().startsWith("cuda:")) {
+            throw new IllegalArgumentException(syntax);
+        }
+        List<Integer> ordinals = new ArrayList<>();
+        if (parts[0].trim().equals("cuda:all")) {
+            if (gpuParts != 1) {
+                throw new IllegalArgumentException(syntax);
+            }
+            ProbeResult probe = CudaBackends.probe();
+            if (!probe.available()) {
+                throw new BackendUnavailableException("device cuda:all cannot be used: "
+                        + withoutFallback(probe.reason()), null);
+            }
+            for (int i = 0; i < probe.deviceCount(); i++) {
+                ordinals.add(i);
+            }
+        } else {
+            for (int i = 0; i < gpuParts; i++) {
+                String p = i == 0 ? parts[0].trim().substring(5) : parts[i].trim();
+                try {
+                    int n = Integer.parseInt(p);
+                    if (ordinals.contains(n)) {
+                        throw new IllegalArgumentException("device '" + device + "' names GPU " + n + " twice");
+                    }
+                    ordinals.add(n);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(syntax);
+                }
+            }
+        }
+        List<Backend> members = new ArrayList<>();
+        try {
+            for (int n : ordinals) {
+                try {
+                    members.add(CudaBackends.open(n, tf32));
+                } catch (IllegalStateException e) {
+                    throw new BackendUnavailableException("device cuda:" + n + " cannot be used: "
+                            + withoutFallback(e.getMessage()), e);
+                }
+            }
+            if (withCpu) {
+                members.add(cpu(threads, notice));
+            }
+        } catch (RuntimeException e) {
+            members.forEach(Backend::close);
+            throw e;
+        }
+        return members.size() == 1 ? members.get(0) : new DeviceSet(members);
     }
 
     /** The probe's line is worded for "auto" ("cause; running on CPU. fix"); where nothing falls back, drop that. */

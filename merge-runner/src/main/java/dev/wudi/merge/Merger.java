@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.DeviceSet;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
@@ -47,6 +48,8 @@ public final class Merger {
 
     private final MergeOptions options;
     private final Backend backend;
+    /** The dealer of the merge running now, if its WUDI tensors run on several devices. */
+    private DeviceDealer dealers;
     private final MergeListener listener;
     private final Safety safety;
     /** The adapters among the models (null for full checkpoints), set while a run holds its inputs open. */
@@ -332,17 +335,19 @@ public final class Merger {
                     listener.tensorStarted(i, spec.name(), rec.method());
                     listener.tensorDone(rec, CostModel.work(entries.get(i), options));
                 }
+                DeviceDealer dealer = dealer(wudiBackend, methodRule, rules, entries, skip);
                 for (int index = skip; index < specs.size(); index++) {
                     cancel.check();
                     TensorSpec spec = specs.get(index);
                     TensorRule rule = rules.get(index);
-                    if (rule instanceof WudiRule wudi) {
+                    boolean dealt = dealer != null && rule == methodRule;
+                    if (rule instanceof WudiRule wudi && dealer == null) {
                         // lets an asynchronous backend load the next WUDI tensor while this one solves
                         wudi.upcoming(nextJobOf(rule, rules, entries, index));
                     }
                     TensorRecord rec;
                     try {
-                        rec = mergeOne(entries.get(index), spec, rule, index, writer);
+                        rec = mergeOne(entries.get(index), spec, rule, index, writer, dealt ? dealer : null);
                     } catch (OutOfMemoryError e) {
                         throw new OutOfMemory(spec.name(), CostModel.of(entries.get(index), options,
                                 CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).peakBytes(), e);
@@ -399,6 +404,10 @@ public final class Merger {
                 throw new MergeInterruptedException(e.getMessage() + kept);
             }
         } finally {
+            if (dealers != null) {
+                dealers.close();
+                dealers = null;
+            }
             if (methodRule instanceof WudiRule wudi) {
                 wudi.close();
             }
@@ -563,15 +572,30 @@ public final class Merger {
 
     /** Computes and writes one tensor; every failure names the tensor (and the file where there is one). */
     private TensorRecord mergeOne(MergePlan.Entry entry, TensorSpec spec, TensorRule rule, int index,
-                                  CheckpointWriter writer) throws IOException {
+                                  CheckpointWriter writer, DeviceDealer dealer) throws IOException {
         String name = spec.name();
         TensorJob job = job(entry);
         listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
         long t0 = System.nanoTime();
         CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
         TensorOutcome outcome;
+        double seconds = -1;
+        Map<String, Double> details = null;
         try {
-            outcome = rule.apply(job, sink);
+            if (dealer != null) {
+                // computed by one of several devices into memory: written here, in output order
+                DeviceDealer.Computed c = dealer.take(index);
+                c.output().replay(sink);
+                outcome = c.outcome();
+                seconds = c.seconds();
+                details = new LinkedHashMap<>(outcome.details());
+                details.put("device", (double) c.device());      // its position in the --device list
+            } else {
+                outcome = rule.apply(job, sink);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MergeInterruptedException("interrupted while tensor " + name + " was being merged");
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(e.getMessage());
         } catch (CudaException e) {
@@ -590,7 +614,8 @@ public final class Merger {
             }
         }
         return new TensorRecord(name, rule.label(), spec.shape(), spec.dtype().name(),
-                outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, outcome.details(),
+                outcome.lossBefore(), outcome.lossAfter(), seconds >= 0 ? seconds : (System.nanoTime() - t0) / 1e9,
+                details != null ? details : outcome.details(),
                 entry.role().label(), entry.layout().label(), leftOut(entry), zeros);
     }
 
@@ -688,14 +713,7 @@ public final class Merger {
     private TensorRule methodRule(Backend wudiBackend) {
         String name = options.method().name();
         if (name.equals(MergeMethods.WUDI.name())) {
-            int iters = options.adam().iterations();
-            int threads = options.threads();
-            Cancellation cancel = safety.cancellation();
-            return new WudiRule(wudiBackend, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
-                    WudiProblem.StepListener.stepsOnly(t -> {
-                        cancel.check();
-                        listener.step(t, iters);
-                    }), listener::warning, options.effectiveScale());
+            return wudiRule(wudiBackend, true);
         } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
             return new TaskArithmetic(options.effectiveScale());
         } else if (name.equals(MergeMethods.AVERAGE.name())) {
@@ -715,6 +733,47 @@ public final class Merger {
             return new dev.wudi.method.ModelStock();
         }
         throw new IllegalArgumentException("method " + name + " has no rule");
+    }
+
+    /**
+     * WUDI's rule on one device. With steps, each Adam step is reported to the listener; a rule of a device set's
+     * worker ({@link DeviceDealer}) reports none (steps of several tensors would interleave) but still stops at an
+     * interruption, and its warnings reach the listener one at a time.
+     */
+    private WudiRule wudiRule(Backend on, boolean steps) {
+        int iters = options.adam().iterations();
+        int threads = options.threads();
+        Cancellation cancel = safety.cancellation();
+        return new WudiRule(on, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
+                WudiProblem.StepListener.stepsOnly(t -> {
+                    cancel.check();
+                    if (steps) {
+                        listener.step(t, iters);
+                    }
+                }), steps ? listener::warning : this::warningFromWorker, options.effectiveScale());
+    }
+
+    private synchronized void warningFromWorker(String line) {
+        listener.warning(line);
+    }
+
+    /** The dealer of the WUDI tensors when they run on several devices, or null (one device). */
+    private DeviceDealer dealer(Backend wudiBackend, TensorRule methodRule, List<TensorRule> rules,
+                                List<MergePlan.Entry> entries, int skip) {
+        if (!(wudiBackend instanceof DeviceSet set) || set.members().size() < 2 || !(methodRule instanceof WudiRule)) {
+            return null;
+        }
+        List<DeviceDealer.Deal> deals = new ArrayList<>();
+        for (int i = skip; i < entries.size(); i++) {
+            if (rules.get(i) == methodRule) {
+                deals.add(new DeviceDealer.Deal(i, job(entries.get(i)), CostModel.of(entries.get(i), options,
+                        CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).flops()));
+            }
+        }
+        int threads = options.threads();
+        dealers = new DeviceDealer(set.members(), deals, b -> wudiRule(b, false), () -> Backends.cpu(threads),
+                this::warningFromWorker);
+        return dealers;
     }
 
     /** mergekit's sparsifying task arithmetic family (consensus, normalize and rescale defaults as mergekit's). */
