@@ -50,6 +50,10 @@ public final class BenchMergeCommand implements Callable<Integer> {
         if (tasks < 1 || iters < 0 || maxTensors < 0 || threads < 0) {
             throw new Errors.UsageException("--tasks must be >= 1; --iters, --max-tensors, --threads >= 0");
         }
+        if (device.contains(",") || device.trim().equalsIgnoreCase("cuda:all")) {
+            throw new Errors.UsageException("--device " + device + ": bench merge times one device (give cuda:N or"
+                    + " cpu); `wudi merge --device " + device + "` merges on several");
+        }
         try (Backend b = Backends.select(device, threads, tf32, System.err::println)) {
             MergeBench.run(System.out, b, w, tasks, AdamConfig.paper().withIterations(iters), 42, maxTensors);
         }

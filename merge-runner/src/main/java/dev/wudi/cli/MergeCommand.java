@@ -264,7 +264,10 @@ public class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
             description = "Where WUDI runs: auto (the GPU if one is usable, else the CPU with one line saying why),"
-                    + " cpu, cuda or cuda:N. Default: ${DEFAULT-VALUE}.")
+                    + " cpu, cuda or cuda:N; or several: cuda:all (every GPU), cuda:0,2 (those), either with ,cpu"
+                    + " (the CPU takes tensors too where that shortens the merge). Several devices take tensors"
+                    + " largest first; the output is written in order, with one device's bytes for each tensor, and a"
+                    + " device that fails hands its tensors to the others with one warning. Default: ${DEFAULT-VALUE}.")
     String device;
 
     @Option(names = "--precision", paramLabel = "P", defaultValue = "fp32",
