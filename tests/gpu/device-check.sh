@@ -6,7 +6,8 @@
 #
 # Steps, each with its own time limit, each logged to $OUT/NN-name.log: nvidia-smi; wudi selftest; the GPU test
 # classes (GpuTestsMain); wudi bench kernels at a CLIP ViT-B/32 and a 7B shape; wudi bench merge (CLIP ViT-B/32 x 8
-# tasks and a 7B layer set x 3, fp32 and tf32); the PyTorch peer tests/pytorch/wudi_peer.py on the same workloads.
+# tasks and a 7B layer set x 3, fp32 and tf32); where the node has several GPUs, a merge on cuda:0 against one on
+# cuda:all (time, and the bytes compared); the PyTorch peer tests/pytorch/wudi_peer.py on the same workloads.
 # The last lines printed are a table: step, exit, seconds, the figure that matters.
 #
 # WUDI_CHECK_QUICK=1 shrinks every workload to a few tensors and steps: for rehearsing the plumbing on the emulated
@@ -88,6 +89,19 @@ step bench-merge-clip-tf32 60 '^MERGEBENCH_TOTAL' "${WUDI[@]}" bench merge --dev
 if [ -z "$quick" ]; then    # a 7B layer's setup alone is minutes on the emulator's C loops
   step bench-merge-7b-fp32 90 '^MERGEBENCH_TOTAL' "${WUDI[@]}" bench merge --device cuda --precision fp32 "${big[@]}"
   step bench-merge-7b-tf32 90 '^MERGEBENCH_TOTAL' "${WUDI[@]}" bench merge --device cuda --precision tf32 "${big[@]}"
+fi
+# every GPU of the node against one (--device cuda:all): only where there are several
+gpus=$(command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -c '^GPU' || echo 0)
+if [ "$gpus" -gt 1 ]; then
+  demo="$out/multi-demo"
+  step multi-gpu-inputs 60 'kept in' "${WUDI[@]}" demo --keep "$demo"
+  mm=(merge --base "$demo/base.safetensors" --model "$demo/task0.safetensors" --model "$demo/task1.safetensors"
+      --model "$demo/task2.safetensors" --model "$demo/task3.safetensors" --iters 300 --force)
+  step merge-cuda0 120 'merged' "${WUDI[@]}" "${mm[@]}" --out "$out/one.safetensors" --device cuda:0
+  step merge-cuda-all 120 'merged' "${WUDI[@]}" "${mm[@]}" --out "$out/all.safetensors" --device cuda:all
+  step multi-gpu-same-bytes 10 'identical|differ' bash -c "cmp -s '$out/one.safetensors' '$out/all.safetensors' && echo 'identical bytes' || echo 'outputs differ'"
+else
+  rows+=("$(printf '%-28s %6s %7s  %s' "multi-gpu" "-" "-" "not run: ${gpus} GPU(s) here, --device cuda:all needs 2+")")
 fi
 if command -v python3 >/dev/null 2>&1 && python3 -c 'import torch' >/dev/null 2>&1; then
   step peer-clip 90 '^PEER_TOTAL' python3 tests/pytorch/wudi_peer.py "${peer_clip[@]}"
