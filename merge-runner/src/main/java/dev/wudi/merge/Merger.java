@@ -50,6 +50,12 @@ public final class Merger {
     private final Backend backend;
     /** The dealer of the merge running now, if its WUDI tensors run on several devices. */
     private DeviceDealer dealers;
+    /** Tensors merged elsewhere, written from their part files ({@link #withPrecomputed}). */
+    private Precomputed precomputed;
+    /** While {@link #computePart} runs: the tensors it computes, into which file, and their records. */
+    private java.util.Set<String> partNames;
+    private Path partFile;
+    private List<PartTensor> partResult;
     private final MergeListener listener;
     private final Safety safety;
     /** The adapters among the models (null for full checkpoints), set while a run holds its inputs open. */
@@ -86,21 +92,29 @@ public final class Merger {
     public MergeReport run() throws IOException {
         long start = System.nanoTime();
         try (Inputs inputs = Inputs.open(options)) {
-            Checkpoint base = inputs.base();
-            List<Checkpoint> models = inputs.models();
-            adapters = inputs.adapters();
-            checkModelCount();
-            modelFiles = new ArrayList<>();
-            for (int i = 0; i < models.size(); i++) {
-                modelFiles.add(inputs.fingerprintFiles(i));
-            }
-            checkAdapterOutput(models);
-            OutputCheck.check(options, base, models);
-            MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
-                    inputs.notes());
-            checkInclude(plan);
-            plan.notes().forEach(listener::info);
             List<String> warnings = new ArrayList<>();
+            MergePlan plan = prepare(inputs, precomputed == null || !precomputed.inputsChecked(), warnings);
+            return merge(plan, inputs.base(), inputs.models(), warnings, start);
+        }
+    }
+
+    /** The checks of {@link #run()} up to the plan, and the scan of every input for NaN and infinity if asked. */
+    private MergePlan prepare(Inputs inputs, boolean scan, List<String> warnings) throws IOException {
+        Checkpoint base = inputs.base();
+        List<Checkpoint> models = inputs.models();
+        adapters = inputs.adapters();
+        checkModelCount();
+        modelFiles = new ArrayList<>();
+        for (int i = 0; i < models.size(); i++) {
+            modelFiles.add(inputs.fingerprintFiles(i));
+        }
+        checkAdapterOutput(models);
+        OutputCheck.check(options, base, models);
+        MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
+                inputs.notes());
+        checkInclude(plan);
+        plan.notes().forEach(listener::info);
+        if (scan) {
             try {
                 warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation(),
                         keptChanged));
@@ -108,7 +122,77 @@ public final class Merger {
                 throw new MergeInterruptedException("interrupted while checking the inputs; nothing was written");
             }
             warnings.forEach(listener::warning);
-            return merge(plan, base, models, warnings, start);
+        }
+        return plan;
+    }
+
+    /**
+     * A tensor the merge's method computes, as a distributed merge deals them out: its name and its estimated work
+     * (flops, {@link CostModel}).
+     */
+    public record MethodTensor(String name, double work) {
+    }
+
+    /**
+     * Every check {@link #run()} makes before writing, the scan of the inputs included, without writing anything; the
+     * tensors the method computes, in output order. A distributed merge calls this on its driver before dealing the
+     * tensors out, so that a bad input fails before any executor works.
+     *
+     * @param warnings receives the warnings the merge would print
+     */
+    public List<MethodTensor> validate(List<String> warnings) throws IOException {
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, true, warnings);
+            List<MethodTensor> out = new ArrayList<>();
+            for (MergePlan.Entry e : plan.entries()) {
+                if (e.action() == MergePlan.Action.METHOD && !e.grown()) {
+                    out.add(new MethodTensor(e.name(), CostModel.of(e, options, CostModel.NOMINAL_FLOPS,
+                            CostModel.NOMINAL_READ_BYTES).flops()));
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Tensors merged elsewhere: for each name, a safetensors part file holding its bytes as this merge would write them
+     * and its report record ({@link PartTensor#record()}), from {@link #computePart}. {@link #run()} then writes those
+     * bytes instead of computing the tensor, so a merge computed in pieces is the same file as one computed here.
+     *
+     * @param inputsChecked the inputs were scanned already ({@link #validate}): {@link #run()} does not scan them again
+     */
+    public record Precomputed(Map<String, Path> files, Map<String, String> records, boolean inputsChecked) {
+    }
+
+    /** One tensor of a part file: its name and its report record (JSON, as the resume journal keeps it). */
+    public record PartTensor(String name, String record) implements java.io.Serializable {
+    }
+
+    /** Writes the given tensors instead of computing them (see {@link Precomputed}); call before {@link #run()}. */
+    public Merger withPrecomputed(Precomputed p) {
+        this.precomputed = p;
+        return this;
+    }
+
+    /**
+     * Computes the named tensors (each one the method computes) into a safetensors file at {@code part}, exactly as
+     * {@link #run()} would write them (same rules, same encoding), and returns their report records. The inputs are
+     * not scanned (the driver did, {@link #validate}); nothing else is written.
+     */
+    public List<PartTensor> computePart(java.util.Collection<String> names, Path part) throws IOException {
+        if (options.asAdapter() != null) {
+            throw new OptionException("--as-adapter writes an adapter folder in one process; it cannot be merged in"
+                    + " parts");
+        }
+        this.partNames = new java.util.LinkedHashSet<>(names);
+        this.partFile = part;
+        this.partResult = new ArrayList<>();
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, false, new ArrayList<>());
+            merge(plan, inputs.base(), inputs.models(), new ArrayList<>(), System.nanoTime());
+            return List.copyOf(partResult);
+        } finally {
+            partNames = null;
         }
     }
 
@@ -303,6 +387,10 @@ public final class Merger {
             specs.add(new TensorSpec(e.name(), e.outDType(), e.outShape()));
             totalWork += CostModel.work(e, options);
         }
+        if (partNames != null) {
+            computeParts(entries, specs, rules);
+            return null;
+        }
         int optimised = 0;
         int scored = 0;
         for (int i = 0; i < entries.size(); i++) {
@@ -323,7 +411,7 @@ public final class Merger {
         Cancellation cancel = safety.cancellation();
         OutputFiles files = new OutputFiles(options, plan, base, models);
         try (CheckpointWriter writer = CheckpointWriter.create(options.out(), base.isFolder(), specs, metadata,
-                options.shardBytes(), files.companions(), fingerprint(base, models), safety.resume(),
+                options.shardBytes(), files.companions(), fingerprint(base, models), resumesOutput(),
                 listener::info)) {
             try {
                 int skip = writer.resumedCount();
@@ -347,7 +435,10 @@ public final class Merger {
                     }
                     TensorRecord rec;
                     try {
-                        rec = mergeOne(entries.get(index), spec, rule, index, writer, dealt ? dealer : null);
+                        rec = precomputed != null && precomputed.files().containsKey(spec.name())
+                                ? fromPart(entries.get(index), spec, rule, index, TensorOut.of(writer))
+                                : mergeOne(entries.get(index), spec, rule, index, TensorOut.of(writer),
+                                        dealt ? dealer : null);
                     } catch (OutOfMemoryError e) {
                         throw new OutOfMemory(spec.name(), CostModel.of(entries.get(index), options,
                                 CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).peakBytes(), e);
@@ -572,7 +663,7 @@ public final class Merger {
 
     /** Computes and writes one tensor; every failure names the tensor (and the file where there is one). */
     private TensorRecord mergeOne(MergePlan.Entry entry, TensorSpec spec, TensorRule rule, int index,
-                                  CheckpointWriter writer, DeviceDealer dealer) throws IOException {
+                                  TensorOut writer, DeviceDealer dealer) throws IOException {
         String name = spec.name();
         TensorJob job = job(entry);
         listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
@@ -617,6 +708,73 @@ public final class Merger {
                 outcome.lossBefore(), outcome.lossAfter(), seconds >= 0 ? seconds : (System.nanoTime() - t0) / 1e9,
                 details != null ? details : outcome.details(),
                 entry.role().label(), entry.layout().label(), leftOut(entry), zeros);
+    }
+
+    /** {@link #computePart}: the requested tensors, in output order, into one safetensors part file. */
+    private void computeParts(List<MergePlan.Entry> entries, List<TensorSpec> specs, List<TensorRule> rules)
+            throws IOException {
+        List<Integer> wanted = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            if (partNames.contains(specs.get(i).name())) {
+                if (entries.get(i).action() != MergePlan.Action.METHOD || entries.get(i).grown()) {
+                    throw new IllegalArgumentException("tensor " + specs.get(i).name() + " is not one the method"
+                            + " computes; a part holds only those");
+                }
+                wanted.add(i);
+            }
+        }
+        if (wanted.size() != partNames.size()) {
+            java.util.Set<String> missing = new java.util.LinkedHashSet<>(partNames);
+            wanted.forEach(i -> missing.remove(specs.get(i).name()));
+            throw new IllegalArgumentException("the merge's plan has no tensor " + missing.iterator().next());
+        }
+        List<TensorSpec> partSpecs = new ArrayList<>();
+        wanted.forEach(i -> partSpecs.add(specs.get(i)));
+        try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(partFile, partSpecs,
+                Map.of())) {
+            TensorOut out = TensorOut.of(w, partFile);
+            for (int i : wanted) {
+                TensorRecord rec = mergeOne(entries.get(i), specs.get(i), rules.get(i), i, out, null);
+                partResult.add(new PartTensor(specs.get(i).name(), toJson(rec).toString()));
+            }
+            w.finish();
+        }
+    }
+
+    /**
+     * Whether the output's partial is resumed: --resume, except where the tensors were merged elsewhere and no partial
+     * output exists yet (a distributed merge resumes its computed parts; the output is then written afresh).
+     */
+    private boolean resumesOutput() {
+        return safety.resume() && (precomputed == null
+                || Files.exists(dev.wudi.checkpoint.CheckpointWriter.partialPath(options.out())));
+    }
+
+    /** A tensor merged elsewhere: its bytes from the part file, its record as computed there. */
+    private TensorRecord fromPart(MergePlan.Entry entry, TensorSpec spec, TensorRule rule, int index, TensorOut writer)
+            throws IOException {
+        String name = spec.name();
+        Path file = precomputed.files().get(name);
+        listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
+        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
+        try (dev.wudi.format.SafetensorsFile f = dev.wudi.format.SafetensorsFile.open(file)) {
+            dev.wudi.format.TensorInfo t = f.tensor(name);
+            if (t.dtype() != spec.dtype() || !java.util.Arrays.equals(t.shape(), spec.shape())) {
+                throw new CheckpointException(file + ": tensor " + name + " is " + t.dtype() + " " + t.shapeString()
+                        + ", the merge writes " + spec.dtype() + " " + java.util.Arrays.toString(spec.shape())
+                        + " (a part of another merge?)");
+            }
+            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(8L << 20, Math.max(1, spec.byteSize())));
+            for (long at = 0; at < spec.byteSize(); ) {
+                buf.clear();
+                buf.limit((int) Math.min(buf.capacity(), spec.byteSize() - at));
+                f.readBytes(t, at, buf);
+                buf.flip();
+                at += buf.remaining();
+                sink.writeRaw(buf);
+            }
+        }
+        return fromJson(JSON.readTree(precomputed.records().get(name)), spec, entry);
     }
 
     private static List<String> leftOut(MergePlan.Entry e) {
@@ -765,7 +923,8 @@ public final class Merger {
         }
         List<DeviceDealer.Deal> deals = new ArrayList<>();
         for (int i = skip; i < entries.size(); i++) {
-            if (rules.get(i) == methodRule) {
+            if (rules.get(i) == methodRule
+                    && (precomputed == null || !precomputed.files().containsKey(entries.get(i).name()))) {
                 deals.add(new DeviceDealer.Deal(i, job(entries.get(i)), CostModel.of(entries.get(i), options,
                         CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).flops()));
             }
@@ -817,14 +976,62 @@ public final class Merger {
      * write that fails (disk full) is reported with the file and the tensor; a stop request is honoured
      * between chunks.
      */
+    /** Where a tensor's bytes go: the checkpoint being written, or a part file ({@link #computePart}). */
+    private interface TensorOut {
+        void writeFloats(float[] src, int off, int count, int elementBytes) throws IOException;
+
+        void write(ByteBuffer bytes) throws IOException;
+
+        /** The failure as one line naming the file and what was being written. */
+        IOException failed(String doing, IOException e);
+
+        static TensorOut of(CheckpointWriter w) {
+            return new TensorOut() {
+                @Override
+                public void writeFloats(float[] src, int off, int count, int elementBytes) throws IOException {
+                    w.writeFloats(src, off, count, elementBytes);
+                }
+
+                @Override
+                public void write(ByteBuffer bytes) throws IOException {
+                    w.write(bytes);
+                }
+
+                @Override
+                public IOException failed(String doing, IOException e) {
+                    return writeFailed(w, doing, e);
+                }
+            };
+        }
+
+        static TensorOut of(dev.wudi.format.SafetensorsWriter w, Path file) {
+            return new TensorOut() {
+                @Override
+                public void writeFloats(float[] src, int off, int count, int elementBytes) throws IOException {
+                    w.writeFloats(src, off, count);
+                }
+
+                @Override
+                public void write(ByteBuffer bytes) throws IOException {
+                    w.write(bytes);
+                }
+
+                @Override
+                public IOException failed(String doing, IOException e) {
+                    return new IOException(file + ": " + doing + " failed: " + e.getMessage(), e);
+                }
+            };
+        }
+    }
+
     private static final class CountingSink implements TensorSink {
-        private final CheckpointWriter writer;
+        private final TensorOut writer;
         private final int elementBytes;
         private final String tensor;
         private final Cancellation cancel;
         long bytes;
 
-        CountingSink(CheckpointWriter writer, DType dtype, String tensor, Cancellation cancel) {
+        CountingSink(TensorOut writer, DType dtype, String tensor, Cancellation cancel) {
             this.writer = writer;
             this.elementBytes = dtype.bytes();
             this.tensor = tensor;
@@ -854,7 +1061,7 @@ public final class Merger {
         }
 
         private IOException writeFailed(IOException e) {
-            return Merger.writeFailed(writer, "writing tensor " + tensor, e);
+            return writer.failed("writing tensor " + tensor, e);
         }
     }
 }

@@ -1,0 +1,164 @@
+package dev.wudi.merge;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
+import dev.wudi.format.DType;
+import dev.wudi.format.SafetensorsWriter;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.method.MergeMethods;
+import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.SolverSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A merge computed in pieces (what a distributed merge does: {@link Merger#validate} on the driver, each group of
+ * tensors {@link Merger#computePart computed into a part file} by a separate Merger, the output written from the parts
+ * with {@link Merger#withPrecomputed}) is the same file, byte for byte, as the merge computed in one process, for WUDI
+ * with each solver and for the element-wise methods, single-file and sharded folder outputs.
+ */
+class PartsMergeTest {
+
+    @TempDir
+    static Path dir;
+    static final String[] NAMES = {"l0.attn.weight", "l0.attn.bias", "l0.mlp.weight", "l0.norm.weight",
+        "l1.attn.weight", "l1.mlp.weight", "l1.norm.weight"};
+    static final long[][] SHAPES = {{24, 32}, {24}, {48, 32}, {32}, {24, 32}, {16, 48}, {32}};
+
+    @BeforeAll
+    static void checkpoints() throws Exception {
+        for (int m = 0; m <= 3; m++) {
+            Path folder = Files.createDirectories(dir.resolve("f" + m));
+            write(dir.resolve("m" + m + ".safetensors"), m);
+            write(folder.resolve("model.safetensors"), m);
+            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
+        }
+    }
+
+    private static void write(Path file, int m) throws Exception {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (int t = 0; t < NAMES.length; t++) {
+            specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
+        }
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
+            for (int t = 0; t < NAMES.length; t++) {
+                int n = (int) (specs.get(t).byteSize() / 4);
+                SplittableRandom base = new SplittableRandom(t);
+                SplittableRandom task = new SplittableRandom(100L * m + t);
+                float[] v = new float[n];
+                for (int j = 0; j < n; j++) {
+                    v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
+                }
+                w.writeFloats(v, 0, n);
+            }
+            w.finish();
+        }
+    }
+
+    private static MergeOptions.Builder options(boolean folder, String out) {
+        Path base = folder ? dir.resolve("f0") : dir.resolve("m0.safetensors");
+        List<Path> models = new ArrayList<>();
+        for (int m = 1; m <= 3; m++) {
+            models.add(folder ? dir.resolve("f" + m) : dir.resolve("m" + m + ".safetensors"));
+        }
+        return MergeOptions.builder(base, models, dir.resolve(out)).threads(1).force(true);
+    }
+
+    /** The merge in one process and in parts (groups of `group` tensors); returns both outputs' bytes. */
+    private static void sameInParts(MergeOptions.Builder b, boolean folder, String what) throws Exception {
+        String tag = what.replaceAll("[^a-z0-9]", "");
+        MergeOptions whole = b.build();
+        try (Backend cpu = Backends.cpu(1)) {
+            new Merger(whole, cpu, null).run();
+        }
+        Path straight = dir.resolve("straight-" + tag + (folder ? "" : ".safetensors"));
+        Files.move(whole.out(), straight);
+
+        List<String> warnings = new ArrayList<>();
+        List<Merger.MethodTensor> tensors;
+        try (Backend cpu = Backends.cpu(1)) {
+            tensors = new Merger(whole, cpu, null).validate(warnings);
+        }
+        assertTrue(tensors.size() >= 4, what + ": the method's tensors " + tensors);
+        Map<String, Path> files = new HashMap<>();
+        Map<String, String> records = new HashMap<>();
+        for (int g = 0; g * 2 < tensors.size(); g++) {
+            List<String> names = tensors.subList(2 * g, Math.min(tensors.size(), 2 * g + 2)).stream()
+                    .map(Merger.MethodTensor::name).toList();
+            Path part = dir.resolve("part-" + tag + "-" + g + ".safetensors");
+            List<Merger.PartTensor> done;
+            try (Backend cpu = Backends.cpu(1)) {
+                done = new Merger(whole, cpu, null).computePart(names, part);
+            }
+            assertEquals(names, done.stream().map(Merger.PartTensor::name).toList());
+            for (Merger.PartTensor t : done) {
+                files.put(t.name(), part);
+                records.put(t.name(), t.record());
+            }
+        }
+        assertTrue(!Files.exists(whole.out()), "computing parts writes no output");
+        MergeReport r;
+        try (Backend cpu = Backends.cpu(1)) {
+            r = new Merger(whole, cpu, null).withPrecomputed(new Merger.Precomputed(files, records, true)).run();
+        }
+        if (folder) {
+            try (Stream<Path> s = Files.list(straight)) {
+                for (Path p : s.toList()) {
+                    if (!p.getFileName().toString().endsWith(".json") || p.getFileName().toString().contains("index")) {
+                        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(whole.out().resolve(p.getFileName())),
+                                what + ": " + p.getFileName());
+                    }
+                }
+            }
+        } else {
+            assertArrayEquals(Files.readAllBytes(straight), Files.readAllBytes(whole.out()), what);
+        }
+        assertTrue(r.tensors().stream().filter(t -> t.method().equals(whole.method().name())).allMatch(
+                t -> Double.isFinite(t.lossBefore()) || !whole.method().name().equals("wudi")), what + ": losses kept");
+    }
+
+    @Test
+    void wudiWithEachSolverIsTheSameFileInParts() throws Exception {
+        sameInParts(options(false, "adam.safetensors").adam(AdamConfig.paper().withLr(1e-3f).withIterations(5)),
+                false, "adam");
+        sameInParts(options(false, "spectral.safetensors").solver(SolverSpec.Spectral.defaults()), false, "spectral");
+        sameInParts(options(false, "exact.safetensors").solver(new SolverSpec.Exact(0)), false, "exact");
+        sameInParts(options(false, "ridge.safetensors").solver(new SolverSpec.Exact(1e-2)), false, "ridge");
+        sameInParts(options(false, "flow.safetensors").solver(new SolverSpec.Flow(Double.NaN)), false, "flow");
+    }
+
+    @Test
+    void elementWiseMethodsAndShardedFoldersAreTheSameInParts() throws Exception {
+        sameInParts(options(false, "ties.safetensors").method(MergeMethods.TIES), false, "ties");
+        sameInParts(options(false, "ta.safetensors").method(MergeMethods.TASK_ARITHMETIC).scale(0.4), false, "ta");
+        sameInParts(options(true, "folder-out").shardBytes(4096)
+                .adam(AdamConfig.paper().withLr(1e-3f).withIterations(5)), true, "folder");
+    }
+
+    @Test
+    void aPartOnlyHoldsTensorsTheMethodComputes() throws Exception {
+        try (Backend cpu = Backends.cpu(1)) {
+            MergeOptions o = options(false, "bad.safetensors").build();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new Merger(o, cpu, null).computePart(List.of("l0.attn.bias"), dir.resolve("bad-part")));
+            assertTrue(e.getMessage().contains("not one the method computes"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> new Merger(o, cpu, null).computePart(List.of("nope.weight"), dir.resolve("bad-part")));
+            assertTrue(e.getMessage().contains("has no tensor nope.weight"), e.getMessage());
+        }
+    }
+}
