@@ -34,7 +34,7 @@ public final class Main implements Runnable {
      * native buffers) would fail although it fits: the CLI budgets the machine's memory instead, unless the user set
      * either property. Runs before any JavaCPP class is loaded.
      */
-    static void nativeMemoryBudget() {
+    public static void nativeMemoryBudget() {
         long machine = -1;
         if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
                 instanceof com.sun.management.OperatingSystemMXBean os) {
@@ -52,7 +52,15 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns the exit code (for tests). */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new Main());
+        return executeWith(new Main(), args);
+    }
+
+    /**
+     * Runs a command line of this CLI's kind (another root command, such as wudi-spark's) with its error handling:
+     * one line per error, the exit codes of the README.
+     */
+    public static int executeWith(Object command, String... args) {
+        CommandLine cl = new CommandLine(command);
         cl.setExecutionExceptionHandler(new Errors());
         cl.setParameterExceptionHandler(Errors::usage);
         return cl.execute(args);

@@ -311,10 +311,16 @@ public class MergeCommand implements Callable<Integer> {
     boolean quiet;
 
     @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    protected picocli.CommandLine.Model.CommandSpec spec;
 
-    @Override
-    public Integer call() throws Exception {
+    /** --precision tf32, as {@link #options()} parsed it. */
+    private boolean tf32;
+
+    /**
+     * The merge's options from the command line, every usage check made (a {@link Errors.UsageException} names what is
+     * wrong). A distributed merge builds the same options from the same arguments on each executor.
+     */
+    public MergeOptions options() throws Exception {
         if (out == null && !dryRun) {
             throw new Errors.UsageException("Missing required option: '--out=PATH' (or --dry-run for the plan only)");
         }
@@ -353,7 +359,6 @@ public class MergeCommand implements Callable<Integer> {
         if (scale != null && (scale.isNaN() || scale.isInfinite())) {
             throw new Errors.UsageException("--scale must be a finite number");
         }
-        boolean tf32;
         try {
             tf32 = Precision.parse(precision) == Precision.TF32;
         } catch (IllegalArgumentException e) {
@@ -428,6 +433,33 @@ public class MergeCommand implements Callable<Integer> {
                     + " is a single file, so the merge is one .safetensors file; give its name, such as "
                     + Path.of(outText).resolve("merged.safetensors"));
         }
+        return options;
+    }
+
+    /** The --device value given. */
+    public String device() {
+        return device;
+    }
+
+    /** --precision tf32, once {@link #options()} has parsed it. */
+    public boolean tf32() {
+        return tf32;
+    }
+
+    /** --resume. */
+    public boolean resume() {
+        return resume;
+    }
+
+    /** --threads as given (0: every core). */
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        MergeOptions options = options();
+
         if (dryRun) {
             return plan(options, tf32);
         }
@@ -454,7 +486,7 @@ public class MergeCommand implements Callable<Integer> {
                         + merger.methodDescription() + " on " + backend.name() + " (" + cores + " CPU thread"
                         + (cores == 1 ? "" : "s") + ")");
             }
-            MergeReport r = merger.run();
+            MergeReport r = execute(merger, options);
             progress.close();
             if (report != null) {
                 r.write(report);
@@ -478,6 +510,14 @@ public class MergeCommand implements Callable<Integer> {
             interrupts.uninstall();
         }
         return 0;
+    }
+
+    /**
+     * Runs the merge: {@link Merger#run()} here; a distributed merge computes the method's tensors elsewhere first and
+     * then runs the same merger on them ({@link Merger#withPrecomputed}).
+     */
+    protected MergeReport execute(Merger merger, MergeOptions options) throws Exception {
+        return merger.run();
     }
 
     /** Prints the plan on stdout (text or JSON); nothing is written. */

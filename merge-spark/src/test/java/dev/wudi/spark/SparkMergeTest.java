@@ -1,0 +1,184 @@
+package dev.wudi.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.cli.Main;
+import dev.wudi.format.DType;
+import dev.wudi.format.SafetensorsWriter;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code wudi-spark merge --master local[2]} against {@code wudi merge} with the same options, in this JVM (Spark's
+ * local mode: the driver and two executor threads): the same bytes for WUDI with every solver and for the
+ * element-wise methods, for a single file and a sharded folder; a job stopped after its executors finished resumes
+ * from their parts; options that cannot work are refused before Spark starts.
+ */
+class SparkMergeTest {
+
+    @TempDir
+    static Path dir;
+    static final String[] NAMES = {"l0.attn.weight", "l0.attn.bias", "l0.mlp.weight", "l0.norm.weight",
+        "l1.attn.weight", "l1.mlp.weight", "l1.norm.weight", "l2.mlp.weight"};
+    static final long[][] SHAPES = {{24, 32}, {24}, {48, 32}, {32}, {24, 32}, {16, 48}, {32}, {40, 24}};
+
+    @BeforeAll
+    static void checkpoints() throws Exception {
+        for (int m = 0; m <= 3; m++) {
+            Path folder = Files.createDirectories(dir.resolve("f" + m));
+            write(dir.resolve("m" + m + ".safetensors"), m);
+            write(folder.resolve("model.safetensors"), m);
+            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
+        }
+    }
+
+    private static void write(Path file, int m) throws Exception {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (int t = 0; t < NAMES.length; t++) {
+            specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
+        }
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
+            for (int t = 0; t < NAMES.length; t++) {
+                int n = (int) (specs.get(t).byteSize() / 4);
+                SplittableRandom base = new SplittableRandom(t);
+                SplittableRandom task = new SplittableRandom(100L * m + t);
+                float[] v = new float[n];
+                for (int j = 0; j < n; j++) {
+                    v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
+                }
+                w.writeFloats(v, 0, n);
+            }
+            w.finish();
+        }
+    }
+
+    record Run(int exit, String err) {
+    }
+
+    private static List<String> mergeArgs(boolean folder, String out, String... options) {
+        List<String> a = new ArrayList<>(List.of("merge", "--base",
+                dir.resolve(folder ? "f0" : "m0.safetensors").toString()));
+        for (int m = 1; m <= 3; m++) {
+            a.addAll(List.of("--model", dir.resolve(folder ? "f" + m : "m" + m + ".safetensors").toString()));
+        }
+        a.addAll(List.of("--out", dir.resolve(out).toString(), "--device", "cpu", "--threads", "1", "--quiet"));
+        a.addAll(List.of(options));
+        return a;
+    }
+
+    private static synchronized Run run(boolean spark, List<String> args) {
+        PrintStream err = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            int code = spark ? WudiSpark.execute(args.toArray(String[]::new)) : Main.execute(args.toArray(String[]::new));
+            return new Run(code, buf.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(err);
+        }
+    }
+
+    private static List<String> with(List<String> a, String... more) {
+        List<String> b = new ArrayList<>(a);
+        b.addAll(List.of(more));
+        return b;
+    }
+
+    /** wudi merge and wudi-spark merge with these options give the same bytes (every file, for a folder). */
+    private static void same(boolean folder, String tag, String... options) throws Exception {
+        String one = folder ? tag + "-one" : tag + "-one.safetensors";
+        String spark = folder ? tag + "-spark" : tag + "-spark.safetensors";
+        Run a = run(false, mergeArgs(folder, one, options));
+        assertEquals(0, a.exit(), a.err());
+        Run b = run(true, with(mergeArgs(folder, spark, options), "--master", "local[2]", "--tasks", "3"));
+        assertEquals(0, b.exit(), b.err());
+        assertTrue(b.err().contains("in 3 tasks on local[2]"), b.err());
+        if (!folder) {
+            assertArrayEquals(Files.readAllBytes(dir.resolve(one)), Files.readAllBytes(dir.resolve(spark)), tag);
+        } else {
+            try (Stream<Path> s = Files.list(dir.resolve(one))) {
+                List<Path> files = s.sorted().toList();
+                assertTrue(files.size() > 3, "a sharded folder: " + files);
+                for (Path p : files) {
+                    String name = p.getFileName().toString();
+                    if (name.equals("README.md")) {
+                        continue;                       // the model card quotes the command, which differs
+                    }
+                    assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(dir.resolve(spark).resolve(name)),
+                            tag + ": " + name);
+                }
+            }
+        }
+        assertFalse(Files.exists(dir.resolve(spark + ".wudi-spark-parts")), "the parts are removed after the merge");
+    }
+
+    @Test
+    void wudiWithEverySolverIsByteIdenticalToWudiMerge() throws Exception {
+        same(false, "adam", "--iters", "5", "--lr", "1e-3");
+        same(false, "spectral", "--solver", "spectral");
+        same(false, "flow", "--solver", "flow");
+        same(false, "exact", "--solver", "exact");
+        same(false, "ridge", "--solver", "exact", "--ridge", "0.01");
+    }
+
+    @Test
+    void elementWiseMethodsAndShardedFoldersAreByteIdentical() throws Exception {
+        same(false, "ties", "--method", "ties");
+        same(false, "dare", "--method", "dare-linear", "--density", "0.5");
+        same(true, "folder", "--iters", "5", "--lr", "1e-3", "--shard-size", "4KB");
+    }
+
+    @Test
+    void aJobStoppedAfterItsExecutorsResumesFromTheirParts() throws Exception {
+        List<String> a = with(mergeArgs(false, "resumed.safetensors", "--iters", "5", "--lr", "1e-3"),
+                "--master", "local[2]");
+        System.setProperty("wudi.spark.stopBeforeWriting", "true");
+        Run first;
+        try {
+            first = run(true, a);
+        } finally {
+            System.clearProperty("wudi.spark.stopBeforeWriting");
+        }
+        assertEquals(1, first.exit(), first.err());
+        assertTrue(Files.isDirectory(dir.resolve("resumed.safetensors.wudi-spark-parts")), first.err());
+        assertFalse(Files.exists(dir.resolve("resumed.safetensors")));
+        Run again = run(true, with(a, "--resume"));
+        assertEquals(0, again.exit(), again.err());
+        assertTrue(again.err().contains("--resume: 5 of 5 tensors were computed by an earlier run"), again.err());
+        assertFalse(again.err().contains("tasks on"), "no Spark job was needed: " + again.err());
+        Run one = run(false, mergeArgs(false, "resumed-one.safetensors", "--iters", "5", "--lr", "1e-3"));
+        assertEquals(0, one.exit(), one.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")),
+                Files.readAllBytes(dir.resolve("resumed.safetensors")));
+    }
+
+    @Test
+    void mistakesAreRefusedBeforeSparkStarts() {
+        Run noMaster = run(true, mergeArgs(false, "x.safetensors"));
+        assertEquals(2, noMaster.exit(), noMaster.err());
+        assertTrue(noMaster.err().contains("no Spark master"), noMaster.err());
+        Run badConf = run(true, with(mergeArgs(false, "x.safetensors"), "--master", "local[2]", "--spark-conf", "nokey"));
+        assertEquals(2, badConf.exit(), badConf.err());
+        assertTrue(badConf.err().contains("--spark-conf takes KEY=VALUE"), badConf.err());
+        Run missing = run(true, List.of("merge", "--base", dir.resolve("nope.safetensors").toString(), "--model",
+                dir.resolve("m1.safetensors").toString(), "--out", dir.resolve("x.safetensors").toString(),
+                "--master", "local[2]"));
+        assertTrue(missing.exit() != 0 && missing.err().contains("nope.safetensors"), missing.err());
+        assertFalse(Files.exists(dir.resolve("x.safetensors")));
+    }
+}
