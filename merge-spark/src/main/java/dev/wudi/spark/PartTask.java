@@ -31,6 +31,9 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
 
     private static final long serialVersionUID = 1L;
 
+    /** First attempts failed by the test switch wudi.spark.failFirstAttempt (local mode: this JVM's executors). */
+    static final java.util.concurrent.atomic.AtomicInteger FAILED_ON_PURPOSE = new java.util.concurrent.atomic.AtomicInteger();
+
     /** What a task produced: its part file and the records of its tensors. */
     record Result(int group, String part, List<Merger.PartTensor> tensors) implements java.io.Serializable {
     }
@@ -52,6 +55,14 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
         MergeOptions options = cmd.options();
         TaskContext tc = TaskContext.get();
         long attempt = tc == null ? 0 : tc.taskAttemptId();
+        if (tc != null && tc.attemptNumber() == 0 && Boolean.getBoolean("wudi.spark.failFirstAttempt")) {
+            // a test switch (local mode: the executors share the driver's JVM): the first attempt fails after it has
+            // written part of its output, as a lost executor would
+            Files.writeString(Path.of(partsDir).resolve(String.format("group-%05d-attempt-%d.safetensors", group.id(),
+                    attempt)), "half a part");
+            FAILED_ON_PURPOSE.incrementAndGet();
+            throw new IOException("failing the first attempt of group " + group.id() + " (wudi.spark.failFirstAttempt)");
+        }
         String device = device(tc, cmd.device());
         Path dir = Path.of(partsDir);
         String name = String.format("group-%05d-attempt-%d.safetensors", group.id(), attempt);

@@ -71,9 +71,13 @@ class SparkMergeTest {
     }
 
     private static List<String> mergeArgs(boolean folder, String out, String... options) {
+        return mergeArgs(3, folder, out, options);
+    }
+
+    private static List<String> mergeArgs(int models, boolean folder, String out, String... options) {
         List<String> a = new ArrayList<>(List.of("merge", "--base",
                 dir.resolve(folder ? "f0" : "m0.safetensors").toString()));
-        for (int m = 1; m <= 3; m++) {
+        for (int m = 1; m <= models; m++) {
             a.addAll(List.of("--model", dir.resolve(folder ? "f" + m : "m" + m + ".safetensors").toString()));
         }
         a.addAll(List.of("--out", dir.resolve(out).toString(), "--device", "cpu", "--threads", "1", "--quiet"));
@@ -101,13 +105,18 @@ class SparkMergeTest {
 
     /** wudi merge and wudi-spark merge with these options give the same bytes (every file, for a folder). */
     private static void same(boolean folder, String tag, String... options) throws Exception {
+        same(3, folder, tag, "local[2]", options);
+    }
+
+    private static void same(int models, boolean folder, String tag, String master, String... options)
+            throws Exception {
         String one = folder ? tag + "-one" : tag + "-one.safetensors";
         String spark = folder ? tag + "-spark" : tag + "-spark.safetensors";
-        Run a = run(false, mergeArgs(folder, one, options));
-        assertEquals(0, a.exit(), a.err());
-        Run b = run(true, with(mergeArgs(folder, spark, options), "--master", "local[2]", "--tasks", "3"));
+        Run a = run(false, mergeArgs(models, folder, one, options));
+        assertEquals(0, a.exit(), tag + ": " + a.err());
+        Run b = run(true, with(mergeArgs(models, folder, spark, options), "--master", master, "--tasks", "3"));
         assertEquals(0, b.exit(), b.err());
-        assertTrue(b.err().contains("in 3 tasks on local[2]"), b.err());
+        assertTrue(b.err().contains(" tasks on local["), b.err());
         if (!folder) {
             assertArrayEquals(Files.readAllBytes(dir.resolve(one)), Files.readAllBytes(dir.resolve(spark)), tag);
         } else {
@@ -137,10 +146,37 @@ class SparkMergeTest {
     }
 
     @Test
-    void elementWiseMethodsAndShardedFoldersAreByteIdentical() throws Exception {
-        same(false, "ties", "--method", "ties");
-        same(false, "dare", "--method", "dare-linear", "--density", "0.5");
+    void everyOtherMethodAndShardedFoldersAreByteIdentical() throws Exception {
+        for (String method : List.of("task-arithmetic", "average", "ties", "dare-linear", "dare-ties", "breadcrumbs",
+                "breadcrumbs-ties", "della", "della-linear", "slerp", "nuslerp", "model-stock")) {
+            int models = method.equals("slerp") ? 1 : method.equals("nuslerp") ? 2 : 3;
+            List<String> o = new ArrayList<>(List.of("--method", method));
+            if (method.startsWith("dare") || method.startsWith("della") || method.startsWith("breadcrumbs")) {
+                o.addAll(List.of("--density", "0.5"));
+            }
+            if (method.equals("slerp")) {
+                o.addAll(List.of("--t", "0.4"));
+            }
+            same(models, false, method, "local[2]", o.toArray(String[]::new));
+        }
         same(true, "folder", "--iters", "5", "--lr", "1e-3", "--shard-size", "4KB");
+    }
+
+    /**
+     * A task attempt that fails (here: the first attempt of every task, by a test switch read on the executor) is
+     * retried by Spark (local[2,2]: two threads, two attempts per task), each attempt in its own part file: the output
+     * is still the one-process merge's bytes.
+     */
+    @Test
+    void failedAttemptsAreRetriedWithoutCorruptingTheOutput() throws Exception {
+        int before = PartTask.FAILED_ON_PURPOSE.get();
+        System.setProperty("wudi.spark.failFirstAttempt", "true");
+        try {
+            same(3, false, "retried", "local[2,2]", "--iters", "5", "--lr", "1e-3");
+        } finally {
+            System.clearProperty("wudi.spark.failFirstAttempt");
+        }
+        assertEquals(3, PartTask.FAILED_ON_PURPOSE.get() - before, "every task's first attempt failed and was retried");
     }
 
     @Test
