@@ -70,6 +70,14 @@ public interface WudiProblem extends AutoCloseable {
     default void expect(SolverSpec spec) {
     }
 
+    /**
+     * As {@link #expect(SolverSpec)}, knowing how many task vectors will come: a filter with a knee near float32's
+     * numerical zero also needs C in double ({@link dev.wudi.solver.spectral.ExactMinimiser#needsDouble}).
+     */
+    default void expect(SolverSpec spec, int tasks) {
+        expect(spec);
+    }
+
     /** Frees native or device memory. Idempotent. */
     @Override
     void close();

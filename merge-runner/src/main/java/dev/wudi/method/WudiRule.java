@@ -424,7 +424,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                                boolean hostOnly) throws IOException {
         int count = Math.toIntExact(job.numel());
         WudiProblem problem = on.newProblem(job.name(), rows, cols);
-        problem.expect(solver);                      // e.g. the CPU's exact solver accumulates in double
+        problem.expect(solver, job.models().size()); // e.g. the CPU's exact solver accumulates in double
         float[] w0 = null;
         List<Integer> zeros = new ArrayList<>();
         try {
@@ -443,9 +443,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 w0 = readPaperOrientation(job.base(), rows, cols, transposed);
                 float[] tau = new float[count];
                 float[] stored = transposed ? new float[count] : null;
-                // the inputs' rounding, which only the exact solver without a ridge reads (ExactMinimiser): not
-                // measured on Adam's path, where it would be one more pass over every weight for nothing
-                boolean needNoise = solver instanceof SolverSpec.Exact e && e.ridge() == 0;
+                // the inputs' rounding, which only the solvers in double read (ExactMinimiser: exact without a ridge,
+                // a filter whose knee nears float32's zero): not measured on Adam's path, where it would be one more
+                // pass over every weight for nothing
+                boolean needNoise = dev.wudi.solver.spectral.ExactMinimiser.needsDouble(solver, cols,
+                        job.models().size());
                 double w0Rms = 0;
                 if (needNoise) {
                     double w0Squares = 0;

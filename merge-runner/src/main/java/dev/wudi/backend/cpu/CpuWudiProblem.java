@@ -54,8 +54,14 @@ final class CpuWudiProblem implements WudiProblem {
      */
     @Override
     public void expect(SolverSpec spec) {
+        expect(spec, 0);
+    }
+
+    /** C and D in double for the solvers that need them ({@link ExactMinimiser#needsDouble}). */
+    @Override
+    public void expect(SolverSpec spec, int tasks) {
         checkOpen();
-        if (spec instanceof SolverSpec.Exact e && e.ridge() == 0 && exact == null) {
+        if (ExactMinimiser.needsDouble(spec, cols, tasks) && exact == null) {
             if (gram.taskCount() > 0) {
                 throw new IllegalStateException("tensor " + tensorName + ": expect() after task vectors were added");
             }
@@ -152,13 +158,11 @@ final class CpuWudiProblem implements WudiProblem {
             throw new IllegalStateException("tensor " + tensorName + ": solve called before any task vector was added");
         }
         if (exact != null) {
-            if (!(spec instanceof SolverSpec.Exact e) || e.ridge() != 0) {
-                throw new IllegalStateException("tensor " + tensorName + ": prepared for the exact solver, not "
-                        + spec.describe());
-            }
-            ExactMinimiser.Solution s = exact.solve(0);
-            return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of("filter_param", 0.0,
-                    "rank_used", (double) s.rankUsed(), "eigen_seconds", s.eigenSeconds()));
+            SpectralFilter filter = SpectralSolver.filterOf(spec);
+            ExactMinimiser.Solution s = exact.solve(filter);
+            return new WudiResult(s.tau(), s.lossBefore(), s.lossAfter(), 0, Map.of("filter_param",
+                    Double.isNaN(filter.param()) ? 0.0 : filter.param(), "rank_used", (double) s.rankUsed(),
+                    "eigen_seconds", s.eigenSeconds(), "in_double", 1.0));
         }
         if (spec instanceof SolverSpec.Exact e && e.ridge() > 0) {
             float[] c = gram.c().toArray();

@@ -2,6 +2,7 @@ package dev.wudi.solver.spectral;
 
 import dev.wudi.linalg.OpenBlasEnvironment;
 import dev.wudi.linalg.SelectedEigenpairs;
+import dev.wudi.solver.SolverSpec;
 import java.nio.DoubleBuffer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.openblas.global.openblas;
@@ -178,64 +179,134 @@ public final class ExactMinimiser implements AutoCloseable {
      * double, rounded to float32 once at the end. The accumulated C is consumed: call once.
      */
     public Solution solve(double ridge) {
-        checkOpen();
         if (!(ridge >= 0) || Double.isInfinite(ridge)) {
             throw new IllegalArgumentException("ridge must be >= 0, got " + ridge);
         }
+        return solve(new SpectralFilter(SpectralFilter.Kind.EXACT, ridge, 0));
+    }
+
+    /**
+     * Whether a solver needs C and D in double: the exact solver without a ridge (it divides by C's smallest
+     * eigenvalues), and a flow, Tikhonov or Landweber filter whose given parameter puts its knee (1 / 2t, rho,
+     * lambda_max / k) within 16x of the largest numerical zero a float32 C can have (cols 2^-23 lambda_max, with
+     * lambda_max &lt;= trace(C) = the number of task vectors): such a filter passes, as 1 / lambda, eigenvalues that
+     * float32 does not resolve, as the exact solver does. The data-free default places its knee at a tenth of the mean
+     * eigenvalue, far above; it stays in float32.
+     */
+    public static boolean needsDouble(SolverSpec spec, int cols, int tasks) {
+        if (spec instanceof SolverSpec.Exact e) {
+            return e.ridge() == 0;
+        }
+        if (spec instanceof SolverSpec.Adam) {
+            return false;
+        }
+        SpectralFilter f = SpectralSolver.filterOf(spec);
+        if (Double.isNaN(f.param()) || tasks <= 0) {
+            return false;
+        }
+        double knee;
+        switch (f.kind()) {
+            case EXPONENTIAL:
+                knee = 1 / (2 * f.param());
+                break;
+            case TIKHONOV:
+                knee = f.param();
+                break;
+            case LANDWEBER:
+                knee = tasks / Math.max(1, f.param());
+                break;
+            default:
+                return false;
+        }
+        return knee < 16 * cols * 0x1p-23 * tasks;
+    }
+
+    /**
+     * The filter's solution (SPEC 2.3) in double: tau = keep * tau0 - tau0 V diag(a) V^T + D V diag(b) V^T over the
+     * eigenpairs above {@link #zeroThreshold} (all of those with lambda + rho &gt; 0 for the exact filter with a ridge),
+     * rounded to float32 once at the end. The accumulated C is consumed: call once.
+     */
+    public Solution solve(SpectralFilter filter) {
+        checkOpen();
         double before = loss(tau0);
+        boolean keep = filter.kind() != SpectralFilter.Kind.EXACT;
         if (tasks == zeroTasks) {
-            // C = 0, D = 0: every task vector is zero, and so is the minimiser
-            return new Solution(new float[rows * cols], before, before, 0, 0);
+            // C = 0, D = 0: every task vector is zero, and so is the solution
+            return new Solution(keep ? tau0.clone() : new float[rows * cols], before, before, 0, 0);
         }
         mirrorC();
         consumed = true;
         gram.close();                                   // the add() scratch is not needed any more
         gram = null;
+        double ridge = filter.kind() == SpectralFilter.Kind.EXACT ? filter.param() : 0;
         // C = V diag(lambda) V^T in place, only the eigenvectors of the eigenvalues used (the leading ones: above the
-        // numerical zero, or all with a ridge); C's storage holds reflectors afterwards
-        double[] tolerance = new double[1];
+        // numerical zero, or all with lambda + rho > 0 with a ridge); C's storage holds reflectors afterwards
+        SpectralFilter.Coefficients[] chosen = new SpectralFilter.Coefficients[1];
         try (SelectedEigenpairs e = SelectedEigenpairs.decomposeDouble(c, cols, values -> {
-            tolerance[0] = ridge > 0 ? -1 : zeroThreshold(values[0]);
-            int r = 0;
-            while (r < values.length && values[r] > tolerance[0] && values[r] + ridge > 0) {
-                r++;
-            }
-            return r;
+            double tol = ridge > 0 ? -ridge : zeroThreshold(values[0]);
+            chosen[0] = filter.coefficients(values, cols, tol);
+            return chosen[0].used();
         })) {
+            SpectralFilter.Coefficients co = chosen[0];
             int used = e.k();
             double[] lambda = e.values();
             if (used == 0) {
-                return new Solution(new float[rows * cols], before, Math.max(0, k), 0, e.seconds());
+                return new Solution(keep ? tau0.clone() : new float[rows * cols], before, keep ? before : Math.max(0, k),
+                        0, e.seconds());
             }
             DoublePointer vt = e.vectorsTDouble();      // V_r^T [r, cols]
-            // B = D V_r [rows, r], into the add() scratch (free now); column j scaled by 1 / (lambda_j + ridge)
+            // B = D V_r [rows, r], into the add() scratch (free now)
             DoublePointer b = tau;
             openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, rows, used, cols,
                     1.0, d, cols, vt, cols, 0.0, b, used);
             DoubleBuffer bb = b.asBuffer();
-            // The loss at the solution from the spectrum, in double: with tau = B V_r^T and B = (D V_r) diag(s),
-            // tau v_j = s_j (D V)_j (0 off V_r), so L = sum_j (lambda_j s_j^2 - 2 s_j) ||(D V)_j||^2 + K
-            double[] scale = new double[used];
-            double[] dd = new double[used];
-            for (int j = 0; j < used; j++) {
-                scale[j] = 1 / (lambda[j] + ridge);
-            }
-            for (int i = 0; i < rows; i++) {
-                int row = i * used;
-                for (int j = 0; j < used; j++) {
-                    double x = bb.get(row + j);
-                    dd[j] += x * x;
-                    bb.put(row + j, x * scale[j]);
-                }
-            }
-            double after = k;
-            for (int j = 0; j < used; j++) {
-                after += (lambda[j] * scale[j] * scale[j] - 2 * scale[j]) * dd[j];
-            }
-            // tau_m = B V_r^T, into d (no longer needed)
-            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols, used,
-                    1.0, b, used, vt, cols, 0.0, d, cols);
             DoubleBuffer db = d.asBuffer();
+            double after;
+            if (!keep) {
+                // M = B diag(b): tau v_j = M_j (0 off V_r), so L = sum_j (lambda_j s_j^2 - 2 s_j) ||(D V)_j||^2 + K
+                double[] dd = new double[used];
+                for (int i = 0; i < rows; i++) {
+                    int row = i * used;
+                    for (int j = 0; j < used; j++) {
+                        double x = bb.get(row + j);
+                        dd[j] += x * x;
+                        bb.put(row + j, x * co.b()[j]);
+                    }
+                }
+                after = k;
+                for (int j = 0; j < used; j++) {
+                    double sj = co.b()[j];
+                    after += (lambda[j] * sj * sj - 2 * sj) * dd[j];
+                }
+                // tau_m = M V_r^T, into d (no longer needed)
+                openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols,
+                        used, 1.0, b, used, vt, cols, 0.0, d, cols);
+            } else {
+                // D is no longer needed: tau0 widened into it, A = tau0 V_r, M = B diag(b) - A diag(a) over B, and
+                // L(tau) - L(tau0) = sum_j sum_i lambda_j (2 A_ij M_ij + M_ij^2) - 2 M_ij B_ij (SpectralSolver)
+                for (int i = 0; i < tau0.length; i++) {
+                    db.put(i, tau0[i]);
+                }
+                after = before;
+                try (DoublePointer a = new DoublePointer((long) rows * used)) {
+                    openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, rows, used,
+                            cols, 1.0, d, cols, vt, cols, 0.0, a, used);
+                    DoubleBuffer ab = a.asBuffer();
+                    for (int i = 0; i < rows; i++) {
+                        int row = i * used;
+                        for (int j = 0; j < used; j++) {
+                            double bij = bb.get(row + j);
+                            double aij = ab.get(row + j);
+                            double mij = co.b()[j] * bij - co.a()[j] * aij;
+                            bb.put(row + j, mij);
+                            after += lambda[j] * (2 * aij * mij + mij * mij) - 2 * mij * bij;
+                        }
+                    }
+                }
+                // tau = tau0 + M V_r^T, onto the widened tau0 in d
+                openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, rows, cols,
+                        used, 1.0, b, used, vt, cols, 1.0, d, cols);
+            }
             float[] out = new float[rows * cols];
             for (int i = 0; i < out.length; i++) {
                 out[i] = (float) db.get(i);

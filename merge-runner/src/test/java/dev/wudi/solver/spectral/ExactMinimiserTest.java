@@ -189,6 +189,74 @@ class ExactMinimiserTest {
                 "the float32 path misses the minimum here (loss " + float32.lossAfter() + " vs " + ref.loss() + ")");
     }
 
+    /**
+     * A flow run long enough (t = 1e9: its knee 1 / 2t is far below float32's numerical zero) is the minimiser, and
+     * needs C in double as the exact solver does: announced with the task count (as WudiRule does), the CPU problem
+     * accumulates in double and reaches the float64 minimiser; in float32 it misses it. The data-free default flow,
+     * whose knee is a tenth of the mean eigenvalue, stays in float32.
+     */
+    @Test
+    void aFlowRunToTheMinimiserNeedsAndGetsDouble() {
+        Random r = new Random(11);
+        List<float[]> taus = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            taus.add(lowRankPlusNoise(32, 48, 8, r));
+        }
+        Reference ref = reference(32, 48, taus);
+        SolverSpec longFlow = new SolverSpec.Flow(1e9);
+        assertTrue(ExactMinimiser.needsDouble(longFlow, 48, 3));
+        assertTrue(!ExactMinimiser.needsDouble(new SolverSpec.Flow(Double.NaN), 48, 3));
+        assertTrue(!ExactMinimiser.needsDouble(new SolverSpec.Flow(10), 48, 3), "a knee of 0.05: float32 is enough");
+        WudiResult inDouble;
+        WudiResult inFloat;
+        try (Backend cpu = Backends.cpu(1)) {
+            try (WudiProblem p = cpu.newProblem("w", 32, 48)) {
+                p.expect(longFlow, 3);
+                taus.forEach(p::addTaskVector);
+                inDouble = p.solve(longFlow, null);
+            }
+            try (WudiProblem p = cpu.newProblem("w", 32, 48)) {
+                taus.forEach(p::addTaskVector);
+                inFloat = p.solve(longFlow, null);
+            }
+        }
+        assertEquals(1.0, inDouble.details().get("in_double"), "the double path ran: " + inDouble.details());
+        double err = relative(inDouble.tauM(), ref.tau());
+        assertTrue(err <= 1e-2, "the long flow in double is the float64 minimiser: " + err);
+        assertEquals(ref.loss(), inDouble.lossAfter(), 0.01 * ref.loss(), "loss within 1% of the minimum");
+        assertTrue(inFloat.lossAfter() > 1.01 * ref.loss() || relative(inFloat.tauM(), ref.tau()) > 1e-2,
+                "in float32 the long flow misses the minimum (loss " + inFloat.lossAfter() + " vs " + ref.loss() + ")");
+        // a flow that keeps the sum in the directions it has not reached: in double, against the float32 path on a
+        // well-conditioned problem, where both are accurate
+        List<float[]> plain = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            float[] t = new float[24 * 40];
+            for (int j = 0; j < t.length; j++) {
+                t[j] = (float) (r.nextGaussian() * 0.01);
+            }
+            plain.add(t);
+        }
+        SolverSpec flow = new SolverSpec.Flow(2.0);
+        try (Backend cpu = Backends.cpu(1); WudiProblem d = cpu.newProblem("d", 24, 40);
+             WudiProblem f = cpu.newProblem("f", 24, 40)) {
+            d.expect(new SolverSpec.Exact(0));          // forces the double accumulation, then solves the flow there
+            plain.forEach(d::addTaskVector);
+            plain.forEach(f::addTaskVector);
+            WudiResult a = d.solve(flow, null);
+            WudiResult b = f.solve(flow, null);
+            assertTrue(relative(a.tauM(), toDouble(b.tauM())) < 1e-5, "flow in double = flow in float32 here");
+            assertEquals(b.lossAfter(), a.lossAfter(), 1e-5 * a.lossBefore());
+        }
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
+    }
+
     @Test
     void theRidgeCholeskyAgreesWithTheEigendecomposition() {
         Random r = new Random(3);
