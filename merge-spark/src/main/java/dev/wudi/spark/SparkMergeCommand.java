@@ -62,6 +62,10 @@ public final class SparkMergeCommand extends MergeCommand {
         int at = all.indexOf(spec.name());
         List<String> args = at >= 0 ? all.subList(at + 1, all.size()) : all;
         List<String> fingerprint = fingerprint(args);
+        if (options.asAdapter() != null) {
+            throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
+                    + " `wudi merge` (adapters are small: their merge is cheap)");
+        }
         List<String> warnings = new ArrayList<>();
         List<Merger.MethodTensor> tensors = merger.validate(warnings);
         Path parts = partsDir != null ? partsDir

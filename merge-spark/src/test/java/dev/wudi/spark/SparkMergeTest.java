@@ -211,6 +211,9 @@ class SparkMergeTest {
         Run badConf = run(true, with(mergeArgs(false, "x.safetensors"), "--master", "local[2]", "--spark-conf", "nokey"));
         assertEquals(2, badConf.exit(), badConf.err());
         assertTrue(badConf.err().contains("--spark-conf takes KEY=VALUE"), badConf.err());
+        Run adapter = run(true, with(mergeArgs(false, "x.safetensors"), "--master", "local[2]", "--as-adapter"));
+        assertEquals(2, adapter.exit(), adapter.err());
+        assertTrue(adapter.err().contains("adapter folder in one process"), adapter.err());
         Run missing = run(true, List.of("merge", "--base", dir.resolve("nope.safetensors").toString(), "--model",
                 dir.resolve("m1.safetensors").toString(), "--out", dir.resolve("x.safetensors").toString(),
                 "--master", "local[2]"));
