@@ -6,6 +6,7 @@ import dev.wudi.method.TensorJob;
 import dev.wudi.method.TensorOutcome;
 import dev.wudi.method.TensorRule;
 import dev.wudi.method.TensorSink;
+import dev.wudi.method.WudiRule;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -130,7 +131,7 @@ final class DeviceDealer implements AutoCloseable {
         }
         for (int i : order) {
             double w = candidates.get(i).work();
-            double mine = now + me.rate * w;
+            double mine = Math.max(now, me.busyUntil) + me.rate * w;   // busyUntil: a tensor reserved ahead
             boolean best = true;
             for (Worker v : others) {
                 if (v != me && v.alive && !Double.isNaN(v.rate) && Math.max(now, v.busyUntil) + v.rate * w < mine) {
@@ -149,8 +150,12 @@ final class DeviceDealer implements AutoCloseable {
         return (System.nanoTime() - epoch) / 1e9;
     }
 
-    /** The next deal for a worker ({@link #choose} among the first {@code window} not started); null when stopping. */
-    private synchronized Deal next(Worker me) throws InterruptedException {
+    /**
+     * The next deal for a worker ({@link #choose} among the first {@code window} not started); null when stopping, or
+     * without {@code wait} when none is to be had now (a worker reserving its next tensor ahead, so that its upload
+     * overlaps the current solve).
+     */
+    private synchronized Deal next(Worker me, boolean wait) throws InterruptedException {
         while (!stopped) {
             if (pending.isEmpty()) {
                 return null;
@@ -164,8 +169,11 @@ final class DeviceDealer implements AutoCloseable {
                 d = pending.remove(0);
             }
             if (d != null) {
-                me.busyUntil = Double.isNaN(me.rate) ? 0 : now() + me.rate * d.work();
+                me.busyUntil = Double.isNaN(me.rate) ? 0 : Math.max(now(), me.busyUntil) + me.rate * d.work();
                 return d;
+            }
+            if (!wait) {
+                return null;
             }
             wait(200);                                  // the writer is behind, or a faster device is about to be free
         }
@@ -174,8 +182,13 @@ final class DeviceDealer implements AutoCloseable {
 
     private void work(Backend device, int position, TensorRule rule, Worker me) {
         try {
-            Deal d;
-            while ((d = next(me)) != null) {
+            Deal d = next(me, true);
+            while (d != null) {
+                // the next tensor reserved now, so that the rule uploads it while this one solves (upload-ahead)
+                Deal ahead = rule instanceof WudiRule ? next(me, false) : null;
+                if (rule instanceof WudiRule w) {
+                    w.upcoming(ahead == null ? null : ahead.job());
+                }
                 Buffered out = new Buffered();
                 long t0 = System.nanoTime();
                 try {
@@ -183,18 +196,19 @@ final class DeviceDealer implements AutoCloseable {
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     synchronized (this) {
                         me.measured(d.work(), seconds);
-                        me.busyUntil = 0;
+                        me.busyUntil = ahead == null || Double.isNaN(me.rate) ? 0 : now() + me.rate * ahead.work();
                     }
                     finish(d, new Computed(o, out, position, seconds));
                 } catch (CudaException e) {
                     synchronized (this) {
                         me.alive = false;
                     }
-                    retire(device, d, e);
+                    retire(device, d, ahead, e);
                     return;
                 } catch (Throwable e) {
                     finish(d, e);
                 }
+                d = ahead != null ? ahead : next(me, true);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -206,11 +220,14 @@ final class DeviceDealer implements AutoCloseable {
         notifyAll();
     }
 
-    /** A device that failed: its tensor goes back, it takes no more; the CPU steps in when it was the last. */
-    private void retire(Backend device, Deal d, CudaException why) {
+    /** A device that failed: its tensors go back, it takes no more; the CPU steps in when it was the last. */
+    private void retire(Backend device, Deal d, Deal ahead, CudaException why) {
         boolean last;
         synchronized (this) {
             pending.add(0, d);
+            if (ahead != null) {
+                pending.add(0, ahead);
+            }
             pending.sort(java.util.Comparator.comparingInt(Deal::index));
             alive--;
             last = alive == 0 && !stopped;
