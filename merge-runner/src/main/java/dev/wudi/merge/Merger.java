@@ -93,7 +93,11 @@ public final class Merger {
         long start = System.nanoTime();
         try (Inputs inputs = Inputs.open(options)) {
             List<String> warnings = new ArrayList<>();
-            MergePlan plan = prepare(inputs, precomputed == null || !precomputed.inputsChecked(), warnings);
+            boolean checked = precomputed != null && precomputed.inputsChecked();
+            MergePlan plan = prepare(inputs, !checked, warnings);
+            if (checked) {
+                warnings.addAll(precomputed.inputWarnings());   // said once already, by validate(); the report keeps them
+            }
             return merge(plan, inputs.base(), inputs.models(), warnings, start);
         }
     }
@@ -113,8 +117,8 @@ public final class Merger {
         MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
                 inputs.notes());
         checkInclude(plan);
-        plan.notes().forEach(listener::info);
         if (scan) {
+            plan.notes().forEach(listener::info);      // once per merge: validate() said them where scan is off
             try {
                 warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation(),
                         keptChanged));
@@ -161,7 +165,16 @@ public final class Merger {
      *
      * @param inputsChecked the inputs were scanned already ({@link #validate}): {@link #run()} does not scan them again
      */
-    public record Precomputed(Map<String, Path> files, Map<String, String> records, boolean inputsChecked) {
+    public record Precomputed(Map<String, Path> files, Map<String, String> records, boolean inputsChecked,
+                              List<String> inputWarnings) {
+        /** @param inputWarnings what {@link #validate} reported of the inputs: the report keeps them */
+        public Precomputed {
+            inputWarnings = List.copyOf(inputWarnings);
+        }
+
+        public Precomputed(Map<String, Path> files, Map<String, String> records, boolean inputsChecked) {
+            this(files, records, inputsChecked, List.of());
+        }
     }
 
     /** One tensor of a part file: its name and its report record (JSON, as the resume journal keeps it). */

@@ -140,7 +140,7 @@ public final class SparkMergeCommand extends MergeCommand {
         if (Boolean.getBoolean("wudi.spark.stopBeforeWriting")) {
             throw new IOException("stopped before writing (wudi.spark.stopBeforeWriting, for tests)");
         }
-        MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true)).run();
+        MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true, warnings)).run();
         deleteTree(parts);
         return report;
     }
