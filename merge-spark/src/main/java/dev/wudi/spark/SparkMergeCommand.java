@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,8 +46,10 @@ public final class SparkMergeCommand extends MergeCommand {
     int tasks;
 
     @Option(names = "--parts-dir", paramLabel = "DIR",
-            description = "Where executors write their parts (on storage every node sees); default: OUT.wudi-spark-parts"
-                    + " beside the output. Removed after a successful merge; kept for --resume after a failed one.")
+            description = "Where executors write their parts (on storage every node sees); default:"
+                    + " OUT.wudi-spark-parts beside the output; one merge at a time per folder. Its parts are removed"
+                    + " after a successful merge (nothing else in the folder is touched) and kept for --resume after a"
+                    + " failed one.")
     Path partsDir;
 
     /** The options that only say where the work runs: left out when comparing a resumed merge with the first. */
@@ -174,13 +175,26 @@ public final class SparkMergeCommand extends MergeCommand {
         return e.getClass().getSimpleName();
     }
 
+    /**
+     * Removes the parts and manifests this command writes (group-*.safetensors, their .done.json and .tmp files) and
+     * then the folder if nothing else is left in it: a --parts-dir the user pointed elsewhere loses nothing else.
+     */
     private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
+        if (!Files.isDirectory(dir)) {
             return;
         }
-        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("group-") && (n.endsWith(".safetensors") || n.endsWith(".done.json")
+                        || n.endsWith(".done.json.tmp")) && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            if (s.findAny().isEmpty()) {
+                Files.delete(dir);
             }
         }
     }

@@ -203,6 +203,19 @@ class SparkMergeTest {
                 Files.readAllBytes(dir.resolve("resumed.safetensors")));
     }
 
+    /** --parts-dir may name a folder that holds other things: only the parts are removed from it. */
+    @Test
+    void aGivenPartsFolderKeepsWhatElseItHolds() throws Exception {
+        Path parts = Files.createDirectories(dir.resolve("shared-scratch"));
+        Files.writeString(parts.resolve("notes.txt"), "someone else's");
+        Run r = run(true, with(mergeArgs(false, "given-parts.safetensors", "--iters", "3"), "--master", "local[2]",
+                "--parts-dir", parts.toString()));
+        assertEquals(0, r.exit(), r.err());
+        try (Stream<Path> s = Files.list(parts)) {
+            assertEquals(List.of(parts.resolve("notes.txt")), s.toList(), "only the parts were removed");
+        }
+    }
+
     @Test
     void mistakesAreRefusedBeforeSparkStarts() {
         Run noMaster = run(true, mergeArgs(false, "x.safetensors"));
