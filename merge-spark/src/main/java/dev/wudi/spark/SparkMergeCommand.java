@@ -67,10 +67,44 @@ public final class SparkMergeCommand extends MergeCommand {
             throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
                     + " `wudi merge` (adapters are small: their merge is cheap)");
         }
+        // every refusal before any work: the Spark settings, then the inputs (validate)
+        SparkConf conf = new SparkConf().setAppName("wudi merge -> " + options.out().getFileName());
+        if (master != null) {
+            conf.setMaster(master);
+        }
+        if (sparkConf != null) {
+            for (String kv : sparkConf) {
+                int eq = kv.indexOf('=');
+                if (eq <= 0) {
+                    throw new dev.wudi.merge.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
+                }
+                conf.set(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        if (!conf.contains("spark.master")) {
+            throw new dev.wudi.merge.OptionException("no Spark master: give --master local[N] (this machine) or run"
+                    + " through spark-submit --master ...");
+        }
+        if (!conf.get("spark.master").startsWith("local")) {
+            // executors parse the same command line in their own working directory
+            List<Path> given = new ArrayList<>(options.models());
+            given.add(options.out());
+            if (options.base() != null) {
+                given.add(options.base());
+            }
+            for (Path p : given) {
+                if (!p.isAbsolute()) {
+                    throw new dev.wudi.merge.OptionException(p + ": on a cluster give every input and the output"
+                            + " as an absolute path on storage every node sees (executors do not share this"
+                            + " working directory)");
+                }
+            }
+        }
         List<String> warnings = new ArrayList<>();
         List<Merger.MethodTensor> tensors = merger.validate(warnings);
-        Path parts = partsDir != null ? partsDir
-                : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts");
+        Path parts = (partsDir != null ? partsDir
+                : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts")).toAbsolutePath()
+                .normalize();
         if (!resume()) {
             deleteTree(parts);
         }
@@ -93,23 +127,6 @@ public final class SparkMergeCommand extends MergeCommand {
                     + " tensors were computed by an earlier run (" + parts + ")");
         }
         if (!todo.isEmpty()) {
-            SparkConf conf = new SparkConf().setAppName("wudi merge -> " + options.out().getFileName());
-            if (master != null) {
-                conf.setMaster(master);
-            }
-            if (sparkConf != null) {
-                for (String kv : sparkConf) {
-                    int eq = kv.indexOf('=');
-                    if (eq <= 0) {
-                        throw new dev.wudi.merge.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
-                    }
-                    conf.set(kv.substring(0, eq), kv.substring(eq + 1));
-                }
-            }
-            if (!conf.contains("spark.master")) {
-                throw new dev.wudi.merge.OptionException("no Spark master: give --master local[N] (this machine) or run"
-                        + " through spark-submit --master ...");
-            }
             long t0 = System.nanoTime();
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
                 sc.setLogLevel("WARN");

@@ -224,6 +224,14 @@ class SparkMergeTest {
         Run badConf = run(true, with(mergeArgs(false, "x.safetensors"), "--master", "local[2]", "--spark-conf", "nokey"));
         assertEquals(2, badConf.exit(), badConf.err());
         assertTrue(badConf.err().contains("--spark-conf takes KEY=VALUE"), badConf.err());
+        List<String> relative = mergeArgs(false, "unused.safetensors");
+        relative.set(relative.indexOf("--out") + 1, "relative-out.safetensors");
+        Run onACluster = run(true, with(relative, "--master", "spark://localhost:1"));
+        assertEquals(2, onACluster.exit(), onACluster.err());
+        assertTrue(onACluster.err().contains("on a cluster give every input and the output as an absolute path"),
+                onACluster.err());
+        assertFalse(Files.exists(Path.of("relative-out.safetensors")));
+        assertFalse(Files.exists(Path.of("relative-out.safetensors.wudi-spark-parts")), "refused before any work");
         Run adapter = run(true, with(mergeArgs(false, "x.safetensors"), "--master", "local[2]", "--as-adapter"));
         assertEquals(2, adapter.exit(), adapter.err());
         assertTrue(adapter.err().contains("adapter folder in one process"), adapter.err());
