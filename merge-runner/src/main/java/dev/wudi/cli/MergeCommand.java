@@ -451,6 +451,11 @@ public class MergeCommand implements Callable<Integer> {
         return resume;
     }
 
+    /** -q / --quiet, or --progress json: no progress lines on stderr. */
+    public boolean quiet() {
+        return quiet || "json".equals(progressMode);
+    }
+
     /** --threads as given (0: every core). */
     public int threads() {
         return threads;

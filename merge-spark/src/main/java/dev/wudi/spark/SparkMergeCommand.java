@@ -123,7 +123,7 @@ public final class SparkMergeCommand extends MergeCommand {
             r.tensors().stream().filter(t -> t.name().equals(name)).forEach(t -> records.put(name, t.record()));
         });
         if (!earlier.isEmpty()) {
-            System.err.println("wudi-spark: --resume: " + earlier.size() + " of " + tensors.size()
+            say("wudi-spark: --resume: " + earlier.size() + " of " + tensors.size()
                     + " tensors were computed by an earlier run (" + parts + ")");
         }
         if (!todo.isEmpty()) {
@@ -132,7 +132,7 @@ public final class SparkMergeCommand extends MergeCommand {
                 sc.setLogLevel("WARN");
                 int n = tasks > 0 ? tasks : 4 * sc.defaultParallelism();
                 List<TensorGroups.Group> groups = TensorGroups.balanced(todo, n);
-                System.err.println("wudi-spark: " + todo.size() + " tensors in " + groups.size() + " tasks on "
+                say("wudi-spark: " + todo.size() + " tensors in " + groups.size() + " tasks on "
                         + sc.master() + " (parts in " + parts + ")");
                 List<PartTask.Result> results = sc.parallelize(groups, groups.size())
                         .map(new PartTask(args.toArray(String[]::new), parts.toString(), fingerprint)).collect();
@@ -152,8 +152,8 @@ public final class SparkMergeCommand extends MergeCommand {
                 throw new IOException("the Spark job failed: " + rootMessage(e) + "; the parts computed so far are kept"
                         + " in " + parts + ": rerun with --resume to continue", e);
             }
-            System.err.printf("wudi-spark: executors computed %d tensors in %.1f s%n", todo.size(),
-                    (System.nanoTime() - t0) / 1e9);
+            say(String.format(java.util.Locale.ROOT, "wudi-spark: executors computed %d tensors in %.1f s",
+                    todo.size(), (System.nanoTime() - t0) / 1e9));
         }
         if (Boolean.getBoolean("wudi.spark.stopBeforeWriting")) {
             throw new IOException("stopped before writing (wudi.spark.stopBeforeWriting, for tests)");
@@ -161,6 +161,13 @@ public final class SparkMergeCommand extends MergeCommand {
         MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true, warnings)).run();
         deleteTree(parts);
         return report;
+    }
+
+    /** A progress line of the Spark phase on stderr, unless --quiet (or --progress json). */
+    private void say(String line) {
+        if (!quiet()) {
+            System.err.println(line);
+        }
     }
 
     /** The command line without the options that only place the work (see {@link #PLACEMENT}). */

@@ -114,7 +114,9 @@ class SparkMergeTest {
         String spark = folder ? tag + "-spark" : tag + "-spark.safetensors";
         Run a = run(false, mergeArgs(models, folder, one, options));
         assertEquals(0, a.exit(), tag + ": " + a.err());
-        Run b = run(true, with(mergeArgs(models, folder, spark, options), "--master", master, "--tasks", "3"));
+        List<String> loud = new ArrayList<>(mergeArgs(models, folder, spark, options));
+        loud.remove("--quiet");                          // its lines say that Spark ran the tasks
+        Run b = run(true, with(loud, "--master", master, "--tasks", "3"));
         assertEquals(0, b.exit(), b.err());
         assertTrue(b.err().contains(" tasks on local["), b.err());
         if (!folder) {
@@ -183,6 +185,7 @@ class SparkMergeTest {
     void aJobStoppedAfterItsExecutorsResumesFromTheirParts() throws Exception {
         List<String> a = with(mergeArgs(false, "resumed.safetensors", "--iters", "5", "--lr", "1e-3"),
                 "--master", "local[2]");
+        a.remove("--quiet");
         System.setProperty("wudi.spark.stopBeforeWriting", "true");
         Run first;
         try {
@@ -211,6 +214,7 @@ class SparkMergeTest {
         Run r = run(true, with(mergeArgs(false, "given-parts.safetensors", "--iters", "3"), "--master", "local[2]",
                 "--parts-dir", parts.toString()));
         assertEquals(0, r.exit(), r.err());
+        assertFalse(r.err().contains("wudi-spark:"), "--quiet: no progress lines: " + r.err());
         try (Stream<Path> s = Files.list(parts)) {
             assertEquals(List.of(parts.resolve("notes.txt")), s.toList(), "only the parts were removed");
         }
