@@ -104,6 +104,20 @@ public final class CudaDevice implements AutoCloseable {
         return new DeviceBuffer(bytes, purpose);
     }
 
+    /** A new buffer holding a copy of src (at least one element's room, so that an empty array still has an address). */
+    public DeviceBuffer upload(float[] src, String purpose) {
+        DeviceBuffer b = allocate(4L * Math.max(1, src.length), purpose);
+        b.upload(src);
+        return b;
+    }
+
+    /** As {@link #upload(float[], String)} for 16-bit values. */
+    public DeviceBuffer upload(short[] src, String purpose) {
+        DeviceBuffer b = allocate(2L * Math.max(1, src.length), purpose);
+        b.upload(src);
+        return b;
+    }
+
     public PinnedBuffer allocatePinned(long bytes, String purpose) {
         makeCurrent();
         return new PinnedBuffer(bytes, purpose);

@@ -52,17 +52,6 @@ class KernelParityGpuTest {
         return x;
     }
 
-    private DeviceBuffer up(float[] x, String what) {
-        DeviceBuffer b = device.allocate(4L * Math.max(1, x.length), what);
-        b.upload(x);
-        return b;
-    }
-
-    private DeviceBuffer up(short[] x, String what) {
-        DeviceBuffer b = device.allocate(2L * Math.max(1, x.length), what);
-        b.upload(x);
-        return b;
-    }
 
     private static float[] down(DeviceBuffer b, int n) {
         stream.synchronize("test");
@@ -82,13 +71,13 @@ class KernelParityGpuTest {
             hi[k] = HalfPrecision.floatToF16(wi[k]);
             h0[k] = HalfPrecision.floatToF16(w0[k]);
         }
-        try (DeviceBuffer a = up(wi, "wi");
-             DeviceBuffer b = up(w0, "w0");
-             DeviceBuffer ba = up(bi, "bf16 wi");
-             DeviceBuffer bb = up(b0, "bf16 w0");
-             DeviceBuffer ha = up(hi, "f16 wi");
-             DeviceBuffer hb = up(h0, "f16 w0");
-             DeviceBuffer tau = up(poison(n), "tau")) {
+        try (DeviceBuffer a = device.upload(wi, "wi");
+             DeviceBuffer b = device.upload(w0, "w0");
+             DeviceBuffer ba = device.upload(bi, "bf16 wi");
+             DeviceBuffer bb = device.upload(b0, "bf16 w0");
+             DeviceBuffer ha = device.upload(hi, "f16 wi");
+             DeviceBuffer hb = device.upload(h0, "f16 w0");
+             DeviceBuffer tau = device.upload(poison(n), "tau")) {
             kernels.taskVectorF32(a, b, tau, n, stream);
             assertSameBits(TaskVectorReference.fromF32(wi, w0), down(tau, n), "tau f32");
             tau.upload(poison(n));
@@ -112,7 +101,7 @@ class KernelParityGpuTest {
             wantBf[k] = HalfPrecision.bf16ToFloat(all[k]);
             wantH[k] = HalfPrecision.f16ToFloat(all[k]);
         }
-        try (DeviceBuffer src = up(all, "patterns"); DeviceBuffer dst = up(poison(n), "floats")) {
+        try (DeviceBuffer src = device.upload(all, "patterns"); DeviceBuffer dst = device.upload(poison(n), "floats")) {
             kernels.bf16ToF32(src, dst, n, stream);
             assertSameBits(wantBf, down(dst, n), "bf16 -> f32");
             dst.upload(poison(n));
@@ -144,7 +133,7 @@ class KernelParityGpuTest {
             wantB[k] = HalfPrecision.floatToBf16(x[k]);
             wantH[k] = HalfPrecision.floatToF16(x[k]);
         }
-        try (DeviceBuffer src = up(x, "floats"); DeviceBuffer dst = device.allocate(2L * n, "halves")) {
+        try (DeviceBuffer src = device.upload(x, "floats"); DeviceBuffer dst = device.allocate(2L * n, "halves")) {
             short[] got = new short[n];
             kernels.f32ToBf16(src, dst, n, stream);
             stream.synchronize("test");
@@ -161,9 +150,9 @@ class KernelParityGpuTest {
     @ValueSource(ints = {1, 5, 1023, 1 << 20 | 1, 3 << 20})
     void reductionsAreRightAndDeterministic(int n) {
         float[] p = gaussian(n, 1), d = gaussian(n, 1), tau = gaussian(n, 1);
-        try (DeviceBuffer bp = up(p, "P");
-             DeviceBuffer bd = up(d, "D");
-             DeviceBuffer bt = up(tau, "tau");
+        try (DeviceBuffer bp = device.upload(p, "P");
+             DeviceBuffer bd = device.upload(d, "D");
+             DeviceBuffer bt = device.upload(tau, "tau");
              DeviceBuffer partials = device.allocate(WudiKernels.PARTIALS_BYTES, "partials");
              DeviceBuffer out = device.allocate(8 * 4, "out")) {
             int c1 = kernels.squaredNormPartials(bp, n, partials, stream);
@@ -189,11 +178,11 @@ class KernelParityGpuTest {
         for (int k = 0; k < n; k++) {
             v[k] = (float) Math.abs(0.1 * rnd.nextGaussian());
         }
-        try (DeviceBuffer bp = up(p, "P");
-             DeviceBuffer bd = up(d, "D");
-             DeviceBuffer bm = up(m, "m");
-             DeviceBuffer bv = up(v, "v");
-             DeviceBuffer bt = up(tau, "tau");
+        try (DeviceBuffer bp = device.upload(p, "P");
+             DeviceBuffer bd = device.upload(d, "D");
+             DeviceBuffer bm = device.upload(m, "m");
+             DeviceBuffer bv = device.upload(v, "v");
+             DeviceBuffer bt = device.upload(tau, "tau");
              DeviceBuffer partials = device.allocate(WudiKernels.PARTIALS_BYTES, "partials");
              DeviceBuffer out = device.allocate(8, "loss")) {
             for (int t = 1; t <= 3; t++) {
@@ -221,7 +210,7 @@ class KernelParityGpuTest {
         float[] g = gaussian(n * n, 1);
         float[] want = g.clone();
         SymmetrizeReference.fromUpper(want, n);
-        try (DeviceBuffer b = up(g, "G")) {
+        try (DeviceBuffer b = device.upload(g, "G")) {
             kernels.symmetrizeFromUpper(b, n, stream);
             assertSameBits(want, down(b, n * n), "G");
         }

@@ -79,17 +79,6 @@ final class KernelChecks {
         return x;
     }
 
-    private DeviceBuffer up(float[] x, String what) {
-        DeviceBuffer b = device.allocate(4L * Math.max(1, x.length), what);
-        b.upload(x);
-        return b;
-    }
-
-    private DeviceBuffer up(short[] x, String what) {
-        DeviceBuffer b = device.allocate(2L * Math.max(1, x.length), what);
-        b.upload(x);
-        return b;
-    }
 
     private float[] down(DeviceBuffer b, int n) {
         stream.synchronize("selftest");
@@ -131,9 +120,9 @@ final class KernelChecks {
             hi[k] = HalfPrecision.floatToF16(wi[k]);
             h0[k] = HalfPrecision.floatToF16(w0[k]);
         }
-        try (DeviceBuffer a = up(wi, "wi"); DeviceBuffer b = up(w0, "w0"); DeviceBuffer ba = up(bi, "bf16 wi");
-             DeviceBuffer bb = up(b0, "bf16 w0"); DeviceBuffer ha = up(hi, "f16 wi"); DeviceBuffer hb = up(h0, "f16 w0");
-             DeviceBuffer tau = up(poison(n), "tau")) {
+        try (DeviceBuffer a = device.upload(wi, "wi"); DeviceBuffer b = device.upload(w0, "w0"); DeviceBuffer ba = device.upload(bi, "bf16 wi");
+             DeviceBuffer bb = device.upload(b0, "bf16 w0"); DeviceBuffer ha = device.upload(hi, "f16 wi"); DeviceBuffer hb = device.upload(h0, "f16 w0");
+             DeviceBuffer tau = device.upload(poison(n), "tau")) {
             check("kernel task_vector f32 n=" + n, () -> {
                 kernels.taskVectorF32(a, b, tau, n, stream);
                 return sameBits(TaskVectorReference.fromF32(wi, w0), down(tau, n));
@@ -161,7 +150,7 @@ final class KernelChecks {
             wantBf[k] = HalfPrecision.bf16ToFloat(all[k]);
             wantH[k] = HalfPrecision.f16ToFloat(all[k]);
         }
-        try (DeviceBuffer src = up(all, "patterns"); DeviceBuffer dst = up(poison(n), "floats")) {
+        try (DeviceBuffer src = device.upload(all, "patterns"); DeviceBuffer dst = device.upload(poison(n), "floats")) {
             check("kernel convert bf16 -> f32, all 65536 patterns", () -> {
                 kernels.bf16ToF32(src, dst, n, stream);
                 return sameBits(wantBf, down(dst, n));
@@ -192,7 +181,7 @@ final class KernelChecks {
             wantB[k] = HalfPrecision.floatToBf16(x[k]);
             wantH[k] = HalfPrecision.floatToF16(x[k]);
         }
-        try (DeviceBuffer src = up(x, "floats"); DeviceBuffer dst = device.allocate(2L * n, "halves")) {
+        try (DeviceBuffer src = device.upload(x, "floats"); DeviceBuffer dst = device.allocate(2L * n, "halves")) {
             short[] got = new short[n];
             check("kernel convert f32 -> bf16, 300001 random bit patterns", () -> {
                 kernels.f32ToBf16(src, dst, n, stream);
@@ -220,7 +209,7 @@ final class KernelChecks {
         float[] p = gaussian(n, 1);
         float[] d = gaussian(n, 1);
         float[] tau = gaussian(n, 1);
-        try (DeviceBuffer bp = up(p, "P"); DeviceBuffer bd = up(d, "D"); DeviceBuffer bt = up(tau, "tau");
+        try (DeviceBuffer bp = device.upload(p, "P"); DeviceBuffer bd = device.upload(d, "D"); DeviceBuffer bt = device.upload(tau, "tau");
              DeviceBuffer partials = device.allocate(WudiKernels.PARTIALS_BYTES, "partials");
              DeviceBuffer out1 = device.allocate(8 * 4, "out")) {
             double[] got = new double[4];
@@ -255,8 +244,8 @@ final class KernelChecks {
         for (int k = 0; k < n; k++) {
             v[k] = (float) Math.abs(0.1 * rnd.nextGaussian());
         }
-        try (DeviceBuffer bp = up(p, "P"); DeviceBuffer bd = up(d, "D"); DeviceBuffer bm = up(m, "m");
-             DeviceBuffer bv = up(v, "v"); DeviceBuffer bt = up(tau, "tau");
+        try (DeviceBuffer bp = device.upload(p, "P"); DeviceBuffer bd = device.upload(d, "D"); DeviceBuffer bm = device.upload(m, "m");
+             DeviceBuffer bv = device.upload(v, "v"); DeviceBuffer bt = device.upload(tau, "tau");
              DeviceBuffer partials = device.allocate(WudiKernels.PARTIALS_BYTES, "partials");
              DeviceBuffer loss = device.allocate(8, "loss")) {
             check("kernel fused_adam (3 steps, with the loss) n=" + n, () -> {
@@ -290,7 +279,7 @@ final class KernelChecks {
         float[] g = gaussian(n * n, 1);
         float[] want = g.clone();
         SymmetrizeReference.fromUpper(want, n);
-        try (DeviceBuffer b = up(g, "G")) {
+        try (DeviceBuffer b = device.upload(g, "G")) {
             check("kernel symmetrize n=" + n, () -> {
                 kernels.symmetrizeFromUpper(b, n, stream);
                 return sameBits(want, down(b, n * n));
