@@ -75,7 +75,6 @@ final class DeviceDealer implements AutoCloseable {
     private final List<TensorRule> opened = new ArrayList<>();
     private final List<Worker> state = new ArrayList<>();
     private final long epoch = System.nanoTime();
-    private int alive;
     private boolean stopped;
     private Backend cpuBackend;
 
@@ -103,7 +102,6 @@ final class DeviceDealer implements AutoCloseable {
         Worker me = new Worker(cpuAmongGpus);
         state.add(me);
         opened.add(rule);
-        alive++;
         Thread t = new Thread(() -> work(device, position, rule, me), "wudi-" + device.name());
         t.setDaemon(true);
         workers.add(t);
@@ -229,8 +227,7 @@ final class DeviceDealer implements AutoCloseable {
                 pending.add(0, ahead);
             }
             pending.sort(java.util.Comparator.comparingInt(Deal::index));
-            alive--;
-            last = alive == 0 && !stopped;
+            last = state.stream().noneMatch(w -> w.alive) && !stopped;
             notifyAll();
         }
         warnings.accept("device " + device.name() + " failed on tensor " + d.job().name() + " (" + why.getMessage()
