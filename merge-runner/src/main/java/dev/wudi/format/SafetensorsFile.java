@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A validated, memory-mapped, read-only safetensors file.
@@ -34,6 +35,8 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The open file (null for parsed bytes), and its size when validated. */
     private FileChannel channel;
     private long expectedSize;
+    /** For a partial copy ({@link PartialCopies}), the tensors whose bytes it holds; null for a complete file. */
+    private Set<String> held;
 
     private SafetensorsFile(Path path, HeaderParser.Header header, MappedData data) {
         this.path = path;
@@ -62,6 +65,7 @@ public final class SafetensorsFile implements AutoCloseable {
             // kept open to see the file's real size before each read (see checkNotShrunk)
             f.channel = channel;
             f.expectedSize = fileSize;
+            f.held = PartialCopies.held(path);
             return f;
         } catch (IOException | RuntimeException e) {
             channel.close();
@@ -258,11 +262,20 @@ public final class SafetensorsFile implements AutoCloseable {
                 + "); was the file truncated or changed while merging, or is the disk failing?", e);
     }
 
-    /** A TensorInfo from another file would silently read the wrong bytes here. */
+    /**
+     * A TensorInfo from another file would silently read the wrong bytes here; so would a tensor that a partial copy
+     * does not hold (its bytes are a hole of zeros).
+     */
     private void checkOwned(TensorInfo t) {
         if (!t.equals(byName.get(t.name()))) {
             throw new IllegalArgumentException(path + ": tensor " + t + " [" + t.begin() + ", " + t.end()
                     + ") is not an entry of this file");
+        }
+        Set<String> h = held;
+        if (h != null && !h.contains(t.name())) {
+            throw new IllegalStateException(path + ": tensor '" + t.name() + "' was not fetched into this partial"
+                    + " copy of a remote file (it holds " + h.size() + " of its " + tensors.size() + " tensors): a read"
+                    + " that the task did not plan");
         }
     }
 

@@ -91,7 +91,15 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
     }
 
     public Builder toBuilder() {
-        Builder b = new Builder(base, models, out);
+        return copyInto(new Builder(base, models, out));
+    }
+
+    /** The same merge of other copies of its inputs, into another output (a task's local copies of remote files). */
+    public MergeOptions withPaths(Path base, List<Path> models, Path out) {
+        return copyInto(new Builder(base, models, out)).build();
+    }
+
+    private Builder copyInto(Builder b) {
         b.method = method;
         b.scale = scale;
         b.density = density;

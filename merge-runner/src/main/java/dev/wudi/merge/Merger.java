@@ -210,6 +210,34 @@ public final class Merger {
     }
 
     /**
+     * The stored input tensors that {@link #computePart}{@code (names, ...)} reads, by file (absolute, normalised): of
+     * each named tensor, the base's and every taking part model's. A task whose inputs lie on remote storage fetches
+     * exactly these ({@link dev.wudi.format.PartialCopies}). Only the headers are read. Tensors computed from other files
+     * (a LoRA adapter's factors) are not listed: their files are read whole.
+     */
+    public Map<Path, java.util.Set<String>> sourcesOf(java.util.Collection<String> names) throws IOException {
+        java.util.Set<String> want = new java.util.HashSet<>(names);
+        Map<Path, java.util.Set<String>> out = new java.util.LinkedHashMap<>();
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, false, new ArrayList<>());
+            for (MergePlan.Entry e : plan.entries()) {
+                if (want.contains(e.name())) {
+                    addSource(out, e.base());
+                    e.sources().forEach(r -> addSource(out, r));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void addSource(Map<Path, java.util.Set<String>> out, TensorRef r) {
+        if (r != null && r.file() != null) {
+            out.computeIfAbsent(r.file().path().toAbsolutePath().normalize(), k -> new java.util.LinkedHashSet<>())
+                    .add(r.name());
+        }
+    }
+
+    /**
      * A model given twice would count twice in every method: refused. One model with WUDI or an averaging method
      * gives (about) that model: warned, with what to do instead.
      */

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.format.DType;
+import dev.wudi.format.PartialCopies;
+import dev.wudi.format.SafetensorsFile;
+import dev.wudi.format.TensorInfo;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.method.MergeMethods;
@@ -19,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -80,6 +84,15 @@ class PartsMergeTest {
 
     /** The merge in one process and in parts (groups of `group` tensors); returns both outputs' bytes. */
     private static void sameInParts(MergeOptions.Builder b, boolean folder, String what) throws Exception {
+        sameInParts(b, folder, what, false);
+    }
+
+    /**
+     * @param partial each part is computed from partial copies of the inputs holding only the tensors
+     *                {@link Merger#sourcesOf} names (as a task on remote storage fetches them), holes elsewhere
+     */
+    private static void sameInParts(MergeOptions.Builder b, boolean folder, String what, boolean partial)
+            throws Exception {
         String tag = what.replaceAll("[^a-z0-9]", "");
         MergeOptions whole = b.build();
         try (Backend cpu = Backends.cpu(1)) {
@@ -102,7 +115,8 @@ class PartsMergeTest {
             Path part = dir.resolve("part-" + tag + "-" + g + ".safetensors");
             List<Merger.PartTensor> done;
             try (Backend cpu = Backends.cpu(1)) {
-                done = new Merger(whole, cpu, null).computePart(names, part);
+                MergeOptions o = partial ? partialCopies(whole, names, dir.resolve("partial-" + tag + "-" + g)) : whole;
+                done = new Merger(o, cpu, null).computePart(names, part);
             }
             assertEquals(names, done.stream().map(Merger.PartTensor::name).toList());
             for (Merger.PartTensor t : done) {
@@ -147,6 +161,95 @@ class PartsMergeTest {
         sameInParts(options(false, "ta.safetensors").method(MergeMethods.TASK_ARITHMETIC).scale(0.4), false, "ta");
         sameInParts(options(true, "folder-out").shardBytes(4096)
                 .adam(AdamConfig.paper().withLr(1e-3f).withIterations(5)), true, "folder");
+    }
+
+    /**
+     * Copies of the inputs of {@code whole} under {@code root} (same layout) that hold only the bytes of the tensors
+     * {@link Merger#sourcesOf}(names) lists, every other byte a hole, registered as {@link PartialCopies}; the other
+     * files of a folder are copied whole. Returns the merge's options on those copies.
+     */
+    static MergeOptions partialCopies(MergeOptions whole, List<String> names, Path root) throws Exception {
+        Map<Path, Set<String>> need;
+        try (Backend cpu = Backends.cpu(1)) {
+            need = new Merger(whole, cpu, null).sourcesOf(names);
+        }
+        List<Path> inputs = new ArrayList<>(whole.models());
+        inputs.add(0, whole.base());
+        List<Path> copies = new ArrayList<>();
+        for (Path in : inputs) {
+            Path to = root.resolve(dir.relativize(in));
+            copies.add(to);
+            if (Files.isDirectory(in)) {
+                Files.createDirectories(to);
+                try (Stream<Path> s = Files.list(in)) {
+                    for (Path f : s.toList()) {
+                        if (f.getFileName().toString().endsWith(".safetensors")) {
+                            partialCopy(f, to.resolve(f.getFileName()), need.getOrDefault(
+                                    f.toAbsolutePath().normalize(), Set.of()));
+                        } else {
+                            Files.copy(f, to.resolve(f.getFileName()));
+                        }
+                    }
+                }
+            } else {
+                Files.createDirectories(to.getParent());
+                partialCopy(in, to, need.getOrDefault(in.toAbsolutePath().normalize(), Set.of()));
+            }
+        }
+        return whole.withPaths(copies.get(0), copies.subList(1, copies.size()), whole.out());
+    }
+
+    /** The header of {@code from} and the bytes of {@code held}, at their offsets in a file of the same size. */
+    private static void partialCopy(Path from, Path to, Set<String> held) throws Exception {
+        try (SafetensorsFile f = SafetensorsFile.open(from);
+             java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(from);
+             java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(to,
+                     java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            in.read(len, 0);
+            long dataStart = 8 + len.getLong(0);
+            in.transferTo(0, dataStart, out);
+            for (String name : held) {
+                TensorInfo t = f.tensor(name);
+                out.position(dataStart + t.begin());
+                in.transferTo(dataStart + t.begin(), t.end() - t.begin(), out);
+            }
+            if (out.size() < Files.size(from)) {
+                out.write(java.nio.ByteBuffer.allocate(1), Files.size(from) - 1);
+            }
+        }
+        PartialCopies.register(to, held);
+    }
+
+    @Test
+    void partsComputedFromPartialCopiesOfTheInputsAreTheSameFile() throws Exception {
+        sameInParts(options(false, "pc-adam.safetensors").adam(AdamConfig.paper().withLr(1e-3f).withIterations(5)),
+                false, "pc adam", true);
+        sameInParts(options(false, "pc-ties.safetensors").method(MergeMethods.TIES), false, "pc ties", true);
+        sameInParts(options(true, "pc-folder").shardBytes(4096).solver(SolverSpec.Spectral.defaults()), true,
+                "pc folder", true);
+    }
+
+    @Test
+    void aPartialCopyRefusesToReadATensorItDoesNotHold() throws Exception {
+        MergeOptions whole = options(false, "pc-guard.safetensors").build();
+        MergeOptions copies = partialCopies(whole, List.of("l0.attn.weight"), dir.resolve("partial-guard"));
+        try (Backend cpu = Backends.cpu(1)) {
+            // what it holds merges; the tensor it was not given is refused by name, never read as zeros
+            new Merger(copies, cpu, null).computePart(List.of("l0.attn.weight"), dir.resolve("guard-ok.safetensors"));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> new Merger(copies, cpu, null)
+                    .computePart(List.of("l0.mlp.weight"), dir.resolve("guard-bad.safetensors")));
+            assertTrue(e.getMessage().contains("tensor 'l0.mlp.weight' was not fetched"), e.getMessage());
+            assertTrue(e.getMessage().contains("partial-guard"), e.getMessage());
+        }
+        // the base's tensor and each model's, by file
+        Map<Path, Set<String>> expected = new HashMap<>();
+        for (int m = 0; m <= 3; m++) {
+            expected.put(dir.resolve("m" + m + ".safetensors").toAbsolutePath().normalize(), Set.of("l0.attn.weight"));
+        }
+        try (Backend cpu = Backends.cpu(1)) {
+            assertEquals(expected, new Merger(whole, cpu, null).sourcesOf(List.of("l0.attn.weight")));
+        }
     }
 
     @Test
