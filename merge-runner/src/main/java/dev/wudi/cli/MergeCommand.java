@@ -451,6 +451,16 @@ public class MergeCommand implements Callable<Integer> {
         return resume;
     }
 
+    /** --force. */
+    public boolean force() {
+        return force;
+    }
+
+    /** --dry-run. */
+    public boolean dryRun() {
+        return dryRun;
+    }
+
     /** -q / --quiet, or --progress json: no progress lines on stderr. */
     public boolean quiet() {
         return quiet || "json".equals(progressMode);

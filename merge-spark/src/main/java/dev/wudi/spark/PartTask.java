@@ -1,31 +1,34 @@
 package dev.wudi.spark;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.Merger;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.apache.spark.SparkFiles;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.resource.ResourceInformation;
 import picocli.CommandLine;
 
 /**
- * One Spark task: computes a group of the method's tensors into a part file on storage every node sees, exactly as
- * {@code wudi merge} would write them ({@link Merger#computePart}), and returns their report records. The options
- * come from the command line itself, parsed again here, so driver and executors merge with the same options.
+ * One Spark task: computes a group of the method's tensors into a part, exactly as {@code wudi merge} would write them
+ * ({@link Merger#computePart}), and returns their report records. The options come from the command line itself,
+ * parsed again here, so driver and executors merge with the same options.
  *
- * <p>Each attempt writes its own part ({@code group-G-attempt-A.safetensors}): a retried or speculative attempt never
- * touches another's file, and the driver takes the one attempt Spark reports. A completed part is then recorded in a
- * manifest beside it ({@link Manifest}), written to a temporary name and renamed, so that a killed job's rerun with
- * --resume finds the groups that finished.
+ * <p>Inputs on remote storage (hdfs://, s3a://) are not copied whole: the task mirrors their headers, asks the merge
+ * which stored tensors its group reads ({@link Merger#sourcesOf}), and fetches only those
+ * ({@link RemoteStorage.TaskCopies}); its part is written locally and then stored in the parts folder.
+ *
+ * <p>Each attempt writes its own part ({@link PartsStore#partName}): a retried or speculative attempt never touches
+ * another's file, and the driver takes the one attempt Spark reports. A completed part is then recorded in a manifest
+ * ({@link PartsStore#writeManifest}), so that a killed job's rerun with --resume finds the groups that finished.
  */
 final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
 
@@ -34,45 +37,95 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
     /** First attempts failed by the test switch wudi.spark.failFirstAttempt (local mode: this JVM's executors). */
     static final java.util.concurrent.atomic.AtomicInteger FAILED_ON_PURPOSE = new java.util.concurrent.atomic.AtomicInteger();
 
-    /** What a task produced: its part file and the records of its tensors. */
-    record Result(int group, String part, List<Merger.PartTensor> tensors) implements java.io.Serializable {
+    /**
+     * What a task produced: its part (a file name in the parts folder), the records of its tensors, and the bytes it
+     * read from remote storage (0 where its inputs are on a shared filesystem).
+     */
+    record Result(int group, String part, List<Merger.PartTensor> tensors, long fetchedBytes)
+            implements java.io.Serializable {
     }
 
     private final String[] args;
-    private final String partsDir;
+    private final PartsStore parts;
     private final List<String> fingerprint;
 
-    PartTask(String[] args, String partsDir, List<String> fingerprint) {
+    PartTask(String[] args, PartsStore parts, List<String> fingerprint) {
         this.args = args.clone();
-        this.partsDir = partsDir;
+        this.parts = parts;
         this.fingerprint = List.copyOf(fingerprint);
     }
 
     @Override
     public Result call(TensorGroups.Group group) throws Exception {
-        SparkMergeCommand cmd = new SparkMergeCommand();
-        new CommandLine(cmd).parseArgs(args);
-        MergeOptions options = cmd.options();
         TaskContext tc = TaskContext.get();
         long attempt = tc == null ? 0 : tc.taskAttemptId();
+        String name = PartsStore.partName(group.id(), attempt);
         if (tc != null && tc.attemptNumber() == 0 && Boolean.getBoolean("wudi.spark.failFirstAttempt")) {
             // a test switch (local mode: the executors share the driver's JVM): the first attempt fails after it has
             // written part of its output, as a lost executor would
-            Files.writeString(Path.of(partsDir).resolve(String.format("group-%05d-attempt-%d.safetensors", group.id(),
-                    attempt)), "half a part");
+            parts.putBytes(name, "half a part".getBytes(StandardCharsets.UTF_8));
             FAILED_ON_PURPOSE.incrementAndGet();
             throw new IOException("failing the first attempt of group " + group.id() + " (wudi.spark.failFirstAttempt)");
         }
-        String device = device(tc, cmd.device());
-        Path dir = Path.of(partsDir);
-        String name = String.format("group-%05d-attempt-%d.safetensors", group.id(), attempt);
-        Path part = dir.resolve(name);
-        List<Merger.PartTensor> done;
-        try (Backend backend = Backends.select(device, cmd.threads(), cmd.tf32(), line -> { })) {
-            done = new Merger(options, backend, null).computePart(group.names(), part);
+        List<String> line = List.of(args);
+        boolean remote = PathArgs.of(line).stream().anyMatch(a -> RemoteStorage.isRemote(a.value()));
+        Path work = remote || parts.localDir() == null ? Files.createTempDirectory(scratch(tc), "wudi-task-") : null;
+        try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(parts.storage())) {
+            if (remote) {
+                line = localCopies(line, copies, work);
+            }
+            SparkMergeCommand cmd = new SparkMergeCommand();
+            new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
+            MergeOptions options = cmd.options();
+            Path part = parts.localDir() != null ? parts.localDir().resolve(name) : work.resolve(name);
+            List<Merger.PartTensor> done;
+            try (Backend backend = Backends.select(device(tc, cmd.device()), cmd.threads(), cmd.tf32(), l -> { })) {
+                Merger merger = new Merger(options, backend, null);
+                if (remote) {
+                    copies.fill(merger.sourcesOf(group.names()));
+                }
+                done = merger.computePart(group.names(), part);
+            }
+            parts.put(part, name);
+            parts.writeManifest(name, fingerprint, done);
+            return new Result(group.id(), name, done, copies.fetched());
+        } finally {
+            if (work != null) {
+                SparkMergeCommand.deleteRecursively(work);
+            }
         }
-        Manifest.write(dir, name, fingerprint, done);
-        return new Result(group.id(), part.toString(), done);
+    }
+
+    /**
+     * The command line with each remote input replaced by this task's partial copy of it (headers now, its tensors
+     * after {@link RemoteStorage.TaskCopies#fill}), and each remote output by a local name that is never written.
+     */
+    private static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work)
+            throws IOException {
+        Map<PathArgs.Arg, String> local = new HashMap<>();
+        for (PathArgs.Arg a : PathArgs.of(line)) {
+            if (!RemoteStorage.isRemote(a.value())) {
+                continue;
+            }
+            Path to = work.resolve("in-" + a.index()).resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
+            if (PathArgs.INPUTS.contains(a.option())) {
+                copies.mirror(a.value(), to);
+            }
+            local.put(a, to.toString());
+        }
+        return PathArgs.replaced(line, local);
+    }
+
+    /** This executor's scratch space (Spark's local directories), for a task's copies and its part. */
+    private static Path scratch(TaskContext tc) {
+        if (tc != null) {
+            try {
+                return Path.of(SparkFiles.getRootDirectory());
+            } catch (RuntimeException e) {
+                // no SparkEnv: the JVM's temporary folder
+            }
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"));
     }
 
     /**
@@ -87,54 +140,5 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
             }
         }
         return given;
-    }
-
-    /** A completed part's record, for --resume after a killed job. */
-    static final class Manifest {
-        private static final ObjectMapper JSON = new ObjectMapper();
-
-        private Manifest() {
-        }
-
-        static void write(Path dir, String part, List<String> fingerprint, List<Merger.PartTensor> tensors)
-                throws IOException {
-            ObjectNode n = JSON.createObjectNode();
-            n.put("schema", 1);
-            fingerprint.forEach(n.putArray("merge")::add);
-            n.put("part", part);
-            ArrayNode t = n.putArray("tensors");
-            for (Merger.PartTensor p : tensors) {
-                t.addObject().put("name", p.name()).put("record", p.record());
-            }
-            Path tmp = dir.resolve(part + ".done.json.tmp");
-            Files.writeString(tmp, JSON.writeValueAsString(n));
-            Files.move(tmp, dir.resolve(part + ".done.json"), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
-        }
-
-        /** The tensors of every completed part of this same merge in dir: name -> (part file, record). */
-        static java.util.Map<String, Result> read(Path dir, List<String> fingerprint) throws IOException {
-            java.util.Map<String, Result> out = new java.util.LinkedHashMap<>();
-            if (!Files.isDirectory(dir)) {
-                return out;
-            }
-            try (java.util.stream.Stream<Path> s = Files.list(dir)) {
-                for (Path m : s.filter(p -> p.getFileName().toString().endsWith(".done.json")).sorted().toList()) {
-                    com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(m.toFile());
-                    List<String> of = new java.util.ArrayList<>();
-                    n.path("merge").forEach(x -> of.add(x.asText()));
-                    Path part = dir.resolve(n.path("part").asText());
-                    if (!of.equals(fingerprint) || !Files.isRegularFile(part)) {
-                        continue;                       // another merge's, or its part is gone
-                    }
-                    List<Merger.PartTensor> tensors = new java.util.ArrayList<>();
-                    n.path("tensors").forEach(x -> tensors.add(new Merger.PartTensor(x.path("name").asText(),
-                            x.path("record").asText())));
-                    Result r = new Result(-1, part.toString(), tensors);
-                    tensors.forEach(x -> out.put(x.name(), r));
-                }
-            }
-            return out;
-        }
     }
 }

@@ -46,45 +46,56 @@ public final class SparkMergeCommand extends MergeCommand {
     int tasks;
 
     @Option(names = "--parts-dir", paramLabel = "DIR",
-            description = "Where executors write their parts (on storage every node sees); default:"
-                    + " OUT.wudi-spark-parts beside the output; one merge at a time per folder. Its parts are removed"
-                    + " after a successful merge (nothing else in the folder is touched) and kept for --resume after a"
-                    + " failed one.")
-    Path partsDir;
+            description = "Where executors write their parts (on storage every node sees: a shared path, or hdfs://,"
+                    + " s3a://, ...); default: OUT.wudi-spark-parts beside the output; one merge at a time per folder."
+                    + " Its parts are removed after a successful merge (nothing else in the folder is touched) and kept"
+                    + " for --resume after a failed one.")
+    String partsDir;
+
+    @Option(names = "--staging-dir", paramLabel = "DIR",
+            description = "With inputs or output on remote storage (hdfs://, s3a://, ... through Hadoop's"
+                    + " FileSystem): the driver's local folder for its copies of the inputs (it checks all of them,"
+                    + " as `wudi merge` does), the parts and the output before its upload; it needs their size in"
+                    + " free space. Default: a new folder in java.io.tmpdir. Removed at the end.")
+    Path stagingDir;
+
+    /**
+     * Set on the command that runs on the driver's local copies of remote inputs ({@link RemoteMerge}): the command
+     * line as given (what the executors parse), the parts folder, and the driver's staging folder for parts.
+     */
+    RemoteMerge.Staged staged;
 
     /** The options that only say where the work runs: left out when comparing a resumed merge with the first. */
     private static final List<String> PLACEMENT = List.of("--master", "--spark-conf", "--tasks", "--parts-dir",
-            "--resume", "--progress", "-q", "--quiet", "--report", "--report-html", "--device", "--threads");
+            "--resume", "--progress", "-q", "--quiet", "--report", "--report-html", "--device", "--threads",
+            "--staging-dir");
+
+    @Override
+    public Integer call() throws Exception {
+        if (staged == null && PathArgs.of(ownArgs()).stream().anyMatch(a -> RemoteStorage.isRemote(a.value()))) {
+            return RemoteMerge.run(this, ownArgs());        // runs this command again on local copies
+        }
+        return super.call();
+    }
+
+    /** This subcommand's own arguments (the root's command line starts with its name). */
+    List<String> ownArgs() {
+        List<String> all = spec.commandLine().getParseResult().originalArgs();
+        int at = all.indexOf(spec.name());
+        return at >= 0 ? all.subList(at + 1, all.size()) : all;
+    }
 
     @Override
     protected MergeReport execute(Merger merger, MergeOptions options) throws Exception {
-        // this subcommand's own arguments (the root's command line starts with its name)
-        List<String> all = spec.commandLine().getParseResult().originalArgs();
-        int at = all.indexOf(spec.name());
-        List<String> args = at >= 0 ? all.subList(at + 1, all.size()) : all;
+        // the command line as given: on remote storage, this command runs on the driver's local copies
+        List<String> args = staged != null ? staged.args() : ownArgs();
         List<String> fingerprint = fingerprint(args);
         if (options.asAdapter() != null) {
             throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
                     + " `wudi merge` (adapters are small: their merge is cheap)");
         }
         // every refusal before any work: the Spark settings, then the inputs (validate)
-        SparkConf conf = new SparkConf().setAppName("wudi merge -> " + options.out().getFileName());
-        if (master != null) {
-            conf.setMaster(master);
-        }
-        if (sparkConf != null) {
-            for (String kv : sparkConf) {
-                int eq = kv.indexOf('=');
-                if (eq <= 0) {
-                    throw new dev.wudi.merge.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
-                }
-                conf.set(kv.substring(0, eq), kv.substring(eq + 1));
-            }
-        }
-        if (!conf.contains("spark.master")) {
-            throw new dev.wudi.merge.OptionException("no Spark master: give --master local[N] (this machine) or run"
-                    + " through spark-submit --master ...");
-        }
+        SparkConf conf = sparkConf(options.out().getFileName().toString());
         if (!conf.get("spark.master").startsWith("local")) {
             // executors parse the same command line in their own working directory
             List<Path> given = new ArrayList<>(options.models());
@@ -93,7 +104,7 @@ public final class SparkMergeCommand extends MergeCommand {
                 given.add(options.base());
             }
             for (Path p : given) {
-                if (!p.isAbsolute()) {
+                if (!p.isAbsolute()) {      // (a remote URI was replaced by an absolute local copy)
                     throw new dev.wudi.merge.OptionException(p + ": on a cluster give every input and the output"
                             + " as an absolute path on storage every node sees (executors do not share this"
                             + " working directory)");
@@ -102,14 +113,15 @@ public final class SparkMergeCommand extends MergeCommand {
         }
         List<String> warnings = new ArrayList<>();
         List<Merger.MethodTensor> tensors = merger.validate(warnings);
-        Path parts = (partsDir != null ? partsDir
-                : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts")).toAbsolutePath()
-                .normalize();
+        PartsStore parts = staged != null ? staged.parts() : new PartsStore(partsDir != null ? partsDir
+                : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts").toString(),
+                new RemoteStorage(RemoteStorage.settings(conf)));
         if (!resume()) {
-            deleteTree(parts);
+            parts.clear();
         }
-        Files.createDirectories(parts);
-        Map<String, PartTask.Result> earlier = PartTask.Manifest.read(parts, fingerprint);
+        parts.create();
+        Map<String, PartTask.Result> earlier = parts.manifests(fingerprint);
+        Path partsStaging = staged != null ? staged.staging().resolve("parts") : null;
         List<Merger.MethodTensor> todo = new ArrayList<>();
         for (Merger.MethodTensor t : tensors) {
             if (!earlier.containsKey(t.name())) {
@@ -118,10 +130,11 @@ public final class SparkMergeCommand extends MergeCommand {
         }
         Map<String, Path> files = new LinkedHashMap<>();
         Map<String, String> records = new LinkedHashMap<>();
-        earlier.forEach((name, r) -> {
-            files.put(name, Path.of(r.part()));
-            r.tensors().stream().filter(t -> t.name().equals(name)).forEach(t -> records.put(name, t.record()));
-        });
+        for (Map.Entry<String, PartTask.Result> e : earlier.entrySet()) {
+            files.put(e.getKey(), parts.local(e.getValue().part(), partsStaging));
+            e.getValue().tensors().stream().filter(t -> t.name().equals(e.getKey()))
+                    .forEach(t -> records.put(e.getKey(), t.record()));
+        }
         if (!earlier.isEmpty()) {
             say("wudi-spark: --resume: " + earlier.size() + " of " + tensors.size()
                     + " tensors were computed by an earlier run (" + parts + ")");
@@ -135,12 +148,19 @@ public final class SparkMergeCommand extends MergeCommand {
                 say("wudi-spark: " + todo.size() + " tensors in " + groups.size() + " tasks on "
                         + sc.master() + " (parts in " + parts + ")");
                 List<PartTask.Result> results = sc.parallelize(groups, groups.size())
-                        .map(new PartTask(args.toArray(String[]::new), parts.toString(), fingerprint)).collect();
+                        .map(new PartTask(args.toArray(String[]::new), parts, fingerprint)).collect();
+                long fetched = 0;
                 for (PartTask.Result r : results) {
+                    Path local = parts.local(r.part(), partsStaging);
                     for (Merger.PartTensor t : r.tensors()) {
-                        files.put(t.name(), Path.of(r.part()));
+                        files.put(t.name(), local);
                         records.put(t.name(), t.record());
                     }
+                    fetched += r.fetchedBytes();
+                }
+                if (fetched > 0) {
+                    say(String.format(java.util.Locale.ROOT, "wudi-spark: the tasks read %.1f MB from remote storage"
+                            + " (headers and the tensors each merged)", fetched / 1e6));
                 }
             } catch (RuntimeException e) {
                 throw e;
@@ -159,8 +179,30 @@ public final class SparkMergeCommand extends MergeCommand {
             throw new IOException("stopped before writing (wudi.spark.stopBeforeWriting, for tests)");
         }
         MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true, warnings)).run();
-        deleteTree(parts);
+        parts.clear();
         return report;
+    }
+
+    /** The Spark configuration: spark-submit's, with --master and --spark-conf over it; refused if it has no master. */
+    SparkConf sparkConf(String outName) {
+        SparkConf conf = new SparkConf().setAppName("wudi merge -> " + outName);
+        if (master != null) {
+            conf.setMaster(master);
+        }
+        if (sparkConf != null) {
+            for (String kv : sparkConf) {
+                int eq = kv.indexOf('=');
+                if (eq <= 0) {
+                    throw new dev.wudi.merge.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
+                }
+                conf.set(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        if (!conf.contains("spark.master")) {
+            throw new dev.wudi.merge.OptionException("no Spark master: give --master local[N] (this machine) or run"
+                    + " through spark-submit --master ...");
+        }
+        return conf;
     }
 
     /** A progress line of the Spark phase on stderr, unless --quiet (or --progress json). */
@@ -199,26 +241,15 @@ public final class SparkMergeCommand extends MergeCommand {
         return e.getClass().getSimpleName();
     }
 
-    /**
-     * Removes the parts and manifests this command writes (group-*.safetensors, their .done.json and .tmp files) and
-     * then the folder if nothing else is left in it: a --parts-dir the user pointed elsewhere loses nothing else.
-     */
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
+    /** Deletes a local folder and everything in it (a task's or the driver's own scratch folder). */
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
             return;
         }
-        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
-            for (Path p : s.toList()) {
-                String n = p.getFileName().toString();
-                if (n.startsWith("group-") && (n.endsWith(".safetensors") || n.endsWith(".done.json")
-                        || n.endsWith(".done.json.tmp")) && Files.isRegularFile(p)) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
-        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
-            if (s.findAny().isEmpty()) {
-                Files.delete(dir);
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                dev.wudi.format.PartialCopies.forget(p);
+                Files.deleteIfExists(p);
             }
         }
     }

@@ -1,0 +1,177 @@
+package dev.wudi.spark;
+
+import dev.wudi.checkpoint.UsageMistakeException;
+import dev.wudi.merge.OptionException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.hadoop.fs.FileStatus;
+import picocli.CommandLine;
+
+/**
+ * {@code wudi-spark merge} with inputs or output on remote storage (hdfs://, s3a://, ...; {@link RemoteStorage}). The
+ * driver checks every input as {@code wudi merge} does (the scan for NaN and infinity reads every byte), so it copies
+ * the remote inputs whole into a local staging folder and runs the same command on those copies; its executors read
+ * only the tensors they merge ({@link PartTask}), the parts go to the parts folder (by default beside the output, so on
+ * the same storage), and the output, written locally, is uploaded under a temporary name and renamed into place. Every
+ * refusal comes before anything is copied; the staging folder is removed at the end, whatever the outcome.
+ */
+final class RemoteMerge {
+
+    /**
+     * What the command run on local copies needs to know of the command as given.
+     *
+     * @param args    the command line as given: what the executors parse, and what --resume compares
+     * @param parts   the parts folder
+     * @param staging the driver's staging folder
+     */
+    record Staged(List<String> args, PartsStore parts, Path staging) {
+    }
+
+    private RemoteMerge() {
+    }
+
+    static int run(SparkMergeCommand cmd, List<String> args) throws Exception {
+        List<PathArgs.Arg> paths = PathArgs.of(args);
+        PathArgs.Arg out = paths.stream().filter(a -> a.option().equals("--out")).reduce((a, b) -> b).orElse(null);
+        String outName = out == null ? "plan" : new org.apache.hadoop.fs.Path(out.value()).getName();
+        RemoteStorage storage = new RemoteStorage(RemoteStorage.settings(cmd.sparkConf(outName)));
+        refuseWhatCannotWork(cmd, args, paths, storage);
+        if (out != null && RemoteStorage.isRemote(out.value()) && !cmd.dryRun()) {
+            FileStatus st = storage.status(out.value());
+            boolean emptyFolder = st != null && st.isDirectory()
+                    && storage.fs(st.getPath()).listStatus(st.getPath()).length == 0;
+            if (st != null && !emptyFolder) {
+                if (cmd.resume()) {
+                    say(cmd, "wudi: --resume: " + out.value() + " is complete; nothing to resume");
+                    return 0;
+                }
+                if (!cmd.force()) {
+                    throw new UsageMistakeException("--out " + out.value() + " already exists; pass --force to"
+                            + " replace it");
+                }
+            }
+        }
+        Path staging = cmd.stagingDir != null
+                ? Files.createDirectories(cmd.stagingDir).resolve("wudi-spark-" + UUID.randomUUID())
+                : Files.createTempDirectory("wudi-spark-");
+        Files.createDirectories(staging);
+        try {
+            Map<PathArgs.Arg, String> local = new HashMap<>();
+            long bytes = 0;
+            int inputs = 0;
+            for (PathArgs.Arg a : paths) {
+                if (RemoteStorage.isRemote(a.value()) && PathArgs.INPUTS.contains(a.option())) {
+                    bytes += storage.sizeOf(a.value());
+                    inputs++;
+                }
+            }
+            long free = Files.getFileStore(staging).getUsableSpace();
+            if (bytes > free) {
+                throw new IOException(String.format(Locale.ROOT, "the driver's staging folder %s has %.1f GB free;"
+                        + " the remote inputs are %.1f GB (the driver checks every input): give --staging-dir on a"
+                        + " larger disk", staging, free / 1e9, bytes / 1e9));
+            }
+            if (inputs > 0) {
+                say(cmd, String.format(Locale.ROOT, "wudi-spark: copying %d remote input%s (%.1f MB) to the driver's"
+                        + " staging folder %s, which checks every input as wudi merge does", inputs,
+                        inputs == 1 ? "" : "s", bytes / 1e6, staging));
+            }
+            long t0 = System.nanoTime();
+            for (PathArgs.Arg a : paths) {
+                if (!RemoteStorage.isRemote(a.value())) {
+                    continue;
+                }
+                Path to = staging.resolve("in-" + a.index()).resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
+                if (PathArgs.INPUTS.contains(a.option())) {
+                    storage.copyIn(a.value(), to);
+                }
+                local.put(a, to.toString());
+            }
+            if (inputs > 0) {
+                say(cmd, String.format(Locale.ROOT, "wudi-spark: copied in %.1f s", (System.nanoTime() - t0) / 1e9));
+            }
+            String partsDir = paths.stream().filter(a -> a.option().equals("--parts-dir")).map(PathArgs.Arg::value)
+                    .reduce((a, b) -> b).orElse(out == null ? staging.resolve("parts-unused").toString()
+                            : out.value() + ".wudi-spark-parts");
+            SparkMergeCommand inner = new SparkMergeCommand();
+            inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging);
+            new CommandLine(inner).parseArgs(PathArgs.replaced(args, local).toArray(String[]::new));
+            int rc = inner.call();
+            if (rc != 0 || cmd.dryRun()) {
+                return rc;
+            }
+            for (Map.Entry<PathArgs.Arg, String> e : local.entrySet()) {
+                PathArgs.Arg a = e.getKey();
+                if (PathArgs.INPUTS.contains(a.option()) || !Files.exists(Path.of(e.getValue()))) {
+                    continue;
+                }
+                boolean theOutput = a.option().equals("--out");
+                if (theOutput) {
+                    say(cmd, "wudi-spark: uploading the output to " + a.value());
+                }
+                // the output replaces an existing one only with --force (refused above otherwise); reports always
+                storage.publish(Path.of(e.getValue()), a.value(), !theOutput || cmd.force());
+            }
+            return rc;
+        } finally {
+            SparkMergeCommand.deleteRecursively(staging);
+        }
+    }
+
+    /** Mistakes that the copies would only hide or make costly, refused before anything is copied. */
+    private static void refuseWhatCannotWork(SparkMergeCommand cmd, List<String> args, List<PathArgs.Arg> paths,
+                                             RemoteStorage storage) throws IOException {
+        if (args.contains("--as-adapter")) {
+            throw new OptionException("--as-adapter writes an adapter folder in one process; run it with"
+                    + " `wudi merge` (adapters are small: their merge is cheap)");
+        }
+        Set<String> inputs = new HashSet<>();
+        for (PathArgs.Arg a : paths) {
+            if (!RemoteStorage.isRemote(a.value())) {
+                continue;
+            }
+            if (a.option().equals("--config")) {
+                throw new OptionException("--config " + a.value() + ": a mergekit config is read on the driver:"
+                        + " give it as a local file, and remote checkpoints with --base and --model");
+            }
+            if (a.option().equals("--staging-dir")) {
+                throw new OptionException("--staging-dir is a folder on the driver's local disk, not " + a.value());
+            }
+            if (PathArgs.INPUTS.contains(a.option())) {
+                if (storage.status(a.value()) == null) {
+                    throw new NoSuchFileException(a.value());
+                }
+                if (!inputs.add(storage.qualified(a.value()))) {
+                    throw new OptionException(a.option() + " " + a.value() + " is given twice; each fine-tune counts"
+                            + " once");
+                }
+            }
+        }
+        for (PathArgs.Arg a : paths) {
+            if (a.option().equals("--out") && RemoteStorage.isRemote(a.value())) {
+                String o = storage.qualified(a.value());
+                for (String in : inputs) {
+                    if (o.equals(in) || o.startsWith(in + "/") || in.startsWith(o + "/")) {
+                        throw new UsageMistakeException("--out " + a.value() + " overlaps the input " + in
+                                + "; choose another output path (inputs are never modified)");
+                    }
+                }
+            }
+        }
+    }
+
+    private static void say(SparkMergeCommand cmd, String line) {
+        if (!cmd.quiet()) {
+            System.err.println(line);
+        }
+    }
+}
