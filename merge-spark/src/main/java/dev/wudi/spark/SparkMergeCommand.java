@@ -159,8 +159,8 @@ public final class SparkMergeCommand extends MergeCommand {
                     fetched += r.fetchedBytes();
                 }
                 if (fetched > 0) {
-                    say(String.format(java.util.Locale.ROOT, "wudi-spark: the tasks read %.1f MB from remote storage"
-                            + " (headers and the tensors each merged)", fetched / 1e6));
+                    say(String.format(java.util.Locale.ROOT, "wudi-spark: the tasks read %d bytes (%.1f MB) from"
+                            + " remote storage: the headers, and the tensors each merged", fetched, fetched / 1e6));
                 }
             } catch (RuntimeException e) {
                 throw e;

@@ -47,7 +47,7 @@ class SparkMergeTest {
         }
     }
 
-    private static void write(Path file, int m) throws Exception {
+    static void write(Path file, int m) throws Exception {
         List<TensorSpec> specs = new ArrayList<>();
         for (int t = 0; t < NAMES.length; t++) {
             specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
@@ -85,7 +85,7 @@ class SparkMergeTest {
         return a;
     }
 
-    private static synchronized Run run(boolean spark, List<String> args) {
+    static synchronized Run run(boolean spark, List<String> args) {
         PrintStream err = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));

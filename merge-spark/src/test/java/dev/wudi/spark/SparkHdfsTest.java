@@ -1,0 +1,247 @@
+package dev.wudi.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wudi.format.SafetensorsFile;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code wudi-spark merge} with its inputs, output and parts on a real HDFS (a NameNode and a DataNode in this JVM,
+ * Hadoop's MiniDFSCluster), against {@code wudi merge} of the same checkpoints as local files: the same bytes, the
+ * tasks reading only the headers and the tensors they merge, nothing left behind on HDFS or on the driver's disk; an
+ * existing output kept without --force; a stopped job resumed from its parts on HDFS.
+ */
+class SparkHdfsTest {
+
+    @TempDir
+    static Path dir;
+    static MiniDFSCluster hdfs;
+    static FileSystem fs;
+    static String root;
+
+    @BeforeAll
+    static void cluster() throws Exception {
+        Configuration conf = new Configuration();
+        conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("dfs").toString());
+        hdfs = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
+        fs = hdfs.getFileSystem();
+        root = hdfs.getURI().toString();
+        for (int m = 0; m <= 3; m++) {
+            Path folder = Files.createDirectories(dir.resolve("f" + m));
+            SparkMergeTest.write(dir.resolve("m" + m + ".safetensors"), m);
+            SparkMergeTest.write(folder.resolve("model.safetensors"), m);
+            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
+            fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(dir.resolve("m" + m + ".safetensors").toUri()),
+                    new org.apache.hadoop.fs.Path("/models/m" + m + ".safetensors"));
+            fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(folder.toUri()),
+                    new org.apache.hadoop.fs.Path("/models/f" + m));
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        if (hdfs != null) {
+            hdfs.shutdown();
+        }
+    }
+
+    private static List<String> args(boolean folder, String local, String remoteOut, String... options) {
+        List<String> a = new ArrayList<>(List.of("merge", "--base", input(folder, local == null, 0)));
+        for (int m = 1; m <= 3; m++) {
+            a.addAll(List.of("--model", input(folder, local == null, m)));
+        }
+        a.addAll(List.of("--out", local != null ? dir.resolve(local).toString() : root + remoteOut, "--device", "cpu",
+                "--threads", "1"));
+        a.addAll(List.of(options));
+        return a;
+    }
+
+    private static String input(boolean folder, boolean remote, int m) {
+        String name = folder ? "f" + m : "m" + m + ".safetensors";
+        return remote ? root + "/models/" + name : dir.resolve(name).toString();
+    }
+
+    private static List<String> spark(List<String> a, String... more) {
+        List<String> b = new ArrayList<>(a);
+        b.addAll(List.of("--master", "local[2]", "--staging-dir", dir.resolve("staging").toString()));
+        b.addAll(List.of(more));
+        return b;
+    }
+
+    private static byte[] read(String path) throws IOException {
+        try (InputStream in = fs.open(new org.apache.hadoop.fs.Path(path))) {
+            return in.readAllBytes();
+        }
+    }
+
+    /** What HDFS holds in a folder, and the driver's staging folder: only the outputs, nothing half-done. */
+    private static void nothingLeftBehind(String folder, String... outputs) throws IOException {
+        List<String> names = new ArrayList<>();
+        for (FileStatus s : fs.listStatus(new org.apache.hadoop.fs.Path(folder))) {
+            names.add(s.getPath().getName());
+        }
+        names.sort(null);
+        List<String> expected = new ArrayList<>(Arrays.asList(outputs));
+        expected.sort(null);
+        assertEquals(expected, names, "no parts, no temporary upload left on HDFS");
+        try (Stream<Path> s = Files.list(dir.resolve("staging"))) {
+            assertEquals(List.of(), s.toList(), "the driver's staging folder is emptied");
+        }
+    }
+
+    @Test
+    void aMergeOnHdfsIsByteIdenticalAndEachTaskReadsOnlyItsTensors() throws Exception {
+        SparkMergeTest.Run one = SparkMergeTest.run(false, args(false, "one.safetensors", null, "--iters", "5", "--lr",
+                "1e-3", "--quiet"));
+        assertEquals(0, one.exit(), one.err());
+        SparkMergeTest.Run r = SparkMergeTest.run(true, spark(args(false, null, "/o1/adam.safetensors", "--iters",
+                "5", "--lr", "1e-3", "--report", root + "/o1/report.json"), "--tasks", "3"));
+        assertEquals(0, r.exit(), r.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("one.safetensors")), read("/o1/adam.safetensors"));
+        assertTrue(r.err().contains("copying 4 remote inputs"), r.err());
+        assertTrue(r.err().contains("uploading the output to " + root + "/o1/adam.safetensors"), r.err());
+
+        // each task read every header, then exactly the bytes of its tensors in the base and the three models
+        Matcher tasks = Pattern.compile("(\\d+) tensors in (\\d+) tasks").matcher(r.err());
+        assertTrue(tasks.find(), r.err());
+        assertEquals(5, Integer.parseInt(tasks.group(1)), "WUDI merges the five 2-D weights");
+        int groups = Integer.parseInt(tasks.group(2));
+        long headers = 0;
+        long tensors = 0;
+        for (int m = 0; m <= 3; m++) {
+            Path f = dir.resolve("m" + m + ".safetensors");
+            ByteBuffer len = ByteBuffer.wrap(Arrays.copyOf(Files.readAllBytes(f), 8)).order(ByteOrder.LITTLE_ENDIAN);
+            headers += 8 + len.getLong();
+            try (SafetensorsFile sf = SafetensorsFile.open(f)) {
+                tensors += sf.tensors().stream().filter(t -> t.shape().length == 2).mapToLong(t -> t.byteSize()).sum();
+            }
+        }
+        Matcher read = Pattern.compile("the tasks read (\\d+) bytes").matcher(r.err());
+        assertTrue(read.find(), r.err());
+        assertEquals(groups * headers + tensors, Long.parseLong(read.group(1)), "headers per task, tensors once");
+        long whole = 0;
+        for (int m = 0; m <= 3; m++) {
+            whole += Files.size(dir.resolve("m" + m + ".safetensors"));
+        }
+        assertTrue(tensors < whole, "the 1-D tensors are left to the driver");
+        assertTrue(new String(read("/o1/report.json"), java.nio.charset.StandardCharsets.UTF_8)
+                .contains("\"l2.mlp.weight\""), "the report is uploaded too");
+        nothingLeftBehind("/o1", "adam.safetensors", "report.json");
+    }
+
+    /** A sharded folder in and out, every task's first attempt failing on purpose: the same files. */
+    @Test
+    void shardedFoldersOnHdfsWithRetriedAttemptsAreByteIdentical() throws Exception {
+        SparkMergeTest.Run one = SparkMergeTest.run(false, args(true, "one-folder", null, "--solver", "spectral",
+                "--shard-size", "4KB", "--quiet"));
+        assertEquals(0, one.exit(), one.err());
+        int before = PartTask.FAILED_ON_PURPOSE.get();
+        System.setProperty("wudi.spark.failFirstAttempt", "true");
+        SparkMergeTest.Run r;
+        try {
+            List<String> a = spark(args(true, null, "/o2/folder", "--solver", "spectral", "--shard-size", "4KB",
+                    "--quiet"), "--tasks", "2");
+            a.set(a.indexOf("local[2]"), "local[2,2]");
+            r = SparkMergeTest.run(true, a);
+        } finally {
+            System.clearProperty("wudi.spark.failFirstAttempt");
+        }
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(2, PartTask.FAILED_ON_PURPOSE.get() - before, "both tasks' first attempts failed");
+        try (Stream<Path> s = Files.list(dir.resolve("one-folder"))) {
+            List<Path> files = s.sorted().toList();
+            assertTrue(files.size() > 3, "a sharded folder: " + files);
+            for (Path p : files) {
+                String name = p.getFileName().toString();
+                if (!name.equals("README.md")) {               // the model card quotes the command, which differs
+                    assertArrayEquals(Files.readAllBytes(p), read("/o2/folder/" + name), name);
+                }
+            }
+            assertEquals(files.size(), fs.listStatus(new org.apache.hadoop.fs.Path("/o2/folder")).length);
+        }
+        nothingLeftBehind("/o2", "folder");
+    }
+
+    @Test
+    void anExistingOutputIsKeptWithoutForceAndAStoppedJobResumesFromItsPartsOnHdfs() throws Exception {
+        try (var o = fs.create(new org.apache.hadoop.fs.Path("/o3/kept.safetensors"))) {
+            o.write("someone's file".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        SparkMergeTest.Run refused = SparkMergeTest.run(true, spark(args(false, null, "/o3/kept.safetensors")));
+        assertEquals(2, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("already exists; pass --force"), refused.err());
+        assertArrayEquals("someone's file".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                read("/o3/kept.safetensors"));
+        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/kept.safetensors.wudi-spark-parts")),
+                "refused before any work");
+
+        SparkMergeTest.Run missing = SparkMergeTest.run(true, spark(List.of("merge", "--base", root + "/models/no",
+                "--model", root + "/models/m1.safetensors", "--out", root + "/o3/x.safetensors")));
+        assertEquals(1, missing.exit(), missing.err());
+        assertTrue(missing.err().contains(root + "/models/no: no such file or folder"), missing.err());
+        SparkMergeTest.Run twice = SparkMergeTest.run(true, spark(List.of("merge", "--base", root
+                + "/models/m0.safetensors", "--model", root + "/models/m1.safetensors", "--model", root
+                + "//models/m1.safetensors", "--out", root + "/o3/x.safetensors")));
+        assertEquals(2, twice.exit(), twice.err());
+        assertTrue(twice.err().contains("is given twice"), twice.err());
+        SparkMergeTest.Run config = SparkMergeTest.run(true, spark(List.of("merge", "--config", root + "/c.yml",
+                "--out", root + "/o3/x.safetensors")));
+        assertEquals(2, config.exit(), config.err());
+        assertTrue(config.err().contains("a mergekit config is read on the driver"), config.err());
+        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/x.safetensors")));
+
+        List<String> a = spark(args(false, null, "/o3/resumed.safetensors", "--iters", "5", "--lr", "1e-3"));
+        System.setProperty("wudi.spark.stopBeforeWriting", "true");
+        SparkMergeTest.Run first;
+        try {
+            first = SparkMergeTest.run(true, a);
+        } finally {
+            System.clearProperty("wudi.spark.stopBeforeWriting");
+        }
+        assertEquals(1, first.exit(), first.err());
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path("/o3/resumed.safetensors.wudi-spark-parts")));
+        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/resumed.safetensors")));
+        List<String> again = new ArrayList<>(a);
+        again.add("--resume");
+        SparkMergeTest.Run resumed = SparkMergeTest.run(true, again);
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertTrue(resumed.err().contains("--resume: 5 of 5 tensors were computed by an earlier run"), resumed.err());
+        assertFalse(resumed.err().contains("tasks on"), "no Spark job was needed: " + resumed.err());
+        SparkMergeTest.Run one = SparkMergeTest.run(false, args(false, "resumed-one.safetensors", null, "--iters", "5",
+                "--lr", "1e-3", "--quiet"));
+        assertEquals(0, one.exit(), one.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")), read("/o3/resumed.safetensors"));
+        SparkMergeTest.Run complete = SparkMergeTest.run(true, again);
+        assertEquals(0, complete.exit(), complete.err());
+        assertTrue(complete.err().contains("is complete; nothing to resume"), complete.err());
+
+        // --force replaces the file that was kept
+        SparkMergeTest.Run forced = SparkMergeTest.run(true, spark(args(false, null, "/o3/kept.safetensors", "--iters",
+                "5", "--lr", "1e-3", "--force")));
+        assertEquals(0, forced.exit(), forced.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")), read("/o3/kept.safetensors"));
+        nothingLeftBehind("/o3", "kept.safetensors", "resumed.safetensors");
+    }
+}
