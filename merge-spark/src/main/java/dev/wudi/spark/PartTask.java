@@ -107,7 +107,8 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
             if (!RemoteStorage.isRemote(a.value())) {
                 continue;
             }
-            Path to = work.resolve("in-" + a.index()).resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
+            Path to = work.resolve((PathArgs.INPUTS.contains(a.option()) ? "in-" : "out-") + a.index())
+                    .resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
             if (PathArgs.INPUTS.contains(a.option())) {
                 copies.mirror(a.value(), to);
             }

@@ -64,7 +64,8 @@ final class RemoteMerge {
                 ? Files.createDirectories(cmd.stagingDir).resolve("wudi-spark-" + UUID.randomUUID())
                 : Files.createTempDirectory("wudi-spark-");
         Files.createDirectories(staging);
-        try {
+        // a plan (--dry-run) reads only headers: the inputs are mirrored, their tensors left on remote storage
+        try (RemoteStorage.TaskCopies headers = new RemoteStorage.TaskCopies(storage)) {
             Map<PathArgs.Arg, String> local = new HashMap<>();
             long bytes = 0;
             int inputs = 0;
@@ -75,12 +76,12 @@ final class RemoteMerge {
                 }
             }
             long free = Files.getFileStore(staging).getUsableSpace();
-            if (bytes > free) {
+            if (bytes > free && !cmd.dryRun()) {
                 throw new IOException(String.format(Locale.ROOT, "the driver's staging folder %s has %.1f GB free;"
                         + " the remote inputs are %.1f GB (the driver checks every input): give --staging-dir on a"
                         + " larger disk", staging, free / 1e9, bytes / 1e9));
             }
-            if (inputs > 0) {
+            if (inputs > 0 && !cmd.dryRun()) {
                 say(cmd, String.format(Locale.ROOT, "wudi-spark: copying %d remote input%s (%.1f MB) to the driver's"
                         + " staging folder %s, which checks every input as wudi merge does", inputs,
                         inputs == 1 ? "" : "s", bytes / 1e6, staging));
@@ -90,13 +91,18 @@ final class RemoteMerge {
                 if (!RemoteStorage.isRemote(a.value())) {
                     continue;
                 }
-                Path to = staging.resolve("in-" + a.index()).resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
+                Path to = staging.resolve((PathArgs.INPUTS.contains(a.option()) ? "in-" : "out-") + a.index())
+                        .resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
                 if (PathArgs.INPUTS.contains(a.option())) {
-                    storage.copyIn(a.value(), to);
+                    if (cmd.dryRun()) {
+                        headers.mirror(a.value(), to);
+                    } else {
+                        storage.copyIn(a.value(), to);
+                    }
                 }
                 local.put(a, to.toString());
             }
-            if (inputs > 0) {
+            if (inputs > 0 && !cmd.dryRun()) {
                 say(cmd, String.format(Locale.ROOT, "wudi-spark: copied in %.1f s", (System.nanoTime() - t0) / 1e9));
             }
             String partsDir = paths.stream().filter(a -> a.option().equals("--parts-dir")).map(PathArgs.Arg::value)
