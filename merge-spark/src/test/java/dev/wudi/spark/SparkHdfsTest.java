@@ -211,6 +211,11 @@ class SparkHdfsTest {
         assertEquals(2, config.exit(), config.err());
         assertTrue(config.err().contains("a mergekit config is read on the driver"), config.err());
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/x.safetensors")));
+        // a plan reads only the headers: the inputs are mirrored without their tensors, whose reads would fail by name
+        SparkMergeTest.Run plan = SparkMergeTest.run(true, spark(args(true, null, "/o3/planned", "--dry-run")));
+        assertEquals(0, plan.exit(), plan.err());
+        assertFalse(plan.err().contains("copying"), "no input is copied for a plan: " + plan.err());
+        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/planned")));
 
         List<String> a = spark(args(false, null, "/o3/resumed.safetensors", "--iters", "5", "--lr", "1e-3"));
         System.setProperty("wudi.spark.stopBeforeWriting", "true");
