@@ -147,6 +147,9 @@ public final class SparkMergeCommand extends MergeCommand {
                 List<TensorGroups.Group> groups = TensorGroups.balanced(todo, n);
                 say("wudi-spark: " + todo.size() + " tensors in " + groups.size() + " tasks on "
                         + sc.master() + " (parts in " + parts + ")");
+                if (!quiet()) {
+                    sc.sc().addSparkListener(new TaskProgress(groups, this::say));
+                }
                 List<PartTask.Result> results = sc.parallelize(groups, groups.size())
                         .map(new PartTask(args.toArray(String[]::new), parts, fingerprint)).collect();
                 long fetched = 0;

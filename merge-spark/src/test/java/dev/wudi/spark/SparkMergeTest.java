@@ -70,6 +70,9 @@ class SparkMergeTest {
     record Run(int exit, String err) {
     }
 
+    /** The last wudi-spark run of {@link #same}. */
+    static Run lastRun;
+
     private static List<String> mergeArgs(boolean folder, String out, String... options) {
         return mergeArgs(3, folder, out, options);
     }
@@ -117,8 +120,10 @@ class SparkMergeTest {
         List<String> loud = new ArrayList<>(mergeArgs(models, folder, spark, options));
         loud.remove("--quiet");                          // its lines say that Spark ran the tasks
         Run b = run(true, with(loud, "--master", master, "--tasks", "3"));
+        lastRun = b;
         assertEquals(0, b.exit(), b.err());
         assertTrue(b.err().contains(" tasks on local["), b.err());
+        assertTrue(b.err().contains("wudi-spark: 3/3 tasks done ("), "a line per finished task: " + b.err());
         if (!folder) {
             assertArrayEquals(Files.readAllBytes(dir.resolve(one)), Files.readAllBytes(dir.resolve(spark)), tag);
         } else {
@@ -179,6 +184,42 @@ class SparkMergeTest {
             System.clearProperty("wudi.spark.failFirstAttempt");
         }
         assertEquals(3, PartTask.FAILED_ON_PURPOSE.get() - before, "every task's first attempt failed and was retried");
+        assertEquals(3, lastRun.err().split("did not finish", -1).length - 1, "each failed attempt is said: "
+                + lastRun.err());
+    }
+
+    /**
+     * Speculative execution runs a second attempt of a slow task beside the first (on another host, so Spark's local
+     * mode never does). Here the same group is dealt twice in one local[2] job, so two attempts of it run at once: each
+     * writes its own part and manifest, the parts hold the same bytes, the manifests give every tensor one complete
+     * part, and cleaning up removes both.
+     */
+    @Test
+    void twoAttemptsOfOneGroupAtOnceWriteSeparatePartsOfTheSameBytes() throws Exception {
+        List<String> line = mergeArgs(false, "twice.safetensors", "--iters", "3");
+        List<String> args = line.subList(1, line.size());                 // without the subcommand's name
+        Path folder = dir.resolve("twice-parts");
+        PartsStore parts = new PartsStore(folder.toString(), new RemoteStorage(Map.of()));
+        parts.create();
+        List<String> names = List.of("l0.attn.weight", "l2.mlp.weight");
+        TensorGroups.Group g = new TensorGroups.Group(0, names, 1.0);
+        List<String> fingerprint = SparkMergeCommand.fingerprint(args);
+        List<PartTask.Result> r;
+        try (org.apache.spark.api.java.JavaSparkContext sc = new org.apache.spark.api.java.JavaSparkContext(
+                new org.apache.spark.SparkConf().setMaster("local[2]").setAppName("two attempts"))) {
+            r = sc.parallelize(List.of(g, g), 2).map(new PartTask(args.toArray(String[]::new), parts, fingerprint))
+                    .collect();
+        }
+        assertFalse(r.get(0).part().equals(r.get(1).part()), "each attempt its own file: " + r);
+        assertArrayEquals(Files.readAllBytes(folder.resolve(r.get(0).part())),
+                Files.readAllBytes(folder.resolve(r.get(1).part())), "the same bytes");
+        Map<String, PartTask.Result> found = parts.manifests(fingerprint);
+        assertEquals(java.util.Set.copyOf(names), found.keySet());
+        for (PartTask.Result x : found.values()) {
+            assertTrue(x.part().equals(r.get(0).part()) || x.part().equals(r.get(1).part()), x.toString());
+        }
+        parts.clear();
+        assertFalse(Files.exists(folder), "both parts and both manifests removed");
     }
 
     @Test

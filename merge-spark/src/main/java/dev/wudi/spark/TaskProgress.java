@@ -1,0 +1,76 @@
+package dev.wudi.spark;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.apache.spark.Success$;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+
+/**
+ * The Spark phase's progress on the driver, one line per finished task (a merge can run for hours): how many tasks and
+ * tensors are done, the share of the work (flops) that is, and the time left at the rate so far; a failed attempt is
+ * said too, with Spark's reason, as Spark retries it. Spark calls this from its listener thread.
+ */
+final class TaskProgress extends SparkListener {
+
+    private final List<TensorGroups.Group> groups;
+    private final Consumer<String> say;
+    private final long start = System.nanoTime();
+    private final double total;
+    private final boolean[] done;
+    private int tasksDone;
+    private int tensorsDone;
+    private double workDone;
+
+    /** @param groups the job's tasks, by partition index */
+    TaskProgress(List<TensorGroups.Group> groups, Consumer<String> say) {
+        this.groups = List.copyOf(groups);
+        this.say = say;
+        this.total = groups.stream().mapToDouble(TensorGroups.Group::work).sum();
+        this.done = new boolean[groups.size()];
+    }
+
+    @Override
+    public synchronized void onTaskEnd(SparkListenerTaskEnd end) {
+        int index = end.taskInfo().index();
+        if (index < 0 || index >= groups.size()) {
+            return;
+        }
+        TensorGroups.Group g = groups.get(index);
+        if (end.reason() != Success$.MODULE$) {
+            say.accept(String.format(Locale.ROOT, "wudi-spark: task %d (attempt %d, %d tensors) did not finish: %s",
+                    index + 1, end.taskInfo().attemptNumber() + 1, g.names().size(), firstLine(end.reason()
+                            .toString())));
+            return;
+        }
+        if (done[index]) {
+            return;                                     // a speculative copy of a task that had finished
+        }
+        done[index] = true;
+        tasksDone++;
+        tensorsDone += g.names().size();
+        workDone += g.work();
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        double share = total > 0 ? workDone / total : (double) tasksDone / groups.size();
+        String left = tasksDone == groups.size() || share <= 0 ? ""
+                : String.format(Locale.ROOT, ", about %s left", duration(elapsed * (1 - share) / share));
+        say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensors, %.0f%% of the work) in %s%s",
+                tasksDone, groups.size(), tensorsDone, 100 * share, duration(elapsed), left));
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl >= 0 ? s.substring(0, nl) : s;
+    }
+
+    static String duration(double seconds) {
+        if (seconds < 120) {
+            return String.format(Locale.ROOT, "%.1f s", seconds);
+        }
+        if (seconds < 7200) {
+            return String.format(Locale.ROOT, "%.1f min", seconds / 60);
+        }
+        return String.format(Locale.ROOT, "%.1f h", seconds / 3600);
+    }
+}
