@@ -67,6 +67,7 @@ final class RemoteMerge {
         // a plan (--dry-run) reads only headers: the inputs are mirrored, their tensors left on remote storage
         try (RemoteStorage.TaskCopies headers = new RemoteStorage.TaskCopies(storage)) {
             Map<PathArgs.Arg, String> local = new HashMap<>();
+            Map<String, String> localToRemote = new HashMap<>();
             long bytes = 0;
             int inputs = 0;
             for (PathArgs.Arg a : paths) {
@@ -101,6 +102,7 @@ final class RemoteMerge {
                     }
                 }
                 local.put(a, to.toString());
+                localToRemote.put(to.toString(), a.value());
             }
             if (inputs > 0 && !cmd.dryRun()) {
                 say(cmd, String.format(Locale.ROOT, "wudi-spark: copied in %.1f s", (System.nanoTime() - t0) / 1e9));
@@ -111,7 +113,23 @@ final class RemoteMerge {
             SparkMergeCommand inner = new SparkMergeCommand();
             inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging);
             new CommandLine(inner).parseArgs(PathArgs.replaced(args, local).toArray(String[]::new));
-            int rc = inner.call();
+            // what the merge says and writes names the remote paths, not the copies
+            StagedNames named = new StagedNames(localToRemote);
+            java.io.PrintStream stdout = System.out;
+            java.io.PrintStream stderr = System.err;
+            System.setOut(named.wrap(stdout));
+            System.setErr(named.wrap(stderr));
+            int rc;
+            try {
+                rc = inner.call();
+            } catch (Exception e) {
+                throw named.apply(e);
+            } finally {
+                System.out.flush();
+                System.err.flush();
+                System.setOut(stdout);
+                System.setErr(stderr);
+            }
             if (rc != 0 || cmd.dryRun()) {
                 return rc;
             }
@@ -121,6 +139,12 @@ final class RemoteMerge {
                     continue;
                 }
                 boolean theOutput = a.option().equals("--out");
+                Path written = Path.of(e.getValue());
+                if (!theOutput) {
+                    named.rewrite(written);                     // a report (JSON, HTML)
+                } else if (Files.isDirectory(written)) {
+                    named.rewrite(written.resolve("README.md")); // the model card; the weights are never touched
+                }
                 if (theOutput) {
                     say(cmd, "wudi-spark: uploading the output to " + a.value());
                 }

@@ -40,8 +40,7 @@ final class TaskProgress extends SparkListener {
         TensorGroups.Group g = groups.get(index);
         if (end.reason() != Success$.MODULE$) {
             say.accept(String.format(Locale.ROOT, "wudi-spark: task %d (attempt %d, %d tensors) did not finish: %s",
-                    index + 1, end.taskInfo().attemptNumber() + 1, g.names().size(), firstLine(end.reason()
-                            .toString())));
+                    index + 1, end.taskInfo().attemptNumber() + 1, g.names().size(), why(end.reason())));
             return;
         }
         if (done[index]) {
@@ -57,6 +56,17 @@ final class TaskProgress extends SparkListener {
                 : String.format(Locale.ROOT, ", about %s left", duration(elapsed * (1 - share) / share));
         say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensors, %.0f%% of the work) in %s%s",
                 tasksDone, groups.size(), tensorsDone, 100 * share, duration(elapsed), left));
+    }
+
+    /** Spark's reason in one line: an executor's exception as its class and message. */
+    private static String why(org.apache.spark.TaskEndReason reason) {
+        if (reason instanceof org.apache.spark.ExceptionFailure e) {
+            return firstLine(e.className().substring(e.className().lastIndexOf('.') + 1) + ": " + e.description());
+        }
+        if (reason instanceof org.apache.spark.TaskFailedReason f) {
+            return firstLine(f.toErrorString());
+        }
+        return firstLine(reason.toString());
     }
 
     private static String firstLine(String s) {

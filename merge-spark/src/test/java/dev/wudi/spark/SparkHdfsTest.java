@@ -146,8 +146,11 @@ class SparkHdfsTest {
             whole += Files.size(dir.resolve("m" + m + ".safetensors"));
         }
         assertTrue(tensors < whole, "the 1-D tensors are left to the driver");
-        assertTrue(new String(read("/o1/report.json"), java.nio.charset.StandardCharsets.UTF_8)
-                .contains("\"l2.mlp.weight\""), "the report is uploaded too");
+        String report = new String(read("/o1/report.json"), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(report.contains("\"l2.mlp.weight\""), "the report is uploaded too");
+        // the report and the progress name the paths given, not the driver's copies (gone by then)
+        assertTrue(report.contains(root + "/models/m1.safetensors") && !report.contains("wudi-spark-"), report);
+        assertTrue(r.err().contains("-> " + root + "/o1/adam.safetensors"), r.err());
         nothingLeftBehind("/o1", "adam.safetensors", "report.json");
     }
 
@@ -180,6 +183,9 @@ class SparkHdfsTest {
                 }
             }
             assertEquals(files.size(), fs.listStatus(new org.apache.hadoop.fs.Path("/o2/folder")).length);
+            String card = new String(read("/o2/folder/README.md"), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(card.contains(root + "/models/f2") && !card.contains("wudi-spark-"), "the model card names"
+                    + " the inputs given: " + card);
         }
         nothingLeftBehind("/o2", "folder");
     }
@@ -211,6 +217,24 @@ class SparkHdfsTest {
         assertEquals(2, config.exit(), config.err());
         assertTrue(config.err().contains("a mergekit config is read on the driver"), config.err());
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/x.safetensors")));
+        // a bad input is named as given, not as the driver's copy of it
+        byte[] bad = Files.readAllBytes(dir.resolve("m2.safetensors"));
+        long dataStart = 8 + ByteBuffer.wrap(bad, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        try (SafetensorsFile sf = SafetensorsFile.open(dir.resolve("m2.safetensors"))) {
+            ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).putFloat(
+                    (int) (dataStart + sf.tensor("l1.mlp.weight").begin()), Float.NaN);
+        }
+        try (var o = fs.create(new org.apache.hadoop.fs.Path("/models/nan.safetensors"))) {
+            o.write(bad);
+        }
+        SparkMergeTest.Run nan = SparkMergeTest.run(true, spark(List.of("merge", "--base", root
+                + "/models/m0.safetensors", "--model", root + "/models/m1.safetensors", "--model", root
+                + "/models/nan.safetensors", "--out", root + "/o3/x.safetensors")));
+        assertEquals(1, nan.exit(), nan.err());
+        assertTrue(nan.err().contains("tensor l1.mlp.weight in " + root + "/models/nan.safetensors holds NaN"),
+                nan.err());
+        assertTrue(nan.err().lines().filter(l -> l.startsWith("wudi: ")).noneMatch(l -> l.contains("wudi-spark-")),
+                "the merge's own lines name no copy: " + nan.err());
         // a plan reads only the headers: the inputs are mirrored without their tensors, whose reads would fail by name
         SparkMergeTest.Run plan = SparkMergeTest.run(true, spark(args(true, null, "/o3/planned", "--dry-run")));
         assertEquals(0, plan.exit(), plan.err());
