@@ -39,8 +39,9 @@ final class TaskProgress extends SparkListener {
         }
         TensorGroups.Group g = groups.get(index);
         if (end.reason() != Success$.MODULE$) {
-            say.accept(String.format(Locale.ROOT, "wudi-spark: task %d (attempt %d, %d tensors) did not finish: %s",
-                    index + 1, end.taskInfo().attemptNumber() + 1, g.names().size(), why(end.reason())));
+            say.accept(String.format(Locale.ROOT, "wudi-spark: task %d (attempt %d, %d tensor%s) did not finish: %s",
+                    index + 1, end.taskInfo().attemptNumber() + 1, g.names().size(), g.names().size() == 1 ? "" : "s",
+                    why(end.reason())));
             return;
         }
         if (done[index]) {
@@ -54,8 +55,9 @@ final class TaskProgress extends SparkListener {
         double share = total > 0 ? workDone / total : (double) tasksDone / groups.size();
         String left = tasksDone == groups.size() || share <= 0 ? ""
                 : String.format(Locale.ROOT, ", about %s left", duration(elapsed * (1 - share) / share));
-        say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensors, %.0f%% of the work) in %s%s",
-                tasksDone, groups.size(), tensorsDone, 100 * share, duration(elapsed), left));
+        say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensor%s, %.0f%% of the work) in %s%s",
+                tasksDone, groups.size(), tensorsDone, tensorsDone == 1 ? "" : "s", 100 * share, duration(elapsed),
+                left));
     }
 
     /** Spark's reason in one line: an executor's exception as its class and message. */
