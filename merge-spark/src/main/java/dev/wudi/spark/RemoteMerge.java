@@ -101,8 +101,9 @@ final class RemoteMerge {
                         storage.copyIn(a.value(), to);
                     }
                 }
-                local.put(a, to.toString());
-                localToRemote.put(to.toString(), a.value());
+                // "OUT/" names a folder (as in wudi merge): the copy keeps the slash
+                local.put(a, to + (a.value().endsWith("/") ? "/" : ""));
+                localToRemote.put(to.toString(), a.value().replaceAll("/+$", ""));
             }
             if (inputs > 0 && !cmd.dryRun()) {
                 say(cmd, String.format(Locale.ROOT, "wudi-spark: copied in %.1f s", (System.nanoTime() - t0) / 1e9));
