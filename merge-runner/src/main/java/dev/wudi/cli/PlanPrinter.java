@@ -123,7 +123,7 @@ final class PlanPrinter {
         s.append(String.format(Locale.ROOT, "total: %d tensor%s, %d computed by %s; %.3g GFLOP, peak %.1f MB of"
                         + " solver state, about %s on %s (an estimate: reading the inputs at %.0f MB/s)%n",
                 plan.entries().size(), plan.entries().size() == 1 ? "" : "s", plan.methodCount(), options.method().name(),
-                t.flops() / 1e9, t.peakBytes() / 1e6, duration(t.seconds()), device, CostModel.NOMINAL_READ_BYTES / 1e6));
+                t.flops() / 1e9, t.peakBytes() / 1e6, Durations.text(t.seconds()), device, CostModel.NOMINAL_READ_BYTES / 1e6));
         return s.toString();
     }
 
@@ -203,15 +203,5 @@ final class PlanPrinter {
         }
         return " (" + (type.isEmpty() ? "" : type) + (arch.isEmpty() ? "" : (type.isEmpty() ? "" : ", ")
                 + String.join(", ", arch)) + ")";
-    }
-
-    static String duration(double s) {
-        if (s < 60) {
-            return String.format(Locale.ROOT, "%.1f s", s);
-        }
-        if (s < 3600) {
-            return String.format(Locale.ROOT, "%.1f min", s / 60);
-        }
-        return String.format(Locale.ROOT, "%.1f h", s / 3600);
     }
 }

@@ -73,7 +73,7 @@ final class Progress implements MergeListener, AutoCloseable {
         }
         err.println("wudi: " + tensors + " tensor" + (tensors == 1 ? "" : "s") + (optimisedTensors > 0 ? ", "
                 + optimisedTensors + " to optimise" : "") + (scored > 0 ? ", " + scored + " to score with WUDI's"
-                + " interference loss" : "") + "; estimated " + PlanPrinter.duration(work / 1e6)
+                + " interference loss" : "") + "; estimated " + Durations.text(work / 1e6)
                 + " at nominal CPU rates (`wudi plan` measures this device)");
         if (terminal) {
             bar = new ProgressBarBuilder().setTaskName("merge").setInitialMax(BAR_UNITS)
@@ -129,14 +129,14 @@ final class Progress implements MergeListener, AutoCloseable {
         if (steps > 0 && step > 0) {
             double perStep = inTensor / step;
             s.append(String.format(Locale.ROOT, ": step %d/%d, %.3g s/step, tensor ETA %s", step, steps, perStep,
-                    PlanPrinter.duration(perStep * (steps - step))));
+                    Durations.text(perStep * (steps - step))));
         } else {
-            s.append(String.format(Locale.ROOT, ": %s in this tensor", PlanPrinter.duration(inTensor)));
+            s.append(String.format(Locale.ROOT, ": %s in this tensor", Durations.text(inTensor)));
         }
         double elapsed = (System.nanoTime() - startNanos) / 1e9;
         long done = workDone();
         if (done > 0 && elapsed > 0) {
-            s.append(", merge ETA ").append(PlanPrinter.duration(elapsed / done * Math.max(0, totalWork - done)));
+            s.append(", merge ETA ").append(Durations.text(elapsed / done * Math.max(0, totalWork - done)));
         }
         return s.toString();
     }

@@ -6,11 +6,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Local copies of safetensors files that hold only some of their tensors' bytes. A distributed merge's task on remote
- * storage (HDFS, S3) fetches a file's header and only the tensors it merges, into a sparse file of the remote file's
- * size: every other byte is a hole, which reads as zeros. Registered here, such a copy refuses every read of a tensor it
- * does not hold ({@link SafetensorsFile#readFloats}, {@link SafetensorsFile#readBytes}), naming the file and the tensor,
- * so that a read nobody planned fails instead of merging zeros as weights.
+ * Local copies of safetensors files that hold only some of their tensors' bytes. A distributed merge's task on
+ * remote storage (HDFS, S3) fetches a file's header and only the tensors it merges, into a sparse file of the remote
+ * file's size: every other byte is a hole, which reads as zeros. Registered here, such a copy refuses every read of a
+ * tensor it does not hold ({@link SafetensorsFile#readFloats}, {@link SafetensorsFile#readBytes}), naming the file
+ * and the tensor, so that a read nobody planned fails instead of merging zeros as weights.
  *
  * <p>A file registered before {@link SafetensorsFile#open} is opened with the set registered then.
  */

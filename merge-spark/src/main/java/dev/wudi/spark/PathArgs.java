@@ -6,8 +6,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The options of a merge command line that name files or folders, and the same command line with some of their values
- * replaced: a command given remote paths (hdfs://, s3a://) runs on local copies of them, in the driver and in each task.
+ * The options of a merge command line that name files or folders, and the same command line with some of their
+ * values replaced: a command given remote paths (hdfs://, s3a://) runs on local copies of them, in the driver and in
+ * each task.
  */
 final class PathArgs {
 

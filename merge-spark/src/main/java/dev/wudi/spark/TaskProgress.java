@@ -1,5 +1,6 @@
 package dev.wudi.spark;
 
+import dev.wudi.cli.Durations;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -54,10 +55,10 @@ final class TaskProgress extends SparkListener {
         double elapsed = (System.nanoTime() - start) / 1e9;
         double share = total > 0 ? workDone / total : (double) tasksDone / groups.size();
         String left = tasksDone == groups.size() || share <= 0 ? ""
-                : String.format(Locale.ROOT, ", about %s left", duration(elapsed * (1 - share) / share));
+                : ", about " + Durations.text(elapsed * (1 - share) / share) + " left";
         say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensor%s, %.0f%% of the work) in %s%s",
-                tasksDone, groups.size(), tensorsDone, tensorsDone == 1 ? "" : "s", 100 * share, duration(elapsed),
-                left));
+                tasksDone, groups.size(), tensorsDone, tensorsDone == 1 ? "" : "s", 100 * share,
+                Durations.text(elapsed), left));
     }
 
     /** Spark's reason in one line: an executor's exception as its class and message. */
@@ -74,15 +75,5 @@ final class TaskProgress extends SparkListener {
     private static String firstLine(String s) {
         int nl = s.indexOf('\n');
         return nl >= 0 ? s.substring(0, nl) : s;
-    }
-
-    static String duration(double seconds) {
-        if (seconds < 120) {
-            return String.format(Locale.ROOT, "%.1f s", seconds);
-        }
-        if (seconds < 7200) {
-            return String.format(Locale.ROOT, "%.1f min", seconds / 60);
-        }
-        return String.format(Locale.ROOT, "%.1f h", seconds / 3600);
     }
 }
