@@ -134,23 +134,26 @@ final class RemoteMerge {
             if (rc != 0 || cmd.dryRun()) {
                 return rc;
             }
-            for (Map.Entry<PathArgs.Arg, String> e : local.entrySet()) {
+            // the output first: a report is uploaded only beside an output that made it
+            List<Map.Entry<PathArgs.Arg, String>> written = new java.util.ArrayList<>(local.entrySet());
+            written.sort(java.util.Comparator.comparing(e -> !e.getKey().option().equals("--out")));
+            for (Map.Entry<PathArgs.Arg, String> e : written) {
                 PathArgs.Arg a = e.getKey();
                 if (PathArgs.INPUTS.contains(a.option()) || !Files.exists(Path.of(e.getValue()))) {
                     continue;
                 }
                 boolean theOutput = a.option().equals("--out");
-                Path written = Path.of(e.getValue());
+                Path file = Path.of(e.getValue());
                 if (!theOutput) {
-                    named.rewrite(written);                     // a report (JSON, HTML)
-                } else if (Files.isDirectory(written)) {
-                    named.rewrite(written.resolve("README.md")); // the model card; the weights are never touched
+                    named.rewrite(file);                        // a report (JSON, HTML)
+                } else if (Files.isDirectory(file)) {
+                    named.rewrite(file.resolve("README.md"));   // the model card; the weights are never touched
                 }
                 if (theOutput) {
                     say(cmd, "wudi-spark: uploading the output to " + a.value());
                 }
                 // the output replaces an existing one only with --force (refused above otherwise); reports always
-                storage.publish(Path.of(e.getValue()), a.value(), !theOutput || cmd.force());
+                storage.publish(file, a.value(), !theOutput || cmd.force());
             }
             return rc;
         } finally {
