@@ -148,6 +148,14 @@ final class RemoteMerge {
                     named.rewrite(file);                        // a report (JSON, HTML)
                 } else if (Files.isDirectory(file)) {
                     named.rewrite(file.resolve("README.md"));   // the model card; the weights are never touched
+                    Path heads = file.resolve("heads");         // task heads name their model in their metadata
+                    if (Files.isDirectory(heads)) {
+                        try (java.util.stream.Stream<Path> s = Files.list(heads)) {
+                            for (Path h : s.filter(p -> p.toString().endsWith(".safetensors")).toList()) {
+                                named.rewriteMetadata(h);
+                            }
+                        }
+                    }
                 }
                 if (theOutput) {
                     say(cmd, "wudi-spark: uploading the output to " + a.value());

@@ -55,6 +55,39 @@ final class StagedNames {
     }
 
     /**
+     * Rewrites a safetensors file the merge wrote (a task head under heads/, whose metadata names its model) with its
+     * metadata renamed, if it names a local copy; the tensors' bytes are copied unchanged.
+     */
+    void rewriteMetadata(Path file) throws IOException {
+        Map<String, String> renamed = new LinkedHashMap<>();
+        List<dev.wudi.format.SafetensorsWriter.TensorSpec> specs = new ArrayList<>();
+        Path tmp = file.resolveSibling(file.getFileName() + ".renamed");
+        try (dev.wudi.format.SafetensorsFile f = dev.wudi.format.SafetensorsFile.open(file)) {
+            f.metadata().forEach((k, v) -> renamed.put(k, apply(v)));
+            if (renamed.equals(f.metadata())) {
+                return;
+            }
+            f.tensors().forEach(t -> specs.add(new dev.wudi.format.SafetensorsWriter.TensorSpec(t.name(), t.dtype(),
+                    t.shape())));
+            try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(tmp, specs, renamed)) {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 20);
+                for (dev.wudi.format.TensorInfo t : f.tensors()) {
+                    for (long at = 0; at < t.byteSize(); ) {
+                        buf.clear().limit((int) Math.min(buf.capacity(), t.byteSize() - at));
+                        f.readBytes(t, at, buf);
+                        buf.flip();
+                        at += buf.remaining();
+                        w.write(buf);
+                    }
+                }
+                w.finish();
+            }
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
      * The same failure with its message renamed, of a type that keeps its exit code (usage mistakes 2, others 1);
      * the original where nothing was renamed.
      */
@@ -86,7 +119,10 @@ final class StagedNames {
         return out;
     }
 
-    /** A stream that renames local copies in each line before passing it on (for stdout and stderr). */
+    /**
+     * A stream that renames local copies in each line (ended by a newline, or by a carriage return as progress frames
+     * are) before passing it on; what is left of a line goes on at the next explicit flush. For stdout and stderr.
+     */
     PrintStream wrap(PrintStream to) {
         return new PrintStream(new OutputStream() {
             private final ByteArrayOutputStream line = new ByteArrayOutputStream();
@@ -111,6 +147,6 @@ final class StagedNames {
                     line.reset();
                 }
             }
-        }, true, StandardCharsets.UTF_8);
+        }, false, StandardCharsets.UTF_8);      // no flush per write: a path split across writes is renamed whole
     }
 }

@@ -190,6 +190,50 @@ class SparkHdfsTest {
         nothingLeftBehind("/o2", "folder");
     }
 
+    /**
+     * A fine-tune with a task head the base lacks: the head is saved under heads/, and its metadata names the model as
+     * given (hdfs://...), not the driver's copy.
+     */
+    @Test
+    void aTaskHeadNamesItsModelAsGiven() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("fh"));
+        List<dev.wudi.format.SafetensorsWriter.TensorSpec> specs = new ArrayList<>();
+        try (SafetensorsFile f1 = SafetensorsFile.open(dir.resolve("f1/model.safetensors"))) {
+            f1.tensors().forEach(t -> specs.add(new dev.wudi.format.SafetensorsWriter.TensorSpec(t.name(), t.dtype(),
+                    t.shape())));
+            specs.add(new dev.wudi.format.SafetensorsWriter.TensorSpec("score.weight", dev.wudi.format.DType.F32,
+                    new long[] {2, 32}));
+            try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(
+                    folder.resolve("model.safetensors"), specs, java.util.Map.of())) {
+                for (dev.wudi.format.TensorInfo t : f1.tensors()) {
+                    ByteBuffer b = ByteBuffer.allocate((int) t.byteSize());
+                    f1.readBytes(t, 0, b);
+                    w.write(b.flip());
+                }
+                float[] head = new float[64];
+                Arrays.fill(head, 0.25f);
+                w.writeFloats(head, 0, head.length);
+                w.finish();
+            }
+        }
+        Files.copy(dir.resolve("f1/config.json"), folder.resolve("config.json"));
+        fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(folder.toUri()), new org.apache.hadoop.fs.Path("/models/fh"));
+        SparkMergeTest.Run r = SparkMergeTest.run(true, spark(List.of("merge", "--base", root + "/models/f0",
+                "--model", root + "/models/f2", "--model", root + "/models/fh", "--out", root + "/o4/merged",
+                "--iters", "3", "--device", "cpu", "--quiet")));
+        assertEquals(0, r.exit(), r.err());
+        byte[] head = read("/o4/merged/heads/model-2.safetensors");
+        Path local = dir.resolve("head-2.safetensors");
+        Files.write(local, head);
+        try (SafetensorsFile f = SafetensorsFile.open(local)) {
+            assertEquals(root + "/models/fh", f.metadata().get("wudi_source_model"));
+            float[] v = new float[64];
+            f.readFloats(f.tensor("score.weight"), 0, v, 0, 64);
+            assertEquals(0.25f, v[63]);
+        }
+        nothingLeftBehind("/o4", "merged");
+    }
+
     @Test
     void anExistingOutputIsKeptWithoutForceAndAStoppedJobResumesFromItsPartsOnHdfs() throws Exception {
         try (var o = fs.create(new org.apache.hadoop.fs.Path("/o3/kept.safetensors"))) {
