@@ -37,16 +37,54 @@ final class InputScan {
      */
     static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
                             Cancellation cancel, List<String> keptChanged) throws IOException {
-        List<String> warnings = new ArrayList<>();
-        boolean[] differs = new boolean[models.size()];
-        int nonFiniteTensors = 0;
+        // one process: stop at the first non-finite value when it fails the merge anyway
+        Findings all = scan(plan, models.size(), name -> true, !allowNonFinite, cancel);
+        return conclude(List.of(all), base, models, allowNonFinite, keptChanged);
+    }
+
+    /**
+     * What a scan of some of the plan's tensors found, for {@link #conclude} to turn into the merge's verdict: a
+     * distributed merge scans its tensors in pieces, on several machines, and concludes once.
+     *
+     * @param found   the tensors with something to say, in plan order
+     * @param differs by model (0-based): some tensor it was read for differs from the base's
+     */
+    public record Findings(List<Found> found, boolean[] differs) implements java.io.Serializable {
+    }
+
+    /**
+     * One tensor's findings.
+     *
+     * @param order       its position in the plan (to conclude in plan order, whatever the pieces)
+     * @param nonFinite   each of its files' non-finite values, in words, in the order the merge gives them
+     * @param keptChanged the rest policy "base" keeps it although a fine-tune changed it
+     */
+    public record Found(int order, String name, List<String> nonFinite, boolean keptChanged)
+            implements java.io.Serializable {
+    }
+
+    /**
+     * Reads the plan's tensors whose names {@code which} accepts, in chunks (memory: two chunks), and records what it
+     * finds without judging it.
+     *
+     * @param stopAtFirstBad stop after the first tensor holding a non-finite value (it fails the merge)
+     */
+    static Findings scan(MergePlan plan, int modelCount, java.util.function.Predicate<String> which,
+                         boolean stopAtFirstBad, Cancellation cancel) throws IOException {
+        List<Found> found = new ArrayList<>();
+        boolean[] differs = new boolean[modelCount];
         float[] b = null;
         float[] m = null;
+        int order = -1;
         for (MergePlan.Entry e : plan.entries()) {
+            order++;
             TensorRef baseRef = e.base();
-            if (e.action() == MergePlan.Action.COPY || (baseRef != null && !baseRef.info().dtype().mergeable())) {
-                continue; // copied byte for byte, never computed with
+            if (e.action() == MergePlan.Action.COPY || (baseRef != null && !baseRef.info().dtype().mergeable())
+                    || !which.test(e.name())) {
+                continue; // copied byte for byte, never computed with (or another piece's)
             }
+            List<String> bad = new ArrayList<>();
+            boolean kept = false;
             int who = e.sources().size();
             long baseNumel = baseRef == null ? 0 : baseRef.info().numel();
             long numel = baseNumel;
@@ -69,16 +107,13 @@ final class InputScan {
                     lora[k] = true;
                     LoraTensor.FactorScan f = t.scan();
                     if (f.factor() != null) {
-                        String what = "tensor " + f.factor().name() + " in " + f.factor().path() + " holds "
+                        bad.add("tensor " + f.factor().name() + " in " + f.factor().path() + " holds "
                                 + (Float.isNaN(f.badValue()) ? "NaN" : f.badValue() > 0 ? "+Inf" : "-Inf")
                                 + " at element " + f.firstBad() + (f.badCount() > 1 ? " (" + f.badCount()
-                                + " non-finite values in all)" : "");
-                        if (!allowNonFinite) {
-                            throw new CheckpointException(what + "; non-finite weights usually mean a broken fine-tune"
-                                    + " or download; pass --allow-nonfinite to merge anyway");
-                        }
-                        if (nonFiniteTensors++ < NONFINITE_WARNINGS_AT_MOST) {
-                            warnings.add(what + " (allowed by --allow-nonfinite)");
+                                + " non-finite values in all)" : ""));
+                        if (stopAtFirstBad) {
+                            found.add(new Found(order, e.name(), bad, false));
+                            return new Findings(found, differs);
                         }
                     }
                     if (f.deltaSquaredNorm() != 0) {
@@ -110,10 +145,7 @@ final class InputScan {
                     boolean changed = c > baseCount || java.util.Arrays.mismatch(b, 0, c, m, 0, c) >= 0;
                     if (changed) {
                         differs[i] = true;
-                        if (keepsBase(e) && (keptChanged.isEmpty()
-                                || !keptChanged.get(keptChanged.size() - 1).equals(e.name()))) {
-                            keptChanged.add(e.name());
-                        }
+                        kept |= keepsBase(e);
                     }
                 }
             }
@@ -123,9 +155,43 @@ final class InputScan {
                 }
                 TensorRef ref = k == 0 ? baseRef : e.sources().get(k - 1);
                 float v = value(ref, firstBad[k]);
-                String what = "tensor " + ref.name() + " in " + ref.path() + " holds " + (Float.isNaN(v) ? "NaN"
+                bad.add("tensor " + ref.name() + " in " + ref.path() + " holds " + (Float.isNaN(v) ? "NaN"
                         : v > 0 ? "+Inf" : "-Inf") + " at element " + firstBad[k]
-                        + (badCount[k] > 1 ? " (" + badCount[k] + " non-finite values in all)" : "");
+                        + (badCount[k] > 1 ? " (" + badCount[k] + " non-finite values in all)" : ""));
+            }
+            if (!bad.isEmpty() || kept) {
+                found.add(new Found(order, e.name(), bad, kept));
+            }
+            if (!bad.isEmpty() && stopAtFirstBad) {
+                break;
+            }
+        }
+        return new Findings(found, differs);
+    }
+
+    /**
+     * The merge's verdict on what the scans of its tensors found, in plan order whatever the pieces: the first
+     * non-finite value fails it (unless allowed: then at most {@value #NONFINITE_WARNINGS_AT_MOST} warnings and a count),
+     * and a model whose every tensor read equals the base's is warned about.
+     *
+     * @param keptChanged receives the names of the tensors the rest policy "base" keeps although some fine-tune
+     *                    changed them
+     */
+    static List<String> conclude(List<Findings> parts, Checkpoint base, List<Checkpoint> models,
+                                 boolean allowNonFinite, List<String> keptChanged) {
+        List<Found> found = new ArrayList<>();
+        boolean[] differs = new boolean[models.size()];
+        for (Findings f : parts) {
+            found.addAll(f.found());
+            for (int i = 0; i < differs.length && i < f.differs().length; i++) {
+                differs[i] |= f.differs()[i];
+            }
+        }
+        found.sort(java.util.Comparator.comparingInt(Found::order));
+        List<String> warnings = new ArrayList<>();
+        int nonFiniteTensors = 0;
+        for (Found f : found) {
+            for (String what : f.nonFinite()) {
                 if (!allowNonFinite) {
                     throw new CheckpointException(what + "; non-finite weights usually mean a broken fine-tune or"
                             + " download; pass --allow-nonfinite to merge anyway");
@@ -133,6 +199,9 @@ final class InputScan {
                 if (nonFiniteTensors++ < NONFINITE_WARNINGS_AT_MOST) {
                     warnings.add(what + " (allowed by --allow-nonfinite)");
                 }
+            }
+            if (f.keptChanged()) {
+                keptChanged.add(f.name());
             }
         }
         if (nonFiniteTensors > NONFINITE_WARNINGS_AT_MOST) {
