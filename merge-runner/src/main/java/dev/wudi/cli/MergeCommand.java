@@ -461,6 +461,11 @@ public class MergeCommand implements Callable<Integer> {
         return dryRun;
     }
 
+    /** --allow-nonfinite. */
+    public boolean allowNonFinite() {
+        return allowNonFinite;
+    }
+
     /** -q / --quiet, or --progress json: no progress lines on stderr. */
     public boolean quiet() {
         return quiet || "json".equals(progressMode);

@@ -16,7 +16,7 @@ import java.util.List;
  * read from the mappings in chunks, decoded in bulk, so memory stays at two chunks. A LoRA adapter's weight is
  * checked on its factors alone (their values, and the delta's norm from them), never multiplied out here.
  */
-final class InputScan {
+public final class InputScan {
 
     /** Elements per read: 4 MB of float32 per buffer. */
     static final int CHUNK = 1 << 20;

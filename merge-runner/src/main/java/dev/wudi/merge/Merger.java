@@ -104,10 +104,15 @@ public final class Merger {
 
     /** The checks of {@link #run()} up to the plan, and the scan of every input for NaN and infinity if asked. */
     private MergePlan prepare(Inputs inputs, boolean scan, List<String> warnings) throws IOException {
+        return prepare(inputs, scan, scan, warnings);
+    }
+
+    /** @param notes say the plan's notes (once per merge: where the inputs are checked) */
+    private MergePlan prepare(Inputs inputs, boolean notes, boolean scan, List<String> warnings) throws IOException {
         Checkpoint base = inputs.base();
         List<Checkpoint> models = inputs.models();
         adapters = inputs.adapters();
-        checkModelCount();
+        checkModelCount(notes);
         modelFiles = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             modelFiles.add(inputs.fingerprintFiles(i));
@@ -117,8 +122,10 @@ public final class Merger {
         MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
                 inputs.notes());
         checkInclude(plan);
-        if (scan) {
+        if (notes) {
             plan.notes().forEach(listener::info);      // once per merge: validate() said them where scan is off
+        }
+        if (scan) {
             try {
                 warnings.addAll(InputScan.run(plan, base, models, safety.allowNonFinite(), safety.cancellation(),
                         keptChanged));
@@ -156,6 +163,97 @@ public final class Merger {
             }
             return out;
         }
+    }
+
+    /**
+     * What {@link #checkWithoutScan} plans: the tensors the method computes (as {@link #validate} gives them), and the
+     * tensors the scan of the inputs reads, each with the bytes it reads of them, for a distributed merge to scan in
+     * pieces ({@link #scanPart}) and conclude once ({@link #concludeScan}).
+     */
+    public record Planned(List<MethodTensor> method, List<MethodTensor> scanned) {
+    }
+
+    /**
+     * Every check of {@link #validate} but the scan of the inputs' values: only headers are read. A merge whose inputs
+     * lie on remote storage plans on its driver with this, and has executors scan the values.
+     */
+    public Planned checkWithoutScan() throws IOException {
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, true, false, new ArrayList<>());
+            List<MethodTensor> method = new ArrayList<>();
+            List<MethodTensor> scanned = new ArrayList<>();
+            for (MergePlan.Entry e : plan.entries()) {
+                if (e.action() == MergePlan.Action.METHOD && !e.grown()) {
+                    method.add(new MethodTensor(e.name(), CostModel.of(e, options, CostModel.NOMINAL_FLOPS,
+                            CostModel.NOMINAL_READ_BYTES).flops()));
+                }
+                if (e.action() != MergePlan.Action.COPY && (e.base() == null || e.base().info().dtype().mergeable())) {
+                    long bytes = e.base() == null ? 0 : e.base().info().byteSize();
+                    for (TensorRef r : e.sources()) {
+                        bytes += r.info().byteSize();
+                    }
+                    scanned.add(new MethodTensor(e.name(), bytes));
+                }
+            }
+            return new Planned(method, scanned);
+        }
+    }
+
+    /** The scan of the inputs ({@link #validate}'s) over the named tensors only, recorded for {@link #concludeScan}. */
+    public InputScan.Findings scanPart(java.util.Collection<String> names) throws IOException {
+        java.util.Set<String> want = new java.util.HashSet<>(names);
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, false, false, new ArrayList<>());
+            return InputScan.scan(plan, inputs.models().size(), want::contains, !safety.allowNonFinite(),
+                    safety.cancellation());
+        }
+    }
+
+    /**
+     * The verdict of the scan over all its pieces, as {@link #validate} gives it: a non-finite value fails (unless
+     * allowed), and the warnings are said and returned. Call on the merger that then runs.
+     */
+    public List<String> concludeScan(List<InputScan.Findings> pieces) throws IOException {
+        try (Inputs inputs = Inputs.open(options)) {
+            prepare(inputs, false, false, new ArrayList<>());
+            keptChanged.clear();
+            List<String> warnings = InputScan.conclude(pieces, inputs.base(), inputs.models(),
+                    safety.allowNonFinite(), keptChanged);
+            warnings.forEach(listener::warning);
+            return warnings;
+        }
+    }
+
+    /**
+     * The stored input tensors {@link #run()} reads when the named tensors come from parts: of every other tensor of
+     * the plan, the base's and every taking part model's, and the task heads it saves. A driver whose inputs lie on
+     * remote storage fetches exactly these for writing the output.
+     */
+    public Map<Path, java.util.Set<String>> sourcesOfAllBut(java.util.Collection<String> precomputed)
+            throws IOException {
+        java.util.Set<String> skip = new java.util.HashSet<>(precomputed);
+        Map<Path, java.util.Set<String>> out = new java.util.LinkedHashMap<>();
+        try (Inputs inputs = Inputs.open(options)) {
+            MergePlan plan = prepare(inputs, false, false, new ArrayList<>());
+            for (MergePlan.Entry e : plan.entries()) {
+                if (!skip.contains(e.name())) {
+                    addSource(out, e.base());
+                    // the base's bytes alone where the output copies them (as merge() picks BaseCopy)
+                    boolean baseOnly = !e.grown() && (e.action() == MergePlan.Action.COPY
+                            || (e.action() == MergePlan.Action.REST && (options.rest() == RestPolicy.BASE
+                            || e.models().isEmpty())));
+                    if (!baseOnly) {
+                        e.sources().forEach(r -> addSource(out, r));
+                    }
+                }
+            }
+            for (MergePlan.Extra x : plan.extras()) {
+                if (x.saved()) {
+                    addSource(out, x.ref());
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -241,12 +339,15 @@ public final class Merger {
      * A model given twice would count twice in every method: refused. One model with WUDI or an averaging method
      * gives (about) that model: warned, with what to do instead.
      */
-    private void checkModelCount() {
+    private void checkModelCount(boolean warn) {
         java.util.Set<Path> seen = new java.util.HashSet<>();
         for (Path p : options.models()) {
             if (!seen.add(p.toAbsolutePath().normalize())) {
                 throw new OptionException("--model " + p + " is given twice; each fine-tune counts once");
             }
+        }
+        if (!warn) {
+            return;                                     // said once already, where the merge's checks were made
         }
         int n = options.models().size();
         if (n == 1 && options.method() == MergeMethods.WUDI) {

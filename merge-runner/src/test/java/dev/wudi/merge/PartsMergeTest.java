@@ -252,6 +252,63 @@ class PartsMergeTest {
         }
     }
 
+    /**
+     * The check of the inputs done in pieces, in any order, as a distributed merge's executors do it
+     * ({@link Merger#scanPart}, concluded once by {@link Merger#concludeScan}), gives what {@link Merger#validate} gives
+     * in one piece: the same failure on a NaN, or with --allow-nonfinite the same warnings (NaN, and a model equal to
+     * the base), and the same tensors for the method.
+     */
+    @Test
+    void aCheckInPiecesConcludesAsTheWholeCheck() throws Exception {
+        Path nan = dir.resolve("nan.safetensors");
+        byte[] bytes = Files.readAllBytes(dir.resolve("m2.safetensors"));
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long dataStart = 8 + b.getLong(0);
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("m2.safetensors"))) {
+            b.putFloat((int) (dataStart + f.tensor("l1.norm.weight").begin() + 8), Float.NaN);
+            b.putFloat((int) (dataStart + f.tensor("l0.mlp.weight").begin()), Float.POSITIVE_INFINITY);
+        }
+        Files.write(nan, bytes);
+        Path same = dir.resolve("same-as-base.safetensors");
+        Files.copy(dir.resolve("m0.safetensors"), same, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        MergeOptions o = MergeOptions.builder(dir.resolve("m0.safetensors"), List.of(dir.resolve("m1.safetensors"),
+                nan, same), dir.resolve("checked.safetensors")).threads(1).build();
+        for (boolean allow : new boolean[] {false, true}) {
+            Merger.Safety safety = new Merger.Safety(false, allow, new Cancellation());
+            try (Backend cpu = Backends.cpu(1)) {
+                List<String> whole = new ArrayList<>();
+                String wholeFailure = null;
+                List<Merger.MethodTensor> method = null;
+                try {
+                    method = new Merger(o, cpu, null, safety).validate(whole);
+                } catch (dev.wudi.checkpoint.CheckpointException e) {
+                    wholeFailure = e.getMessage();
+                }
+                Merger driver = new Merger(o, cpu, null, safety);
+                Merger.Planned planned = driver.checkWithoutScan();
+                List<InputScan.Findings> pieces = new ArrayList<>();
+                List<Merger.MethodTensor> scanned = new ArrayList<>(planned.scanned());
+                java.util.Collections.reverse(scanned);              // pieces finish in any order
+                for (int i = 0; i < scanned.size(); i += 3) {
+                    List<String> names = scanned.subList(i, Math.min(scanned.size(), i + 3)).stream()
+                            .map(Merger.MethodTensor::name).toList();
+                    pieces.add(new Merger(o, cpu, null, safety).scanPart(names));
+                }
+                if (!allow) {
+                    assertTrue(wholeFailure != null && wholeFailure.contains("holds +Inf"), wholeFailure);
+                    dev.wudi.checkpoint.CheckpointException e = assertThrows(
+                            dev.wudi.checkpoint.CheckpointException.class, () -> driver.concludeScan(pieces));
+                    assertEquals(wholeFailure, e.getMessage(), "the first non-finite value in plan order");
+                } else {
+                    assertEquals(3, whole.size(), "two non-finite tensors and a zero task vector: " + whole);
+                    assertEquals(whole, driver.concludeScan(pieces));
+                    assertEquals(method.stream().map(Merger.MethodTensor::name).toList(),
+                            planned.method().stream().map(Merger.MethodTensor::name).toList());
+                }
+            }
+        }
+    }
+
     @Test
     void aPartOnlyHoldsTensorsTheMethodComputes() throws Exception {
         try (Backend cpu = Backends.cpu(1)) {

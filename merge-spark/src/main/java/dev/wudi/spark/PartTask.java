@@ -100,8 +100,14 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
      * The command line with each remote input replaced by this task's partial copy of it (headers now, its tensors
      * after {@link RemoteStorage.TaskCopies#fill}), and each remote output by a local name that is never written.
      */
-    private static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work)
+    static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work)
             throws IOException {
+        return localCopies(line, copies, work, new HashMap<>());
+    }
+
+    /** @param names receives each local copy's path -> the remote path it stands for */
+    static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work,
+                                    Map<String, String> names) throws IOException {
         Map<PathArgs.Arg, String> local = new HashMap<>();
         for (PathArgs.Arg a : PathArgs.of(line)) {
             if (!RemoteStorage.isRemote(a.value())) {
@@ -113,12 +119,13 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
                 copies.mirror(a.value(), to);
             }
             local.put(a, to.toString());
+            names.put(to.toString(), a.value().replaceAll("/+$", ""));
         }
         return PathArgs.replaced(line, local);
     }
 
     /** This executor's scratch space (Spark's local directories), for a task's copies and its part. */
-    private static Path scratch(TaskContext tc) {
+    static Path scratch(TaskContext tc) {
         if (tc != null) {
             try {
                 return Path.of(SparkFiles.getRootDirectory());

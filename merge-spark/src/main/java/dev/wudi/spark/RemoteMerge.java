@@ -18,11 +18,13 @@ import picocli.CommandLine;
 
 /**
  * {@code wudi-spark merge} with inputs or output on remote storage (hdfs://, s3a://, ...; {@link RemoteStorage}). The
- * driver checks every input as {@code wudi merge} does (the scan for NaN and infinity reads every byte), so it copies
- * the remote inputs whole into a local staging folder and runs the same command on those copies; its executors read
- * only the tensors they merge ({@link PartTask}), the parts go to the parts folder (by default beside the output, so on
- * the same storage), and the output, written locally, is uploaded under a temporary name and renamed into place. Every
- * refusal comes before anything is copied; the staging folder is removed at the end, whatever the outcome.
+ * driver mirrors the remote inputs' headers in a local staging folder and runs the same command on those partial
+ * copies: it plans from the headers, its executors scan the inputs' values ({@link ScanTask}: the check of
+ * {@code wudi merge}, concluded on the driver before anything is merged) and merge the method's tensors
+ * ({@link PartTask}), each reading only its tensors; the driver then fetches only the tensors it writes itself (those
+ * no executor merged: norms, embeddings, task heads) and writes the output locally, which is uploaded under a
+ * temporary name and renamed into place. Every refusal comes before anything is read; the staging folder is removed at
+ * the end, whatever the outcome.
  */
 final class RemoteMerge {
 
@@ -32,8 +34,14 @@ final class RemoteMerge {
      * @param args    the command line as given: what the executors parse, and what --resume compares
      * @param parts   the parts folder
      * @param staging the driver's staging folder
+     * @param copies  the driver's partial copies of the remote inputs (headers until it fetches what it writes)
      */
-    record Staged(List<String> args, PartsStore parts, Path staging) {
+    record Staged(List<String> args, PartsStore parts, Path staging, RemoteStorage.TaskCopies copies) {
+
+        /** Whether some input is remote: then executors scan the inputs, and the driver holds partial copies. */
+        boolean remoteInputs() {
+            return copies.mirrored() > 0;
+        }
     }
 
     private RemoteMerge() {
@@ -64,30 +72,11 @@ final class RemoteMerge {
                 ? Files.createDirectories(cmd.stagingDir).resolve("wudi-spark-" + UUID.randomUUID())
                 : Files.createTempDirectory("wudi-spark-");
         Files.createDirectories(staging);
-        // a plan (--dry-run) reads only headers: the inputs are mirrored, their tensors left on remote storage
-        try (RemoteStorage.TaskCopies headers = new RemoteStorage.TaskCopies(storage)) {
+        // the driver reads headers only: its executors scan the inputs' values, and it fetches the tensors it writes
+        // itself (those no executor merges) just before writing
+        try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(storage)) {
             Map<PathArgs.Arg, String> local = new HashMap<>();
             Map<String, String> localToRemote = new HashMap<>();
-            long bytes = 0;
-            int inputs = 0;
-            for (PathArgs.Arg a : paths) {
-                if (RemoteStorage.isRemote(a.value()) && PathArgs.INPUTS.contains(a.option())) {
-                    bytes += storage.sizeOf(a.value());
-                    inputs++;
-                }
-            }
-            long free = Files.getFileStore(staging).getUsableSpace();
-            if (bytes > free && !cmd.dryRun()) {
-                throw new IOException(String.format(Locale.ROOT, "the driver's staging folder %s has %.1f GB free;"
-                        + " the remote inputs are %.1f GB (the driver checks every input): give --staging-dir on a"
-                        + " larger disk", staging, free / 1e9, bytes / 1e9));
-            }
-            if (inputs > 0 && !cmd.dryRun()) {
-                say(cmd, String.format(Locale.ROOT, "wudi-spark: copying %d remote input%s (%.1f MB) to the driver's"
-                        + " staging folder %s, which checks every input as wudi merge does", inputs,
-                        inputs == 1 ? "" : "s", bytes / 1e6, staging));
-            }
-            long t0 = System.nanoTime();
             for (PathArgs.Arg a : paths) {
                 if (!RemoteStorage.isRemote(a.value())) {
                     continue;
@@ -95,24 +84,17 @@ final class RemoteMerge {
                 Path to = staging.resolve((PathArgs.INPUTS.contains(a.option()) ? "in-" : "out-") + a.index())
                         .resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
                 if (PathArgs.INPUTS.contains(a.option())) {
-                    if (cmd.dryRun()) {
-                        headers.mirror(a.value(), to);
-                    } else {
-                        storage.copyIn(a.value(), to);
-                    }
+                    copies.mirror(a.value(), to);
                 }
                 // "OUT/" names a folder (as in wudi merge): the copy keeps the slash
                 local.put(a, to + (a.value().endsWith("/") ? "/" : ""));
                 localToRemote.put(to.toString(), a.value().replaceAll("/+$", ""));
             }
-            if (inputs > 0 && !cmd.dryRun()) {
-                say(cmd, String.format(Locale.ROOT, "wudi-spark: copied in %.1f s", (System.nanoTime() - t0) / 1e9));
-            }
             String partsDir = paths.stream().filter(a -> a.option().equals("--parts-dir")).map(PathArgs.Arg::value)
                     .reduce((a, b) -> b).orElse(out == null ? staging.resolve("parts-unused").toString()
                             : out.value() + ".wudi-spark-parts");
             SparkMergeCommand inner = new SparkMergeCommand();
-            inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging);
+            inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging, copies);
             new CommandLine(inner).parseArgs(PathArgs.replaced(args, local).toArray(String[]::new));
             // what the merge says and writes names the remote paths, not the copies
             StagedNames named = new StagedNames(localToRemote);

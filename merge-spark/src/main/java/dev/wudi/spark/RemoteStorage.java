@@ -300,6 +300,11 @@ final class RemoteStorage implements java.io.Serializable {
             }
         }
 
+        /** How many remote safetensors files are mirrored here. */
+        int mirrored() {
+            return remoteOf.size();
+        }
+
         /** Bytes read from remote storage so far (headers, tensors, whole files). */
         long fetched() {
             return fetched;

@@ -112,46 +112,54 @@ public final class SparkMergeCommand extends MergeCommand {
             }
         }
         List<String> warnings = new ArrayList<>();
-        List<Merger.MethodTensor> tensors = merger.validate(warnings);
+        // inputs on remote storage: the driver plans from their headers and the executors scan their values;
+        // on a shared filesystem the driver checks everything itself, as wudi merge does
+        boolean scanOnExecutors = staged != null && staged.remoteInputs();
+        Merger.Planned planned = scanOnExecutors ? merger.checkWithoutScan() : null;
+        List<Merger.MethodTensor> tensors = scanOnExecutors ? planned.method() : merger.validate(warnings);
         PartsStore parts = staged != null ? staged.parts() : new PartsStore(partsDir != null ? partsDir
                 : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts").toString(),
                 new RemoteStorage(RemoteStorage.settings(conf)));
-        if (!resume()) {
-            parts.clear();
-        }
-        parts.create();
-        Map<String, PartTask.Result> earlier = parts.manifests(fingerprint);
-        Path partsStaging = staged != null ? staged.staging().resolve("parts") : null;
-        List<Merger.MethodTensor> todo = new ArrayList<>();
-        for (Merger.MethodTensor t : tensors) {
-            if (!earlier.containsKey(t.name())) {
-                todo.add(t);
-            }
-        }
         Map<String, Path> files = new LinkedHashMap<>();
         Map<String, String> records = new LinkedHashMap<>();
-        for (Map.Entry<String, PartTask.Result> e : earlier.entrySet()) {
-            files.put(e.getKey(), parts.local(e.getValue().part(), partsStaging));
-            e.getValue().tensors().stream().filter(t -> t.name().equals(e.getKey()))
-                    .forEach(t -> records.put(e.getKey(), t.record()));
-        }
-        if (!earlier.isEmpty()) {
-            say("wudi-spark: --resume: " + earlier.size() + " of " + tensors.size()
-                    + " tensors were computed by an earlier run (" + parts + ")");
-        }
-        if (!todo.isEmpty()) {
-            long t0 = System.nanoTime();
-            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-                sc.setLogLevel("WARN");
-                int n = tasks > 0 ? tasks : 4 * sc.defaultParallelism();
-                List<TensorGroups.Group> groups = TensorGroups.balanced(todo, n);
+        JavaSparkContext sc = null;
+        try {
+            if (scanOnExecutors) {
+                // the check first: a bad input fails before the parts folder is touched
+                sc = context(conf);
+                warnings.addAll(scanOnExecutors(sc, merger, planned.scanned(), parallelism(sc), args));
+            }
+            if (!resume()) {
+                parts.clear();
+            }
+            parts.create();
+            Map<String, PartTask.Result> earlier = parts.manifests(fingerprint);
+            Path partsStaging = staged != null ? staged.staging().resolve("parts") : null;
+            List<Merger.MethodTensor> todo = new ArrayList<>();
+            for (Merger.MethodTensor t : tensors) {
+                if (!earlier.containsKey(t.name())) {
+                    todo.add(t);
+                }
+            }
+            for (Map.Entry<String, PartTask.Result> e : earlier.entrySet()) {
+                files.put(e.getKey(), parts.local(e.getValue().part(), partsStaging));
+                e.getValue().tensors().stream().filter(t -> t.name().equals(e.getKey()))
+                        .forEach(t -> records.put(e.getKey(), t.record()));
+            }
+            if (!earlier.isEmpty()) {
+                say("wudi-spark: --resume: " + earlier.size() + " of " + tensors.size()
+                        + " tensors were computed by an earlier run (" + parts + ")");
+            }
+            if (!todo.isEmpty()) {
+                if (sc == null) {
+                    sc = context(conf);
+                }
+                long t0 = System.nanoTime();
+                List<TensorGroups.Group> groups = TensorGroups.balanced(todo, parallelism(sc));
                 say("wudi-spark: " + todo.size() + " tensors in " + groups.size() + " tasks on "
                         + sc.master() + " (parts in " + parts + ")");
-                if (!quiet()) {
-                    sc.sc().addSparkListener(new TaskProgress(groups, this::say));
-                }
-                List<PartTask.Result> results = sc.parallelize(groups, groups.size())
-                        .map(new PartTask(args.toArray(String[]::new), parts, fingerprint)).collect();
+                List<PartTask.Result> results = run(sc, "wudi-spark: merge", "merged", groups,
+                        new PartTask(args.toArray(String[]::new), parts, fingerprint));
                 long fetched = 0;
                 for (PartTask.Result r : results) {
                     Path local = parts.local(r.part(), partsStaging);
@@ -165,25 +173,84 @@ public final class SparkMergeCommand extends MergeCommand {
                     say(String.format(java.util.Locale.ROOT, "wudi-spark: the tasks read %d bytes (%.1f MB) from"
                             + " remote storage: the headers, and the tensors each merged", fetched, fetched / 1e6));
                 }
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                // Scala throws SparkException (a task that failed every attempt) without declaring it
-                if (!(e instanceof org.apache.spark.SparkException)) {
-                    throw e;
-                }
-                throw new IOException("the Spark job failed: " + rootMessage(e) + "; the parts computed so far are kept"
-                        + " in " + parts + ": rerun with --resume to continue", e);
+                say(String.format(java.util.Locale.ROOT, "wudi-spark: executors computed %d tensors in %.1f s",
+                        todo.size(), (System.nanoTime() - t0) / 1e9));
             }
-            say(String.format(java.util.Locale.ROOT, "wudi-spark: executors computed %d tensors in %.1f s",
-                    todo.size(), (System.nanoTime() - t0) / 1e9));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            // Scala throws SparkException (a task that failed every attempt) without declaring it
+            if (!(e instanceof org.apache.spark.SparkException)) {
+                throw e;
+            }
+            throw new IOException("the Spark job failed: " + rootMessage(e) + "; the parts computed so far are kept"
+                    + " in " + parts + ": rerun with --resume to continue", e);
+        } finally {
+            if (sc != null) {
+                sc.close();
+            }
         }
         if (Boolean.getBoolean("wudi.spark.stopBeforeWriting")) {
             throw new IOException("stopped before writing (wudi.spark.stopBeforeWriting, for tests)");
         }
+        if (scanOnExecutors) {
+            // the tensors the driver writes itself: norms, embeddings, what the rest policy keeps, task heads
+            staged.copies().fill(merger.sourcesOfAllBut(files.keySet()));
+            say(String.format(java.util.Locale.ROOT, "wudi-spark: the driver read %d bytes (%.1f MB) of headers and"
+                    + " of the tensors it writes itself", staged.copies().fetched(), staged.copies().fetched() / 1e6));
+        }
         MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true, warnings)).run();
         parts.clear();
         return report;
+    }
+
+    /**
+     * The check of remote inputs, on the executors: the scanned tensors in groups of about equal bytes, each read by
+     * one task ({@link ScanTask}); the verdict on the driver, before anything is merged (a NaN fails here).
+     */
+    private List<String> scanOnExecutors(JavaSparkContext sc, Merger merger, List<Merger.MethodTensor> scanned, int n,
+                                         List<String> args) throws Exception {
+        long t0 = System.nanoTime();
+        List<TensorGroups.Group> groups = TensorGroups.balanced(scanned, n);
+        say("wudi-spark: checking the inputs: " + scanned.size() + " tensors in " + groups.size() + " tasks on "
+                + sc.master());
+        RemoteStorage storage = staged.parts().storage();
+        List<ScanTask.Result> results = run(sc, "wudi-spark: check", "checked", groups,
+                new ScanTask(args.toArray(String[]::new), storage));
+        List<dev.wudi.merge.InputScan.Findings> findings = new ArrayList<>();
+        long fetched = 0;
+        for (ScanTask.Result r : results) {
+            findings.add(r.findings());
+            fetched += r.fetchedBytes();
+        }
+        say(String.format(java.util.Locale.ROOT, "wudi-spark: checked the inputs in %.1f s; the tasks read %d bytes"
+                + " (%.1f MB) from remote storage", (System.nanoTime() - t0) / 1e9, fetched, fetched / 1e6));
+        return merger.concludeScan(findings);
+    }
+
+    private static JavaSparkContext context(SparkConf conf) {
+        JavaSparkContext sc = new JavaSparkContext(conf);
+        sc.setLogLevel("WARN");
+        return sc;
+    }
+
+    /** --tasks, or 4 per core the cluster offers (TensorGroups makes at most one per tensor). */
+    private int parallelism(JavaSparkContext sc) {
+        return tasks > 0 ? tasks : 4 * sc.defaultParallelism();
+    }
+
+    /** One Spark job over the groups, one task each, its progress said per task (unless --quiet). */
+    private <R> List<R> run(JavaSparkContext sc, String job, String doing, List<TensorGroups.Group> groups,
+                            org.apache.spark.api.java.function.Function<TensorGroups.Group, R> task) {
+        if (!quiet()) {
+            sc.sc().addSparkListener(new TaskProgress(job, doing, groups, this::say));
+        }
+        sc.setJobDescription(job);
+        try {
+            return sc.parallelize(groups, groups.size()).map(task).collect();
+        } finally {
+            sc.setJobDescription(null);
+        }
     }
 
     /** The Spark configuration: spark-submit's, with --master and --spark-conf over it; refused if it has no master. */

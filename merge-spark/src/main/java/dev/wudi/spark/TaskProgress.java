@@ -9,7 +9,7 @@ import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 
 /**
- * The Spark phase's progress on the driver, one line per finished task (a merge can run for hours): how many tasks and
+ * A Spark job's progress on the driver, one line per finished task (a merge can run for hours): how many tasks and
  * tensors are done, the share of the work (flops) that is, and the time left at the rate so far; a failed attempt is
  * said too, with Spark's reason, as Spark retries it. Spark calls this from its listener thread.
  */
@@ -17,6 +17,10 @@ final class TaskProgress extends SparkListener {
 
     private final List<TensorGroups.Group> groups;
     private final Consumer<String> say;
+    /** The description of the job followed (Spark's events of other jobs are ignored), and what its tasks do. */
+    private final String job;
+    private final String doing;
+    private final java.util.Set<Integer> stages = new java.util.HashSet<>();
     private final long start = System.nanoTime();
     private final double total;
     private final boolean[] done;
@@ -24,8 +28,14 @@ final class TaskProgress extends SparkListener {
     private int tensorsDone;
     private double workDone;
 
-    /** @param groups the job's tasks, by partition index */
-    TaskProgress(List<TensorGroups.Group> groups, Consumer<String> say) {
+    /**
+     * @param job    the job's description (SparkContext.setJobDescription), to tell its events from another job's
+     * @param doing  what a task does to its tensors, in words: "merged", "scanned"
+     * @param groups the job's tasks, by partition index
+     */
+    TaskProgress(String job, String doing, List<TensorGroups.Group> groups, Consumer<String> say) {
+        this.job = job;
+        this.doing = doing;
         this.groups = List.copyOf(groups);
         this.say = say;
         this.total = groups.stream().mapToDouble(TensorGroups.Group::work).sum();
@@ -33,9 +43,19 @@ final class TaskProgress extends SparkListener {
     }
 
     @Override
+    public synchronized void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+        java.util.Properties p = start.properties();
+        if (p != null && job.equals(p.getProperty("spark.job.description"))) {
+            for (Object id : scala.jdk.javaapi.CollectionConverters.asJava(start.stageIds())) {
+                stages.add((Integer) id);
+            }
+        }
+    }
+
+    @Override
     public synchronized void onTaskEnd(SparkListenerTaskEnd end) {
         int index = end.taskInfo().index();
-        if (index < 0 || index >= groups.size()) {
+        if (!stages.contains(end.stageId()) || index < 0 || index >= groups.size()) {
             return;
         }
         TensorGroups.Group g = groups.get(index);
@@ -56,8 +76,8 @@ final class TaskProgress extends SparkListener {
         double share = total > 0 ? workDone / total : (double) tasksDone / groups.size();
         String left = tasksDone == groups.size() || share <= 0 ? ""
                 : ", about " + Durations.text(elapsed * (1 - share) / share) + " left";
-        say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensor%s, %.0f%% of the work) in %s%s",
-                tasksDone, groups.size(), tensorsDone, tensorsDone == 1 ? "" : "s", 100 * share,
+        say.accept(String.format(Locale.ROOT, "wudi-spark: %d/%d tasks done (%d tensor%s %s, %.0f%% of the work) in"
+                + " %s%s", tasksDone, groups.size(), tensorsDone, tensorsDone == 1 ? "" : "s", doing, 100 * share,
                 Durations.text(elapsed), left));
     }
 

@@ -120,32 +120,44 @@ class SparkHdfsTest {
                 "5", "--lr", "1e-3", "--report", root + "/o1/report.json"), "--tasks", "3"));
         assertEquals(0, r.exit(), r.err());
         assertArrayEquals(Files.readAllBytes(dir.resolve("one.safetensors")), read("/o1/adam.safetensors"));
-        assertTrue(r.err().contains("copying 4 remote inputs"), r.err());
         assertTrue(r.err().contains("uploading the output to " + root + "/o1/adam.safetensors"), r.err());
 
-        // each task read every header, then exactly the bytes of its tensors in the base and the three models
-        Matcher tasks = Pattern.compile("(\\d+) tensors in (\\d+) tasks").matcher(r.err());
-        assertTrue(tasks.find(), r.err());
-        assertEquals(5, Integer.parseInt(tasks.group(1)), "WUDI merges the five 2-D weights");
-        int groups = Integer.parseInt(tasks.group(2));
+        // what each side read from HDFS, to the byte: every header once per task; the check's tasks every tensor once,
+        // the merge's tasks the five 2-D weights of the base and the three models, the driver the base's 1-D tensors
+        // (kept from the base by --rest base)
         long headers = 0;
-        long tensors = 0;
+        long all = 0;
+        long weights = 0;
+        long baseRest = 0;
         for (int m = 0; m <= 3; m++) {
             Path f = dir.resolve("m" + m + ".safetensors");
             ByteBuffer len = ByteBuffer.wrap(Arrays.copyOf(Files.readAllBytes(f), 8)).order(ByteOrder.LITTLE_ENDIAN);
             headers += 8 + len.getLong();
+            all += Files.size(f) - (8 + len.getLong(0));
             try (SafetensorsFile sf = SafetensorsFile.open(f)) {
-                tensors += sf.tensors().stream().filter(t -> t.shape().length == 2).mapToLong(t -> t.byteSize()).sum();
+                weights += sf.tensors().stream().filter(t -> t.shape().length == 2).mapToLong(t -> t.byteSize()).sum();
+                if (m == 0) {
+                    baseRest = sf.tensors().stream().filter(t -> t.shape().length == 1).mapToLong(t -> t.byteSize())
+                            .sum();
+                }
             }
         }
-        Matcher read = Pattern.compile("the tasks read (\\d+) bytes").matcher(r.err());
+        Matcher check = Pattern.compile("checking the inputs: 8 tensors in (\\d+) tasks.*\n(?s).*checked the inputs in"
+                + " [0-9.]+ s; the tasks read (\\d+) bytes").matcher(r.err());
+        assertTrue(check.find(), r.err());
+        assertEquals(Integer.parseInt(check.group(1)) * headers + all, Long.parseLong(check.group(2)),
+                "the check: every tensor once");
+        Matcher merge = Pattern.compile("wudi-spark: (\\d+) tensors in (\\d+) tasks on local").matcher(r.err());
+        assertTrue(merge.find(), r.err());
+        assertEquals(5, Integer.parseInt(merge.group(1)), "WUDI merges the five 2-D weights");
+        Matcher read = Pattern.compile("the tasks read (\\d+) bytes \\([0-9.]+ MB\\) from remote storage: the headers,"
+                + " and the tensors each merged").matcher(r.err());
         assertTrue(read.find(), r.err());
-        assertEquals(groups * headers + tensors, Long.parseLong(read.group(1)), "headers per task, tensors once");
-        long whole = 0;
-        for (int m = 0; m <= 3; m++) {
-            whole += Files.size(dir.resolve("m" + m + ".safetensors"));
-        }
-        assertTrue(tensors < whole, "the 1-D tensors are left to the driver");
+        assertEquals(Integer.parseInt(merge.group(2)) * headers + weights, Long.parseLong(read.group(1)),
+                "the merge: its tensors once");
+        Matcher driver = Pattern.compile("the driver read (\\d+) bytes").matcher(r.err());
+        assertTrue(driver.find(), r.err());
+        assertEquals(headers + baseRest, Long.parseLong(driver.group(1)), "the driver: headers and what it writes");
         String report = new String(read("/o1/report.json"), java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(report.contains("\"l2.mlp.weight\""), "the report is uploaded too");
         // the report and the progress name the paths given, not the driver's copies (gone by then)
@@ -282,7 +294,7 @@ class SparkHdfsTest {
         // a plan reads only the headers: the inputs are mirrored without their tensors, whose reads would fail by name
         SparkMergeTest.Run plan = SparkMergeTest.run(true, spark(args(true, null, "/o3/planned", "--dry-run")));
         assertEquals(0, plan.exit(), plan.err());
-        assertFalse(plan.err().contains("copying"), "no input is copied for a plan: " + plan.err());
+        assertFalse(plan.err().contains("checking the inputs"), "a plan reads no value: " + plan.err());
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/planned")));
 
         List<String> a = spark(args(false, null, "/o3/resumed.safetensors", "--iters", "5", "--lr", "1e-3"));
@@ -301,7 +313,10 @@ class SparkHdfsTest {
         SparkMergeTest.Run resumed = SparkMergeTest.run(true, again);
         assertEquals(0, resumed.exit(), resumed.err());
         assertTrue(resumed.err().contains("--resume: 5 of 5 tensors were computed by an earlier run"), resumed.err());
-        assertFalse(resumed.err().contains("tasks on"), "no Spark job was needed: " + resumed.err());
+        // the inputs are checked again (as wudi merge --resume does), nothing is merged again
+        assertTrue(resumed.err().contains("checking the inputs"), resumed.err());
+        assertFalse(Pattern.compile("wudi-spark: \\d+ tensors in").matcher(resumed.err()).find(),
+                "no tensor merged again: " + resumed.err());
         SparkMergeTest.Run one = SparkMergeTest.run(false, args(false, "resumed-one.safetensors", null, "--iters", "5",
                 "--lr", "1e-3", "--quiet"));
         assertEquals(0, one.exit(), one.err());
