@@ -23,7 +23,7 @@ shell() { java -cp "$cp" org.apache.hadoop.fs.FsShell -fs "$hdfs" "$@" 2>&1 | gr
 shell -put "$d/base.safetensors" "$d/task0.safetensors" "$d/task1.safetensors" "$d/task2.safetensors" /
 opts=(--iters "$iters" --device cpu --threads 1 --master 'local[2]' --force)
 run() { local name=$1; shift; /usr/bin/time -f "$name: wall %e s, peak %M kB" "$@" 2>&1 \
-  | grep -E "wall|executors computed|tasks read|copied in"; }
+  | grep -E "wall|executors computed|tasks read|checked the inputs|driver read"; }
 run "wudi-spark local[2], local files" ./wudi-spark merge --base "$d/base.safetensors" \
   --model "$d/task0.safetensors" --model "$d/task1.safetensors" --model "$d/task2.safetensors" "${opts[@]}" \
   --out "$work/local.safetensors"

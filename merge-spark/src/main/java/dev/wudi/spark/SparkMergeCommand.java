@@ -54,9 +54,9 @@ public final class SparkMergeCommand extends MergeCommand {
 
     @Option(names = "--staging-dir", paramLabel = "DIR",
             description = "With inputs or output on remote storage (hdfs://, s3a://, ... through Hadoop's"
-                    + " FileSystem): the driver's local folder for its copies of the inputs (it checks all of them,"
-                    + " as `wudi merge` does), the parts and the output before its upload; it needs their size in"
-                    + " free space. Default: a new folder in java.io.tmpdir. Removed at the end.")
+                    + " FileSystem): the driver's local folder for its partial copies of the inputs (headers, and the"
+                    + " tensors no executor merges), the parts and the output before its upload; it needs about the"
+                    + " output's size twice. Default: a new folder in java.io.tmpdir. Removed at the end.")
     Path stagingDir;
 
     /**
