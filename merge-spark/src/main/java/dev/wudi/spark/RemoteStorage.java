@@ -31,9 +31,9 @@ import org.apache.hadoop.fs.Path;
  * Storage reached through Hadoop's FileSystem: HDFS ({@code hdfs://}), S3 ({@code s3a://}, with hadoop-aws on the
  * class path), Azure, GCS, or {@code file://}; whatever the cluster's Hadoop configuration (core-site.xml, and Spark's
  * {@code spark.hadoop.*} settings) can open. The engine reads memory-mapped local files, so remote checkpoints are
- * copied: whole on the driver, which checks every input as {@code wudi merge} does ({@link #copyIn}); only the header
- * and the tensors a task merges on an executor ({@link TaskCopies}). Outputs are written locally and published under a
- * temporary name, then renamed ({@link #publish}).
+ * copied, as little as each side reads: the headers, and the tensors a task checks or merges, or the driver writes
+ * itself ({@link TaskCopies}); adapter folders and companion files whole ({@link #copyIn}). Outputs are written
+ * locally and published under a temporary name, then renamed ({@link #publish}).
  */
 final class RemoteStorage implements java.io.Serializable {
 
@@ -118,23 +118,6 @@ final class RemoteStorage implements java.io.Serializable {
         for (FileStatus c : fs.listStatus(src)) {
             if (c.isFile() && !otherWeights(c.getPath().getName())) {
                 download(fs, c.getPath(), to.resolve(c.getPath().getName()));
-                bytes += c.getLen();
-            }
-        }
-        return bytes;
-    }
-
-    /** The bytes {@link #copyIn} would copy. */
-    long sizeOf(String uri) throws IOException {
-        Path src = new Path(uri);
-        FileSystem fs = fs(src);
-        FileStatus st = fs.getFileStatus(src);
-        if (st.isFile()) {
-            return st.getLen();
-        }
-        long bytes = 0;
-        for (FileStatus c : fs.listStatus(src)) {
-            if (c.isFile() && !otherWeights(c.getPath().getName())) {
                 bytes += c.getLen();
             }
         }
