@@ -8,9 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.Function;
@@ -72,7 +70,7 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
         Path work = remote || parts.localDir() == null ? Files.createTempDirectory(scratch(tc), "wudi-task-") : null;
         try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(parts.storage())) {
             if (remote) {
-                line = localCopies(line, copies, work);
+                line = copies.localise(line, work).line();
             }
             SparkMergeCommand cmd = new SparkMergeCommand();
             new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
@@ -94,34 +92,6 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
                 SparkMergeCommand.deleteRecursively(work);
             }
         }
-    }
-
-    /**
-     * The command line with each remote input replaced by this task's partial copy of it (headers now, its tensors
-     * after {@link RemoteStorage.TaskCopies#fill}), and each remote output by a local name that is never written.
-     */
-    static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work)
-            throws IOException {
-        return localCopies(line, copies, work, new HashMap<>());
-    }
-
-    /** @param names receives each local copy's path -> the remote path it stands for */
-    static List<String> localCopies(List<String> line, RemoteStorage.TaskCopies copies, Path work,
-                                    Map<String, String> names) throws IOException {
-        Map<PathArgs.Arg, String> local = new HashMap<>();
-        for (PathArgs.Arg a : PathArgs.of(line)) {
-            if (!RemoteStorage.isRemote(a.value())) {
-                continue;
-            }
-            Path to = work.resolve((PathArgs.INPUTS.contains(a.option()) ? "in-" : "out-") + a.index())
-                    .resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
-            if (PathArgs.INPUTS.contains(a.option())) {
-                copies.mirror(a.value(), to);
-            }
-            local.put(a, to.toString());
-            names.put(to.toString(), a.value().replaceAll("/+$", ""));
-        }
-        return PathArgs.replaced(line, local);
     }
 
     /** This executor's scratch space (Spark's local directories), for a task's copies and its part. */

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -74,29 +73,16 @@ final class RemoteMerge {
         // the driver reads headers only: its executors scan the inputs' values, and it fetches the tensors it writes
         // itself (those no executor merges) just before writing
         try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(storage)) {
-            Map<PathArgs.Arg, String> local = new HashMap<>();
-            Map<String, String> localToRemote = new HashMap<>();
-            for (PathArgs.Arg a : paths) {
-                if (!RemoteStorage.isRemote(a.value())) {
-                    continue;
-                }
-                Path to = staging.resolve((PathArgs.INPUTS.contains(a.option()) ? "in-" : "out-") + a.index())
-                        .resolve(new org.apache.hadoop.fs.Path(a.value()).getName());
-                if (PathArgs.INPUTS.contains(a.option())) {
-                    copies.mirror(a.value(), to);
-                }
-                // "OUT/" names a folder (as in wudi merge): the copy keeps the slash
-                local.put(a, to + (a.value().endsWith("/") ? "/" : ""));
-                localToRemote.put(to.toString(), a.value().replaceAll("/+$", ""));
-            }
+            RemoteStorage.TaskCopies.Localised localised = copies.localise(args, staging);
+            Map<PathArgs.Arg, String> local = localised.local();
             String partsDir = paths.stream().filter(a -> a.option().equals("--parts-dir")).map(PathArgs.Arg::value)
                     .reduce((a, b) -> b).orElse(out == null ? staging.resolve("parts-unused").toString()
                             : out.value() + ".wudi-spark-parts");
             SparkMergeCommand inner = new SparkMergeCommand();
             inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging, copies);
-            new CommandLine(inner).parseArgs(PathArgs.replaced(args, local).toArray(String[]::new));
+            new CommandLine(inner).parseArgs(localised.line().toArray(String[]::new));
             // what the merge says and writes names the remote paths, not the copies
-            StagedNames named = new StagedNames(localToRemote);
+            StagedNames named = new StagedNames(localised.names());
             java.io.PrintStream stdout = System.out;
             java.io.PrintStream stderr = System.err;
             System.setOut(named.wrap(stdout));

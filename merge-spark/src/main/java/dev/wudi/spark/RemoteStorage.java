@@ -183,6 +183,40 @@ final class RemoteStorage implements java.io.Serializable {
             this.storage = storage;
         }
 
+        /**
+         * A command line on local stand-ins for its remote paths.
+         *
+         * @param line  the command line, each remote path replaced by its stand-in
+         * @param local each remote path's stand-in, by argument
+         * @param names each stand-in's path -> the remote path as given (for {@link StagedNames})
+         */
+        record Localised(List<String> line, Map<PathArgs.Arg, String> local, Map<String, String> names) {
+        }
+
+        /**
+         * The command line with each remote input replaced by a mirror of it under {@code work} (headers now, tensors
+         * after {@link #fill}) and each remote output by a local name under {@code work} (nothing is written there
+         * here). "OUT/" keeps its slash: it names a folder, as in {@code wudi merge}.
+         */
+        Localised localise(List<String> line, java.nio.file.Path work) throws IOException {
+            Map<PathArgs.Arg, String> local = new LinkedHashMap<>();
+            Map<String, String> names = new LinkedHashMap<>();
+            for (PathArgs.Arg a : PathArgs.of(line)) {
+                if (!isRemote(a.value())) {
+                    continue;
+                }
+                boolean input = PathArgs.INPUTS.contains(a.option());
+                java.nio.file.Path to = work.resolve((input ? "in-" : "out-") + a.index())
+                        .resolve(new Path(a.value()).getName());
+                if (input) {
+                    mirror(a.value(), to);
+                }
+                local.put(a, to + (a.value().endsWith("/") ? "/" : ""));
+                names.put(to.toString(), a.value().replaceAll("/+$", ""));
+            }
+            return new Localised(PathArgs.replaced(line, local), local, names);
+        }
+
         /** Mirrors a remote checkpoint (file or folder) at {@code to}: headers only for its safetensors files. */
         void mirror(String uri, java.nio.file.Path to) throws IOException {
             Path src = new Path(uri);

@@ -36,15 +36,15 @@ final class ScanTask implements Function<TensorGroups.Group, ScanTask.Result> {
     public Result call(TensorGroups.Group group) throws Exception {
         Path work = Files.createTempDirectory(PartTask.scratch(TaskContext.get()), "wudi-scan-");
         try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(storage)) {
-            java.util.Map<String, String> names = new java.util.HashMap<>();
-            List<String> line = PartTask.localCopies(List.of(args), copies, work, names);
+            RemoteStorage.TaskCopies.Localised localised = copies.localise(List.of(args), work);
+            List<String> line = localised.line();
             SparkMergeCommand cmd = new SparkMergeCommand();
             new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
             Merger merger = new Merger(cmd.options(), null, null, new Merger.Safety(false, cmd.allowNonFinite(),
                     new dev.wudi.merge.Cancellation()));
             copies.fill(merger.sourcesOf(group.names()));
             // what it found names the inputs as given, not this task's copies (gone when the driver says it)
-            StagedNames named = new StagedNames(names);
+            StagedNames named = new StagedNames(localised.names());
             InputScan.Findings f = merger.scanPart(group.names());
             List<InputScan.Found> found = f.found().stream().map(x -> new InputScan.Found(x.order(), x.name(),
                     x.nonFinite().stream().map(named::apply).toList(), x.keptChanged())).toList();
