@@ -198,10 +198,7 @@ final class DeviceDealer implements AutoCloseable {
                     }
                     finish(d, new Computed(o, out, position, seconds));
                 } catch (CudaException e) {
-                    synchronized (this) {
-                        me.alive = false;
-                    }
-                    retire(device, d, ahead, e);
+                    retire(me, device, d, ahead, e);
                     return;
                 } catch (Throwable e) {
                     finish(d, e);
@@ -219,9 +216,11 @@ final class DeviceDealer implements AutoCloseable {
     }
 
     /** A device that failed: its tensors go back, it takes no more; the CPU steps in when it was the last. */
-    private void retire(Backend device, Deal d, Deal ahead, CudaException why) {
+    private void retire(Worker me, Backend device, Deal d, Deal ahead, CudaException why) {
         boolean last;
         synchronized (this) {
+            // marked dead and counted in one step: of two devices failing at once, exactly one is the last
+            me.alive = false;
             pending.add(0, d);
             if (ahead != null) {
                 pending.add(0, ahead);
