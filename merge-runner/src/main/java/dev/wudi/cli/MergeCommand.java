@@ -461,6 +461,11 @@ public class MergeCommand implements Callable<Integer> {
         return dryRun;
     }
 
+    /** --as-adapter. */
+    public boolean asAdapter() {
+        return asAdapter;
+    }
+
     /** --allow-nonfinite. */
     public boolean allowNonFinite() {
         return allowNonFinite;

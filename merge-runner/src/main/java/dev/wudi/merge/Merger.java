@@ -153,16 +153,20 @@ public final class Merger {
      */
     public List<MethodTensor> validate(List<String> warnings) throws IOException {
         try (Inputs inputs = Inputs.open(options)) {
-            MergePlan plan = prepare(inputs, true, warnings);
-            List<MethodTensor> out = new ArrayList<>();
-            for (MergePlan.Entry e : plan.entries()) {
-                if (e.action() == MergePlan.Action.METHOD && !e.grown()) {
-                    out.add(new MethodTensor(e.name(), CostModel.of(e, options, CostModel.NOMINAL_FLOPS,
-                            CostModel.NOMINAL_READ_BYTES).flops()));
-                }
-            }
-            return out;
+            return methodTensors(prepare(inputs, true, warnings));
         }
+    }
+
+    /** The tensors the method computes, in output order, with their estimated work (flops). */
+    private List<MethodTensor> methodTensors(MergePlan plan) {
+        List<MethodTensor> out = new ArrayList<>();
+        for (MergePlan.Entry e : plan.entries()) {
+            if (e.action() == MergePlan.Action.METHOD && !e.grown()) {
+                out.add(new MethodTensor(e.name(), CostModel.of(e, options, CostModel.NOMINAL_FLOPS,
+                        CostModel.NOMINAL_READ_BYTES).flops()));
+            }
+        }
+        return out;
     }
 
     /**
@@ -180,13 +184,8 @@ public final class Merger {
     public Planned checkWithoutScan() throws IOException {
         try (Inputs inputs = Inputs.open(options)) {
             MergePlan plan = prepare(inputs, true, false, new ArrayList<>());
-            List<MethodTensor> method = new ArrayList<>();
             List<MethodTensor> scanned = new ArrayList<>();
             for (MergePlan.Entry e : plan.entries()) {
-                if (e.action() == MergePlan.Action.METHOD && !e.grown()) {
-                    method.add(new MethodTensor(e.name(), CostModel.of(e, options, CostModel.NOMINAL_FLOPS,
-                            CostModel.NOMINAL_READ_BYTES).flops()));
-                }
                 if (e.action() != MergePlan.Action.COPY && (e.base() == null || e.base().info().dtype().mergeable())) {
                     long bytes = e.base() == null ? 0 : e.base().info().byteSize();
                     for (TensorRef r : e.sources()) {
@@ -195,7 +194,7 @@ public final class Merger {
                     scanned.add(new MethodTensor(e.name(), bytes));
                 }
             }
-            return new Planned(method, scanned);
+            return new Planned(methodTensors(plan), scanned);
         }
     }
 
@@ -232,28 +231,7 @@ public final class Merger {
     public Map<Path, java.util.Set<String>> sourcesOfAllBut(java.util.Collection<String> precomputed)
             throws IOException {
         java.util.Set<String> skip = new java.util.HashSet<>(precomputed);
-        Map<Path, java.util.Set<String>> out = new java.util.LinkedHashMap<>();
-        try (Inputs inputs = Inputs.open(options)) {
-            MergePlan plan = prepare(inputs, false, false, new ArrayList<>());
-            for (MergePlan.Entry e : plan.entries()) {
-                if (!skip.contains(e.name())) {
-                    addSource(out, e.base());
-                    // the base's bytes alone where the output copies them (as merge() picks BaseCopy)
-                    boolean baseOnly = !e.grown() && (e.action() == MergePlan.Action.COPY
-                            || (e.action() == MergePlan.Action.REST && (options.rest() == RestPolicy.BASE
-                            || e.models().isEmpty())));
-                    if (!baseOnly) {
-                        e.sources().forEach(r -> addSource(out, r));
-                    }
-                }
-            }
-            for (MergePlan.Extra x : plan.extras()) {
-                if (x.saved()) {
-                    addSource(out, x.ref());
-                }
-            }
-        }
-        return out;
+        return storedReads(name -> !skip.contains(name), true);
     }
 
     /**
@@ -314,14 +292,37 @@ public final class Merger {
      * (a LoRA adapter's factors) are not listed: their files are read whole.
      */
     public Map<Path, java.util.Set<String>> sourcesOf(java.util.Collection<String> names) throws IOException {
-        java.util.Set<String> want = new java.util.HashSet<>(names);
+        return storedReads(new java.util.HashSet<>(names)::contains, false);
+    }
+
+    /**
+     * The stored tensors read for the plan's entries that {@code which} accepts, by file: each entry's base tensor
+     * and its models' (what computing or checking it reads); {@code asWritten}: as {@link #run()} writes them, so
+     * only the base's where the output copies it, and the task heads it saves besides.
+     */
+    private Map<Path, java.util.Set<String>> storedReads(java.util.function.Predicate<String> which, boolean asWritten)
+            throws IOException {
         Map<Path, java.util.Set<String>> out = new java.util.LinkedHashMap<>();
         try (Inputs inputs = Inputs.open(options)) {
             MergePlan plan = prepare(inputs, false, new ArrayList<>());
             for (MergePlan.Entry e : plan.entries()) {
-                if (want.contains(e.name())) {
-                    addSource(out, e.base());
+                if (!which.test(e.name())) {
+                    continue;
+                }
+                addSource(out, e.base());
+                // the base's bytes alone where the output copies them (as merge() picks BaseCopy)
+                boolean baseOnly = asWritten && !e.grown() && (e.action() == MergePlan.Action.COPY
+                        || (e.action() == MergePlan.Action.REST && (options.rest() == RestPolicy.BASE
+                        || e.models().isEmpty())));
+                if (!baseOnly) {
                     e.sources().forEach(r -> addSource(out, r));
+                }
+            }
+            if (asWritten) {
+                for (MergePlan.Extra x : plan.extras()) {
+                    if (x.saved()) {
+                        addSource(out, x.ref());
+                    }
                 }
             }
         }

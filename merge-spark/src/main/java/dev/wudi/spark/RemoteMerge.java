@@ -50,7 +50,7 @@ final class RemoteMerge {
         PathArgs.Arg out = paths.stream().filter(a -> a.option().equals("--out")).reduce((a, b) -> b).orElse(null);
         String outName = out == null ? "plan" : new org.apache.hadoop.fs.Path(out.value()).getName();
         RemoteStorage storage = new RemoteStorage(RemoteStorage.settings(cmd.sparkConf(outName)));
-        refuseWhatCannotWork(cmd, args, paths, storage);
+        refuseWhatCannotWork(paths, storage);
         if (out != null && RemoteStorage.isRemote(out.value()) && !cmd.dryRun()) {
             FileStatus st = storage.status(out.value());
             boolean emptyFolder = st != null && st.isDirectory()
@@ -137,12 +137,7 @@ final class RemoteMerge {
     }
 
     /** Mistakes that the copies would only hide or make costly, refused before anything is copied. */
-    private static void refuseWhatCannotWork(SparkMergeCommand cmd, List<String> args, List<PathArgs.Arg> paths,
-                                             RemoteStorage storage) throws IOException {
-        if (args.contains("--as-adapter")) {
-            throw new OptionException("--as-adapter writes an adapter folder in one process; run it with"
-                    + " `wudi merge` (adapters are small: their merge is cheap)");
-        }
+    private static void refuseWhatCannotWork(List<PathArgs.Arg> paths, RemoteStorage storage) throws IOException {
         Set<String> inputs = new HashSet<>();
         for (PathArgs.Arg a : paths) {
             if (!RemoteStorage.isRemote(a.value())) {

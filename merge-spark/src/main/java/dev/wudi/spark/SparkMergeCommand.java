@@ -72,6 +72,10 @@ public final class SparkMergeCommand extends MergeCommand {
 
     @Override
     public Integer call() throws Exception {
+        if (asAdapter()) {
+            throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
+                    + " `wudi merge` (adapters are small: their merge is cheap)");
+        }
         if (staged == null && PathArgs.of(ownArgs()).stream().anyMatch(a -> RemoteStorage.isRemote(a.value()))) {
             return RemoteMerge.run(this, ownArgs());        // runs this command again on local copies
         }
@@ -90,10 +94,6 @@ public final class SparkMergeCommand extends MergeCommand {
         // the command line as given: on remote storage, this command runs on the driver's local copies
         List<String> args = staged != null ? staged.args() : ownArgs();
         List<String> fingerprint = fingerprint(args);
-        if (options.asAdapter() != null) {
-            throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
-                    + " `wudi merge` (adapters are small: their merge is cheap)");
-        }
         // every refusal before any work: the Spark settings, then the inputs (validate)
         SparkConf conf = sparkConf(options.out().getFileName().toString());
         if (!conf.get("spark.master").startsWith("local")) {
