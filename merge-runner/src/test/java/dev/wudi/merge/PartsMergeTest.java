@@ -7,12 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
-import dev.wudi.format.DType;
+import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.format.PartialCopies;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
@@ -23,7 +22,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,23 +52,7 @@ class PartsMergeTest {
     }
 
     private static void write(Path file, int m) throws Exception {
-        List<TensorSpec> specs = new ArrayList<>();
-        for (int t = 0; t < NAMES.length; t++) {
-            specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
-        }
-        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
-            for (int t = 0; t < NAMES.length; t++) {
-                int n = (int) (specs.get(t).byteSize() / 4);
-                SplittableRandom base = new SplittableRandom(t);
-                SplittableRandom task = new SplittableRandom(100L * m + t);
-                float[] v = new float[n];
-                for (int j = 0; j < n; j++) {
-                    v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
-                }
-                w.writeFloats(v, 0, n);
-            }
-            w.finish();
-        }
+        TaskCheckpoints.write(file, NAMES, SHAPES, m, 100);
     }
 
     private static MergeOptions.Builder options(boolean folder, String out) {

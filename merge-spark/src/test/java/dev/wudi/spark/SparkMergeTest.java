@@ -5,10 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.cli.Main;
-import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,23 +46,7 @@ class SparkMergeTest {
     }
 
     static void write(Path file, int m) throws Exception {
-        List<TensorSpec> specs = new ArrayList<>();
-        for (int t = 0; t < NAMES.length; t++) {
-            specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
-        }
-        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of())) {
-            for (int t = 0; t < NAMES.length; t++) {
-                int n = (int) (specs.get(t).byteSize() / 4);
-                SplittableRandom base = new SplittableRandom(t);
-                SplittableRandom task = new SplittableRandom(100L * m + t);
-                float[] v = new float[n];
-                for (int j = 0; j < n; j++) {
-                    v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
-                }
-                w.writeFloats(v, 0, n);
-            }
-            w.finish();
-        }
+        TaskCheckpoints.write(file, NAMES, SHAPES, m, 100);
     }
 
     record Run(int exit, String err) {

@@ -123,24 +123,7 @@ class CudaWudiProblemGpuTest {
             for (int m = 0; m < 4; m++) {
                 java.nio.file.Path d = java.nio.file.Files.createDirectories(dir.resolve("m" + m));
                 java.nio.file.Files.writeString(d.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
-                List<dev.wudi.format.SafetensorsWriter.TensorSpec> specs = new ArrayList<>();
-                for (int t = 0; t < names.length; t++) {
-                    specs.add(new dev.wudi.format.SafetensorsWriter.TensorSpec(names[t], DType.F32, shapes[t]));
-                }
-                try (dev.wudi.format.SafetensorsWriter w = dev.wudi.format.SafetensorsWriter.create(
-                        d.resolve("model.safetensors"), specs, java.util.Map.of())) {
-                    for (int t = 0; t < names.length; t++) {
-                        int n = (int) (specs.get(t).byteSize() / 4);
-                        SplittableRandom base = new SplittableRandom(t);
-                        SplittableRandom task = new SplittableRandom(100L * m + t);
-                        float[] v = new float[n];
-                        for (int j = 0; j < n; j++) {
-                            v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
-                        }
-                        w.writeFloats(v, 0, n);
-                    }
-                    w.finish();
-                }
+                dev.wudi.checkpoint.TaskCheckpoints.write(d.resolve("model.safetensors"), names, shapes, m, 100);
                 ckpts.add(d);
             }
             java.util.Map<String, float[]> onGpu = mergeWith(gpu, ckpts, dir.resolve("gpu"));

@@ -6,10 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.wudi.format.DType;
+import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.format.TensorInfo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +17,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,23 +50,7 @@ class MultiDeviceEmulatedTest {
     static void setUp() throws Exception {
         driver = EmulatedDriver.build(dir);
         for (int m = 0; m <= 3; m++) {
-            List<TensorSpec> specs = new ArrayList<>();
-            for (int t = 0; t < NAMES.length; t++) {
-                specs.add(new TensorSpec(NAMES[t], DType.F32, SHAPES[t]));
-            }
-            try (SafetensorsWriter w = SafetensorsWriter.create(dir.resolve("m" + m + ".safetensors"), specs, Map.of())) {
-                for (int t = 0; t < NAMES.length; t++) {
-                    int n = (int) (specs.get(t).byteSize() / 4);
-                    SplittableRandom base = new SplittableRandom(t);
-                    SplittableRandom task = new SplittableRandom(1000L * m + t);
-                    float[] v = new float[n];
-                    for (int j = 0; j < n; j++) {
-                        v[j] = (float) ((base.nextDouble() - 0.5) * 0.2 + (m == 0 ? 0 : (task.nextDouble() - 0.5) * 0.02));
-                    }
-                    w.writeFloats(v, 0, n);
-                }
-                w.finish();
-            }
+            TaskCheckpoints.write(dir.resolve("m" + m + ".safetensors"), NAMES, SHAPES, m, 1000);
         }
     }
 
