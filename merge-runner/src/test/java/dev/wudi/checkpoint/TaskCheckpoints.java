@@ -22,6 +22,20 @@ public final class TaskCheckpoints {
     }
 
     /**
+     * The base and three fine-tunes (m = 0..3) in {@code dir}, each twice: as one file {@code mM.safetensors} and as a
+     * folder {@code fM/} (model.safetensors and a config.json), so that tests can merge single files and folders.
+     */
+    public static void writeFilesAndFolders(Path dir, String[] names, long[][] shapes, long seedStride)
+            throws IOException {
+        for (int m = 0; m <= 3; m++) {
+            Path folder = java.nio.file.Files.createDirectories(dir.resolve("f" + m));
+            write(dir.resolve("m" + m + ".safetensors"), names, shapes, m, seedStride);
+            write(folder.resolve("model.safetensors"), names, shapes, m, seedStride);
+            java.nio.file.Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
+        }
+    }
+
+    /**
      * Writes model {@code m} to {@code file}, tensors in the given order.
      *
      * @param seedStride the task seed of tensor t is seedStride * m + t (tests that compare files keep theirs)

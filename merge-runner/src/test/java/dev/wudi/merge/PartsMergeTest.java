@@ -11,7 +11,6 @@ import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.format.PartialCopies;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
-import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
@@ -43,16 +42,7 @@ class PartsMergeTest {
 
     @BeforeAll
     static void checkpoints() throws Exception {
-        for (int m = 0; m <= 3; m++) {
-            Path folder = Files.createDirectories(dir.resolve("f" + m));
-            write(dir.resolve("m" + m + ".safetensors"), m);
-            write(folder.resolve("model.safetensors"), m);
-            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
-        }
-    }
-
-    private static void write(Path file, int m) throws Exception {
-        TaskCheckpoints.write(file, NAMES, SHAPES, m, 100);
+        TaskCheckpoints.writeFilesAndFolders(dir, NAMES, SHAPES, 100);
     }
 
     private static MergeOptions.Builder options(boolean folder, String out) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.format.SafetensorsFile;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,11 +49,9 @@ class SparkHdfsTest {
         hdfs = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
         fs = hdfs.getFileSystem();
         root = hdfs.getURI().toString();
+        TaskCheckpoints.writeFilesAndFolders(dir, SparkMergeTest.NAMES, SparkMergeTest.SHAPES, 100);
         for (int m = 0; m <= 3; m++) {
-            Path folder = Files.createDirectories(dir.resolve("f" + m));
-            SparkMergeTest.write(dir.resolve("m" + m + ".safetensors"), m);
-            SparkMergeTest.write(folder.resolve("model.safetensors"), m);
-            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
+            Path folder = dir.resolve("f" + m);
             fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(dir.resolve("m" + m + ".safetensors").toUri()),
                     new org.apache.hadoop.fs.Path("/models/m" + m + ".safetensors"));
             fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(folder.toUri()),

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.cli.Main;
-import dev.wudi.format.SafetensorsWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -37,16 +36,7 @@ class SparkMergeTest {
 
     @BeforeAll
     static void checkpoints() throws Exception {
-        for (int m = 0; m <= 3; m++) {
-            Path folder = Files.createDirectories(dir.resolve("f" + m));
-            write(dir.resolve("m" + m + ".safetensors"), m);
-            write(folder.resolve("model.safetensors"), m);
-            Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"toy\"}");
-        }
-    }
-
-    static void write(Path file, int m) throws Exception {
-        TaskCheckpoints.write(file, NAMES, SHAPES, m, 100);
+        TaskCheckpoints.writeFilesAndFolders(dir, NAMES, SHAPES, 100);
     }
 
     record Run(int exit, String err) {
