@@ -57,6 +57,11 @@ public final class Checkpoint implements AutoCloseable {
         if (!Files.exists(path)) {
             throw new UsageMistakeException(path + ": no such file or folder");
         }
+        if (dev.wudi.format.FileKinds.isSpecial(path)) {
+            // never opened: a FIFO would block until a writer comes, a device could be read forever
+            throw new UsageMistakeException(path + " is " + dev.wudi.format.FileKinds.describe(path)
+                    + ", not a checkpoint file or folder");
+        }
         if (Files.isDirectory(path)) {
             return openFolder(path);
         }

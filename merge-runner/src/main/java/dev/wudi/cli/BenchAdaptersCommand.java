@@ -45,6 +45,10 @@ public final class BenchAdaptersCommand implements Callable<Integer> {
             case "adam" -> s = new SolverSpec.Adam(AdamConfig.paper().withIterations(iters));
             default -> throw new Errors.UsageException("--solver must be spectral, flow, exact or adam, not " + solver);
         }
+        if (work != null) {
+            dev.wudi.checkpoint.OutputGuard.checkOwnFolder("--work", work,
+                    n -> n.matches("base\\.safetensors|dense-\\d+\\.safetensors|out-(adapters|dense)\\.safetensors"));
+        }
         boolean temporary = work == null;
         Path dir = temporary ? Files.createTempDirectory("wudi-bench-adapters") : work;
         try (Backend b = Backends.cpu(threads)) {

@@ -5,6 +5,7 @@ import dev.wudi.backend.Backends;
 import dev.wudi.bench.QualityBench;
 import dev.wudi.bench.SpectralCostBench;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -52,6 +53,12 @@ public final class BenchQualityCommand implements Callable<Integer> {
         }
         if (repeats < 1) {
             throw new Errors.UsageException("--repeats must be >= 1");
+        }
+        if (png != null) {
+            // an earlier chart is replaced; any other file there is refused
+            dev.wudi.checkpoint.OutputGuard.check(List.of(new dev.wudi.checkpoint.OutputGuard.Target("--png", png,
+                    dev.wudi.checkpoint.OutputGuard.Kind.CHART_PNG)), fixture == null ? List.of() : List.of(fixture),
+                    true);
         }
         try (Backend backend = Backends.select("cpu", threads)) {
             if (cost != null) {

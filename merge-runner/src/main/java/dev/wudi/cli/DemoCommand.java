@@ -23,6 +23,11 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (keep != null) {
+            // what an earlier demo wrote is replaced; nothing else is ever there to be overwritten
+            dev.wudi.checkpoint.OutputGuard.checkOwnFolder("--keep", keep,
+                    n -> n.matches("(base|task\\d+|merged-[a-z0-9-]+)\\.safetensors"));
+        }
         Path dir = keep != null ? Files.createDirectories(keep) : Files.createTempDirectory("wudi-demo");
         try (Backend backend = Backends.select("cpu", threads)) {
             Demo.print(Demo.run(Demo.defaultTasks(), dir, backend), System.out);

@@ -4,6 +4,7 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.BackendUnavailableException;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.cuda.Precision;
+import dev.wudi.checkpoint.OutputGuard;
 import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.CardPolicy;
@@ -324,6 +325,12 @@ public class MergeCommand implements Callable<Integer> {
         if (out == null && !dryRun) {
             throw new Errors.UsageException("Missing required option: '--out=PATH' (or --dry-run for the plan only)");
         }
+        for (Object[] given : new Object[][] {{"--out", outText}, {"--report", report}, {"--report-html", reportHtml},
+            {"--config", config}}) {
+            if (given[1] != null && given[1].toString().isBlank()) {
+                throw new Errors.UsageException(given[0] + " is empty; give a path");
+            }
+        }
         if (!progressMode.equals("auto") && !progressMode.equals("json")) {
             throw new Errors.UsageException("--progress takes auto or json, not " + progressMode);
         }
@@ -503,7 +510,8 @@ public class MergeCommand implements Callable<Integer> {
              Progress progress = new Progress(System.err, quiet || jsonProgress);
              JsonProgress json = jsonProgress ? new JsonProgress(System.out) : null) {
             Merger merger = new Merger(options, backend, jsonProgress ? json : progress,
-                    new Merger.Safety(resume, allowNonFinite, cancel));
+                    new Merger.Safety(resume, allowNonFinite, cancel, alsoWritten(), config == null ? List.of()
+                            : List.of(config)));
             if (!quiet && !jsonProgress) {
                 int cores = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
                 System.err.println("wudi: merging " + options.models().size() + " model"
@@ -513,11 +521,13 @@ public class MergeCommand implements Callable<Integer> {
             }
             MergeReport r = execute(merger, options);
             progress.close();
-            if (report != null) {
-                r.write(report);
-            }
-            if (reportHtml != null) {
-                ReportPage.write(r, reportHtml);
+            for (OutputGuard.Target t : reportTargets()) {
+                OutputGuard.checkReplaceable(t, force);      // as checked before the merge, once more
+                if (t.kind() == OutputGuard.Kind.REPORT_JSON) {
+                    r.write(t.path());
+                } else {
+                    ReportPage.write(r, t.path());
+                }
             }
             if (jsonProgress) {
                 json.done(r);
@@ -535,6 +545,23 @@ public class MergeCommand implements Callable<Integer> {
             interrupts.uninstall();
         }
         return 0;
+    }
+
+    /** Every path this command writes besides --out, checked with it before the merge by the same rules. */
+    protected List<OutputGuard.Target> alsoWritten() {
+        return reportTargets();
+    }
+
+    /** --report and --report-html. */
+    protected List<OutputGuard.Target> reportTargets() {
+        List<OutputGuard.Target> t = new java.util.ArrayList<>();
+        if (report != null) {
+            t.add(new OutputGuard.Target("--report", report, OutputGuard.Kind.REPORT_JSON));
+        }
+        if (reportHtml != null) {
+            t.add(new OutputGuard.Target("--report-html", reportHtml, OutputGuard.Kind.REPORT_HTML));
+        }
+        return t;
     }
 
     /**

@@ -395,7 +395,8 @@ public final class ConfigOptions {
     /** Reads a config and maps it; the convenience for callers that do not need the pieces. */
     public static Result read(Path file, Path out) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new ConfigException(file + ": no such config file");
+            throw new ConfigException(file + (Files.exists(file) ? " is " + dev.wudi.format.FileKinds.describe(file)
+                    + ", not a config file" : ": no such config file"));
         }
         return of(MergekitConfig.read(file), out);
     }

@@ -197,6 +197,74 @@ public final class Floats {
         dst.position(dst.position() + bytes);
     }
 
+    /** Smallest float32 magnitude (bits) that rounds to bfloat16 infinity: 0x7F7F8000, ties going to even 2^128. */
+    private static final int BF16_OVERFLOW_BITS = 0x7F7F8000;
+
+    /**
+     * The index in src[off .. off+count) of the first value that is not finite once written as dt (NaN, an
+     * infinity, or a finite float32 that rounds to infinity in F16 or BF16), or -1 where every value is finite there.
+     */
+    public static int firstNonFinite(DType dt, float[] src, int off, int count) {
+        checkRange(src.length, off, count);
+        int limit = switch (dt) {
+            case F16 -> HALF_OVERFLOW_BITS;
+            case BF16 -> BF16_OVERFLOW_BITS;
+            default -> 0x7F800000;
+        };
+        for (int i = 0; i < count; i++) {
+            if ((Float.floatToRawIntBits(src[off + i]) & 0x7FFFFFFF) >= limit) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The index (in elements from src's position) of the first little-endian dt value in src's remaining bytes whose
+     * exponent bits are all ones (an infinity or a NaN), or -1; src's position is not moved. Non-float dtypes: -1.
+     */
+    public static long firstNonFinite(DType dt, ByteBuffer src) {
+        ByteBuffer le = src.slice().order(ByteOrder.LITTLE_ENDIAN);
+        switch (dt) {
+            case F32 -> {
+                for (int i = 0; i + 4 <= le.limit(); i += 4) {
+                    if ((le.getInt(i) & 0x7F800000) == 0x7F800000) {
+                        return i / 4;
+                    }
+                }
+            }
+            case F16 -> {
+                for (int i = 0; i + 2 <= le.limit(); i += 2) {
+                    if ((le.getShort(i) & 0x7C00) == 0x7C00) {
+                        return i / 2;
+                    }
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i + 2 <= le.limit(); i += 2) {
+                    if ((le.getShort(i) & 0x7F80) == 0x7F80) {
+                        return i / 2;
+                    }
+                }
+            }
+            default -> {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
+    /** The value at element i of src's remaining little-endian dt values, widened (for an error line). */
+    public static float valueAt(DType dt, ByteBuffer src, long i) {
+        ByteBuffer le = src.slice().order(ByteOrder.LITTLE_ENDIAN);
+        return switch (dt) {
+            case F32 -> le.getFloat((int) (i * 4));
+            case F16 -> halfToFloat(le.getShort((int) (i * 2)));
+            case BF16 -> bf16ToFloat(le.getShort((int) (i * 2)));
+            default -> Float.NaN;
+        };
+    }
+
     private static void checkRange(int length, int off, int count) {
         if (off < 0 || count < 0 || off > length - count) {
             throw new IndexOutOfBoundsException("range [" + off + ", " + off + " + " + count + ") outside array of "

@@ -13,6 +13,8 @@ public final class SafetensorsException extends IOException {
 
     /** Failure kinds, in the order the reader checks them. */
     public enum Kind {
+        /** A FIFO, device, socket or folder where a file was expected: refused before it is opened. */
+        NOT_A_FILE,
         HEADER_TOO_SMALL,
         HEADER_TOO_LARGE,
         HEADER_BEYOND_FILE,

@@ -56,6 +56,7 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** As {@link #open(Path)} with a chosen mapping window, so tests can cross windows with small files. */
     static SafetensorsFile open(Path path, int window) throws IOException {
+        FileKinds.requireRegularFile(path, "the checkpoint file");
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
         try {
             long fileSize = channel.size();

@@ -55,9 +55,12 @@ final class AdapterMerge {
     private final List<LoraAdapter> adapters;
     private final MergeListener listener;
     private final Cancellation cancel;
+    /** --allow-nonfinite: the inputs may hold NaN/Inf, and so may the result. */
+    private final boolean allowNonFinite;
 
     AdapterMerge(MergeOptions options, MergePlan plan, Checkpoint base, List<Checkpoint> models,
-                 List<LoraAdapter> adapters, MergeListener listener, Cancellation cancel) {
+                 List<LoraAdapter> adapters, MergeListener listener, Cancellation cancel, boolean allowNonFinite) {
+        this.allowNonFinite = allowNonFinite;
         this.options = options;
         this.plan = plan;
         this.base = base;
@@ -102,7 +105,9 @@ final class AdapterMerge {
             listener.tensorStarted(index, e.name(), rule.label());
             long t0 = System.nanoTime();
             Capture sink = new Capture(e.numel(), e.outDType(), cancel);
-            TensorOutcome outcome = rule.apply(jobOf.apply(e), sink);
+            TensorJob job = jobOf.apply(e);
+            TensorOutcome outcome = rule.apply(job, sink);
+            requireFinite(e, rule, job, sink.values);
             Map<String, Double> details = new LinkedHashMap<>(outcome.details());
             if (lora != null && !e.grown()) {
                 if (prefix == null) {
@@ -293,8 +298,10 @@ final class AdapterMerge {
             }
             long bytes = Files.size(tmp.resolve(LoraAdapter.WEIGHTS));
             cancel.check();
+            // checked before the merge began; checked again: something may have been put there since
+            dev.wudi.checkpoint.OutputGuard.checkReplaceable(OutputCheck.outTarget(options, base), options.force());
             if (Files.exists(out)) {
-                CheckpointWriter.deleteRecursively(out);       // --force was checked before the merge began
+                CheckpointWriter.deleteRecursively(out);
             }
             Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
             return bytes;
@@ -379,6 +386,16 @@ final class AdapterMerge {
             }
         }
         return true;
+    }
+
+    /** A computed tensor that is not finite in the adapter's dtype stops the merge, as for a full model. */
+    private void requireFinite(MergePlan.Entry e, TensorRule rule, TensorJob job, float[] values) {
+        DType dtype = options.outDType() != null ? options.outDType() : DType.F32;
+        int bad = allowNonFinite ? -1 : dev.wudi.format.Floats.firstNonFinite(dtype, values, 0, values.length);
+        if (bad >= 0) {
+            throw NonFiniteCause.described(new NonFiniteResult(e.name(), bad, values[bad]), e.outShape(),
+                    rule.label(), job, adapters);
+        }
     }
 
     private static float[] transpose(float[] m, int rows, int cols) {

@@ -72,7 +72,22 @@ public final class Merger {
      * @param allowNonFinite merge inputs holding NaN/Inf (warned) instead of failing
      * @param cancellation   set from another thread (a signal) to stop at the next safe point
      */
-    public record Safety(boolean resume, boolean allowNonFinite, Cancellation cancellation) {
+    public record Safety(boolean resume, boolean allowNonFinite, Cancellation cancellation,
+                         List<dev.wudi.checkpoint.OutputGuard.Target> alsoWritten, List<Path> alsoRead) {
+        /**
+         * @param alsoWritten paths the caller writes besides --out (reports, parts): checked with it, before anything
+         *                    is merged, by the same rules
+         * @param alsoRead    inputs besides the checkpoints (a config file): never written
+         */
+        public Safety {
+            alsoWritten = List.copyOf(alsoWritten);
+            alsoRead = List.copyOf(alsoRead);
+        }
+
+        public Safety(boolean resume, boolean allowNonFinite, Cancellation cancellation) {
+            this(resume, allowNonFinite, cancellation, List.of(), List.of());
+        }
+
         public static Safety defaults() {
             return new Safety(false, false, new Cancellation());
         }
@@ -118,7 +133,7 @@ public final class Merger {
             modelFiles.add(inputs.fingerprintFiles(i));
         }
         checkAdapterOutput(models);
-        OutputCheck.check(options, base, models);
+        OutputCheck.check(options, base, models, modelFiles, safety);
         MergePlan plan = MergePlanner.plan(inputs.planOptions(options), base, models, folderOutput(base),
                 inputs.notes());
         checkInclude(plan);
@@ -605,6 +620,16 @@ public final class Merger {
                 MergeReport report = new MergeReport(methodDescription(), device, options.out().toString(), records,
                         finalWarnings, (System.nanoTime() - start) / 1e9, outputBytes, run);
                 writer.generateAtCommit(dir -> files.writeInto(dir, report));
+                // hours may have passed: whatever is at --out now must still be plainly an earlier output
+                try {
+                    dev.wudi.checkpoint.OutputGuard.checkReplaceable(OutputCheck.outTarget(options, base),
+                            options.force());
+                } catch (dev.wudi.checkpoint.UsageMistakeException e) {
+                    writer.keepPartialOnClose();
+                    throw new dev.wudi.checkpoint.UsageMistakeException(e.getMessage() + " (it appeared during the"
+                            + " merge); the merge is complete in " + writer.temporaryPath() + ": move " + options.out()
+                            + " away and rerun the same command with --resume to put it in place");
+                }
                 try {
                     writer.commit();
                 } catch (IOException e) {
@@ -621,6 +646,14 @@ public final class Merger {
                         + " continue"
                         : "; the temporary output was removed";
                 throw new IOException(e.getMessage() + kept, e.getCause());
+            } catch (NonFiniteResult e) {
+                // as for a full disk: the tensors before this one are done and journaled
+                writer.keepPartialOnClose();
+                String kept = writer.keepsPartial()
+                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
+                        + writer.temporaryPath() + " for --resume"
+                        : "";
+                throw e.withMessage(e.getMessage() + kept);
             } catch (OutOfMemory e) {
                 // as for a full disk: the tensors before this one are done, and a JVM given more memory resumes there
                 writer.keepPartialOnClose();
@@ -688,7 +721,8 @@ public final class Merger {
                                        long start, Backend wudiBackend,
                                        java.util.function.Function<MergePlan.Entry, TensorRule> ruleOf)
             throws IOException {
-        AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation())
+        AdapterMerge.Result r = new AdapterMerge(options, plan, base, models, adapters, listener, safety.cancellation(),
+                safety.allowNonFinite())
                 .run(ruleOf, this::job, methodDescription());
         r.notes().forEach(listener::info);
         keptNote().ifPresent(listener::info);
@@ -811,7 +845,8 @@ public final class Merger {
         TensorJob job = job(entry);
         listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
         long t0 = System.nanoTime();
-        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
+        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation(),
+                safety.allowNonFinite());
         TensorOutcome outcome;
         double seconds = -1;
         Map<String, Double> details = null;
@@ -830,6 +865,8 @@ public final class Merger {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MergeInterruptedException("interrupted while tensor " + name + " was being merged");
+        } catch (NonFiniteResult e) {
+            throw NonFiniteCause.described(e, spec.shape(), rule.label(), job, adapters);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(e.getMessage());
         } catch (CudaException e) {
@@ -899,7 +936,8 @@ public final class Merger {
         String name = spec.name();
         Path file = precomputed.files().get(name);
         listener.tensorStarted(index, name, rule.label(), CostModel.work(entry, options));
-        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation());
+        CountingSink sink = new CountingSink(writer, spec.dtype(), name, safety.cancellation(),
+                safety.allowNonFinite());
         try (dev.wudi.format.SafetensorsFile f = dev.wudi.format.SafetensorsFile.open(file)) {
             dev.wudi.format.TensorInfo t = f.tensor(name);
             if (t.dtype() != spec.dtype() || !java.util.Arrays.equals(t.shape(), spec.shape())) {
@@ -1169,21 +1207,32 @@ public final class Merger {
 
     private static final class CountingSink implements TensorSink {
         private final TensorOut writer;
+        private final DType dtype;
         private final int elementBytes;
         private final String tensor;
         private final Cancellation cancel;
+        /** Whether non-finite values may be written (--allow-nonfinite: the inputs may hold them). */
+        private final boolean allowNonFinite;
         long bytes;
 
-        CountingSink(TensorOut writer, DType dtype, String tensor, Cancellation cancel) {
+        CountingSink(TensorOut writer, DType dtype, String tensor, Cancellation cancel, boolean allowNonFinite) {
             this.writer = writer;
+            this.dtype = dtype;
             this.elementBytes = dtype.bytes();
             this.tensor = tensor;
             this.cancel = cancel;
+            this.allowNonFinite = allowNonFinite;
         }
 
         @Override
         public void writeFloats(float[] src, int off, int count) throws IOException {
             cancel.check();
+            if (!allowNonFinite && dtype.mergeable()) {
+                int bad = dev.wudi.format.Floats.firstNonFinite(dtype, src, off, count);
+                if (bad >= 0) {
+                    throw new NonFiniteResult(tensor, bytes / elementBytes + bad, src[off + bad]);
+                }
+            }
             try {
                 writer.writeFloats(src, off, count, elementBytes);
             } catch (IOException e) {
@@ -1195,6 +1244,13 @@ public final class Merger {
         @Override
         public void writeRaw(ByteBuffer b) throws IOException {
             cancel.check();
+            if (!allowNonFinite && dtype.mergeable()) {
+                long bad = dev.wudi.format.Floats.firstNonFinite(dtype, b);
+                if (bad >= 0) {
+                    throw new NonFiniteResult(tensor, bytes / elementBytes + bad,
+                            dev.wudi.format.Floats.valueAt(dtype, b, bad));
+                }
+            }
             bytes += b.remaining();
             try {
                 writer.write(b);

@@ -1,78 +1,86 @@
 package dev.wudi.merge;
 
 import dev.wudi.checkpoint.Checkpoint;
-import dev.wudi.checkpoint.CheckpointException;
-import dev.wudi.checkpoint.CheckpointWriter;
+import dev.wudi.checkpoint.OutputGuard;
+import dev.wudi.checkpoint.UsageMistakeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.stream.Stream;
+import java.util.Set;
 
-/** Where a merge may write: never over, into or around an input, and over an existing output only with --force. */
+/**
+ * Where a merge may write: --out and every other path it writes ({@link Merger.Safety#alsoWritten}), checked by
+ * {@link OutputGuard} against every input (the checkpoints, their files, adapter folders, the config, a tokenizer
+ * source) before anything is read beyond the headers; plus the output's shape against the base's (a file for a file
+ * base, a folder for a folder).
+ */
 final class OutputCheck {
 
     private OutputCheck() {
     }
 
-    /** --out may not be an input, lie inside one, or hold one; an existing one needs --force. */
-    static void check(MergeOptions options, Checkpoint base, List<Checkpoint> models) throws IOException {
+    /** --out as the guard sees it: a checkpoint file or folder, with the base's companion files a folder copies. */
+    static OutputGuard.Target outTarget(MergeOptions options, Checkpoint base) throws IOException {
+        boolean folder = base.isFolder() || options.asAdapter() != null;
+        Set<String> companions = new LinkedHashSet<>();
+        for (Path c : base.companionFiles()) {
+            companions.add(c.getFileName().toString());
+        }
+        return new OutputGuard.Target("--out", options.out(), folder ? OutputGuard.Kind.CHECKPOINT_FOLDER
+                : OutputGuard.Kind.CHECKPOINT_FILE, companions);
+    }
+
+    /**
+     * Refuses, before anything is written, an output that would overwrite, delete or lie inside what the merge reads
+     * or what the user keeps, or that has the wrong shape for the base.
+     *
+     * @param modelFiles per model, the files its weights come from
+     */
+    static void check(MergeOptions options, Checkpoint base, List<Checkpoint> models, List<List<Path>> modelFiles,
+                      Merger.Safety safety) throws IOException {
+        List<OutputGuard.Target> targets = new ArrayList<>();
+        targets.add(outTarget(options, base));
+        targets.addAll(safety.alsoWritten());
+        OutputGuard.check(targets, inputs(options, base, models, modelFiles, safety), options.force());
         Path out = options.out().toAbsolutePath().normalize();
-        List<Path> inputs = new ArrayList<>();
-        inputs.add(base.path());
-        models.forEach(m -> inputs.add(m.path()));
-        // the output, its partial and its journal, with symbolic links in existing folders resolved
-        List<Path> written = List.of(real(out), real(CheckpointWriter.partialPath(out)),
-                real(CheckpointWriter.journalPath(out)));
-        for (Path in : inputs) {
-            Path p = real(in.toAbsolutePath().normalize());
-            for (Path w : written) {
-                if (w.equals(p) || w.startsWith(p) || p.startsWith(w)) {
-                    throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " overlaps the input " + in
-                            + "; choose another output path (inputs are never modified)");
-                }
-            }
-        }
-        if (!base.isFolder() && options.asAdapter() == null && Files.isDirectory(out)) {
-            throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " is a folder, but the base is a single file;"
-                    + " give a file name such as merged.safetensors");
-        }
         String outName = out.getFileName() == null ? "" : out.getFileName().toString();
         if ((base.isFolder() || options.asAdapter() != null) && outName.endsWith(".safetensors")
                 && !Files.isDirectory(out)) {
-            throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out() + " is named like a file, but"
-                    + " the output is a folder (the base " + base.path() + " is one" + (options.asAdapter() != null
+            throw new UsageMistakeException("--out " + options.out() + " is named like a file, but the output is a"
+                    + " folder (the base " + base.path() + " is one" + (options.asAdapter() != null
                     ? ", and an adapter is" : "") + "); give a folder name");
-        }
-        if (Files.exists(out) && !options.force()) {
-            boolean emptyDir = false;
-            if (Files.isDirectory(out)) {
-                try (Stream<Path> s = Files.list(out)) {
-                    emptyDir = s.findAny().isEmpty();
-                }
-            }
-            if (!emptyDir) {
-                throw new dev.wudi.checkpoint.UsageMistakeException("--out " + options.out()
-                        + " already exists; pass --force to replace it");
-            }
         }
     }
 
-    /** p with its longest existing prefix resolved through symbolic links (p itself need not exist). */
-    private static Path real(Path p) {
-        Path abs = p.toAbsolutePath().normalize();
-        Path existing = abs;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
+    /** Every path the merge reads, as given and as opened. */
+    private static List<Path> inputs(MergeOptions options, Checkpoint base, List<Checkpoint> models,
+                                     List<List<Path>> modelFiles, Merger.Safety safety) throws IOException {
+        List<Path> in = new ArrayList<>();
+        if (options.base() != null) {
+            in.add(options.base());
         }
-        if (existing == null) {
-            return abs;
+        in.add(base.path());
+        in.addAll(base.weightFiles());
+        for (Path p : options.models()) {
+            in.add(p);
+            Path[] withLora = Inputs.withLora(p);          // MODEL+LORA: both folders are read
+            if (withLora != null) {
+                in.addAll(List.of(withLora));
+            }
         }
-        try {
-            return existing.toRealPath().resolve(existing.relativize(abs));
-        } catch (IOException e) {
-            return abs;
+        for (Checkpoint m : models) {
+            if (m != null) {
+                in.add(m.path());
+            }
         }
+        modelFiles.forEach(in::addAll);
+        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.tokenizerSource() != null) {
+            in.add(cp.tokenizerSource());
+        }
+        in.addAll(safety.alsoRead());
+        return in;
     }
 }

@@ -45,6 +45,12 @@ public final class Average implements TensorRule {
             total += w[i];
         }
         boolean normalize = job.params().global("normalize", 1) != 0;
+        if (normalize && !Float.isFinite(total)) {
+            // dividing by an infinite sum would write zeros (or NaN) where the user meant a weighted mean
+            throw new IllegalArgumentException("tensor " + job.name() + ": linear's weights sum to "
+                    + sumInDouble(job, n) + ", beyond float32's range (3.4e38); normalize divides by the sum, so only"
+                    + " the weights' ratios matter: scale them down");
+        }
         float div = normalize ? total : 1f;
         Chunks.forEach(job, (first, count, base, models, out) -> {
             for (int j = 0; j < count; j++) {
@@ -57,5 +63,13 @@ public final class Average implements TensorRule {
             sink.writeFloats(out, 0, count);
         });
         return TensorOutcome.NONE;
+    }
+
+    private static double sumInDouble(TensorJob job, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += job.modelParam(i, "weight", 0);
+        }
+        return sum;
     }
 }

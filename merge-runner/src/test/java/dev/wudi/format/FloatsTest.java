@@ -341,4 +341,68 @@ class FloatsTest {
         assertThrows(IllegalArgumentException.class, () -> Floats.encode(DType.F16, dst, 0, 4, ByteBuffer.allocate(7)));
         assertThrows(IndexOutOfBoundsException.class, () -> Floats.decode(DType.F32, ByteBuffer.allocate(16), dst, 1, 4));
     }
+
+    // ---------------------------------------------------------------- finiteness as written
+
+    /**
+     * firstNonFinite(dt, floats) says a value is not finite exactly where encoding it as dt gives an infinity or a NaN
+     * (checked on the encoded bits by the byte-level scan): every float32 within 2^16 ulps of each dtype's overflow
+     * threshold, both signs, plus random values.
+     */
+    @Test
+    void nonFiniteAsWrittenAgreesWithTheEncoding() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+            int[] centres = {0x477FF000, 0x7F7F8000, 0x7F800000};
+            for (int c : centres) {
+                for (int d = -(1 << 16); d <= (1 << 16); d++) {
+                    int bits = c + d;
+                    if (bits < 0 || bits > 0x7FFFFFFF) {
+                        continue;
+                    }
+                    agree(dt, f(bits));
+                    agree(dt, -f(bits));
+                }
+            }
+            for (int k = 0; k < 200_000; k++) {
+                agree(dt, f(rnd.nextInt()));
+            }
+        }
+    }
+
+    private static void agree(DType dt, float v) {
+        float[] one = {0f, v};
+        ByteBuffer b = ByteBuffer.allocate(2 * dt.bytes());
+        Floats.encode(dt, one, 0, 2, b);
+        b.flip();
+        long encoded = Floats.firstNonFinite(dt, b);
+        int asFloat = Floats.firstNonFinite(dt, one, 0, 2);
+        assertEquals(encoded, (long) asFloat, () -> dt + " " + v + " (0x" + Integer.toHexString(Float.floatToRawIntBits(v))
+                + "): scan of floats says " + asFloat + ", scan of the encoded bytes " + encoded);
+        assertEquals(0, b.position(), "the byte scan does not move the buffer");
+        if (encoded == 1) {
+            float back = Floats.valueAt(dt, b, 1);
+            assertTrue(!Float.isFinite(back), () -> dt + " " + v + " reads back as " + back);
+        }
+    }
+
+    private static ByteBuffer floats32(float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float x : v) {
+            b.putFloat(x);
+        }
+        b.flip();
+        return b;
+    }
+
+    @Test
+    void nonFiniteScansGiveTheFirstIndexAndIgnoreOtherDtypes() {
+        float[] v = {1f, 2f, Float.NaN, Float.POSITIVE_INFINITY};
+        assertEquals(2, Floats.firstNonFinite(DType.F32, v, 0, 4));
+        assertEquals(0, Floats.firstNonFinite(DType.F32, v, 2, 2));
+        assertEquals(-1, Floats.firstNonFinite(DType.F32, v, 0, 2));
+        assertEquals(1, Floats.firstNonFinite(DType.F16, new float[] {65504f, 65520f}, 0, 2));
+        assertEquals(-1, Floats.firstNonFinite(DType.I64, ByteBuffer.allocate(16)));
+        assertEquals(3L, Floats.firstNonFinite(DType.F32, floats32(v).position(4)) + 2);
+    }
 }

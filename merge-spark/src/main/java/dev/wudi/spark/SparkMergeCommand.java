@@ -82,6 +82,21 @@ public final class SparkMergeCommand extends MergeCommand {
         return super.call();
     }
 
+    /** The reports, and a local --parts-dir: never an input, never inside --out (checked with it, before any work). */
+    @Override
+    protected List<dev.wudi.checkpoint.OutputGuard.Target> alsoWritten() {
+        List<dev.wudi.checkpoint.OutputGuard.Target> t = new ArrayList<>(super.alsoWritten());
+        if (partsDir != null && !RemoteStorage.isRemote(partsDir) && staged == null) {
+            t.add(new dev.wudi.checkpoint.OutputGuard.Target("--parts-dir", Path.of(partsDir),
+                    dev.wudi.checkpoint.OutputGuard.Kind.WORK_FOLDER));
+        }
+        if (stagingDir != null && staged == null) {     // (a staged run's inputs lie in it, as they should)
+            t.add(new dev.wudi.checkpoint.OutputGuard.Target("--staging-dir", stagingDir,
+                    dev.wudi.checkpoint.OutputGuard.Kind.WORK_FOLDER));
+        }
+        return t;
+    }
+
     /** This subcommand's own arguments (the root's command line starts with its name). */
     List<String> ownArgs() {
         List<String> all = spec.commandLine().getParseResult().originalArgs();

@@ -32,9 +32,19 @@ final class Cli {
         return run("dev.wudi.cli.Main", env, unset, jvmArgs, args);
     }
 
+    /** As {@link #run(List, String...)} with the child's working directory at dir. */
+    static Result runIn(Path dir, String... args) throws IOException, InterruptedException {
+        return run("dev.wudi.cli.Main", Map.of(), List.of(), List.of(), dir, args);
+    }
+
     /** As {@link #run(Map, List, List, String...)} with another main class (one that wraps Main). */
     static Result run(String mainClass, Map<String, String> env, List<String> unset, List<String> jvmArgs,
                       String... args) throws IOException, InterruptedException {
+        return run(mainClass, env, unset, jvmArgs, null, args);
+    }
+
+    private static Result run(String mainClass, Map<String, String> env, List<String> unset, List<String> jvmArgs,
+                              Path workingDir, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
@@ -46,6 +56,9 @@ final class Cli {
         Path err = Files.createTempFile("wudi-cli", ".err");
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+            if (workingDir != null) {
+                pb.directory(workingDir.toFile());
+            }
             unset.forEach(pb.environment()::remove);
             pb.environment().putAll(env);
             Process p = pb.start();
