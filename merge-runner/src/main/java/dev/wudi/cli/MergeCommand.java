@@ -366,6 +366,9 @@ public class MergeCommand implements Callable<Integer> {
         if (scale != null && (scale.isNaN() || scale.isInfinite())) {
             throw new Errors.UsageException("--scale must be a finite number");
         }
+        if (t != null && (t.isNaN() || t.isInfinite())) {
+            throw new Errors.UsageException("--t must be a finite number, got " + t);
+        }
         try {
             tf32 = Precision.parse(precision) == Precision.TF32;
         } catch (IllegalArgumentException e) {

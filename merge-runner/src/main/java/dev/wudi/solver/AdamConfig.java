@@ -16,8 +16,8 @@ public record AdamConfig(float lr, float beta1, float beta2, float eps, int iter
         if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
             throw new IllegalArgumentException("betas must lie in [0, 1), got " + beta1 + ", " + beta2);
         }
-        if (!(eps >= 0)) {
-            throw new IllegalArgumentException("eps must be >= 0, got " + eps);
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("eps must be a finite number >= 0, got " + eps);
         }
         if (iterations < 0) {
             throw new IllegalArgumentException("iterations must be >= 0, got " + iterations);

@@ -43,8 +43,9 @@ final class Cli {
         return run(mainClass, env, unset, jvmArgs, null, args);
     }
 
-    private static Result run(String mainClass, Map<String, String> env, List<String> unset, List<String> jvmArgs,
-                              Path workingDir, String... args) throws IOException, InterruptedException {
+    /** The general form: another main class, environment changes, JVM options and a working directory (or null). */
+    static Result run(String mainClass, Map<String, String> env, List<String> unset, List<String> jvmArgs,
+                      Path workingDir, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
