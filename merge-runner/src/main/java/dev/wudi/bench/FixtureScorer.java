@@ -17,7 +17,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Scores a merged encoder on a fixture folder in the digits6 layout (../shared/fixtures/README.md):
+ * Scores a merged encoder on a fixture folder in the digits6 layout (tests/fixtures/digits6/README.md):
  * h = x; for each encoder layer h = gelu(h W^T + b) (exact GELU, after every layer including the last),
  * then the task's own head, argmax; accuracy in percent per task. Computed in double so that the score
  * does not depend on summation order.

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
         description = "Merge with every method and solver, time each merge, and score it: on the built-in synthetic"
                 + " tasks (interference, lower is better) and on a fixture folder in the digits6 layout (average"
                 + " accuracy with each task's own head). Prints markdown tables; draws score against time.",
-        footer = {"", "Example:", "  wudi bench quality --fixture ../shared/fixtures/digits6 --png docs/quality-digits6.png"})
+        footer = {"", "Example:", "  wudi bench quality --fixture tests/fixtures/digits6 --png docs/quality-digits6.png"})
 public final class BenchQualityCommand implements Callable<Integer> {
 
     @Option(names = "--fixture", paramLabel = "DIR",

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What the CLI says when a merge cannot do what the user thinks (exit 2, the option and why, nothing written), and
- * --scale with WUDI, through the CLI as a user runs it on ../shared/fixtures/digits6.
+ * --scale with WUDI, through the CLI as a user runs it on tests/fixtures/digits6.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CliSurfaceTest {

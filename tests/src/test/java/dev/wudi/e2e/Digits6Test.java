@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * End to end on ../shared/fixtures/digits6: our merges against the PyTorch references, and the merged
+ * End to end on tests/fixtures/digits6: our merges against the PyTorch references, and the merged
  * encoders' accuracy computed in Java with each task's own head and test set.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)

@@ -1,23 +1,28 @@
 package dev.wudi.e2e;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Locates ../shared/fixtures (the build passes it as the system property wudi.fixtures). */
+/** Locates the repository's own fixtures (tests/fixtures). */
 final class Fixtures {
 
     private Fixtures() {
     }
 
-    /** The digits6 folder; the calling test is skipped, naming the path, when it is absent. */
+    /**
+     * The digits6 folder, part of the repository: under the tests module (Maven's working directory) or, from an IDE,
+     * under the repository root.
+     */
     static Path digits6() {
-        String prop = System.getProperty("wudi.fixtures");
-        Path root = prop != null ? Path.of(prop) : Path.of("..", "..", "shared", "fixtures");
-        Path d = root.resolve("digits6").toAbsolutePath().normalize();
-        assumeTrue(Files.isRegularFile(d.resolve("base.safetensors")),
-                "fixture digits6 not found at " + d + " (set -Dwudi.fixtures=/path/to/shared/fixtures)");
-        return d;
+        for (Path p : new Path[] {Path.of("fixtures", "digits6"), Path.of("tests", "fixtures", "digits6")}) {
+            if (Files.isRegularFile(p.resolve("base.safetensors"))) {
+                return p.toAbsolutePath().normalize();
+            }
+        }
+        assertTrue(false, "tests/fixtures/digits6 is part of the repository but was not found from "
+                + Path.of("").toAbsolutePath());
+        throw new AssertionError("unreachable");
     }
 }

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * mergekit configs end to end on ../shared/fixtures/digits6 turned into Hugging Face folders: the YAML form of each
+ * mergekit configs end to end on tests/fixtures/digits6 turned into Hugging Face folders: the YAML form of each
  * command-line merge writes the same bytes; task_arithmetic with weights 0.3 and a wudi config reproduce the PyTorch
  * references; command-line options override the config and say so; what is not supported stops with exit 2 naming
  * the line.

@@ -38,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (../shared/fixtures/peft-real) against the same merge of explicitly transposed copies, and on a small
  * GPT-2-shaped checkpoint against the paper's literal optimisation (LiteralWudi).
  */
+@dev.wudi.hub.NeedsPeftFixtures
 class Conv1DOrientationTest {
 
     @TempDir

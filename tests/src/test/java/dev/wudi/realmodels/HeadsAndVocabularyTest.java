@@ -29,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * grown by added tokens, output embeddings tied to the input one, layers a LoRA fine-tune never touched. Each
  * has a documented default that merges the rest and loses nothing (README, "Real models").
  */
+@dev.wudi.hub.NeedsPeftFixtures
 class HeadsAndVocabularyTest {
 
     @TempDir

@@ -40,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * n 2^-23 lambda_max) sit 3x or more above what these layers show, and far below what a wrong orientation, scaling,
  * name or alpha gives (order 1).
  */
+@dev.wudi.hub.NeedsPeftFixtures
 class LoraAdaptersTest {
 
     static final double U = 0x1p-24;

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * `wudi plan` / `merge --dry-run`: before a two-hour merge a user sees, per tensor, that c_attn will be optimised
  * in the paper's orientation (and why), which heads are kept where, and what it will cost; nothing is written.
  */
+@dev.wudi.hub.NeedsPeftFixtures
 class PlanTest {
 
     @TempDir
