@@ -639,36 +639,19 @@ public final class Merger {
                         report.warnings(), (System.nanoTime() - start) / 1e9, outputBytes, run);
             } catch (WriteFailure e) {
                 // hours of completed tensors are worth more than the disk space they hold until a resume
-                writer.keepPartialOnClose();
-                String kept = writer.keepsPartial()
-                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
-                        + writer.temporaryPath() + ": free space and rerun the same command with --resume to"
-                        + " continue"
-                        : "; the temporary output was removed";
-                throw new IOException(e.getMessage() + kept, e.getCause());
+                throw new IOException(e.getMessage() + kept(writer, specs.size(), "are complete and kept in",
+                        ": free space and rerun the same command with --resume to continue"), e.getCause());
             } catch (NonFiniteResult e) {
                 // as for a full disk: the tensors before this one are done and journaled
-                writer.keepPartialOnClose();
-                String kept = writer.keepsPartial()
-                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
-                        + writer.temporaryPath() + " for --resume"
-                        : "";
-                throw e.withMessage(e.getMessage() + kept);
+                throw e.withMessage(e.getMessage() + kept(writer, specs.size(), "are complete and kept in",
+                        " for --resume"));
             } catch (OutOfMemory e) {
                 // as for a full disk: the tensors before this one are done, and a JVM given more memory resumes there
-                writer.keepPartialOnClose();
-                String kept = writer.keepsPartial()
-                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are complete and kept in "
-                        + writer.temporaryPath() + ": rerun the same command with more memory and --resume to continue"
-                        : "; the temporary output was removed";
-                throw new IOException(e.getMessage() + kept, e.getCause());
+                throw new IOException(e.getMessage() + kept(writer, specs.size(), "are complete and kept in",
+                        ": rerun the same command with more memory and --resume to continue"), e.getCause());
             } catch (MergeInterruptedException e) {
-                writer.keepPartialOnClose();
-                String kept = writer.keepsPartial()
-                        ? "; " + writer.completedCount() + " of " + specs.size() + " tensors are kept in "
-                        + writer.temporaryPath() + ": rerun the same command with --resume to continue"
-                        : "; the temporary output was removed";
-                throw new MergeInterruptedException(e.getMessage() + kept);
+                throw new MergeInterruptedException(e.getMessage() + kept(writer, specs.size(), "are kept in",
+                        ": rerun the same command with --resume to continue"));
             }
         } finally {
             if (dealers != null) {
@@ -928,6 +911,16 @@ public final class Merger {
     private boolean resumesOutput() {
         return safety.resume() && (precomputed == null
                 || Files.exists(dev.wudi.checkpoint.CheckpointWriter.partialPath(options.out())));
+    }
+
+    /**
+     * Keeps the partial output of a failed merge for --resume and says so: "; N of M tensors ARE kept in TMP HOW", or
+     * that the temporary output was removed where no tensor was complete.
+     */
+    private static String kept(CheckpointWriter writer, int total, String are, String how) {
+        writer.keepPartialOnClose();
+        return writer.keepsPartial() ? "; " + writer.completedCount() + " of " + total + " tensors " + are + " "
+                + writer.temporaryPath() + how : "; the temporary output was removed";
     }
 
     /** A tensor merged elsewhere: its bytes from the part file, its record as computed there. */

@@ -60,8 +60,11 @@ class NonFiniteResultsTest {
         return out;
     }
 
-    private Path config(String text) throws IOException {
-        return Files.writeString(tmp.resolve("merge.yml"), text);
+    /** merge.yml: linear of the two fine-tunes over the base with these weights, then more. */
+    private Path linear(Path[] m, String w1, String w2, String more) throws IOException {
+        return Files.writeString(tmp.resolve("merge.yml"), "merge_method: linear\nbase_model: " + m[0]
+                + "\nmodels:\n  - model: " + m[1] + "\n    parameters: {weight: " + w1 + "}\n  - model: " + m[2]
+                + "\n    parameters: {weight: " + w2 + "}\n" + more);
     }
 
     private static void failsNaming(Cli.Result r, String... expected) {
@@ -84,15 +87,12 @@ class NonFiniteResultsTest {
     void linearWeightsThatOverflowFloat32AreNamed() throws IOException {
         Path[] m = oneWeight();
         Path out = tmp.resolve("o.safetensors");
-        config("merge_method: linear\nbase_model: " + m[0] + "\nmodels:\n  - model: " + m[1]
-                + "\n    parameters: {weight: 3.0e+38}\n  - model: " + m[2] + "\n    parameters: {weight: 3.0e+38}\n"
-                + "parameters:\n  normalize: false\n");
+        linear(m, "3.0e+38", "3.0e+38", "parameters:\n  normalize: false\n");
         failsNaming(InProcess.run("merge", "-q", "--config", tmp.resolve("merge.yml").toString(), "--out",
                 out.toString()), "tensor layer.weight [8, 8]", "Infinity", "overflowing weight");
         nothingLeft(out);
         // normalised, the same weights would divide by an infinite sum and write zeros: refused as well
-        config("merge_method: linear\nbase_model: " + m[0] + "\nmodels:\n  - model: " + m[1]
-                + "\n    parameters: {weight: 3.0e+38}\n  - model: " + m[2] + "\n    parameters: {weight: 3.0e+38}\n");
+        linear(m, "3.0e+38", "3.0e+38", "");
         failsNaming(InProcess.run("merge", "-q", "--config", tmp.resolve("merge.yml").toString(), "--out",
                 out.toString()), "tensor layer.weight", "weights sum to 6.0E38, beyond float32's range");
         nothingLeft(out);
@@ -102,9 +102,7 @@ class NonFiniteResultsTest {
     void normalisedWeightsThatCancelAreNamed() throws IOException {
         Path[] m = oneWeight();
         Path out = tmp.resolve("o.safetensors");
-        config("merge_method: linear\nbase_model: " + m[0] + "\nmodels:\n  - model: " + m[1]
-                + "\n    parameters: {weight: 1}\n  - model: " + m[2] + "\n    parameters: {weight: -1}\n"
-                + "parameters:\n  normalize: true\n");
+        linear(m, "1", "-1", "parameters:\n  normalize: true\n");
         failsNaming(InProcess.run("merge", "-q", "--config", tmp.resolve("merge.yml").toString(), "--out",
                 out.toString()), "tensor layer.weight", "weights that cancel");
         nothingLeft(out);
