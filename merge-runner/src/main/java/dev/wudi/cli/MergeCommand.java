@@ -17,6 +17,7 @@ import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
+import dev.wudi.merge.ParameterRange;
 import dev.wudi.merge.RestPolicy;
 import dev.wudi.merge.TensorSelection;
 import dev.wudi.method.MergeMethod;
@@ -353,11 +354,11 @@ public class MergeCommand implements Callable<Integer> {
         if (threads < 0) {
             throw new Errors.UsageException("--threads must be >= 0 (0 = all cores)");
         }
-        if (density != null && !(density > 0 && density <= 1)) {
-            throw new Errors.UsageException("--density must lie in (0, 1], got " + density);
+        if (density != null && ParameterRange.DENSITY.problem(density) != null) {
+            throw new Errors.UsageException("--density " + ParameterRange.DENSITY.problem(density) + ", got " + density);
         }
-        if (scale != null && (scale.isNaN() || scale.isInfinite())) {
-            throw new Errors.UsageException("--scale must be a finite number");
+        if (scale != null && ParameterRange.FINITE.problem(scale) != null) {
+            throw new Errors.UsageException("--scale " + ParameterRange.FINITE.problem(scale) + ", got " + scale);
         }
         try {
             tf32 = Precision.parse(precision) == Precision.TF32;
