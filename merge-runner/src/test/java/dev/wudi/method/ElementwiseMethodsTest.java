@@ -527,19 +527,8 @@ class ElementwiseMethodsTest {
         TensorJob plain = job(d);
         double[] w = {0.2, 0.5, 1.3};
         for (boolean normalize : new boolean[] {true, false}) {
-            java.util.Map<String, Double> g = java.util.Map.of("normalize", normalize ? 1.0 : 0.0, "lambda", 0.7);
-            TensorParameters p = new TensorParameters() {
-                @Override
-                public Double global(String name) {
-                    return g.get(name);
-                }
-
-                @Override
-                public Double model(int k, String name) {
-                    return name.equals("weight") ? w[k] : name.equals("density") ? new double[] {0.3, 0.6, 1}[k]
-                            : g.get(name);
-                }
-            };
+            TensorParameters p = weighted(Map.of("normalize", normalize ? 1.0 : 0.0, "lambda", 0.7), w,
+                    new double[] {0.3, 0.6, 1});
             TensorJob job = new TensorJob("w", plain.base(), plain.models(), DType.F32, plain.layout(),
                     List.of(0, 1, 2), p);
             float[] linear = run(new Average(), job);
@@ -588,6 +577,21 @@ class ElementwiseMethodsTest {
         }
     }
 
+    /** Global settings, and each model's weight and density, as a config gives them. */
+    private static TensorParameters weighted(Map<String, Double> global, double[] weight, double[] density) {
+        return new TensorParameters() {
+            @Override
+            public Double global(String name) {
+                return global.get(name);
+            }
+
+            @Override
+            public Double model(int k, String name) {
+                return name.equals("weight") ? weight[k] : name.equals("density") ? density[k] : global.get(name);
+            }
+        };
+    }
+
     /**
      * ties as mergekit computes it, against its definition written here in double: rescale multiplies each trimmed
      * task vector by sum |tau_i| / sum |kept tau_i| before the weights and the election; where the agreeing models'
@@ -613,18 +617,7 @@ class ElementwiseMethodsTest {
             double[] w = {c[0], c[1], c[2]};
             double[] dens = {c[3], c[4], c[5]};
             double lambda = c[6];
-            Map<String, Double> g = Map.of("lambda", lambda, "normalize", c[7], "rescale", c[8]);
-            TensorParameters p = new TensorParameters() {
-                @Override
-                public Double global(String name) {
-                    return g.get(name);
-                }
-
-                @Override
-                public Double model(int k, String name) {
-                    return name.equals("weight") ? w[k] : name.equals("density") ? dens[k] : g.get(name);
-                }
-            };
+            TensorParameters p = weighted(Map.of("lambda", lambda, "normalize", c[7], "rescale", c[8]), w, dens);
             TensorJob plain = job(d);
             float[] got = run(new Ties(0.2, 1.0), new TensorJob("w", plain.base(), plain.models(), DType.F32,
                     plain.layout(), List.of(0, 1, 2), p));
