@@ -174,12 +174,12 @@ public final class Checkpoint implements AutoCloseable {
         return tensors.values().iterator();
     }
 
-    /** The __metadata__ of the file (of the first shard for a sharded folder). */
     /** How a folder was read where the user should know it (both a single file and an index), or null. */
     public String note() {
         return note;
     }
 
+    /** The __metadata__ of the file (of the first shard for a sharded folder). */
     public Map<String, String> metadata() {
         return metadata;
     }

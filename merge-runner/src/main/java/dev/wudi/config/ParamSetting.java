@@ -9,9 +9,9 @@ import java.util.List;
  * One parameter value of a mergekit config, as mergekit's evaluate_setting reads it: a number (a flag's true and
  * false are 1 and 0; {@link #check} refuses a flag where a number is meant and the reverse); a list of numbers, a
  * gradient interpolated piecewise-linearly over the layers (n evenly spaced anchors on [0, 1], t = the layer's
- * position); or a list of {filter, value} conditions, the first whose filter is absent, "*"
- * or a substring of the tensor name giving the value (itself a number or a gradient). Where no condition matches
- * the value is absent, and the lookup falls through to the next level (model, then global, then the default).
+ * position); or a list of {filter, value} conditions, the first whose filter is absent, "*" or a substring of the
+ * tensor name giving the value (itself a number or a gradient). Where no condition matches the value is absent, and
+ * the lookup falls through to the next level (model, then global, then the default).
  */
 public sealed interface ParamSetting {
 

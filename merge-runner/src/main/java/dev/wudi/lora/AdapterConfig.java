@@ -71,9 +71,9 @@ public record AdapterConfig(Path file, int r, double loraAlpha, boolean useRslor
                 8)));
         Targets targets = Targets.read(file, c);
         return new AdapterConfig(file, r, alpha, flag(file, c, "use_rslora", false), flag(file, c, "fan_in_fan_out",
-                false), ranks, alphas, targets.modules() == null ? List.of() : targets.modules(),
-                stringList(file, c, "modules_to_save"), text(file, c, "base_model_name_or_path"),
-                text(file, c, "task_type"), Objects.requireNonNullElse(text(file, c, "bias"), "none"), targets);
+                false), ranks, alphas, stringList(file, c, "target_modules"), stringList(file, c, "modules_to_save"),
+                text(file, c, "base_model_name_or_path"), text(file, c, "task_type"),
+                Objects.requireNonNullElse(text(file, c, "bias"), "none"), targets);
     }
 
     /** Whether PEFT would put a LoRA layer on {@code module} (its name in the model), as {@link Targets} decides. */
