@@ -105,6 +105,9 @@ class HostileInputsTest {
         refusedConfig(yaml("twodocs", "merge_method: linear\nmodels:\n  - model: " + ft1 + "\n    parameters: {weight:"
                 + " 1}\n---\nmerge_method: ties\n"),
                 "twodocs.yml:6: a second YAML document (after ---); a merge config is one document");
+        refusedConfig(yaml("range", "merge_method: ties\nbase_model: " + base + "\nslices:\n  - sources:\n      - model: "
+                + ft1 + "\n        layer_range: [\"0\", 2]\n"),
+                "range.yml:5: a slice source needs layer_range: [START, END], two integers");
     }
 
     @Test
