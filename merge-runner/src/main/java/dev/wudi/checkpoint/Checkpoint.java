@@ -32,14 +32,22 @@ public final class Checkpoint implements AutoCloseable {
     /** Tensor name -> location, in a stable order: by file, then by offset within the file. */
     private final Map<String, TensorRef> tensors;
     private final Map<String, String> metadata;
+    /** What the user should know of how the folder was read, or null. */
+    private final String note;
 
     private Checkpoint(Path path, boolean folder, List<SafetensorsFile> files, Map<String, TensorRef> tensors,
                        Map<String, String> metadata) {
+        this(path, folder, files, tensors, metadata, null);
+    }
+
+    private Checkpoint(Path path, boolean folder, List<SafetensorsFile> files, Map<String, TensorRef> tensors,
+                       Map<String, String> metadata, String note) {
         this.path = path;
         this.folder = folder;
         this.files = files;
         this.tensors = tensors;
         this.metadata = metadata;
+        this.note = note;
     }
 
     /**
@@ -73,15 +81,22 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(path, false, List.of(f), refs, f.metadata());
     }
 
+    /**
+     * A folder's weights as transformers' from_pretrained finds them: model.safetensors where it exists (also beside
+     * an index: that is what transformers loads, and the note says so, as mergekit would read the index instead),
+     * else the shards of model.safetensors.index.json.
+     */
     private static Checkpoint openFolder(Path dir) throws IOException {
         Path index = dir.resolve(INDEX_FILE);
-        if (Files.isRegularFile(index)) {
-            return openSharded(dir, index);
-        }
         Path single = dir.resolve(SINGLE_FILE);
         if (Files.isRegularFile(single)) {
             Checkpoint c = open(single);
-            return new Checkpoint(dir, true, c.files, c.tensors, c.metadata);
+            String note = Files.isRegularFile(index) ? dir + " holds both " + SINGLE_FILE + " and " + INDEX_FILE + ": "
+                    + SINGLE_FILE + " is read, as transformers loads it; the index and its shards are ignored" : null;
+            return new Checkpoint(dir, true, c.files, c.tensors, c.metadata, note);
+        }
+        if (Files.isRegularFile(index)) {
+            return openSharded(dir, index);
         }
         List<String> candidates = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
@@ -162,6 +177,11 @@ public final class Checkpoint implements AutoCloseable {
 
     public Iterator<TensorRef> iterator() {
         return tensors.values().iterator();
+    }
+
+    /** How a folder was read where the user should know it (both a single file and an index), or null. */
+    public String note() {
+        return note;
     }
 
     /** The __metadata__ of the file (of the first shard for a sharded folder). */

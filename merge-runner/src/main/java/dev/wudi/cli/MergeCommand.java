@@ -18,6 +18,7 @@ import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeOptions;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
+import dev.wudi.merge.ParameterRange;
 import dev.wudi.merge.RestPolicy;
 import dev.wudi.merge.TensorSelection;
 import dev.wudi.method.MergeMethod;
@@ -360,14 +361,14 @@ public class MergeCommand implements Callable<Integer> {
         if (threads < 0) {
             throw new Errors.UsageException("--threads must be >= 0 (0 = all cores)");
         }
-        if (density != null && !(density > 0 && density <= 1)) {
-            throw new Errors.UsageException("--density must lie in (0, 1], got " + density);
+        if (density != null && ParameterRange.DENSITY.problem(density) != null) {
+            throw new Errors.UsageException("--density " + ParameterRange.DENSITY.problem(density) + ", got " + density);
         }
-        if (scale != null && (scale.isNaN() || scale.isInfinite())) {
-            throw new Errors.UsageException("--scale must be a finite number");
+        if (scale != null && ParameterRange.FINITE.problem(scale) != null) {
+            throw new Errors.UsageException("--scale " + ParameterRange.FINITE.problem(scale) + ", got " + scale);
         }
-        if (t != null && (t.isNaN() || t.isInfinite())) {
-            throw new Errors.UsageException("--t must be a finite number, got " + t);
+        if (t != null && ParameterRange.FINITE.problem(t) != null) {
+            throw new Errors.UsageException("--t " + ParameterRange.FINITE.problem(t) + ", got " + t);
         }
         try {
             tf32 = Precision.parse(precision) == Precision.TF32;

@@ -13,7 +13,6 @@ import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.spectral.SpectralFilter;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -71,6 +70,7 @@ public final class ConfigOptions {
         List<String> notes = new ArrayList<>();
         Params params = paramsOf(method);
         check(c, method, params);
+        ConfigChecks.ranges(c, method);
         String chat = chatTemplate(c);
 
         int count = c.models().size();
@@ -123,13 +123,17 @@ public final class ConfigOptions {
         }
         List<Map<String, ParamSetting>> perModel = new ArrayList<>();
         c.models().forEach(e -> perModel.add(e.parameters()));
-        int layers = dev.wudi.model.ModelConfig.of(base).layerCount();
+        List<String> baseNames = ConfigChecks.baseNames(base);
+        int layers = ConfigChecks.layers(c, base, baseNames);
         Map<String, ParamSetting> globals = new LinkedHashMap<>(c.parameters());
         if (method == MergeMethods.NUSLERP && c.base() == null) {
             globals.put(dev.wudi.method.NuSlerp.WITHOUT_BASE, new ParamSetting.Scalar(1));
         }
         ConfigParameters parameters = new ConfigParameters(globals, perModel, layers,
                 c.randomSeed() == null ? 0 : c.randomSeed(), null);
+        if (method == MergeMethods.AVERAGE) {
+            ConfigChecks.linearWeights(c, parameters, baseNames);
+        }
         MergeOptions.Builder b = MergeOptions.builder(base, models, out).method(method).parameters(parameters);
         if (method == MergeMethods.WUDI) {
             wudi(c, b);
@@ -378,7 +382,7 @@ public final class ConfigOptions {
                     || m == MergeMethods.DELLA_LINEAR;
             d.put("lambda", 1.0);
             d.put("normalize", ties);
-            if (m != MergeMethods.TASK_ARITHMETIC && m != MergeMethods.TIES) {
+            if (m != MergeMethods.TASK_ARITHMETIC) {
                 d.put("rescale", rescale);
             }
             d.put("density", 1.0);

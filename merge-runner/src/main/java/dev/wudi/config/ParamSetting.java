@@ -1,15 +1,17 @@
 package dev.wudi.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.wudi.merge.ParameterRange;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One parameter value of a mergekit config, as mergekit's evaluate_setting reads it: a number (booleans are 1 and
- * 0); a list of numbers, a gradient interpolated piecewise-linearly over the layers (n evenly spaced anchors on
- * [0, 1], t = the layer's position); or a list of {filter, value} conditions, the first whose filter is absent, "*"
- * or a substring of the tensor name giving the value (itself a number or a gradient). Where no condition matches
- * the value is absent, and the lookup falls through to the next level (model, then global, then the default).
+ * One parameter value of a mergekit config, as mergekit's evaluate_setting reads it: a number (a flag's true and
+ * false are 1 and 0; {@link #check} refuses a flag where a number is meant and the reverse); a list of numbers, a
+ * gradient interpolated piecewise-linearly over the layers (n evenly spaced anchors on [0, 1], t = the layer's
+ * position); or a list of {filter, value} conditions, the first whose filter is absent, "*" or a substring of the
+ * tensor name giving the value (itself a number or a gradient). Where no condition matches the value is absent, and
+ * the lookup falls through to the next level (model, then global, then the default).
  */
 public sealed interface ParamSetting {
 
@@ -83,6 +85,56 @@ public sealed interface ParamSetting {
                 out.add(m);
             }
             return out;
+        }
+    }
+
+    /**
+     * Checks the value at {@code pointer} against the setting's range, as the command line checks the same setting:
+     * every number it holds (the scalar, each anchor of a gradient, each condition's value) of the right kind (no
+     * true for a weight, no 4.5 for a count, a flag true or false) and in range. A gradient between anchors in range
+     * stays in range. Refusals name the file, the line and the parameter.
+     */
+    static void check(LocatedYaml doc, String pointer, String name, ParameterRange range) {
+        JsonNode n = doc.root().at(pointer);
+        if (!n.isArray()) {
+            leaf(doc, pointer, name, range);
+            return;
+        }
+        boolean gradient = true;
+        for (JsonNode e : n) {
+            gradient &= e.isNumber() || e.isBoolean();
+        }
+        for (int i = 0; i < n.size(); i++) {
+            if (!gradient) {
+                check(doc, pointer + "/" + i + "/value", name, range);
+            } else if (range.kind() == ParameterRange.Kind.FLAG) {
+                throw new ConfigException(doc.where(pointer) + ": parameter " + name + " is true or false, not a"
+                        + " gradient over the layers");
+            } else {
+                leaf(doc, pointer + "/" + i, name, range);
+            }
+        }
+    }
+
+    private static void leaf(LocatedYaml doc, String pointer, String name, ParameterRange range) {
+        JsonNode n = doc.root().at(pointer);
+        String where = doc.where(pointer) + ": parameter " + name + " ";
+        if (range.kind() == ParameterRange.Kind.FLAG) {
+            if (!n.isBoolean() && !(n.isNumber() && range.problem(n.asDouble()) == null)) {
+                throw new ConfigException(where + "is true or false, got " + n);
+            }
+            return;
+        }
+        if (!n.isNumber()) {
+            throw new ConfigException(where + "must be " + range.describe() + ", got " + (n.isBoolean() ? n
+                    + " (a flag, not a number)" : n));
+        }
+        if (range.kind() == ParameterRange.Kind.INTEGER && !n.isIntegralNumber()) {
+            throw new ConfigException(where + "must be " + range.describe() + " (a whole number), got " + n);
+        }
+        String problem = range.problem(n.asDouble());
+        if (problem != null) {
+            throw new ConfigException(where + n + " " + problem);
         }
     }
 

@@ -83,8 +83,10 @@ final class SliceCheck {
             });
             MergekitConfig.ModelRef ref = MergekitConfig.ref(doc, p + "/model");
             JsonNode range = s.get("layer_range");
-            if (range == null || !range.isArray() || range.size() != 2) {
-                throw new ConfigException(doc.where(p) + ": a slice source needs layer_range: [START, END]");
+            if (range == null || !range.isArray() || range.size() != 2 || !range.get(0).isIntegralNumber()
+                    || !range.get(1).isIntegralNumber()) {
+                throw new ConfigException(doc.where(p) + ": a slice source needs layer_range: [START, END], two"
+                        + " integers");
             }
             int layers = ModelConfig.of(ref.model()).layerCount();
             if (layers <= 0) {
@@ -92,7 +94,7 @@ final class SliceCheck {
                         + " is unknown (no config.json with num_hidden_layers), so the slice cannot be checked to take"
                         + " every layer; use models:");
             }
-            if (range.get(0).asInt() != 0 || range.get(1).asInt() != layers) {
+            if (range.get(0).asLong() != 0 || range.get(1).asLong() != layers) {
                 throw new ConfigException(doc.where(p + "/layer_range") + ": layer_range " + range + " of a " + layers
                         + "-layer model: taking part of a model's layers (a frankenmerge) is not supported; only [0, "
                         + layers + "], the same as models:");

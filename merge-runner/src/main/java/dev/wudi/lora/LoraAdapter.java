@@ -149,6 +149,14 @@ public final class LoraAdapter implements AutoCloseable {
         }
         List<Module> modules = new ArrayList<>();
         for (Map.Entry<String, TensorRef[]> p : pairs.entrySet()) {
+            if (!config.targets(p.getKey())) {
+                // PEFT loads factors only into the modules its config targets; others it drops with a warning
+                throw new CheckpointException(f.path() + ": holds LoRA factors for module " + p.getKey() + ", which "
+                        + config.file().getFileName() + " does not target (target_modules "
+                        + config.targets().describe() + (config.modulesToSave().isEmpty() ? ""
+                        : ", modules_to_save " + config.modulesToSave()) + "); PEFT would not apply them: fix"
+                        + " target_modules or drop those factors");
+            }
             modules.add(module(f.path(), config, p.getKey(), p.getValue(), embedding.get(p.getKey())));
         }
         Map<String, TensorRef> full = new LinkedHashMap<>(plain);

@@ -245,11 +245,17 @@ final class Inputs implements AutoCloseable {
     }
 
     /**
-     * One line per adapter (what it is), and one where the adapters name different base models than each other or
-     * than the base's config.json: each delta is applied to the base given, which only the user can vouch for.
+     * One line per folder read from its single file beside an index, one per adapter (what it is), and one where the
+     * adapters name different base models than each other or than the base's config.json: each delta is applied to
+     * the base given, which only the user can vouch for.
      */
     List<String> notes() {
         List<String> out = new ArrayList<>();
+        for (AutoCloseable c : opened) {
+            if (c instanceof Checkpoint cp && cp.note() != null) {
+                out.add(cp.note());                   // a folder holding both a single file and an index
+            }
+        }
         java.util.Map<String, List<String>> byBase = new java.util.LinkedHashMap<>();
         for (int i = 0; i < adapters.size(); i++) {
             LoraAdapter a = adapters.get(i);

@@ -7,6 +7,7 @@ import dev.wudi.format.DType;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.model.Architectures;
+import dev.wudi.model.LayoutClaims;
 import dev.wudi.model.LayoutOverride;
 import dev.wudi.model.ModelConfig;
 import dev.wudi.model.NameAlignment;
@@ -65,6 +66,7 @@ final class MergePlanner {
         }
         TensorClassifier classifier = new TensorClassifier(baseConfig, o.layouts(), baseInfos);
         checkOverrides(o.layouts(), baseInfos);
+        LayoutClaims.check(baseConfig, classifier, baseInfos);
         HeadPolicy heads = o.heads().resolve(folderOutput);
         if (heads.kind() == HeadPolicy.Kind.FROM && heads.model() > models.size()) {
             throw new OptionException("--heads from:" + heads.model() + " names model " + heads.model()

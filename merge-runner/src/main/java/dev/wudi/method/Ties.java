@@ -6,10 +6,18 @@ import java.io.IOException;
  * TIES-Merging (Yadav et al., NeurIPS 2023): trim each task vector to its top-density fraction of
  * magnitudes, elect a sign per element (sign of the sum of trimmed values), and average only the
  * trimmed values that agree with it (disjoint mean); W = W_0 + lambda * mean. A config's per-model weight and
- * density and global lambda and normalize apply as in mergekit's ties (the sign elected from the weighted values, the
- * mean weighted); two details stay this engine's: k = ceil(density * numel) with ties at the threshold kept (mergekit
- * keeps int(density * numel) by an arbitrary argsort), and an element whose weighted values sum to exactly zero
- * keeps W_0 (mergekit counts the zero sum as positive).
+ * density and global lambda, normalize and rescale apply as in mergekit's ties (generalized task arithmetic with
+ * magnitude sparsification and sum consensus):
+ * <ul>
+ *   <li>rescale: each trimmed task vector is multiplied by sum |tau_i| / sum |kept tau_i| (whole-tensor L1; left
+ *       alone where either sum is below 1e-7), before the weights and the election;</li>
+ *   <li>the sign is elected from the weighted values w_i tau_i'; an element keeps the models whose w_i tau_i' is
+ *       non-zero with that sign, divided (normalize) by the sum of their weights, and where that sum is 0 (weights
+ *       0.5 and -0.5 that agree) by 1, as mergekit sets a zero divisor to 1: W_0 + lambda * the weighted sum.</li>
+ * </ul>
+ * Two details stay this engine's: k = ceil(density * numel) with ties at the threshold kept (mergekit keeps
+ * int(density * numel) by an arbitrary argsort), and an element whose weighted values sum to exactly zero keeps
+ * W_0, as the paper's sign(0) = 0 elects no sign (mergekit counts the zero sum as positive).
  */
 public final class Ties implements TensorRule {
 
@@ -51,6 +59,7 @@ public final class Ties implements TensorRule {
         }
         float lambda = (float) job.params().global("lambda", scale);
         boolean normalize = job.params().global("normalize", 1) != 0;
+        float[] rescale = job.params().global("rescale", 0) != 0 ? rescale(job, threshold) : null;
         Chunks.forEach(job, (first, count, base, models, o) -> {
             for (int j = 0; j < count; j++) {
                 float w0 = base[j];
@@ -58,24 +67,54 @@ public final class Ties implements TensorRule {
                 for (int i = 0; i < n; i++) {
                     float t = models[i][j] - w0;
                     if (Math.abs(t) >= threshold[i]) {
-                        elected += w[i] * t;
+                        elected += w[i] * (rescale == null ? t : t * rescale[i]);
                     }
                 }
                 float sum = 0f;
                 float div = 0f;
+                boolean agreeing = false;
                 if (elected != 0f) {
                     for (int i = 0; i < n; i++) {
                         float t = models[i][j] - w0;
-                        if (t != 0f && Math.abs(t) >= threshold[i] && (w[i] * t > 0) == (elected > 0)) {
-                            sum += w[i] * t;
+                        float wt = Math.abs(t) >= threshold[i] ? w[i] * (rescale == null ? t : t * rescale[i]) : 0f;
+                        if (wt != 0f && (wt > 0f) == (elected > 0f)) {
+                            sum += wt;
                             div += w[i];           // the disjoint mean: the agreeing models' weights
+                            agreeing = true;
                         }
                     }
                 }
-                o[j] = div == 0f ? w0 : w0 + lambda * (normalize ? sum / div : sum);
+                if (div == 0f) {
+                    div = 1f;                      // mergekit's divisor[divisor == 0] = 1
+                }
+                o[j] = agreeing ? w0 + lambda * (normalize ? sum / div : sum) : w0;
             }
             sink.writeFloats(o, 0, count);
         });
         return TensorOutcome.NONE;
+    }
+
+    /**
+     * mergekit's L1 rescale of each trimmed task vector: sum |tau_i| / sum |kept tau_i| over the whole tensor (a
+     * first pass), 1 where either sum is below mergekit's eps 1e-7 or nothing is trimmed.
+     */
+    private static float[] rescale(TensorJob job, float[] threshold) throws IOException {
+        int n = job.taskCount();
+        double[] all = new double[n];
+        double[] kept = new double[n];
+        Chunks.forEach(job, (first, count, base, models, o) -> {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < count; j++) {
+                    float a = Math.abs(models[i][j] - base[j]);
+                    all[i] += a;
+                    kept[i] += a >= threshold[i] ? a : 0;
+                }
+            }
+        });
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = all[i] >= 1e-7 && kept[i] >= 1e-7 ? (float) (all[i] / kept[i]) : 1f;
+        }
+        return f;
     }
 }

@@ -83,14 +83,21 @@ public final class ModelConfig {
      * multimodal config), or -1 when the config does not say.
      */
     public int layerCount() {
-        for (JsonNode c : new JsonNode[] {root, root.path("text_config")}) {
+        String f = layerCountField();
+        return f == null ? -1 : root.at("/" + f.replace('.', '/')).asInt();
+    }
+
+    /** The field {@link #layerCount} reads ("n_layer", "text_config.num_hidden_layers"), or null. */
+    public String layerCountField() {
+        for (String prefix : new String[] {"", "text_config."}) {
+            JsonNode c = prefix.isEmpty() ? root : root.path("text_config");
             for (String k : new String[] {"num_hidden_layers", "n_layer", "n_layers", "num_layers"}) {
                 if (c.path(k).isIntegralNumber()) {
-                    return c.path(k).asInt();
+                    return prefix + k;
                 }
             }
         }
-        return -1;
+        return null;
     }
 
     /** model_type ("gpt2", "llama", ...), or "" when unknown. */

@@ -68,7 +68,7 @@ class ParamSettingTest {
                 yaml("a: 1\nw:\n  - filter: mlp\n    valeu: 3\n"), "/w", "w"));
         assertTrue(e.getMessage().contains("c.yml:3"), e.getMessage());
         ConfigException dup = assertThrows(ConfigException.class, () -> yaml("a: 1\na: 2\n"));
-        assertTrue(dup.getMessage().contains("line 2: key 'a' given twice"), dup.getMessage());
+        assertTrue(dup.getMessage().contains("c.yml:2: key 'a' given twice"), dup.getMessage());
         ConfigException syntax = assertThrows(ConfigException.class, () -> yaml("a: [1, 2\nb: 3\n"));
         assertTrue(syntax.getMessage().contains("not valid YAML"), syntax.getMessage());
     }

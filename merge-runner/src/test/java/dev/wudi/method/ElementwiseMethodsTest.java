@@ -527,19 +527,8 @@ class ElementwiseMethodsTest {
         TensorJob plain = job(d);
         double[] w = {0.2, 0.5, 1.3};
         for (boolean normalize : new boolean[] {true, false}) {
-            java.util.Map<String, Double> g = java.util.Map.of("normalize", normalize ? 1.0 : 0.0, "lambda", 0.7);
-            TensorParameters p = new TensorParameters() {
-                @Override
-                public Double global(String name) {
-                    return g.get(name);
-                }
-
-                @Override
-                public Double model(int k, String name) {
-                    return name.equals("weight") ? w[k] : name.equals("density") ? new double[] {0.3, 0.6, 1}[k]
-                            : g.get(name);
-                }
-            };
+            TensorParameters p = weighted(Map.of("normalize", normalize ? 1.0 : 0.0, "lambda", 0.7), w,
+                    new double[] {0.3, 0.6, 1});
             TensorJob job = new TensorJob("w", plain.base(), plain.models(), DType.F32, plain.layout(),
                     List.of(0, 1, 2), p);
             float[] linear = run(new Average(), job);
@@ -584,6 +573,98 @@ class ElementwiseMethodsTest {
                 }
                 double want = weights == 0 ? d[0][j] : d[0][j] + 0.7 * (normalize ? agreeing / weights : agreeing);
                 assertEquals(want, ties[j], 1e-5, "ties " + j);
+            }
+        }
+    }
+
+    /** Global settings, and each model's weight and density, as a config gives them. */
+    private static TensorParameters weighted(Map<String, Double> global, double[] weight, double[] density) {
+        return new TensorParameters() {
+            @Override
+            public Double global(String name) {
+                return global.get(name);
+            }
+
+            @Override
+            public Double model(int k, String name) {
+                return name.equals("weight") ? weight[k] : name.equals("density") ? density[k] : global.get(name);
+            }
+        };
+    }
+
+    /**
+     * ties as mergekit computes it, against its definition written here in double: rescale multiplies each trimmed
+     * task vector by sum |tau_i| / sum |kept tau_i| before the weights and the election; where the agreeing models'
+     * weights sum to 0 (0.5 and -0.5, whose weighted values agree), the divisor is 1, normalize on or off, so the
+     * element is W_0 + lambda * the weighted sum, not W_0. Across a chunk boundary.
+     */
+    @Test
+    void tiesRescaleAndZeroDivisorAsMergekit() throws IOException {
+        int len = Chunks.CHUNK + 777;
+        float[][] d = data(3, len, 51);
+        for (int j = 0; j < len; j += 3) {
+            d[2][j] = d[0][j] - (d[1][j] - d[0][j]);   // model 2's task vector the opposite of model 1's here
+        }
+        double[][] cases = {
+            // weights, densities, lambda, normalize, rescale
+            {1, 0.6, 0.3, 0.3, 0.5, 1, 1.0, 1, 1},
+            {1, 0.6, 0.3, 0.3, 0.5, 1, 0.7, 0, 1},
+            {0.5, -0.5, 0, 1, 1, 1, 1.0, 1, 0},
+            {0.5, -0.5, 0, 1, 1, 1, 1.0, 0, 0},
+            {0.5, -0.5, 0.25, 0.4, 0.4, 0.6, 0.8, 1, 1},
+        };
+        for (double[] c : cases) {
+            double[] w = {c[0], c[1], c[2]};
+            double[] dens = {c[3], c[4], c[5]};
+            double lambda = c[6];
+            TensorParameters p = weighted(Map.of("lambda", lambda, "normalize", c[7], "rescale", c[8]), w, dens);
+            TensorJob plain = job(d);
+            float[] got = run(new Ties(0.2, 1.0), new TensorJob("w", plain.base(), plain.models(), DType.F32,
+                    plain.layout(), List.of(0, 1, 2), p));
+            double[][] kept = new double[3][len];
+            double[] factor = new double[3];
+            for (int i = 0; i < 3; i++) {
+                double[] mag = new double[len];
+                for (int j = 0; j < len; j++) {
+                    mag[j] = Math.abs((float) (d[i + 1][j] - d[0][j]));
+                }
+                double[] sorted = mag.clone();
+                Arrays.sort(sorted);
+                long k = (long) Math.ceil(dens[i] * len);
+                double cut = k >= len ? 0 : sorted[(int) (len - k)];
+                double all = 0;
+                double sumKept = 0;
+                for (int j = 0; j < len; j++) {
+                    kept[i][j] = mag[j] >= cut ? (float) (d[i + 1][j] - d[0][j]) : 0;
+                    all += mag[j];
+                    sumKept += Math.abs(kept[i][j]);
+                }
+                factor[i] = c[8] != 0 && all >= 1e-7 && sumKept >= 1e-7 ? all / sumKept : 1;
+            }
+            int changedWithZeroDivisor = 0;
+            for (int j = 0; j < len; j++) {
+                double elected = 0;
+                for (int i = 0; i < 3; i++) {
+                    elected += w[i] * factor[i] * kept[i][j];
+                }
+                double sum = 0;
+                double div = 0;
+                boolean any = false;
+                for (int i = 0; i < 3; i++) {
+                    double wt = w[i] * factor[i] * kept[i][j];
+                    if (elected != 0 && wt != 0 && (wt > 0) == (elected > 0)) {
+                        sum += wt;
+                        div += w[i];
+                        any = true;
+                    }
+                }
+                double want = !any ? d[0][j] : d[0][j] + lambda * (c[7] != 0 ? sum / (div == 0 ? 1 : div) : sum);
+                assertEquals(want, got[j], 2e-6, Arrays.toString(c) + " element " + j);
+                changedWithZeroDivisor += any && div == 0 && got[j] != d[0][j] ? 1 : 0;
+            }
+            if (c[2] == 0) {
+                assertTrue(changedWithZeroDivisor > len / 4, "weights 0.5 and -0.5 that agree: W_0 + lambda * the"
+                        + " weighted sum, not W_0 (" + changedWithZeroDivisor + " elements)");
             }
         }
     }
