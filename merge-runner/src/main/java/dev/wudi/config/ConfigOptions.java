@@ -13,6 +13,7 @@ import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.spectral.SpectralFilter;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
