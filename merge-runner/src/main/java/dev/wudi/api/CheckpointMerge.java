@@ -262,9 +262,10 @@ public final class CheckpointMerge {
          *
          * @param s the scale; 1 is the paper's (no rescaling)
          * @return this builder
+         * @throws IllegalArgumentException where s is not finite in float32
          */
         public Builder scale(double s) {
-            this.scale = s;
+            this.scale = checked("scale", dev.wudi.merge.ParameterRange.FINITE, s);
             return this;
         }
 
@@ -273,10 +274,20 @@ public final class CheckpointMerge {
          *
          * @param d the density
          * @return this builder
+         * @throws IllegalArgumentException where d is not in (0, 1]
          */
         public Builder density(double d) {
-            this.density = d;
+            this.density = checked("density", dev.wudi.merge.ParameterRange.DENSITY, d);
             return this;
+        }
+
+        /** v, where range accepts it; the same rule and words as the command line's and a config's. */
+        private static double checked(String what, dev.wudi.merge.ParameterRange range, double v) {
+            String problem = range.problem(v);
+            if (problem != null) {
+                throw new IllegalArgumentException(what + " " + problem + ", got " + v);
+            }
+            return v;
         }
 
         /**

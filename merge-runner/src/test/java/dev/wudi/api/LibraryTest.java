@@ -223,6 +223,14 @@ class LibraryTest {
                 .getMessage().startsWith("unknown method 'nope'"));
         assertThrows(IllegalArgumentException.class, () -> Solver.adam(-1, 10));
         assertThrows(IllegalArgumentException.class, () -> LayerMerge.open("tpu", Solver.adam()));
+        // the same ranges as the command line's and a mergekit config's
+        assertEquals("scale must be a finite number (float32: |x| <= 3.4e38), got Infinity", assertThrows(
+                IllegalArgumentException.class, () -> CheckpointMerge.builder(p, p).scale(Double.POSITIVE_INFINITY)).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(p, p).scale(Double.NaN));
+        assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(p, p).scale(1e39));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(p, p).density(1.5))
+                .getMessage().startsWith("density must be a number in (0, 1]"));
+        assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(p, p).density(0));
     }
 
     @Test
