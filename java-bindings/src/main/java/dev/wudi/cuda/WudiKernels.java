@@ -1,5 +1,6 @@
 package dev.wudi.cuda;
 
+import dev.wudi.adam.AdamStepScalars;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
 

@@ -7,6 +7,7 @@ import static dev.wudi.cuda.GpuFixture.kernels;
 import static dev.wudi.cuda.GpuFixture.stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.reference.FusedAdamReference;
 import dev.wudi.cuda.reference.HalfPrecision;
 import dev.wudi.cuda.reference.ReductionReference;

@@ -1,6 +1,6 @@
 package dev.wudi.bench;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaProbe;

@@ -1,6 +1,6 @@
 package dev.wudi.selftest;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;

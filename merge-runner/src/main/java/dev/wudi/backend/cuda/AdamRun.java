@@ -2,7 +2,7 @@ package dev.wudi.backend.cuda;
 
 import dev.wudi.backend.WudiProblem.StepListener;
 import dev.wudi.backend.WudiResult;
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaEvent;
