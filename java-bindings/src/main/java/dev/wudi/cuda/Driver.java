@@ -138,8 +138,8 @@ final class Driver {
         check(JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, s), "cuMemcpyDtoDAsync", context);
     }
 
-    static void memsetZeroAsync(CUdeviceptr dst, long bytes, CUstream s, String context) {
-        check(JCudaDriver.cuMemsetD8Async(dst, (byte) 0, bytes, s), "cuMemsetD8Async", context);
+    static void memsetD8Async(CUdeviceptr dst, byte value, long bytes, CUstream s, String context) {
+        check(JCudaDriver.cuMemsetD8Async(dst, value, bytes, s), "cuMemsetD8Async", context);
     }
 
     static void streamCreate(CUstream s) {
@@ -174,6 +174,16 @@ final class Driver {
 
     static void eventSynchronize(CUevent e, String context) {
         check(JCudaDriver.cuEventSynchronize(e), "cuEventSynchronize", context);
+    }
+
+    /** Whether the work the event recorded is done, without waiting (cuEventQuery). */
+    static boolean eventQuery(CUevent e, String context) {
+        int status = JCudaDriver.cuEventQuery(e);
+        if (status == CUresult.CUDA_ERROR_NOT_READY) {
+            return false;
+        }
+        check(status, "cuEventQuery", context);
+        return true;
     }
 
     static float eventElapsedMs(CUevent start, CUevent end) {

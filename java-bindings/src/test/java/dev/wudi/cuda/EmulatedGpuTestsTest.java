@@ -34,7 +34,7 @@ class EmulatedGpuTestsTest {
                 references.toString(), "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o",
                 cuda.toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"), 300);
         ChildProcess.Outcome blas = ChildProcess.run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC",
-                "-Wl,-soname,libcublas.so.13", "-o", cublas.toString(), c.resolve("emulated_cublas.c").toString()), 300);
+                "-Wl,-soname,libcublas.so.13", "-o", cublas.toString(), c.resolve("emulated_cublas.c").toString(), "-ldl"), 300);
         Assumptions.assumeTrue((driver.rc() | blas.rc()) == 0,
                 "no working C compiler (cc) to build the emulated driver: " + driver.output() + blas.output());
 

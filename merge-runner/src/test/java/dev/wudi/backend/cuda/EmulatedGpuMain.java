@@ -19,7 +19,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 /**
  * Run in a child JVM by EmulatedGpuTest: loads the emulated driver, cuBLAS and cuSOLVER (java-bindings/src/test/c),
- * runs CudaWudiProblemGpuTest through the JUnit launcher, then KernelBench's plumbing at toy sizes.
+ * runs CudaWudiProblemGpuTest and DriverCallCounts (the driver calls counted) through the JUnit launcher, then
+ * KernelBench's plumbing at toy sizes.
  * Prints "started= succeeded= skipped= failed=" and "BENCH OK".
  */
 public final class EmulatedGpuMain {
@@ -34,6 +35,7 @@ public final class EmulatedGpuMain {
         driver = NativeLibrary.getInstance(args[0]);   // its soname answers JCuda's need for libcuda.so.1
         System.setProperty(CublasLocator.PROPERTY, args[1]);
         System.setProperty(CusolverLocator.PROPERTY, args[2]);
+        System.setProperty(DriverTrace.PROPERTY, args[0]);
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         TestExecutionListener aborted = new TestExecutionListener() {
@@ -45,7 +47,8 @@ public final class EmulatedGpuMain {
                 }
             }
         };
-        launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selectClass(CudaWudiProblemGpuTest.class)).build(),
+        launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selectClass(CudaWudiProblemGpuTest.class),
+                selectClass(DriverCallCounts.class)).build(),
                 summary, aborted);
         TestExecutionSummary s = summary.getSummary();
         s.printFailuresTo(new PrintWriter(System.out, true), 20);
