@@ -19,7 +19,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 /**
  * Run in a child JVM by EmulatedGpuTest: loads the emulated driver, cuBLAS and cuSOLVER (java-bindings/src/test/c),
- * runs CudaWudiProblemGpuTest and DriverCallCounts (the driver calls counted) through the JUnit launcher, then
+ * runs CudaWudiProblemGpuTest, DriverCallCounts (the driver calls counted) and KernelParityGpuTest (the selftest's
+ * kernel checks, here against the emulator's C transcriptions) through the JUnit launcher, then
  * KernelBench's plumbing at toy sizes.
  * Prints "started= succeeded= skipped= failed=" and "BENCH OK".
  */
@@ -48,12 +49,13 @@ public final class EmulatedGpuMain {
             }
         };
         launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selectClass(CudaWudiProblemGpuTest.class),
-                selectClass(DriverCallCounts.class)).build(),
+                selectClass(DriverCallCounts.class), selectClass("dev.wudi.selftest.KernelParityGpuTest")).build(),
                 summary, aborted);
         TestExecutionSummary s = summary.getSummary();
         s.printFailuresTo(new PrintWriter(System.out, true), 20);
         System.out.println("started=" + s.getTestsStartedCount() + " succeeded=" + s.getTestsSucceededCount()
-                + " skipped=" + (s.getTestsSkippedCount() + s.getTestsAbortedCount()) + " failed=" + s.getTestsFailedCount());
+                + " skipped=" + (s.getTestsSkippedCount() + s.getTestsAbortedCount() + s.getContainersAbortedCount())
+                + " failed=" + (s.getTestsFailedCount() + s.getContainersFailedCount()));
 
         // The benchmark harness's plumbing at toy sizes (its figures mean nothing on an emulator).
         List<KernelBench.Row> rows = KernelBench.run(System.out, 0, 33, 20, 3, 1 << 20, 32);
