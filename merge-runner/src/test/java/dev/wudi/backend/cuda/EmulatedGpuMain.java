@@ -58,7 +58,9 @@ public final class EmulatedGpuMain {
                 + " failed=" + (s.getTestsFailedCount() + s.getContainersFailedCount()));
 
         // The benchmark harness's plumbing at toy sizes (its figures mean nothing on an emulator).
-        List<KernelBench.Row> rows = KernelBench.run(System.out, 0, 33, 20, 3, 1 << 20, 32);
-        System.out.println(rows.size() == 18 ? "BENCH OK" : "BENCH rows: " + rows.size());
+        List<KernelBench.Row> rows = KernelBench.run(System.out, 0, List.of(new int[] {33, 20}, new int[] {8, 24}), 3,
+                1 << 20, 32);
+        boolean floors = rows.stream().allMatch(r -> r.ms() > 0 && r.floorMs() > 0 && Double.isFinite(r.floorMs()));
+        System.out.println(rows.size() == 3 + 2 * 16 && floors ? "BENCH OK" : "BENCH rows: " + rows.size() + ", floors " + floors);
     }
 }
