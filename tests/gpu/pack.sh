@@ -60,7 +60,9 @@ ls "$out"/gpu-tests/junit-platform-launcher-*.jar >/dev/null 2>&1 \
 if [ -z "${WUDI_PACK_NO_JRE:-}" ]; then
   tools=../shared/tools/make-jre.sh
   if [ -f "$tools" ]; then
-    bash "$tools" "$out"
+    # jdk.management: the CLI sizes its native memory budget from com.sun.management at start-up; java.sql: Jackson's
+    # optional date types. (java.desktop, for `wudi bench` charts, is left out: the check draws none.)
+    bash "$tools" "$out" jdk.management,java.sql
   else
     echo "pack: $tools not found; bring a JRE 17+ yourself as $out/jre.tgz (a folder jre/ inside)" >&2
   fi

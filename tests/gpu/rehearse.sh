@@ -12,12 +12,20 @@
 #   WUDI_REHEARSE_BUILT=1 bash tests/gpu/rehearse.sh   (a build just ran: pack what target/ holds; DeviceCheckRehearsalTest)
 #
 # Its own scratch lives in a temporary folder, removed at the end; REHEARSE_KEEP=DIR keeps the $OUT folders there.
+# REHEARSE_JRE=1 packs the small JRE too (../shared/tools/make-jre.sh, jlink) and runs the check on it, as the GPU
+# machine will (slower: jlink).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rehearse.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-fail() { echo "rehearsal: FAILED: $*" >&2; exit 1; }
+keep() {
+  if [ -n "${REHEARSE_KEEP:-}" ]; then
+    mkdir -p "$REHEARSE_KEEP" && for d in out stopped; do [ -d "$work/$d" ] && cp -r "$work/$d" "$REHEARSE_KEEP/"; done
+  fi
+  return 0
+}
+fail() { echo "rehearsal: FAILED: $*" >&2; keep; exit 1; }
 
 # ---- the emulated driver and libraries (as EmulatedDriver builds them for the tests) ----
 c=java-bindings/src/test/c
@@ -29,8 +37,14 @@ cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcublas.so.13 -o "$emu/libc
 cc -O2 -shared -fPIC -Wl,-soname,libcusolver.so.12 -o "$emu/libcusolver.so.12" "$c/emulated_cusolver.c" -lm
 
 # ---- the pack ----
-WUDI_PACK_NO_BUILD=${WUDI_REHEARSE_BUILT:-} WUDI_PACK_NO_JRE=1 bash tests/gpu/pack.sh "$work/pack" >"$work/pack.log" 2>&1 \
+no_jre=1
+[ -n "${REHEARSE_JRE:-}" ] && no_jre=
+WUDI_PACK_NO_BUILD=${WUDI_REHEARSE_BUILT:-} WUDI_PACK_NO_JRE=$no_jre bash tests/gpu/pack.sh "$work/pack" >"$work/pack.log" 2>&1 \
   || { cat "$work/pack.log" >&2; fail "packing"; }
+if [ -n "${REHEARSE_JRE:-}" ]; then
+  [ -f "$work/pack/jre.tgz" ] || fail "REHEARSE_JRE: no jre.tgz was packed ($(tail -1 "$work/pack.log"))"
+  export WUDI_CHECK_PACKED_JRE=1
+fi
 grep -q "Fatbin\|fatbin" <(unzip -l "$work/pack/wudi.jar" 2>/dev/null || jar tf "$work/pack/wudi.jar") \
   || fail "the packed jar has no fatbin (build where nvcc is on the PATH)"
 
@@ -96,8 +110,6 @@ check_out "$stopped" >/dev/null
 head -1 "$stopped/summary.txt" | grep -q 'stopped by a signal' || fail "a stopped check's summary: $(head -1 "$stopped/summary.txt")"
 grep -q 'logs/01-env.log' "$work/listing" || fail "a stopped check's archive lacks the first step's log"
 
-if [ -n "${REHEARSE_KEEP:-}" ]; then
-  mkdir -p "$REHEARSE_KEEP" && cp -r "$out" "$stopped" "$REHEARSE_KEEP/"
-fi
+keep
 echo "rehearsal: passed in $(( $(date +%s) - t0 )) s: $ran steps in ${took} s of a ${budget} s budget, $files files in \$OUT;"\
      "a check stopped at 12 s left $(grep -c . "$work/listing") archive entries and its summary"

@@ -22,8 +22,10 @@ import org.junit.jupiter.api.Test;
  * command that a GPU machine will run packs, runs every step within its limit and the whole within its budget, and
  * leaves in $OUT what such a machine brings back (at most 8 files, each under 16 MiB: the summary and one archive of
  * every log), also when stopped half-way. Runs after the build's package phase (this module comes last), on what it
- * built: the shaded jar and the test classes of java-bindings and merge-runner. Needs a C compiler (the emulated
- * driver) and a jar with the kernels (nvcc where it was built); skipped, saying which is missing, without them.
+ * built: the shaded jar and the test classes of java-bindings and merge-runner. Where the team's JRE maker
+ * (../shared/tools/make-jre.sh) and jlink are at hand, the check runs on the small packed JRE as on the GPU machine
+ * (REHEARSE_JRE=1), else on this JVM. Needs a C compiler (the emulated driver) and a jar with the kernels (nvcc where
+ * it was built); skipped, saying which is missing, without them.
  */
 class DeviceCheckRehearsalTest {
 
@@ -59,6 +61,12 @@ class DeviceCheckRehearsalTest {
             pb.environment().put("WUDI_PACK_CLASSPATH", junit);
             pb.environment().put("JAVA_HOME", javaHome.toString());
             pb.environment().put("PATH", javaHome.resolve("bin") + File.pathSeparator + System.getenv("PATH"));
+            boolean jre = Files.isRegularFile(root.resolve("../shared/tools/make-jre.sh").normalize())
+                    && Files.isExecutable(javaHome.resolve("bin").resolve("jlink"));
+            if (jre) {
+                pb.environment().put("REHEARSE_JRE", "1");
+            }
+            System.out.println("rehearsal on " + (jre ? "the packed JRE, as the GPU machine" : "this JVM (no jlink or JRE maker)"));
             Process p = pb.start();
             assertTrue(p.waitFor(600, TimeUnit.SECONDS), "the rehearsal did not finish in 600 s");
             String text = Files.readString(log, StandardCharsets.UTF_8);
