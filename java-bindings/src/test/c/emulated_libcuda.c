@@ -12,7 +12,7 @@
  *   A  cuMemAlloc      F  cuMemFree      P  cuMemHostAlloc      p  cuMemFreeHost
  *   M  a launch of wudi_fused_adam (one per Adam step)      K  any other kernel launch
  *   G  a cuBLAS product (SGEMM, SSYRK; noted by emulated_cublas.c through wudi_emu_note)      X  a cuBLAS saxpy
- *   C  an asynchronous copy or memset      R  cuEventRecord      W  cuStreamWaitEvent      Q  cuEventQuery
+ *   C  an asynchronous copy or memset      R  cuEventRecord      W  cuStreamWaitEvent
  *   E  cuEventCreate      T  cuStreamCreate
  *
  * Build: cc -O2 -ffp-contract=off -I ../../../../cuda-kernels/check -shared -fPIC -Wl,-soname,libcuda.so.1 \
@@ -156,7 +156,6 @@ CUresult cuEventRecord(void *e, void *s) {
     return OK;
 }
 CUresult cuEventSynchronize(void *e) { wudi_emu_note('S'); return OK; }
-CUresult cuEventQuery(void *e) { wudi_emu_note('Q'); return OK; }   /* every event has happened */
 CUresult cuEventElapsedTime(float *ms, void *start, void *end) { *ms = (float)(*(double *)end - *(double *)start); return OK; }
 
 /* ---- the kernels, through the C references of cuda-kernels/check/wudi_reference.h ---- */

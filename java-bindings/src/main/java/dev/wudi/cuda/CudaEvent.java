@@ -29,11 +29,6 @@ public final class CudaEvent implements AutoCloseable {
         Driver.eventSynchronize(handle(), context);
     }
 
-    /** Whether the recorded work is done, without waiting. */
-    public boolean done(String context) {
-        return Driver.eventQuery(handle(), context);
-    }
-
     /** Device milliseconds from {@code start} to this event (both recorded, both created with timing). */
     public float millisSince(CudaEvent start) {
         return Driver.eventElapsedMs(start.handle(), handle());

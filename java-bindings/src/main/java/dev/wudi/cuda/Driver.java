@@ -176,16 +176,6 @@ final class Driver {
         check(JCudaDriver.cuEventSynchronize(e), "cuEventSynchronize", context);
     }
 
-    /** Whether the work the event recorded is done, without waiting (cuEventQuery). */
-    static boolean eventQuery(CUevent e, String context) {
-        int status = JCudaDriver.cuEventQuery(e);
-        if (status == CUresult.CUDA_ERROR_NOT_READY) {
-            return false;
-        }
-        check(status, "cuEventQuery", context);
-        return true;
-    }
-
     static float eventElapsedMs(CUevent start, CUevent end) {
         float[] ms = new float[1];
         check(JCudaDriver.cuEventElapsedTime(ms, start, end), "cuEventElapsedTime", "timing on the device");
