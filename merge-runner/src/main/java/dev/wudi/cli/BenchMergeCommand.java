@@ -6,6 +6,7 @@ import dev.wudi.bench.MergeBench;
 import dev.wudi.solver.AdamConfig;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "merge", mixinStandardHelpOptions = true,
@@ -43,14 +44,8 @@ public final class BenchMergeCommand implements Callable<Integer> {
             description = "Divide every dimension by N (default: ${DEFAULT-VALUE}), to rehearse on a slow device.")
     int shrink;
 
-    @Option(names = "--ceiling-copy-mib", defaultValue = "1024",
-            description = "GPU: size of the copy that measures the bandwidth ceiling beside the floors (default:"
-                    + " ${DEFAULT-VALUE}).")
-    int ceilingCopyMib;
-
-    @Option(names = "--ceiling-gemm", defaultValue = "8192",
-            description = "GPU: n of the n^3 SGEMM that measures the compute ceilings (default: ${DEFAULT-VALUE}).")
-    int ceilingGemm;
+    @Mixin
+    CeilingOptions ceilings;
 
     @Override
     public Integer call() {
@@ -62,17 +57,17 @@ public final class BenchMergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        if (tasks < 1 || iters < 0 || maxTensors < 0 || threads < 0 || shrink < 1 || ceilingCopyMib < 1 || ceilingGemm < 1) {
-            throw new Errors.UsageException("--tasks, --shrink, --ceiling-copy-mib and --ceiling-gemm must be >= 1;"
-                    + " --iters, --max-tensors, --threads >= 0");
+        if (tasks < 1 || iters < 0 || maxTensors < 0 || threads < 0 || shrink < 1) {
+            throw new Errors.UsageException("--tasks and --shrink must be >= 1; --iters, --max-tensors, --threads >= 0");
         }
+        ceilings.check();
         if (device.contains(",") || device.trim().equalsIgnoreCase("cuda:all")) {
             throw new Errors.UsageException("--device " + device + ": bench merge times one device (give cuda:N or"
                     + " cpu); `wudi merge --device " + device + "` merges on several");
         }
         try (Backend b = Backends.select(device, threads, tf32, System.err::println)) {
             MergeBench.run(System.out, b, w, new MergeBench.Options(tasks, AdamConfig.paper().withIterations(iters), 42,
-                    maxTensors, shrink, (long) ceilingCopyMib << 20, ceilingGemm));
+                    maxTensors, shrink, ceilings.copyBytes(), ceilings.gemm));
         }
         return 0;
     }
