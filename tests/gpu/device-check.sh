@@ -69,9 +69,12 @@ publish() {
   fi
 }
 verdict() {
-  local bad
+  local bad late
   bad=$(printf '%s\n' "${rows[@]}" | awk '$2 != "0" && $2 != "-" { printf "%s%s", sep, $1; sep = ", " }')
-  if [ -n "$bad" ]; then echo "FAILED: $bad"; elif [ "$state" != finished ]; then echo "INCOMPLETE: $state";
+  late=$(printf '%s\n' "${rows[@]}" | awk '/budget is spent/ { printf "%s%s", sep, $1; sep = ", " }')
+  if [ -n "$bad" ]; then echo "FAILED: $bad${late:+; not run for want of time: $late}";
+  elif [ "$state" != finished ]; then echo "INCOMPLETE: $state";
+  elif [ -n "$late" ]; then echo "INCOMPLETE: not run for want of time: $late";
   else echo "every step that ran exited 0 within its limit"; fi
 }
 child=
