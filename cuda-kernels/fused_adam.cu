@@ -8,10 +8,12 @@
 // and, from the same loads, the loss terms at the step's start: sum_k (P_k - 2 D_k) tau_k (see
 // interference_loss.cu), one double partial per block, so the loss costs no extra pass.
 // Every float operation is an explicit _rn intrinsic: nvcc may not contract them into FMAs, so the kernel
-// rounds exactly like the Java reference (and like PyTorch's CPU Adam) element by element.
+// rounds exactly like the Java reference element by element. The loss terms are plain double arithmetic,
+// kept unfused by nvcc's --fmad=false (CMakeLists.txt), and summed in the order of wudi_common.cuh.
 //
 // ---- reference ----
-// dev.wudi.cuda.reference.FusedAdamReference.step (bit for bit on m, v, tau).
+// dev.wudi.cuda.reference.FusedAdamReference.step (bit for bit on m, v, tau); the loss partials bit for bit
+// against ReductionReference.interferenceLossInKernelOrder at the step's start.
 //
 // ---- kernels ----
 #include "wudi_common.cuh"
@@ -26,9 +28,10 @@ struct WudiAdamScalars {
     float eps;
 };
 
-__device__ __forceinline__ void wudi_adam_element(float p, float d, float& m, float& v, float& t,
-                                                  const WudiAdamScalars& s, double& loss) {
-    loss += ((double)p - 2.0 * (double)d) * (double)t;  // loss at the step's start: tau before the update
+// One element's update; returns its loss term (P - 2 D) tau at the step's start, tau before the update.
+__device__ __forceinline__ double wudi_adam_element(float p, float d, float& m, float& v, float& t,
+                                                    const WudiAdamScalars& s) {
+    const double loss = ((double)p - 2.0 * (double)d) * (double)t;
     const float g = __fmul_rn(2.0f, __fsub_rn(p, d));
     const float diff = __fsub_rn(g, m);
     m = (s.one_minus_b1 < 0.5f) ? __fadd_rn(m, __fmul_rn(s.one_minus_b1, diff))
@@ -36,6 +39,7 @@ __device__ __forceinline__ void wudi_adam_element(float p, float d, float& m, fl
     v = __fadd_rn(__fmul_rn(v, s.b2), __fmul_rn(__fmul_rn(s.one_minus_b2, g), g));
     const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), s.bc2_sqrt), s.eps);
     t = __fsub_rn(t, __fdiv_rn(__fmul_rn(s.step_size, m), denom));
+    return loss;
 }
 
 // P, D, m, v, tau are (rows, cols) row-major float32 flattened to (n), 16-byte aligned.
@@ -55,10 +59,11 @@ extern "C" __global__ void wudi_fused_adam(const float* __restrict__ P, const fl
     for (long long k = tid; k < n4; k += stride) {
         const float4 p = P4[k], d = D4[k];
         float4 mm = m4[k], vv = v4[k], tt = t4[k];
-        wudi_adam_element(p.x, d.x, mm.x, vv.x, tt.x, s, loss);
-        wudi_adam_element(p.y, d.y, mm.y, vv.y, tt.y, s, loss);
-        wudi_adam_element(p.z, d.z, mm.z, vv.z, tt.z, s, loss);
-        wudi_adam_element(p.w, d.w, mm.w, vv.w, tt.w, s, loss);
+        const double lx = wudi_adam_element(p.x, d.x, mm.x, vv.x, tt.x, s);
+        const double ly = wudi_adam_element(p.y, d.y, mm.y, vv.y, tt.y, s);
+        const double lz = wudi_adam_element(p.z, d.z, mm.z, vv.z, tt.z, s);
+        const double lw = wudi_adam_element(p.w, d.w, mm.w, vv.w, tt.w, s);
+        loss += lx + ly + lz + lw;     // grouped per float4, as every reduction of this fatbin and its reference
         m4[k] = mm;
         v4[k] = vv;
         t4[k] = tt;
@@ -66,7 +71,7 @@ extern "C" __global__ void wudi_fused_adam(const float* __restrict__ P, const fl
     const long long k = 4 * n4 + tid;  // scalar tail, fewer than 4 elements
     if (k < n) {                       // guard
         float mm = m[k], vv = v[k], tt = tau[k];
-        wudi_adam_element(P[k], D[k], mm, vv, tt, s, loss);
+        loss += wudi_adam_element(P[k], D[k], mm, vv, tt, s);
         m[k] = mm;
         v[k] = vv;
         tau[k] = tt;

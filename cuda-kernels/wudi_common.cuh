@@ -1,9 +1,12 @@
 // Shared launch geometry and the deterministic block reduction used by every reducing kernel.
 //
 // Determinism: every reduction runs on a grid whose size depends on n alone (never on the device), each
-// thread accumulates its grid-stride slice in double in a fixed order, each block folds its threads in
-// a fixed shared-memory tree and writes ONE partial, and wudi_reduce_partials folds the partials in a
-// fixed tree. Same inputs, same bits, on any GPU. No atomics anywhere.
+// thread accumulates its grid-stride slice in double in a fixed order (the four terms of a float4 added
+// together, then to the running sum), each block folds its threads in a fixed shared-memory tree and
+// writes ONE partial, and wudi_reduce_partials folds the partials in a fixed tree. The fatbin is built
+// with --fmad=false, so no multiply and add is contracted into an FMA: every double operation rounds on
+// its own, as in the C and Java references. Same inputs, same bits, on any GPU and in the references
+// (check/wudi_reference.h, ReductionReference.*InKernelOrder). No atomics anywhere.
 #pragma once
 
 #include <stdint.h>

@@ -3,9 +3,24 @@
  * calls the engine makes (SGEMM with either operand transposed), column-major as in cuBLAS, products accumulated in double. For tests of the Java
  * side without a GPU; see emulated_libcuda.c.
  *
- * Build: cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcublas.so.13 -o libcublas.so.13 emulated_cublas.c
+ * Each product and saxpy is noted in emulated_libcuda.c's call trace (G, X), found through the loaded libcuda.so.1.
+ *
+ * Build: cc -O2 -ffp-contract=off -shared -fPIC -Wl,-soname,libcublas.so.13 -o libcublas.so.13 emulated_cublas.c -ldl
  */
+#include <dlfcn.h>
 #include <stdlib.h>
+
+/* wudi_emu_note of the emulated libcuda.so.1 when it is the one loaded (a real driver has none: nothing is noted) */
+static void note(char what) {
+    static void (*fn)(char);
+    static int looked;
+    if (!looked) {
+        void *cuda = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        fn = cuda ? (void (*)(char))dlsym(cuda, "wudi_emu_note") : 0;
+        looked = 1;
+    }
+    if (fn) fn(what);
+}
 
 int cublasCreate_v2(void **h) { *h = malloc(sizeof(int)); *(int *)*h = 0; return 0; }
 int cublasDestroy_v2(void *h) { free(h); return 0; }
@@ -16,6 +31,7 @@ int cublasSetMathMode(void *h, int mode) { *(int *)h = mode; return mode == 0 ||
 int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *A, int lda,
                    const float *B, int ldb, const float *beta, float *C, int ldc) {
     if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1) || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
+    note('G');
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             double acc = 0;
@@ -33,6 +49,7 @@ int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al
 int cublasSsyrk_v2(void *h, int uplo, int trans, int n, int k, const float *alpha, const float *A, int lda,
                    const float *beta, float *C, int ldc) {
     if (uplo != 1 || trans != 0 || lda < n || ldc < n) return 7;
+    note('G');
     for (int j = 0; j < n; j++)
         for (int i = 0; i <= j; i++) {
             double acc = 0;
@@ -45,6 +62,7 @@ int cublasSsyrk_v2(void *h, int uplo, int trans, int n, int k, const float *alph
 
 int cublasSaxpy_v2(void *h, int n, const float *alpha, const float *x, int incx, float *y, int incy) {
     if (incx != 1 || incy != 1) return 7;
+    note('X');
     for (long i = 0; i < n; i++) y[i] += *alpha * x[i];
     return 0;
 }

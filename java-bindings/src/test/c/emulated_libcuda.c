@@ -6,6 +6,15 @@
  * orchestration (sizes, offsets, stream and event calls, argument packing, the solve's bookkeeping),
  * not the kernels: those are tested against their Java references on a real GPU.
  *
+ * It also records what the engine asks of it, in call order, one letter per call (wudi_emu_trace, not part of CUDA),
+ * so that tests can count host synchronisations, allocations and launches and see where they fall:
+ *   S  the host waits: cuStreamSynchronize, cuEventSynchronize, cuCtxSynchronize, a synchronous cuMemcpy
+ *   A  cuMemAlloc      F  cuMemFree      P  cuMemHostAlloc      p  cuMemFreeHost
+ *   M  a launch of wudi_fused_adam (one per Adam step)      K  any other kernel launch
+ *   G  a cuBLAS product (SGEMM, SSYRK; noted by emulated_cublas.c through wudi_emu_note)      X  a cuBLAS saxpy
+ *   C  an asynchronous copy or memset      R  cuEventRecord      W  cuStreamWaitEvent
+ *   E  cuEventCreate      T  cuStreamCreate
+ *
  * Build: cc -O2 -ffp-contract=off -I ../../../../cuda-kernels/check -shared -fPIC -Wl,-soname,libcuda.so.1 \
  *            -o libcuda.so.1 emulated_libcuda.c -lm
  */
@@ -52,6 +61,24 @@ static int failing(int dev) {
     return 0;
 }
 
+/* ---- the call trace (see the top of this file) ---- */
+#define TRACE_CAPACITY (8L << 20)
+static char trace_buf[TRACE_CAPACITY];
+static long trace_len;   /* may exceed the capacity: then the trace lost its tail, and wudi_emu_trace says so */
+void wudi_emu_note(char what) {
+    long i = __atomic_fetch_add(&trace_len, 1, __ATOMIC_SEQ_CST);
+    if (i < TRACE_CAPACITY) trace_buf[i] = what;
+}
+/* Copies the trace since the last reset into buf (at most cap letters); returns its whole length. */
+long wudi_emu_trace(char *buf, long cap) {
+    long n = __atomic_load_n(&trace_len, __ATOMIC_SEQ_CST);
+    long k = n < cap ? n : cap;
+    if (k > TRACE_CAPACITY) k = TRACE_CAPACITY;
+    memcpy(buf, trace_buf, (size_t)k);
+    return n;
+}
+void wudi_emu_reset(void) { __atomic_store_n(&trace_len, 0, __ATOMIC_SEQ_CST); }
+
 /* ---- device, context ---- */
 CUresult cuInit(unsigned int flags) { return OK; }
 CUresult cuDriverGetVersion(int *v) { *v = 13000; return OK; }
@@ -75,7 +102,7 @@ CUresult cuCtxSetCurrent(void *ctx) {
     current = (int)(c - CTX_BASE);
     return OK;
 }
-CUresult cuCtxSynchronize(void) { return OK; }
+CUresult cuCtxSynchronize(void) { wudi_emu_note('S'); return OK; }
 CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
     size_t used = __atomic_load_n(&in_use[current], __ATOMIC_SEQ_CST);
     *free_bytes = total_bytes() - used; *total = total_bytes(); return OK;
@@ -95,37 +122,40 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     ((size_t *)raw)[0] = bytes;
     ((size_t *)raw)[1] = (size_t)dev;
     *p = (CUdeviceptr)(raw + 256);
+    wudi_emu_note('A');
     return OK;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
     char *raw = (char *)p - 256;
     __atomic_sub_fetch(&in_use[((size_t *)raw)[1]], ((size_t *)raw)[0], __ATOMIC_SEQ_CST);
     free(raw);
+    wudi_emu_note('F');
     return OK;
 }
-CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned int flags) { *p = malloc(bytes); return *p ? OK : CUDA_ERROR_OUT_OF_MEMORY; }
-CUresult cuMemFreeHost(void *p) { free(p); return OK; }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)d, s, n); return OK; }
-CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) { memcpy(d, (void *)s, n); return OK; }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, void *st) { memcpy((void *)d, s, n); return OK; }
-CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, void *st) { memcpy(d, (void *)s, n); return OK; }
-CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void *st) { memmove((void *)d, (void *)s, n); return OK; }
-CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, void *st) { memset((void *)d, v, n); return OK; }
+CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned int flags) { wudi_emu_note('P'); *p = malloc(bytes); return *p ? OK : CUDA_ERROR_OUT_OF_MEMORY; }
+CUresult cuMemFreeHost(void *p) { wudi_emu_note('p'); free(p); return OK; }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) { wudi_emu_note('S'); memcpy((void *)d, s, n); return OK; }
+CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) { wudi_emu_note('S'); memcpy(d, (void *)s, n); return OK; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, void *st) { wudi_emu_note('C'); memcpy((void *)d, s, n); return OK; }
+CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, void *st) { wudi_emu_note('C'); memcpy(d, (void *)s, n); return OK; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void *st) { wudi_emu_note('C'); memmove((void *)d, (void *)s, n); return OK; }
+CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, void *st) { wudi_emu_note('C'); memset((void *)d, v, n); return OK; }
 
 /* ---- streams and events: everything has already happened ---- */
-CUresult cuStreamCreate(void **s, unsigned int flags) { *s = malloc(1); return OK; }
+CUresult cuStreamCreate(void **s, unsigned int flags) { wudi_emu_note('T'); *s = malloc(1); return OK; }
 CUresult cuStreamDestroy_v2(void *s) { free(s); return OK; }
-CUresult cuStreamSynchronize(void *s) { return OK; }
-CUresult cuStreamWaitEvent(void *s, void *e, unsigned int flags) { return OK; }
-CUresult cuEventCreate(void **e, unsigned int flags) { *e = calloc(1, sizeof(double)); return OK; }
+CUresult cuStreamSynchronize(void *s) { wudi_emu_note('S'); return OK; }
+CUresult cuStreamWaitEvent(void *s, void *e, unsigned int flags) { wudi_emu_note('W'); return OK; }
+CUresult cuEventCreate(void **e, unsigned int flags) { wudi_emu_note('E'); *e = calloc(1, sizeof(double)); return OK; }
 CUresult cuEventDestroy_v2(void *e) { free(e); return OK; }
 CUresult cuEventRecord(void *e, void *s) {
     struct timespec ts;
+    wudi_emu_note('R');
     clock_gettime(CLOCK_MONOTONIC, &ts);
     *(double *)e = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
     return OK;
 }
-CUresult cuEventSynchronize(void *e) { return OK; }
+CUresult cuEventSynchronize(void *e) { wudi_emu_note('S'); return OK; }
 CUresult cuEventElapsedTime(float *ms, void *start, void *end) { *ms = (float)(*(double *)end - *(double *)start); return OK; }
 
 /* ---- the kernels, through the C references of cuda-kernels/check/wudi_reference.h ---- */
@@ -215,6 +245,8 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
                         unsigned shmem, void *stream, void **params, void **extra) {
     if (bx != THREADS || by != 1 || bz != 1 || gy != 1 || gz != 1 || gx == 0) return CUDA_ERROR_INVALID_VALUE;
     if (failing(current)) return CUDA_ERROR_LAUNCH_FAILED;
-    ((const typeof(KERNELS[0]) *)f)->fn((int)gx, (int)bx, params);
+    const typeof(KERNELS[0]) *k = f;
+    wudi_emu_note(k->fn == k_fused_adam ? 'M' : 'K');
+    k->fn((int)gx, (int)bx, params);
     return OK;
 }

@@ -1,5 +1,6 @@
 package dev.wudi.cuda;
 
+import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
@@ -16,12 +17,18 @@ import java.nio.file.Path;
 public final class Cublas implements AutoCloseable {
 
     private static CublasNative lib;
+    private static CublasHotPath hot;          // the step loop's calls, direct-mapped where JNA can bind them
+    private static String hotBinding;
     private static CublasLocator.Location libLocation;
     /** libcublasLt from the same folder, loaded first and held (see {@link #library()}). */
     private static NativeLibrary companion;
 
     private final CudaDevice device;
     private final Pointer handle;
+    private final long handleAddress;
+    private final Memory scalars = new Memory(8);   // alpha at 0, beta at 4: host memory for the hot path's scalars
+    private final long alphaAddress;
+    private final long betaAddress;
     private boolean tf32;
     private boolean closed;
 
@@ -32,6 +39,9 @@ public final class Cublas implements AutoCloseable {
         PointerByReference h = new PointerByReference();
         CublasStatus.check(l.cublasCreate_v2(h), "cublasCreate_v2", "creating a cuBLAS handle on " + device.name());
         this.handle = h.getValue();
+        this.handleAddress = Pointer.nativeValue(handle);
+        this.alphaAddress = Pointer.nativeValue(scalars);
+        this.betaAddress = alphaAddress + 4;
         CublasStatus.check(l.cublasSetStream_v2(handle, new Pointer(stream.address())), "cublasSetStream_v2",
                 "binding cuBLAS to the engine's stream");
         setTf32(false);
@@ -62,6 +72,13 @@ public final class Cublas implements AutoCloseable {
                 }
                 lib = CublasNative.load(where.library());
                 libLocation = where;
+                try {
+                    hot = CublasDirect.bind(NativeLibrary.getInstance(where.library()));
+                    hotBinding = "direct";
+                } catch (RuntimeException | LinkageError e) {
+                    hot = CublasHotPath.of(lib);     // still correct, a few microseconds slower per call
+                    hotBinding = "interface (" + e + ")";
+                }
             } catch (UnsatisfiedLinkError e) {
                 throw new IllegalStateException("cannot load cuBLAS " + where.library() + " (" + where.how() + "): "
                         + e.getMessage() + ". Install cuBLAS (CUDA toolkit, or pip install nvidia-cublas) or set "
@@ -74,6 +91,11 @@ public final class Cublas implements AutoCloseable {
     /** Where the loaded cuBLAS came from, or null before the first handle. */
     public static synchronized String loadedFrom() {
         return libLocation == null ? null : libLocation.library() + " (" + libLocation.how() + ")";
+    }
+
+    /** How the step loop's calls are bound: "direct" (JNA direct mapping), or why the interface mapping is used. */
+    public static synchronized String hotPathBinding() {
+        return hotBinding;
     }
 
     /** cuBLAS's version number (e.g. 130000 for 13.0.0). */
@@ -111,14 +133,23 @@ public final class Cublas implements AutoCloseable {
         a.checkRange(rc);
         out.checkRange(rc);
         s.checkRange(4L * cols * cols);
-        CublasStatus.check(sgemmRowMajor(lib, handle(), a.address(), rows, cols, s.address(), alpha, beta, out.address()),
-                "cublasSgemm_v2", context);
+        ensureOpen();
+        scalars.setFloat(0, alpha);
+        scalars.setFloat(4, beta);
+        int status = sgemmRowMajor(hot, handleAddress, a.address(), rows, cols, s.address(), alphaAddress, betaAddress,
+                out.address());
+        if (status != 0) {
+            CublasStatus.check(status, "cublasSgemm_v2", context);
+        }
     }
 
-    /** The call behind {@link #rowMajorTimesSquare}, on raw addresses (tested against a fake cuBLAS). */
-    static int sgemmRowMajor(CublasNative l, Pointer h, long a, int rows, int cols, long s, float alpha, float beta, long out) {
-        return l.cublasSgemm_v2(h, CublasNative.CUBLAS_OP_N, CublasNative.CUBLAS_OP_N, cols, rows, cols,
-                new float[] {alpha}, new Pointer(s), cols, new Pointer(a), cols, new float[] {beta}, new Pointer(out), cols);
+    /**
+     * The call behind {@link #rowMajorTimesSquare}, on raw addresses (tested against a fake cuBLAS); alpha and beta
+     * are addresses of host floats.
+     */
+    static int sgemmRowMajor(CublasHotPath l, long h, long a, int rows, int cols, long s, long alpha, long beta, long out) {
+        return l.sgemm(h, CublasNative.CUBLAS_OP_N, CublasNative.CUBLAS_OP_N, cols, rows, cols, alpha, s, cols, a, cols,
+                beta, out, cols);
     }
 
     /**
@@ -167,21 +198,32 @@ public final class Cublas implements AutoCloseable {
     public void axpy(long n, float alpha, DeviceBuffer x, DeviceBuffer y, String context) {
         x.checkRange(4 * n);
         y.checkRange(4 * n);
+        ensureOpen();
+        scalars.setFloat(0, alpha);
         final long chunk = 1L << 30;
         for (long off = 0; off < n; off += chunk) {
             int len = (int) Math.min(chunk, n - off);
-            CublasStatus.check(lib.cublasSaxpy_v2(handle(), len, new float[] {alpha},
-                    new Pointer(x.address() + 4 * off), 1, new Pointer(y.address() + 4 * off), 1),
-                    "cublasSaxpy_v2", context);
+            int status = hot.saxpy(handleAddress, len, alphaAddress, x.address() + 4 * off, 1, y.address() + 4 * off, 1);
+            if (status != 0) {
+                CublasStatus.check(status, "cublasSaxpy_v2", context);
+            }
         }
     }
 
     private Pointer handle() {
+        ensureOpen();
+        device.makeCurrent();
+        return handle;
+    }
+
+    /**
+     * The hot path (the step's product, saxpy) does not make the device current: the engine's thread made it current
+     * when it began the solve, and a context switch per call would cost as much as the call.
+     */
+    private void ensureOpen() {
         if (closed) {
             throw new IllegalStateException("cuBLAS handle is closed");
         }
-        device.makeCurrent();
-        return handle;
     }
 
     @Override
@@ -190,6 +232,7 @@ public final class Cublas implements AutoCloseable {
             device.makeCurrent();
             closed = true;
             CublasStatus.check(lib.cublasDestroy_v2(handle), "cublasDestroy_v2", "releasing the cuBLAS handle");
+            scalars.close();
         }
     }
 }

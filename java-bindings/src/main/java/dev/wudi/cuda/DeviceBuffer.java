@@ -4,23 +4,54 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Device memory from cuMemAlloc (256-byte aligned, so every kernel's 16-byte loads are aligned). Freed by
- * {@link #close()}, which is idempotent. The purpose string goes into every error message about it.
+ * Device memory from cuMemAlloc (256-byte aligned, so every kernel's 16-byte loads are aligned), or a loan of such
+ * memory ({@link #lend}): a view of a pooled buffer whose {@link #close()} hands it back instead of freeing it, so
+ * that code which closes what it allocated needs no change to work from a pool. {@link #close()} is idempotent. The
+ * purpose string goes into every error message about it.
  */
 public final class DeviceBuffer implements AutoCloseable {
 
-    private final RawHandles.DevicePtr ptr = new RawHandles.DevicePtr();
+    private final CUdeviceptr ptr;
+    private final long address;
     private final long bytes;
     private final String purpose;
+    private final DeviceBuffer owner;      // null: this buffer owns its memory
+    private final Runnable giveBack;       // a loan's close
     private boolean closed;
 
     DeviceBuffer(long bytes, String purpose) {
         if (bytes <= 0) {
             throw new IllegalArgumentException("device buffer for " + purpose + " needs a positive size, got " + bytes);
         }
+        RawHandles.DevicePtr p = new RawHandles.DevicePtr();
         this.bytes = bytes;
         this.purpose = purpose;
-        Driver.memAlloc(ptr, bytes, "allocating " + bytes + " bytes for " + purpose);
+        this.owner = null;
+        this.giveBack = null;
+        Driver.memAlloc(p, bytes, "allocating " + bytes + " bytes for " + purpose);
+        this.ptr = p;
+        this.address = p.address();
+    }
+
+    private DeviceBuffer(DeviceBuffer owner, String purpose, Runnable giveBack) {
+        this.ptr = owner.pointer();
+        this.address = owner.address;
+        this.bytes = owner.bytes;
+        this.purpose = purpose;
+        this.owner = owner;
+        this.giveBack = giveBack;
+    }
+
+    /**
+     * A loan of this whole buffer for {@code purpose}: the same memory, named for its use; closing the loan runs
+     * {@code giveBack} once (a pool takes the memory back) and leaves this buffer allocated.
+     */
+    public DeviceBuffer lend(String purpose, Runnable giveBack) {
+        ensureOpen();
+        if (owner != null) {
+            throw new IllegalStateException("device buffer for " + this.purpose + " is itself a loan");
+        }
+        return new DeviceBuffer(this, purpose, giveBack);
     }
 
     public long bytes() {
@@ -34,7 +65,7 @@ public final class DeviceBuffer implements AutoCloseable {
     /** The device address, for cuBLAS. */
     public long address() {
         ensureOpen();
-        return ptr.address();
+        return address;
     }
 
     CUdeviceptr pointer() {
@@ -42,10 +73,20 @@ public final class DeviceBuffer implements AutoCloseable {
         return ptr;
     }
 
+    /** Whether this is a {@link #lend loan} of a pooled buffer. */
+    public boolean isLoan() {
+        return owner != null;
+    }
+
     /** Zero the first {@code count} bytes, in stream order. */
     public void zeroAsync(long count, CudaStream stream) {
+        fillAsync((byte) 0, count, stream);
+    }
+
+    /** Set the first {@code count} bytes to {@code value}, in stream order (0xff: NaN floats, to show unwritten reads). */
+    public void fillAsync(byte value, long count, CudaStream stream) {
         checkRange(count);
-        Driver.memsetZeroAsync(pointer(), count, stream.handle(), "zeroing " + purpose);
+        Driver.memsetD8Async(pointer(), value, count, stream.handle(), "filling " + purpose);
     }
 
     /** Copy {@code count} bytes from pinned host memory, in stream order (the host may not touch src until the stream passes this point). */
@@ -155,7 +196,11 @@ public final class DeviceBuffer implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            Driver.memFree(ptr, "freeing " + purpose);
+            if (owner == null) {
+                Driver.memFree(ptr, "freeing " + purpose);
+            } else {
+                giveBack.run();
+            }
         }
     }
 }

@@ -138,8 +138,8 @@ final class Driver {
         check(JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, s), "cuMemcpyDtoDAsync", context);
     }
 
-    static void memsetZeroAsync(CUdeviceptr dst, long bytes, CUstream s, String context) {
-        check(JCudaDriver.cuMemsetD8Async(dst, (byte) 0, bytes, s), "cuMemsetD8Async", context);
+    static void memsetD8Async(CUdeviceptr dst, byte value, long bytes, CUstream s, String context) {
+        check(JCudaDriver.cuMemsetD8Async(dst, value, bytes, s), "cuMemsetD8Async", context);
     }
 
     static void streamCreate(CUstream s) {

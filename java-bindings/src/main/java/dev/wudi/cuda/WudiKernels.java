@@ -1,7 +1,9 @@
 package dev.wudi.cuda;
 
+import dev.wudi.adam.AdamStepScalars;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
+import jcuda.driver.CUfunction;
 
 /**
  * Typed launchers for the kernels of cuda-kernels/, one method per kernel, arguments named and typed as
@@ -142,6 +144,57 @@ public final class WudiKernels {
         launch("wudi_fused_adam", grid, stream, ptr(p), ptr(d), ptr(m), ptr(v), ptr(tau), i64(n),
                 Pointer.to(scalars.toKernelArgument()), partials);
         return lossPartials == null ? 0 : grid;
+    }
+
+    /**
+     * FusedAdam on fixed buffers, launched once per step without building anything per launch: the kernel's
+     * parameters are arrays made here once, whose values cuLaunchKernel reads at each launch, so a step costs the
+     * launch alone. The caller makes the device current (the step loop does, once).
+     */
+    public final class AdamSteps {
+
+        private final CUfunction function;
+        private final long n;
+        private final int grid;
+        private final float[] scalars = new float[AdamStepScalars.KERNEL_FLOATS];
+        private final long[] partials = {0L};
+        private final long partialsAddress;
+        private final Pointer params;
+
+        private AdamSteps(DeviceBuffer p, DeviceBuffer d, DeviceBuffer m, DeviceBuffer v, DeviceBuffer tau, long n,
+                          DeviceBuffer lossPartials) {
+            this.n = n;
+            this.grid = reductionGrid(n);
+            need(p, 4 * n, d, 4 * n, m, 4 * n);
+            need(v, 4 * n, tau, 4 * n, lossPartials, 8L * grid);
+            this.function = module.function("wudi_fused_adam");
+            this.partialsAddress = lossPartials.address();
+            this.params = Pointer.to(Pointer.to(new long[] {p.address()}), Pointer.to(new long[] {d.address()}),
+                    Pointer.to(new long[] {m.address()}), Pointer.to(new long[] {v.address()}),
+                    Pointer.to(new long[] {tau.address()}), Pointer.to(new long[] {n}), Pointer.to(scalars),
+                    Pointer.to(partials));
+        }
+
+        /**
+         * One step with {@code s}; with {@code withLoss} the loss partials of the step's start are written too.
+         * Returns the number of partials written (0 without the loss).
+         */
+        public int launch(AdamStepScalars s, boolean withLoss, CudaStream stream) {
+            s.writeKernelArgument(scalars);
+            partials[0] = withLoss ? partialsAddress : 0L;   // nullptr: the kernel skips the loss
+            Driver.launch(function, "wudi_fused_adam", grid, THREADS, stream.handle(), params);
+            return withLoss ? grid : 0;
+        }
+
+        public long elements() {
+            return n;
+        }
+    }
+
+    /** A {@link AdamSteps} on these buffers (P, D, m, v, tau of n floats; partials of reductionGrid(n) doubles). */
+    public AdamSteps adamSteps(DeviceBuffer p, DeviceBuffer d, DeviceBuffer m, DeviceBuffer v, DeviceBuffer tau, long n,
+                               DeviceBuffer lossPartials) {
+        return new AdamSteps(p, d, m, v, tau, n, lossPartials);
     }
 
     // ---- plumbing ----

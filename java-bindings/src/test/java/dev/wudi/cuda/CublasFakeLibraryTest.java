@@ -3,6 +3,8 @@ package dev.wudi.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
@@ -28,6 +30,7 @@ class CublasFakeLibraryTest {
     Path dir;
 
     private CublasNative lib;
+    private Path so;
 
     @BeforeEach
     void buildFake() throws IOException, InterruptedException {
@@ -35,7 +38,7 @@ class CublasFakeLibraryTest {
         try (InputStream in = getClass().getResourceAsStream("fake_cublas.c")) {
             Files.copy(in, src);
         }
-        Path so = dir.resolve("libcublas.so.13");
+        so = dir.resolve("libcublas.so.13");
         int rc = ChildProcess.run(List.of("cc", "-shared", "-fPIC", "-o", so.toString(), src.toString()), 60).rc();
         Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the fake cuBLAS");
         lib = CublasNative.load(so.toString());
@@ -54,12 +57,41 @@ class CublasFakeLibraryTest {
         assertEquals(0, lib.cublasDestroy_v2(h.getValue()));
     }
 
+    /** out (5, 3) = 2 * a (5, 3) * s (3, 3) + 0.5 * out, and the same with swapped shapes (which the fake rejects). */
+    static int[] rowMajorProduct(CublasHotPath hot) {
+        try (Memory scalars = new Memory(8)) {
+            scalars.setFloat(0, 2f);
+            scalars.setFloat(4, 0.5f);
+            long alpha = Pointer.nativeValue(scalars);
+            return new int[] {Cublas.sgemmRowMajor(hot, 0x1234, 0x200, 5, 3, 0x100, alpha, alpha + 4, 0x300),
+                Cublas.sgemmRowMajor(hot, 0x1234, 0x200, 3, 5, 0x100, alpha, alpha + 4, 0x300)};
+        }
+    }
+
     @Test
     void rowMajorProductMapsToColumnMajorSgemm() {
-        // out (5, 3) = 2 * a (5, 3) * s (3, 3) + 0.5 * out
-        assertEquals(0, Cublas.sgemmRowMajor(lib, new Pointer(0x1234), 0x200, 5, 3, 0x100, 2f, 0.5f, 0x300));
-        assertEquals(13, Cublas.sgemmRowMajor(lib, new Pointer(0x1234), 0x200, 3, 5, 0x100, 2f, 0.5f, 0x300),
-                "the fake rejects swapped shapes, so the check has teeth");
+        int[] status = rowMajorProduct(CublasHotPath.of(lib));
+        assertEquals(0, status[0]);
+        assertEquals(13, status[1], "the fake rejects swapped shapes, so the check has teeth");
+    }
+
+    /**
+     * The direct mapping the step loop uses (bound once per process, so in a child JVM): the same arguments reach
+     * the library as through the interface mapping.
+     */
+    @Test
+    void directMappingPassesTheSameArguments() throws Exception {
+        ChildProcess.Outcome run = ChildProcess.run(ChildProcess.java(List.of(), DirectMain.class, so.toString()), 120);
+        assertEquals(0, run.rc(), run.output());
+        assertEquals("sgemm 0 13", run.output().strip());
+    }
+
+    /** Binds {@link CublasDirect} to the fake library named by args[0] and prints the two statuses. */
+    public static final class DirectMain {
+        public static void main(String[] args) {
+            int[] status = rowMajorProduct(CublasDirect.bind(NativeLibrary.getInstance(args[0])));
+            System.out.println("sgemm " + status[0] + " " + status[1]);
+        }
     }
 
     @Test

@@ -13,10 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The GPU test classes (KernelParityGpuTest, CublasGpuTest) run in a child JVM on the emulated driver and
- * cuBLAS of src/test/c: this checks the launchers' argument packing, the buffer plumbing and the
- * row-major cuBLAS mapping without a GPU. The emulated kernels are C transcriptions of cuda-kernels/, so
- * it does NOT check the .cu code itself: on a GPU the same classes run for real.
+ * CublasGpuTest run in a child JVM on the emulated driver and cuBLAS of src/test/c: this checks the buffer plumbing
+ * and the row-major cuBLAS mapping (through the direct-mapped hot path too) without a GPU. The emulated cuBLAS is a
+ * plain C loop, so it does NOT check cuBLAS itself: on a GPU the same class runs for real.
  */
 class EmulatedGpuTestsTest {
 
@@ -34,7 +33,7 @@ class EmulatedGpuTestsTest {
                 references.toString(), "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o",
                 cuda.toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"), 300);
         ChildProcess.Outcome blas = ChildProcess.run(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC",
-                "-Wl,-soname,libcublas.so.13", "-o", cublas.toString(), c.resolve("emulated_cublas.c").toString()), 300);
+                "-Wl,-soname,libcublas.so.13", "-o", cublas.toString(), c.resolve("emulated_cublas.c").toString(), "-ldl"), 300);
         Assumptions.assumeTrue((driver.rc() | blas.rc()) == 0,
                 "no working C compiler (cc) to build the emulated driver: " + driver.output() + blas.output());
 
@@ -46,6 +45,6 @@ class EmulatedGpuTestsTest {
         assertTrue(m.find(), text);
         assertEquals("0", m.group(4), text);
         assertEquals("0", m.group(3), "no GPU test may skip on the emulated driver:\n" + text);
-        assertTrue(Integer.parseInt(m.group(2)) >= 30, text);
+        assertTrue(Integer.parseInt(m.group(2)) >= 5, text);   // every case of CublasGpuTest
     }
 }

@@ -1,7 +1,5 @@
 package dev.wudi.cuda;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import org.junit.jupiter.api.Assumptions;
 
 /** Shared device, kernels and stream for the GPU tests; each test first calls {@link #require}. */
@@ -35,44 +33,6 @@ final class GpuFixture {
             module.close();
             device.close();
             device = null;
-        }
-    }
-
-    /** llm.c style: bit-exact comparison that names the first mismatches with index and both values. */
-    static void assertSameBits(float[] want, float[] got, String what) {
-        StringBuilder bad = new StringBuilder();
-        int count = 0;
-        for (int i = 0; i < want.length; i++) {
-            if (Float.floatToIntBits(want[i]) != Float.floatToIntBits(got[i])) {
-                if (count++ < 5) {
-                    bad.append(String.format("%n  %s[%d]: reference %s (0x%08x) kernel %s (0x%08x)", what, i, want[i],
-                            Float.floatToRawIntBits(want[i]), got[i], Float.floatToRawIntBits(got[i])));
-                }
-            }
-        }
-        if (count > 0) {
-            fail(count + " of " + want.length + " elements of " + what + " differ:" + bad);
-        }
-    }
-
-    static void assertSameBits(short[] want, short[] got, String what) {
-        StringBuilder bad = new StringBuilder();
-        int count = 0;
-        for (int i = 0; i < want.length; i++) {
-            if (want[i] != got[i]) {
-                if (count++ < 5) {
-                    bad.append(String.format("%n  %s[%d]: reference 0x%04x kernel 0x%04x", what, i, want[i] & 0xffff, got[i] & 0xffff));
-                }
-            }
-        }
-        if (count > 0) {
-            fail(count + " of " + want.length + " elements of " + what + " differ:" + bad);
-        }
-    }
-
-    static void assertClose(double want, double got, double rtol, String what) {
-        if (!(Math.abs(want - got) <= rtol * Math.abs(want) + 1e-300)) {
-            fail(what + ": reference " + want + " kernel " + got + " (relative error " + Math.abs(want - got) / Math.abs(want) + ")");
         }
     }
 }

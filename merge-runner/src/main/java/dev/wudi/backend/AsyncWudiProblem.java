@@ -28,5 +28,15 @@ public interface AsyncWudiProblem extends WudiProblem {
     interface Pending {
         /** Blocks until the solve is done; returns the same result solveAdam would have. Call once. */
         WudiResult await();
+
+        /**
+         * As {@link #await()}, telling {@code listener} of the steps while it waits, as the device finishes them (a
+         * few steps at a time: never a wait per step). The solve was queued without a listener, so it computed the
+         * loss at none of the steps: each is told with NaN. A listener that throws ends the wait with its exception;
+         * the problem's close then waits for the queued work. This default tells nothing.
+         */
+        default WudiResult await(WudiProblem.StepListener listener) {
+            return await();
+        }
     }
 }

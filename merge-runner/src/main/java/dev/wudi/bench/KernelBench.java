@@ -1,6 +1,6 @@
 package dev.wudi.bench;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaProbe;
@@ -17,24 +17,32 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
- * Times every kernel and the per-step GEMM at one [rows, cols] shape and sets each against the device's
- * own ceilings, measured in the same run (METHOD.md): a 1 GiB device-to-device copy (bytes read + written)
- * for bandwidth, and an 8192^3 cuBLAS SGEMM, fp32 and tf32, for arithmetic. Inputs are random, never zeros.
- * Each figure is the median of {@code repeats} event-timed runs after warm-up. Bytes are the fewest the
- * kernel must move (each input read once, each output written once).
+ * Times every kernel and the per-step GEMM at one or more [rows, cols] shapes and sets each against the device's
+ * own ceilings, measured in the same run ({@link DeviceCeilings}, METHOD.md): a device-to-device copy (bytes read +
+ * written) for bandwidth, and a large cuBLAS SGEMM, fp32 and tf32, for arithmetic. Inputs are random, never zeros.
+ * Each figure is the median of {@code repeats} samples after warm-up, each sample a batch of launches between two
+ * events (DeviceTimer.msPerLaunch), so a microsecond kernel is not lost in the host's launch gaps. Bytes are the
+ * fewest the kernel must move (each input read once, each output written once); beside each figure its floor, the
+ * work at the ceiling, and the share of it reached.
  */
 public final class KernelBench {
 
     private KernelBench() {
     }
 
-    /** One row of the table. */
-    public record Row(String what, String shape, double ms, double gbPerS, double gflopPerS) {
+    /**
+     * One row of the table.
+     *
+     * @param floorMs the least the work can take at the device's ceilings (bytes at the copy rate, flops at the
+     *                SGEMM rate of the row's precision)
+     */
+    public record Row(String what, String shape, double ms, double gbPerS, double gflopPerS, double floorMs) {
     }
 
-    /** Runs the whole table on GPU {@code ordinal}; returns the rows (also printed to {@code out}). */
+    /** Runs the whole table at one shape on GPU {@code ordinal}; returns the rows (also printed to {@code out}). */
     public static List<Row> run(PrintStream out, int ordinal, int rows, int cols, int repeats) {
-        return run(out, ordinal, rows, cols, repeats, 1L << 30, 8192);
+        return run(out, ordinal, List.of(new int[] {rows, cols}), repeats, DeviceCeilings.COPY_BYTES,
+                DeviceCeilings.GEMM_SIZE);
     }
 
     /**
@@ -42,118 +50,131 @@ public final class KernelBench {
      * copy and a {@code gemmSize}^3 SGEMM (smaller ones understate the ceilings; for tests).
      */
     public static List<Row> run(PrintStream out, int ordinal, int rows, int cols, int repeats, long copyBytes, int gemmSize) {
+        return run(out, ordinal, List.of(new int[] {rows, cols}), repeats, copyBytes, gemmSize);
+    }
+
+    /** The table at every shape of {@code shapes} ([rows, cols] each), the ceilings measured once. */
+    public static List<Row> run(PrintStream out, int ordinal, List<int[]> shapes, int repeats, long copyBytes, int gemmSize) {
         ProbeResult probe = CudaProbe.probe();
         if (!probe.available()) {
             throw new IllegalStateException(probe.reason());
         }
         List<Row> table = new ArrayList<>();
-        long n = (long) rows * cols;
-        long cc = (long) cols * cols;
-        String shape = rows + "x" + cols;
         try (CudaDevice dev = CudaDevice.open(ordinal);
              KernelModule module = KernelModule.load(dev);
              CudaStream s = dev.newStream();
              Cublas blas = Cublas.create(dev, s);
              DeviceTimer timer = new DeviceTimer(dev, s)) {
             WudiKernels k = new WudiKernels(module);
-            out.println("# KernelBench on " + dev.describe() + ", cuBLAS " + blas.version() + ", median of " + repeats);
-
-            // ---- ceilings ----
-            double copyGbs;
-            try (DeviceBuffer a = dev.allocate(copyBytes, "copy source"); DeviceBuffer b = dev.allocate(copyBytes, "copy target")) {
-                fillRandom(a, copyBytes / 4, 1);
-                double ms = timer.medianMs(2, repeats, () -> b.copyFromAsync(a, copyBytes, s));
-                copyGbs = 2.0 * copyBytes / ms / 1e6;
-                table.add(new Row("ceiling: device-to-device copy " + (copyBytes >> 20) + " MiB", "-", ms, copyGbs, 0));
+            out.println("# KernelBench on " + dev.describe() + ", cuBLAS " + blas.version() + " (" + Cublas.hotPathBinding()
+                    + " binding), median of " + repeats + " event-timed batches");
+            DeviceCeilings ceil = DeviceCeilings.measure(dev, s, blas, timer, copyBytes, gemmSize, repeats);
+            out.println("# ceilings: " + ceil.describe());
+            table.add(new Row("ceiling: device-to-device copy " + (copyBytes >> 20) + " MiB", "-",
+                    2.0 * copyBytes / ceil.copyGbs() / 1e6, ceil.copyGbs(), 0, 2.0 * copyBytes / ceil.copyGbs() / 1e6));
+            double g3 = 2.0 * gemmSize * gemmSize * (double) gemmSize;
+            table.add(new Row("ceiling: cuBLAS SGEMM fp32 " + gemmSize + "^3", "-", g3 / ceil.sgemmGflops() / 1e6, 0,
+                    ceil.sgemmGflops(), g3 / ceil.sgemmGflops() / 1e6));
+            table.add(new Row("ceiling: cuBLAS SGEMM tf32 " + gemmSize + "^3", "-", g3 / ceil.tf32Gflops() / 1e6, 0,
+                    ceil.tf32Gflops(), g3 / ceil.tf32Gflops() / 1e6));
+            for (int[] shape : shapes) {
+                table.addAll(shape(dev, s, blas, timer, k, ceil, shape[0], shape[1], repeats));
             }
-            int g = gemmSize;
-            double sgemm;
-            double tf32;
-            try (DeviceBuffer a = dev.allocate(4L * g * g, "gemm a"); DeviceBuffer b = dev.allocate(4L * g * g, "gemm b");
-                 DeviceBuffer c = dev.allocate(4L * g * g, "gemm c")) {
-                fillRandom(a, (long) g * g, 2);
-                fillRandom(b, (long) g * g, 3);
-                double flops = 2.0 * g * g * g;
-                double ms = timer.medianMs(2, repeats, () -> blas.rowMajorTimesSquare(a, g, g, b, 1f, 0f, c, "bench"));
-                sgemm = flops / ms / 1e6;
-                table.add(new Row("ceiling: cuBLAS SGEMM fp32 " + g + "^3", "-", ms, 0, sgemm));
-                blas.setTf32(true);
-                double msT = timer.medianMs(2, repeats, () -> blas.rowMajorTimesSquare(a, g, g, b, 1f, 0f, c, "bench"));
-                blas.setTf32(false);
-                tf32 = flops / msT / 1e6;
-                table.add(new Row("ceiling: cuBLAS SGEMM tf32 " + g + "^3", "-", msT, 0, tf32));
-            }
-
-            // ---- the engine's kernels and products at this shape ----
-            try (DeviceBuffer p = dev.allocate(4 * n, "P"); DeviceBuffer d = dev.allocate(4 * n, "D");
-                 DeviceBuffer m = dev.allocate(4 * n, "m"); DeviceBuffer v = dev.allocate(4 * n, "v");
-                 DeviceBuffer tau = dev.allocate(4 * n, "tau"); DeviceBuffer half0 = dev.allocate(2 * n, "w0 16-bit");
-                 DeviceBuffer half1 = dev.allocate(2 * n, "wi 16-bit"); DeviceBuffer c = dev.allocate(4 * cc, "C");
-                 DeviceBuffer partials = dev.allocate(WudiKernels.PARTIALS_BYTES, "partials");
-                 DeviceBuffer out1 = dev.allocate(8, "reduced")) {
-                fillRandom(p, n, 4);
-                fillRandom(d, n, 5);
-                fillRandom(m, n, 6);
-                fillRandom(tau, n, 7);
-                fillRandomPositive(v, n, 8);
-                fillRandom(c, cc, 9);
-                fillRandomBf16(half0, n, 10);
-                fillRandomBf16(half1, n, 11);
-                AdamStepScalars sc = AdamStepScalars.forStep(1e-5f, 0.9f, 0.999f, 1e-8f, 10);
-                table.add(mem(timer, repeats, "FusedAdam (+ loss partials)", shape, 32 * n,
-                        () -> k.fusedAdam(p, d, m, v, tau, n, sc, partials, s)));
-                table.add(mem(timer, repeats, "FusedAdam (no loss)", shape, 32 * n,
-                        () -> k.fusedAdam(p, d, m, v, tau, n, sc, null, s)));
-                table.add(mem(timer, repeats, "InterferenceLoss (2 passes)", shape, 12 * n, () -> {
-                    int parts = k.interferenceLossPartials(p, d, tau, n, partials, s);
-                    k.reducePartials(partials, parts, out1, 0, s);
-                }));
-                table.add(mem(timer, repeats, "SquaredNorm (2 passes)", shape, 4 * n, () -> {
-                    int parts = k.squaredNormPartials(tau, n, partials, s);
-                    k.reducePartials(partials, parts, out1, 0, s);
-                }));
-                table.add(mem(timer, repeats, "TaskVector f32", shape, 12 * n, () -> k.taskVectorF32(p, d, tau, n, s)));
-                table.add(mem(timer, repeats, "TaskVector bf16", shape, 8 * n, () -> k.taskVectorBf16(half1, half0, tau, n, s)));
-                table.add(mem(timer, repeats, "TaskVector f16", shape, 8 * n, () -> k.taskVectorF16(half1, half0, tau, n, s)));
-                table.add(mem(timer, repeats, "convert f32 -> bf16", shape, 6 * n, () -> k.f32ToBf16(p, half0, n, s)));
-                table.add(mem(timer, repeats, "convert f32 -> f16", shape, 6 * n, () -> k.f32ToF16(p, half0, n, s)));
-                table.add(mem(timer, repeats, "convert bf16 -> f32", shape, 6 * n, () -> k.bf16ToF32(half1, tau, n, s)));
-                table.add(mem(timer, repeats, "convert f16 -> f32", shape, 6 * n, () -> k.f16ToF32(half1, tau, n, s)));
-                table.add(mem(timer, repeats, "symmetrize C", cols + "x" + cols, 4 * cc, () -> k.symmetrizeFromUpper(c, cols, s)));
-                double stepFlops = 2.0 * rows * (double) cols * cols;
-                table.add(flop(timer, repeats, "step GEMM P = tau C fp32", shape, stepFlops,
-                        () -> blas.rowMajorTimesSquare(tau, rows, cols, c, 1f, 0f, p, "bench")));
-                blas.setTf32(true);
-                table.add(flop(timer, repeats, "step GEMM P = tau C tf32", shape, stepFlops,
-                        () -> blas.rowMajorTimesSquare(tau, rows, cols, c, 1f, 0f, p, "bench")));
-                blas.setTf32(false);
-                table.add(flop(timer, repeats, "SYRK G = tau^T tau", shape, rows * (double) cols * (cols + 1),
-                        () -> blas.gramUpper(tau, rows, cols, c, "bench")));
-            }
-            print(out, table, copyGbs, sgemm, tf32);
+            print(out, table);
         }
         return table;
     }
 
-    private static Row mem(DeviceTimer t, int repeats, String what, String shape, long bytes, Runnable r) {
-        double ms = t.medianMs(3, repeats, r);
-        return new Row(what, shape, ms, bytes / ms / 1e6, 0);
+    /** The engine's kernels and products at one shape. */
+    private static List<Row> shape(CudaDevice dev, CudaStream s, Cublas blas, DeviceTimer timer, WudiKernels k,
+                                   DeviceCeilings ceil, int rows, int cols, int repeats) {
+        List<Row> table = new ArrayList<>();
+        long n = (long) rows * cols;
+        long cc = (long) cols * cols;
+        String shape = rows + "x" + cols;
+        try (DeviceBuffer p = dev.allocate(4 * n, "P"); DeviceBuffer d = dev.allocate(4 * n, "D");
+             DeviceBuffer m = dev.allocate(4 * n, "m"); DeviceBuffer v = dev.allocate(4 * n, "v");
+             DeviceBuffer tau = dev.allocate(4 * n, "tau"); DeviceBuffer half0 = dev.allocate(2 * n, "w0 16-bit");
+             DeviceBuffer half1 = dev.allocate(2 * n, "wi 16-bit"); DeviceBuffer c = dev.allocate(4 * cc, "C");
+             DeviceBuffer partials = dev.allocate(WudiKernels.PARTIALS_BYTES, "partials");
+             DeviceBuffer out1 = dev.allocate(8, "reduced")) {
+            fillRandom(p, n, 4);
+            fillRandom(d, n, 5);
+            fillRandom(m, n, 6);
+            fillRandom(tau, n, 7);
+            fillRandomPositive(v, n, 8);
+            fillRandom(c, cc, 9);
+            fillRandomBf16(half0, n, 10);
+            fillRandomBf16(half1, n, 11);
+            AdamStepScalars sc = AdamStepScalars.forStep(1e-5f, 0.9f, 0.999f, 1e-8f, 10);
+            WudiKernels.AdamSteps adam = k.adamSteps(p, d, m, v, tau, n, partials);
+            table.add(mem(timer, ceil, repeats, "FusedAdam (+ loss partials)", shape, 32 * n,
+                    () -> adam.launch(sc, true, s)));
+            table.add(mem(timer, ceil, repeats, "FusedAdam (no loss: most steps)", shape, 32 * n,
+                    () -> adam.launch(sc, false, s)));
+            table.add(mem(timer, ceil, repeats, "InterferenceLoss (2 passes)", shape, 12 * n, () -> {
+                int parts = k.interferenceLossPartials(p, d, tau, n, partials, s);
+                k.reducePartials(partials, parts, out1, 0, s);
+            }));
+            table.add(mem(timer, ceil, repeats, "SquaredNorm (2 passes)", shape, 4 * n, () -> {
+                int parts = k.squaredNormPartials(tau, n, partials, s);
+                k.reducePartials(partials, parts, out1, 0, s);
+            }));
+            table.add(mem(timer, ceil, repeats, "TaskVector f32", shape, 12 * n, () -> k.taskVectorF32(p, d, tau, n, s)));
+            table.add(mem(timer, ceil, repeats, "TaskVector bf16", shape, 8 * n, () -> k.taskVectorBf16(half1, half0, tau, n, s)));
+            table.add(mem(timer, ceil, repeats, "TaskVector f16", shape, 8 * n, () -> k.taskVectorF16(half1, half0, tau, n, s)));
+            table.add(mem(timer, ceil, repeats, "convert f32 -> bf16", shape, 6 * n, () -> k.f32ToBf16(p, half0, n, s)));
+            table.add(mem(timer, ceil, repeats, "convert f32 -> f16", shape, 6 * n, () -> k.f32ToF16(p, half0, n, s)));
+            table.add(mem(timer, ceil, repeats, "convert bf16 -> f32", shape, 6 * n, () -> k.bf16ToF32(half1, tau, n, s)));
+            table.add(mem(timer, ceil, repeats, "convert f16 -> f32", shape, 6 * n, () -> k.f16ToF32(half1, tau, n, s)));
+            table.add(mem(timer, ceil, repeats, "symmetrize C", cols + "x" + cols, 4 * cc, () -> k.symmetrizeFromUpper(c, cols, s)));
+            double stepFlops = 2.0 * rows * (double) cols * cols;
+            table.add(flop(timer, ceil, false, repeats, "step GEMM P = tau C fp32", shape, stepFlops,
+                    () -> blas.rowMajorTimesSquare(tau, rows, cols, c, 1f, 0f, p, "bench")));
+            blas.setTf32(true);
+            try {
+                table.add(flop(timer, ceil, true, repeats, "step GEMM P = tau C tf32", shape, stepFlops,
+                        () -> blas.rowMajorTimesSquare(tau, rows, cols, c, 1f, 0f, p, "bench")));
+            } finally {
+                blas.setTf32(false);
+            }
+            table.add(flop(timer, ceil, false, repeats, "SYRK G = tau^T tau", shape, rows * (double) cols * (cols + 1),
+                    () -> blas.gramUpper(tau, rows, cols, c, "bench")));
+            // one whole step as the solve runs it: the product, then the fused pass without the loss
+            table.add(step(timer, ceil, repeats, shape, stepFlops, 32 * n, () -> {
+                blas.rowMajorTimesSquare(tau, rows, cols, c, 1f, 0f, p, "bench");
+                adam.launch(sc, false, s);
+            }));
+        }
+        return table;
     }
 
-    private static Row flop(DeviceTimer t, int repeats, String what, String shape, double flops, Runnable r) {
-        double ms = t.medianMs(2, repeats, r);
-        return new Row(what, shape, ms, 0, flops / ms / 1e6);
+    private static Row mem(DeviceTimer t, DeviceCeilings ceil, int repeats, String what, String shape, long bytes, Runnable r) {
+        double ms = t.msPerLaunch(3, repeats, r);
+        return new Row(what, shape, ms, bytes / ms / 1e6, 0, bytes / ceil.copyGbs() / 1e6);
     }
 
-    private static void print(PrintStream out, List<Row> table, double copyGbs, double sgemm, double tf32) {
-        out.printf(Locale.ROOT, "%-38s %-12s %10s %10s %8s %12s %8s%n", "what", "shape", "ms", "GB/s", "%copy", "GFLOP/s", "%sgemm");
+    private static Row flop(DeviceTimer t, DeviceCeilings ceil, boolean tf32, int repeats, String what, String shape,
+                            double flops, Runnable r) {
+        double ms = t.msPerLaunch(2, repeats, r);
+        return new Row(what, shape, ms, 0, flops / ms / 1e6, flops / ceil.gemmGflops(tf32) / 1e6);
+    }
+
+    private static Row step(DeviceTimer t, DeviceCeilings ceil, int repeats, String shape, double flops, long bytes,
+                            Runnable r) {
+        double ms = t.msPerLaunch(2, repeats, r);
+        return new Row("one Adam step fp32 (GEMM + FusedAdam)", shape, ms, bytes / ms / 1e6, flops / ms / 1e6,
+                1e3 * ceil.floorSeconds(flops, false, 0, bytes));
+    }
+
+    private static void print(PrintStream out, List<Row> table) {
+        out.printf(Locale.ROOT, "%-40s %-12s %10s %10s %12s %10s %7s%n", "what", "shape", "ms", "GB/s", "GFLOP/s",
+                "floor ms", "%floor");
         for (Row r : table) {
-            out.printf(Locale.ROOT, "%-38s %-12s %10.4f %10s %8s %12s %8s%n", r.what(), r.shape(), r.ms(),
+            out.printf(Locale.ROOT, "%-40s %-12s %10.4f %10s %12s %10.4f %6.0f%%%n", r.what(), r.shape(), r.ms(),
                     r.gbPerS() > 0 ? String.format(Locale.ROOT, "%.1f", r.gbPerS()) : "",
-                    r.gbPerS() > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * r.gbPerS() / copyGbs) : "",
                     r.gflopPerS() > 0 ? String.format(Locale.ROOT, "%.0f", r.gflopPerS()) : "",
-                    r.gflopPerS() > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * r.gflopPerS()
-                            / (r.what().contains("tf32") ? tf32 : sgemm)) : "");
+                    r.floorMs(), 100 * r.floorMs() / r.ms());
         }
     }
 

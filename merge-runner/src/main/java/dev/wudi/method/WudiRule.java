@@ -227,7 +227,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                     && current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
                 AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
                 prepareUpcoming();                       // reads and uploads overlap the queued solve
-                result = pending.await();
+                result = pending.await(listener);        // progress and interruptions every few steps
             } else {
                 result = solve(current, details);
             }

@@ -1,5 +1,7 @@
 package dev.wudi.solver;
 
+import dev.wudi.adam.AdamStepScalars;
+
 /**
  * One step of torch.optim.Adam (single-tensor path, foreach=False, weight_decay 0, no amsgrad),
  * element-wise on float32, in PyTorch's operation order (SPEC 2.1):
@@ -29,49 +31,19 @@ public final class Adam {
     }
 
     /**
-     * The scalars of step t as the float32 values PyTorch's kernels see.
-     *
-     * @param t                the step, from 1
-     * @param lerpWeight       float32(1 - beta1), lerp_'s weight
-     * @param beta2            float32(beta2), mul_'s factor
-     * @param oneMinusBeta2    float32(1 - beta2), addcmul_'s value
-     * @param bc2Sqrt          float32(sqrt(1 - beta2^t)), the divisor of sqrt(v)
-     * @param eps              eps
-     * @param negStepSize      float32(-lr / (1 - beta1^t)), addcdiv_'s value
+     * The scalars of step t (1-based), computed in double as Python does and then rounded to float32: the one
+     * {@link AdamStepScalars} type that the GPU's kernel and every reference use too.
      */
-    public record StepScalars(int t, float lerpWeight, float beta2, float oneMinusBeta2, float bc2Sqrt,
-                              float eps, float negStepSize) {
-    }
-
-    /** The scalars of step t (1-based), computed in double as Python does and then rounded to float32. */
-    public static StepScalars scalars(AdamConfig c, int t) {
-        if (t < 1) {
-            throw new IllegalArgumentException("Adam steps count from 1, got " + t);
-        }
-        double lr = asWritten(c.lr());
-        double b1 = asWritten(c.beta1());
-        double b2 = asWritten(c.beta2());
-        double bc1 = 1.0 - StrictMath.pow(b1, t);          // bias_correction1 = 1 - beta1^t
-        double bc2 = 1.0 - StrictMath.pow(b2, t);          // bias_correction2 = 1 - beta2^t
-        double stepSize = lr / bc1;                        // step_size = lr / bias_correction1
-        return new StepScalars(t, (float) (1.0 - b1), (float) b2, (float) (1.0 - b2),
-                (float) Math.sqrt(bc2), (float) asWritten(c.eps()), (float) -stepSize);
-    }
-
-    /**
-     * The Python double a user would have written for this float setting (1e-5f gives 1e-5, not
-     * 9.99999974738e-06), so that 1 - beta1^t and lr / bias_correction1 are PyTorch's doubles.
-     */
-    static double asWritten(float x) {
-        return Double.parseDouble(Float.toString(x));
+    public static AdamStepScalars scalars(AdamConfig c, int t) {
+        return AdamStepScalars.forStep(c.lr(), c.beta1(), c.beta2(), c.eps(), t);
     }
 
     // ---------------------------------------------------------------------------------------------
     // The three element updates, each written once (the loops below inline them).
 
     /** exp_avg.lerp_(g, w): m + w (g - m) as fma for w &lt; 0.5, else g - (1 - w)(g - m) as ATen does. */
-    static float newM(StepScalars s, float m, float g) {
-        float w = s.lerpWeight;
+    static float newM(AdamStepScalars s, float m, float g) {
+        float w = s.lerpWeight();
         float diff = g - m;
         if (Math.abs(w) < 0.5f) {
             return Math.fma(w, diff, m);
@@ -80,15 +52,15 @@ public final class Adam {
     }
 
     /** exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2): (v b2) + ((1-b2) g) g, each product rounded. */
-    static float newV(StepScalars s, float v, float g) {
-        float decayed = v * s.beta2;
-        return decayed + (s.oneMinusBeta2 * g) * g;
+    static float newV(AdamStepScalars s, float v, float g) {
+        float decayed = v * s.beta2();
+        return decayed + (s.oneMinusBeta2() * g) * g;
     }
 
     /** param.addcdiv_(m, sqrt(v) / sqrt(bc2) + eps, value=-step_size): eps outside the sqrt, after bias correction. */
-    static float newParam(StepScalars s, float param, float m, float v) {
-        float denom = (float) Math.sqrt(v) / s.bc2Sqrt + s.eps;
-        return param + (s.negStepSize * m) / denom;
+    static float newParam(AdamStepScalars s, float param, float m, float v) {
+        float denom = (float) Math.sqrt(v) / s.bc2Sqrt() + s.eps();
+        return param + (s.negStepSize() * m) / denom;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -97,7 +69,7 @@ public final class Adam {
     // scratch array indexed by i - from, the same loop stays scalar at 3.2 ns).
 
     /** One step on elements [from, to) with the gradient given: updates m, v and param in place. */
-    public static void step(StepScalars s, float[] grad, float[] m, float[] v, float[] param, int from, int to) {
+    public static void step(AdamStepScalars s, float[] grad, float[] m, float[] v, float[] param, int from, int to) {
         checkRange(param.length, from, to, grad.length == param.length && m.length == param.length && v.length == param.length);
         for (int i = from; i < to; i++) {
             float g = grad[i];
@@ -110,7 +82,7 @@ public final class Adam {
     }
 
     /** One step on whole arrays. */
-    public static void step(StepScalars s, float[] grad, float[] m, float[] v, float[] param) {
+    public static void step(AdamStepScalars s, float[] grad, float[] m, float[] v, float[] param) {
         step(s, grad, m, v, param, 0, param.length);
     }
 
@@ -119,7 +91,7 @@ public final class Adam {
      * g = 2 (p - D) (grad L = 2 (tau C - D)), then Adam's update of m, v and tau. Reads p, d, m, v, tau
      * once and writes m, v, tau once: the host reference of the fused CUDA kernel.
      */
-    public static void stepGramForm(StepScalars s, float[] p, float[] d, float[] m, float[] v, float[] tau,
+    public static void stepGramForm(AdamStepScalars s, float[] p, float[] d, float[] m, float[] v, float[] tau,
                                     int from, int to) {
         checkRange(tau.length, from, to, p.length == tau.length && d.length == tau.length && m.length == tau.length
                 && v.length == tau.length);

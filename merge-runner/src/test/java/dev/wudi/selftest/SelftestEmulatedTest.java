@@ -68,10 +68,11 @@ class SelftestEmulatedTest {
         Run r = run(wudi(), env);
         assertEquals(0, r.exit(), r.out() + r.err());
         List<String> lines = r.out().strip().lines().toList();
-        assertTrue(lines.get(lines.size() - 1).startsWith("selftest passed: 39 checks on Emulated GPU"), r.out());
+        assertTrue(lines.get(lines.size() - 1).startsWith("selftest passed: 59 checks on Emulated GPU"), r.out());
         assertTrue(lines.subList(0, lines.size() - 1).stream().allMatch(l -> l.startsWith("PASS  ")), r.out());
         for (String expected : List.of("PASS  cuBLAS: 13.0.0 from ", "PASS  cuSOLVER: 11.7.3 from ",
-                "PASS  kernel fused_adam (3 steps, with the loss) n=1048578: bit-identical",
+                "PASS  kernel fused_adam (3 steps with the loss, 1 without) n=1048578: bit-identical",
+                "PASS  kernel interference_loss + reduce n=3145728: bit-identical to the reference in the kernel's order",
                 "PASS  kernel convert f16 -> f32, all 65536 patterns", "PASS  merge bf16 checkpoint",
                 "PASS  solve exact f32", "PASS  sgemm rate: ")) {
             assertTrue(r.out().contains(expected), expected + " in\n" + r.out());
@@ -82,7 +83,7 @@ class SelftestEmulatedTest {
         JsonNode doc = new ObjectMapper().readTree(json.out());
         assertEquals(1, doc.get("schema").asInt());
         assertTrue(doc.get("passed").asBoolean());
-        assertEquals(39, doc.get("checks").size());
+        assertEquals(59, doc.get("checks").size());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.wudi.solver;
 
+import dev.wudi.adam.AdamStepScalars;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -101,12 +102,12 @@ class AdamTest {
 
     @Test
     void scalarsArePythonDoublesRoundedOnce() {
-        Adam.StepScalars s1 = Adam.scalars(AdamConfig.paper(), 1);
+        AdamStepScalars s1 = Adam.scalars(AdamConfig.paper(), 1);
         assertEquals((float) (1 - 0.9), s1.lerpWeight());
         assertEquals((float) (1 - 0.999), s1.oneMinusBeta2());
         assertEquals((float) Math.sqrt(1 - 0.999), s1.bc2Sqrt());
         assertEquals((float) (-1e-5 / (1 - 0.9)), s1.negStepSize(), "lr is the double 1e-5, not (double) 1e-5f");
-        Adam.StepScalars s3 = Adam.scalars(AdamConfig.paper(), 3);
+        AdamStepScalars s3 = Adam.scalars(AdamConfig.paper(), 3);
         assertEquals((float) (-1e-5 / (1 - 0.9 * 0.9 * 0.9)), s3.negStepSize());
         assertEquals((float) Math.sqrt(1 - 0.999 * 0.999 * 0.999), s3.bc2Sqrt());
         assertThrows(IllegalArgumentException.class, () -> Adam.scalars(AdamConfig.paper(), 0));

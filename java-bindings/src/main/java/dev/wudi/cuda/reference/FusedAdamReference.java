@@ -1,6 +1,6 @@
 package dev.wudi.cuda.reference;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 
 /**
  * Host reference of cuda-kernels/fused_adam.cu: one PyTorch Adam step on tau from P = tau C and D, in
@@ -26,9 +26,9 @@ public final class FusedAdamReference {
             loss += ((double) p[k] - 2.0 * (double) d[k]) * (double) tau[k];
             float g = 2.0f * (p[k] - d[k]);                                  // grad L = 2 (tau C - D)
             float diff = g - m[k];
-            m[k] = s.oneMinusB1() < 0.5f ? m[k] + s.oneMinusB1() * diff       // torch lerp_
-                                         : g - diff * (1.0f - s.oneMinusB1());
-            v[k] = v[k] * s.b2() + (s.oneMinusB2() * g) * g;                 // mul_(b2).addcmul_(g, g, 1 - b2)
+            m[k] = s.lerpWeight() < 0.5f ? m[k] + s.lerpWeight() * diff       // torch lerp_
+                                         : g - diff * (1.0f - s.lerpWeight());
+            v[k] = v[k] * s.beta2() + (s.oneMinusBeta2() * g) * g;                 // mul_(b2).addcmul_(g, g, 1 - b2)
             float denom = (float) Math.sqrt(v[k]) / s.bc2Sqrt() + s.eps();   // sqrt(v) / sqrt(bc2) + eps
             tau[k] = tau[k] - (s.stepSize() * m[k]) / denom;                 // addcdiv_(m, denom, -step_size)
         }

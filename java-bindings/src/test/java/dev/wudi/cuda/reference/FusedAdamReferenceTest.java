@@ -2,7 +2,7 @@ package dev.wudi.cuda.reference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -11,8 +11,8 @@ class FusedAdamReferenceTest {
     @Test
     void scalarsAreRoundedAsPyTorchRoundsThem() {
         AdamStepScalars s = AdamStepScalars.forStep(1e-5f, 0.9f, 0.999f, 1e-8f, 1);
-        assertEquals((float) (1 - 0.9), s.oneMinusB1());          // Python: 1 - beta1 with beta1 = 0.9
-        assertEquals((float) (1 - 0.999), s.oneMinusB2());
+        assertEquals((float) (1 - 0.9), s.lerpWeight());          // Python: 1 - beta1 with beta1 = 0.9
+        assertEquals((float) (1 - 0.999), s.oneMinusBeta2());
         assertEquals((float) (1e-5 / (1 - 0.9)), s.stepSize());
         assertEquals((float) Math.sqrt(1 - 0.999), s.bc2Sqrt());
         AdamStepScalars s300 = AdamStepScalars.forStep(1e-5f, 0.9f, 0.999f, 1e-8f, 300);

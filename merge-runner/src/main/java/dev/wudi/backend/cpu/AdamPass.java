@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.Adam;
 
@@ -31,7 +32,7 @@ interface AdamPass extends AutoCloseable {
      * One Adam step from P = tau_m C. With withLoss, returns &lt;P - 2D, tau_m&gt; at the step's start (the
      * loss without K, SPEC 2.2); otherwise 0.
      */
-    double step(Adam.StepScalars s, boolean withLoss);
+    double step(AdamStepScalars s, boolean withLoss);
 
     /** &lt;P - 2D, tau_m&gt; for the current P and tau_m, without a step. */
     double lossTerms();

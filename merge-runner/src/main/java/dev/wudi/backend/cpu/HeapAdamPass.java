@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.Adam;
 import dev.wudi.solver.GramForm;
@@ -55,7 +56,7 @@ final class HeapAdamPass implements AdamPass {
     }
 
     @Override
-    public double step(Adam.StepScalars s, boolean withLoss) {
+    public double step(AdamStepScalars s, boolean withLoss) {
         FloatBuffer pIn = pNative.buffer();
         FloatBuffer tauOut = tauNative.buffer();
         return parallel.run(rows, cols, (block, from, to) -> {

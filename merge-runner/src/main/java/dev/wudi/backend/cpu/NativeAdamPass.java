@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.linalg.NativeFloats;
 import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.solver.Adam;
@@ -59,7 +60,7 @@ final class NativeAdamPass implements AdamPass {
     }
 
     @Override
-    public double step(Adam.StepScalars s, boolean withLoss) {
+    public double step(AdamStepScalars s, boolean withLoss) {
         long pa = p.address();
         long da = d.address();
         long ma = m.address();

@@ -7,15 +7,20 @@ import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.Cusolver;
 import dev.wudi.cuda.KernelModule;
+import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SymmetricEigen;
+import java.util.List;
 
 /**
  * The WUDI solver on one NVIDIA GPU: cuBLAS for the products (C, D, and one GEMM per Adam step), the
- * kernels of cuda-kernels/ for everything element-wise (SPEC 5). Two streams: uploads and the per-task
- * norms run on the copy stream, products and Adam on the compute stream, so the next task vector's
- * transfer overlaps the current one's products. Open it through {@link CudaBackends#open(int, boolean)}.
+ * kernels of cuda-kernels/ for everything element-wise (SPEC 5). Three streams, so that the next tensor is read in
+ * while this one solves: uploads, downloads and the per-task norms on the copy stream; the Gram form's products (C, D,
+ * K) on the setup stream, with a cuBLAS handle of its own; the solve on the compute stream, with another. What every
+ * tensor needs is kept from tensor to tensor: device memory ({@link DevicePool}), small pinned buffers
+ * ({@link PinnedPool}), events ({@link EventPool}) and one pinned staging area ({@link PinnedStage}), so that a warm
+ * merge allocates nothing per tensor. Open it through {@link CudaBackends#open(int, boolean)}.
  * Not thread-safe: one thread at a time uses a backend and its problems (any thread; each call makes the
  * device current on the calling thread).
  */
@@ -26,7 +31,14 @@ public final class CudaBackend implements Backend {
     private final WudiKernels kernels;
     private final CudaStream compute;
     private final CudaStream copy;
+    private final CudaStream setup;
     private final Cublas cublas;
+    private final Cublas setupBlas;
+    private final DevicePool pool;
+    private final PinnedPool pinned;
+    private final EventPool events;
+    private final PinnedStage stage;
+    private final PinnedBuffer normHost;     // a task's squared norm, read by the host right after its copy
     private final Precision precision;
     private Cusolver cusolver;               // on the first spectral solve, if cuSOLVER loads
     private SymmetricEigen eigenOverride;    // tests: force the CPU eigensolver
@@ -38,12 +50,23 @@ public final class CudaBackend implements Backend {
         KernelModule m = null;
         CudaStream cs = null;
         CudaStream us = null;
+        CudaStream ss = null;
+        Cublas cb = null;
+        Cublas sb = null;
+        PinnedBuffer nh = null;
         try {
             m = KernelModule.load(device);
             cs = device.newStream();
             us = device.newStream();
-            this.cublas = Cublas.create(device, cs);
+            ss = device.newStream();
+            cb = Cublas.create(device, cs);
+            sb = Cublas.create(device, ss);
+            nh = device.allocatePinned(8, "a task vector's squared norm on cuda:" + ordinal);
         } catch (RuntimeException e) {
+            closeQuietly(nh);
+            closeQuietly(sb);
+            closeQuietly(cb);
+            closeQuietly(ss);
             closeQuietly(us);
             closeQuietly(cs);
             closeQuietly(m);
@@ -54,6 +77,14 @@ public final class CudaBackend implements Backend {
         this.kernels = new WudiKernels(m);
         this.compute = cs;
         this.copy = us;
+        this.setup = ss;
+        this.cublas = cb;
+        this.setupBlas = sb;
+        this.normHost = nh;
+        this.pool = new DevicePool(device, List.of(cs, us, ss));
+        this.pinned = new PinnedPool(device);
+        this.events = new EventPool(device);
+        this.stage = new PinnedStage(device);
     }
 
     @Override
@@ -126,8 +157,14 @@ public final class CudaBackend implements Backend {
         return kernels;
     }
 
+    /** cuBLAS on the compute stream: the solve's products. */
     Cublas cublas() {
         return cublas;
+    }
+
+    /** cuBLAS on the setup stream: the Gram form's products, while the compute stream solves the previous tensor. */
+    Cublas setupBlas() {
+        return setupBlas;
     }
 
     CudaStream computeStream() {
@@ -136,6 +173,35 @@ public final class CudaBackend implements Backend {
 
     CudaStream copyStream() {
         return copy;
+    }
+
+    CudaStream setupStream() {
+        return setup;
+    }
+
+    DevicePool pool() {
+        return pool;
+    }
+
+    PinnedPool pinned() {
+        return pinned;
+    }
+
+    EventPool events() {
+        return events;
+    }
+
+    PinnedStage stage() {
+        return stage;
+    }
+
+    PinnedBuffer normHost() {
+        return normHost;
+    }
+
+    /** Device bytes a new problem can have: free on the device, plus what the pool holds idle. */
+    long freeMemory() {
+        return device.freeMemory() + pool.idleBytes();
     }
 
     private void ensureOpen() {
@@ -155,7 +221,14 @@ public final class CudaBackend implements Backend {
         if (cusolver != null) {
             cusolver.close();
         }
+        stage.close();
+        pool.close();
+        pinned.close();
+        events.close();
+        normHost.close();
+        setupBlas.close();
         cublas.close();
+        setup.close();
         copy.close();
         compute.close();
         module.close();

@@ -34,9 +34,14 @@ import java.util.List;
  * </pre>
  * With W_0 given through setBase, {@link #mergeOnDevice} makes the solve form W_0 + tau_m on the device in the
  * output dtype ({@link DeviceMerge}) and download that (2 bytes per element for a 16-bit output) instead of tau_m.
- * Task vector i+1 is uploaded on the copy stream while task i's products run on the compute stream (two
- * device upload slots). The host waits once per task, for the 8-byte norm that gives w_i. Host memory:
- * two pinned chunks of at most 64 MiB ({@link PinnedStage}), whatever the tensor's size.
+ * <p>
+ * Streams: task vector i is uploaded and its norm taken on the copy stream, and its products run on the setup stream
+ * (with the backend's second cuBLAS handle), so that the next tensor's task vectors go in while the compute stream
+ * solves this one; two upload slots let the upload of task i+1 overlap the products of task i. The host waits once
+ * per task, on the copy stream only, for the 8-byte norm that gives w_i; starting the solve waits for nothing (the
+ * compute stream waits for the Gram form's event, and K is read on the host with the result). Memory, events and the
+ * pinned staging area come from the backend's pools ({@link CudaBackend}): nothing is allocated per tensor once a
+ * tensor of the same shape has been through.
  */
 final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, MergedOutputProblem {
 
@@ -45,9 +50,9 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
     private final CudaBackend backend;
     private final CudaDevice device;
     private final WudiKernels kernels;
-    private final Cublas cublas;
-    private final CudaStream compute;
+    private final Cublas setupBlas;
     private final CudaStream copy;
+    private final CudaStream setup;
     private final String tensorName;
     private final int rows;
     private final int cols;
@@ -61,27 +66,28 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
     private final DeviceBuffer c;            // (cols, cols) C = sum_i w_i G_i
     private final DeviceBuffer normPartials; // copy stream's reduction scratch
     private final DeviceBuffer normOut;      // 1 double
-    private final DeviceBuffer kPartials;    // compute stream's reduction scratch
-    private final PinnedStage stage;         // pinned chunks for every upload and the final download
-    private final PinnedBuffer normHost;     // 1 double
+    private final DeviceBuffer kPartials;    // setup stream's reduction scratch
     private final CudaEvent[] uploaded = new CudaEvent[2];
     private final CudaEvent[] consumed = new CudaEvent[2];
+    private final CudaEvent gramReady;       // the setup stream's last product (and the K terms' copy to the host)
+    private final CudaEvent copied;          // the copy stream's last upload (W_0 too), awaited by the setup stream
     private DeviceBuffer kTerms;             // ||G_i||_F^2 per task, on the device
+    private PinnedBuffer kHost;              // the same on the host, copied when the solve starts
     private int kCapacity;
+    private boolean gramQueued;              // gramReady recorded after the last task's products
 
-    // freed before the solve, re-made if a task vector comes after it
+    // given back before the solve, taken again if a task vector comes after it
     private DeviceBuffer g;                  // (cols, cols) G_i scratch
     private final DeviceBuffer[] upload = new DeviceBuffer[2];
 
-    // CheckpointWudiProblem: W_0 and one W_i in their checkpoint dtype, freed before the solve
+    // CheckpointWudiProblem: W_0 and one W_i in their checkpoint dtype, given back before the solve
     private DeviceBuffer base;
     private DeviceBuffer raw;
     private DType baseType;
     private DeviceMerge.Request mergeRequest;  // MergedOutputProblem: asked for the next solve (holds on to base)
     private ByteBuffer merged;                 // the last solve's W_0 + tau_m, encoded
 
-    private final List<AutoCloseable> owned = new ArrayList<>();   // freed by close(), last first
-    private final CudaEvent done;           // end of the queued solve
+    private final List<DeviceBuffer> owned = new ArrayList<>();   // given back by close(), last first
     private AdamRun pending;                 // a queued solveAdamAsync, until awaited
     private double[] weights = new double[INITIAL_TASK_SLOTS];
     private int tasks;
@@ -95,63 +101,60 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         this.backend = backend;
         this.device = backend.device();
         this.kernels = backend.kernels();
-        this.cublas = backend.cublas();
-        this.compute = backend.computeStream();
+        this.setupBlas = backend.setupBlas();
         this.copy = backend.copyStream();
+        this.setup = backend.setupStream();
         this.tensorName = tensorName;
         this.rows = rows;
         this.cols = cols;
         this.n = (long) rows * cols;
         this.cc = (long) cols * cols;
-        this.memory = new TensorMemory(device, backend.name(), tensorName, rows, cols);
+        this.memory = new TensorMemory(backend, tensorName, rows, cols);
         device.makeCurrent();
         long need = WorkingSet.peakBytes(rows, cols);
-        long free = device.freeMemory();
+        long free = backend.freeMemory();
         if (need > free) {
             throw new DeviceMemoryException(tensorName, rows, cols, need, free, backend.name());
         }
+        EventPool events = backend.events();
+        this.gramReady = events.take();
+        this.copied = events.take();
+        for (int s = 0; s < 2; s++) {
+            uploaded[s] = events.take();
+            consumed[s] = events.take();
+        }
         boolean ok = false;
         try {
-            this.sum = own(alloc(4 * n, "the task-vector sum"));
-            this.d = own(alloc(4 * n, "D"));
-            this.c = own(alloc(4 * cc, "C"));
-            this.normPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "norm partials"));
-            this.normOut = own(alloc(8, "a task norm"));
-            this.kPartials = own(alloc(WudiKernels.PARTIALS_BYTES, "K partials"));
-            this.stage = own(new PinnedStage(device, 4 * n, "staging for tensor " + tensorName));
-            this.normHost = own(device.allocatePinned(8, "a task norm of tensor " + tensorName));
-            this.done = own(device.newEvent(false));
-            for (int s = 0; s < 2; s++) {
-                uploaded[s] = own(device.newEvent(false));
-                consumed[s] = own(device.newEvent(false));
-            }
+            this.sum = own(memory.alloc(4 * n, "the task-vector sum", setup));
+            this.d = own(memory.alloc(4 * n, "D", setup));
+            this.c = own(memory.alloc(4 * cc, "C", setup));
+            this.normPartials = own(memory.alloc(WudiKernels.PARTIALS_BYTES, "norm partials", copy));
+            this.normOut = own(memory.alloc(8, "a task norm", copy));
+            this.kPartials = own(memory.alloc(WudiKernels.PARTIALS_BYTES, "K partials", setup));
             this.kCapacity = INITIAL_TASK_SLOTS;
-            this.kTerms = alloc(8L * kCapacity, "K terms");
-            sum.zeroAsync(4 * n, compute);
-            d.zeroAsync(4 * n, compute);
-            c.zeroAsync(4 * cc, compute);
+            this.kTerms = memory.alloc(8L * kCapacity, "K terms", setup);
+            this.kHost = backend.pinned().take(8L * kCapacity, "K terms");
+            sum.zeroAsync(4 * n, setup);
+            d.zeroAsync(4 * n, setup);
+            c.zeroAsync(4 * cc, setup);
+            backend.stage().ensure(4 * n);
             ok = true;
         } finally {
             if (!ok) {
-                closeQuietly(kTerms);
-                for (int i = owned.size() - 1; i >= 0; i--) {
-                    closeQuietly(owned.get(i));
-                }
+                giveBackAll();
             }
         }
     }
 
-    private <T extends AutoCloseable> T own(T resource) {
-        owned.add(resource);
-        return resource;
+    private DeviceBuffer own(DeviceBuffer b) {
+        owned.add(b);
+        return b;
     }
 
     @Override
     public void addTaskVector(float[] tau) {
         ensureOpen();
-        if (pending != null) {
-            throw new IllegalStateException("tensor " + tensorName + ": a solve is queued; await it before adding task vectors");
-        }
+        ensureNotSolving();
         if (tau.length != n) {
             throw new IllegalArgumentException("task vector for tensor " + tensorName + " has " + tau.length
                     + " elements, expected " + rows + " x " + cols + " = " + n);
@@ -161,7 +164,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         ensureTaskSlot(tasks);
         int slot = tasks & 1;
         copy.waitFor(consumed[slot]);                    // slot's last products (task i-2) are done with it
-        stage.upload(tau, upload[slot], copy);
+        backend.stage().upload(tau, upload[slot], copy);
         ingest(slot);
     }
 
@@ -176,18 +179,15 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         }
         long bytes = checkBytes(w0, dtype, "W_0");
         device.makeCurrent();
-        base = alloc(bytes, "W_0 (" + dtype + ")");
-        stageRaw(w0, base);
-        copy.synchronize("uploading W_0 of tensor " + tensorName);
+        base = memory.alloc(bytes, "W_0 (" + dtype + ")", copy);
+        backend.stage().upload(w0, base, copy);
         baseType = dtype;
     }
 
     @Override
     public void addFineTuned(ByteBuffer wi) {
         ensureOpen();
-        if (pending != null) {
-            throw new IllegalStateException("tensor " + tensorName + ": a solve is queued; await it before adding task vectors");
-        }
+        ensureNotSolving();
         if (baseType == null || base == null) {
             throw new IllegalStateException("tensor " + tensorName + ": setBase(W_0) must come before addFineTuned"
                     + " (and again after a solve, which frees it)");
@@ -197,11 +197,11 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         ensureSetupBuffers();
         ensureTaskSlot(tasks);
         if (raw == null) {
-            raw = alloc(bytes, "W_i (" + baseType + ")");
+            raw = memory.alloc(bytes, "W_i (" + baseType + ")", copy);
         }
         int slot = tasks & 1;
         copy.waitFor(consumed[slot]);
-        stageRaw(wi, raw);
+        backend.stage().upload(wi, raw, copy);
         DeviceBuffer tau = upload[slot];
         switch (baseType) {                                   // tau_i = widen(W_i) - widen(W_0), on the device
             case F32: kernels.taskVectorF32(raw, base, tau, n, copy); break;
@@ -221,17 +221,13 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         return want;
     }
 
-    /** Copies raw checkpoint bytes through the pinned stage into {@code dst}, on the copy stream. */
-    private void stageRaw(ByteBuffer src, DeviceBuffer dst) {
-        stage.upload(src, dst, copy);
-    }
-
     /**
      * Folds the float32 task vector now in upload[slot] (queued on the copy stream) into the Gram form:
-     * its norm on the copy stream, read back for w_i, then the products on the compute stream.
+     * its norm on the copy stream, read back for w_i, then the products on the setup stream.
      */
     private void ingest(int slot) {
         DeviceBuffer up = upload[slot];
+        PinnedBuffer normHost = backend.normHost();
         int parts = kernels.squaredNormPartials(up, n, normPartials, copy);
         kernels.reducePartials(normPartials, parts, normOut, 0, copy);
         normOut.copyToAsync(normHost, 8, copy);
@@ -254,20 +250,21 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         }
         weights[tasks] = w;
 
-        compute.waitFor(uploaded[slot]);
+        setup.waitFor(uploaded[slot]);
         String ctx = "adding task vector " + (tasks + 1) + " of tensor " + tensorName + " [" + rows + ", " + cols + "]";
-        cublas.axpy(n, 1f, up, sum, ctx);                                     // sum += tau_i
+        setupBlas.axpy(n, 1f, up, sum, ctx);                                   // sum += tau_i
         if (w > 0) {
             float wf = (float) w;
-            cublas.gramUpper(up, rows, cols, g, ctx);                           // G = tau_i^T tau_i (upper)
-            kernels.symmetrizeFromUpper(g, cols, compute);
-            cublas.axpy(cc, wf, g, c, ctx);                                     // C += w_i G
-            cublas.rowMajorTimesSquare(up, rows, cols, g, wf, 1f, d, ctx);      // D += w_i tau_i G
-            int kp = kernels.squaredNormPartials(g, cc, kPartials, compute);   // ||tau_i^T tau_i||_F^2
-            kernels.reducePartials(kPartials, kp, kTerms, tasks, compute);
+            setupBlas.gramUpper(up, rows, cols, g, ctx);                         // G = tau_i^T tau_i (upper)
+            kernels.symmetrizeFromUpper(g, cols, setup);
+            setupBlas.axpy(cc, wf, g, c, ctx);                                   // C += w_i G
+            setupBlas.rowMajorTimesSquare(up, rows, cols, g, wf, 1f, d, ctx);    // D += w_i tau_i G
+            int kp = kernels.squaredNormPartials(g, cc, kPartials, setup);     // ||tau_i^T tau_i||_F^2
+            kernels.reducePartials(kPartials, kp, kTerms, tasks, setup);
         }
-        consumed[slot].record(compute);
+        consumed[slot].record(setup);
         tasks++;
+        gramQueued = false;
     }
 
     @Override
@@ -321,20 +318,21 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         if (spec instanceof SolverSpec.Adam adam) {
             return solveAdam(adam.config(), listener);
         }
-        double k = readyToSolve();
+        readyToSolve();
+        gramReady.synchronize("finishing the Gram form of tensor " + tensorName);
+        double k = kConstant();
         DeviceMerge.Request merge = takeMergeRequest();
-        try (SpectralRun run = new SpectralRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, merge)) {
+        try (SpectralRun run = new SpectralRun(backend, memory,
+                new AdamRun.GramForm(sum, d, c, rows, cols, gramReady, () -> k), merge)) {
             WudiResult r = run.solve(SpectralSolver.filterOf(spec), backend.eigen(memory));
             merged = run.merged();
             return r;
         } finally {
-            closeQuietly(base);              // kept through the solve only for a merge request
-            base = null;
-            baseType = null;
+            releaseBase();                   // kept through the solve only for a merge request
         }
     }
 
-    /** Waits for the run, keeps its merged weight if one was asked for, frees the run and W_0. */
+    /** Waits for the run (telling the listener of its steps), keeps its merged weight if asked for, gives it back. */
     private WudiResult collect(AdamRun solve, StepListener listener) {
         try {
             WudiResult r = solve.collect(listener);
@@ -347,9 +345,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
 
     private void finish(AdamRun solve) {
         solve.close();
-        closeQuietly(base);                  // kept through the solve only for a merge request
-        base = null;
-        baseType = null;
+        releaseBase();                       // kept through the solve only for a merge request
     }
 
     /** Queues the solve on the compute stream and returns; uploads of the next tensor overlap it. */
@@ -359,56 +355,66 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         try {
             solve.enqueue(null);
         } catch (RuntimeException e) {
-            solve.close();
+            finish(solve);
             throw e;
         }
         pending = solve;
-        return () -> {
-            try {
-                return collect(solve, null);
-            } finally {
-                pending = null;
+        return new Pending() {
+            @Override
+            public WudiResult await() {
+                return await(null);
+            }
+
+            @Override
+            public WudiResult await(StepListener listener) {
+                try {
+                    return collect(solve, listener);
+                } finally {
+                    pending = null;
+                }
             }
         };
     }
 
-    /** Checks a solve may start, waits for the Gram form on the device, and returns K. */
-    private double readyToSolve() {
+    /** Checks a solve may start and marks the end of the Gram form on the setup stream; waits for nothing. */
+    private void readyToSolve() {
         ensureOpen();
         if (tasks == 0) {
             throw new IllegalStateException("tensor " + tensorName + ": no task vector was added");
         }
-        if (pending != null) {
-            throw new IllegalStateException("tensor " + tensorName + ": a solve is already queued; await it first");
-        }
+        ensureNotSolving();
         device.makeCurrent();
-        compute.synchronize("finishing the Gram form of tensor " + tensorName);
-        return kConstant();
+        if (!gramQueued) {
+            copied.record(copy);                             // W_0 and every upload before the solve's first read
+            setup.waitFor(copied);
+            kTerms.copyToAsync(kHost, 8L * tasks, setup);    // read on the host with the result: no wait now
+            gramReady.record(setup);
+            gramQueued = true;
+        }
     }
 
     private AdamRun start(AdamConfig config) {
-        double k = readyToSolve();
+        readyToSolve();
         DeviceMerge.Request merge = takeMergeRequest();
-        AdamRun run;
         try {
-            run = new AdamRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, k), stage, done, config, merge);
+            return new AdamRun(backend, memory, new AdamRun.GramForm(sum, d, c, rows, cols, gramReady, this::kConstant),
+                    config, merge);
         } catch (RuntimeException e) {
-            closeQuietly(base);
-            base = null;
-            baseType = null;
+            releaseBase();
             throw e;
         }
-        return run;
     }
 
-    /** K = sum_i w_i ||tau_i^T tau_i||_F^2, in task order, in double. */
+    /**
+     * K = sum_i w_i ||tau_i^T tau_i||_F^2, in task order, in double, from the host's copy of the K terms: call once the
+     * host knows the device is past {@link #gramReady}.
+     */
     private double kConstant() {
-        double[] terms = new double[tasks];
-        kTerms.download(terms);   // the compute stream is idle (synchronised by the caller)
+        ByteBuffer terms = kHost.bytesView();
         double k = 0;
         for (int i = 0; i < tasks; i++) {
             if (weights[i] > 0) {
-                k += weights[i] * terms[i];
+                k += weights[i] * terms.getDouble(8 * i);
             }
         }
         return k;
@@ -416,36 +422,34 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
 
     private void ensureSetupBuffers() {
         if (g == null) {
-            g = alloc(4 * cc, "G = tau_i^T tau_i");
+            g = memory.alloc(4 * cc, "G = tau_i^T tau_i", setup);
         }
         for (int s = 0; s < 2; s++) {
             if (upload[s] == null) {
-                upload[s] = alloc(4 * n, "task-vector upload slot " + s);
+                upload[s] = memory.alloc(4 * n, "task-vector upload slot " + s, copy);
             }
         }
     }
 
     /**
-     * The merge request for the solve now starting (null if none), and frees the setup buffers, W_0 too unless
-     * the request needs it.
+     * The merge request for the solve now starting (null if none), and gives back the setup buffers, W_0 too unless
+     * the request needs it. (What the setup stream still reads of them is awaited by their next user: DevicePool.)
      */
     private DeviceMerge.Request takeMergeRequest() {
         DeviceMerge.Request r = mergeRequest;
         mergeRequest = null;
         merged = null;
         if (r == null) {
-            releaseSetupBuffers();
-        } else {
-            releaseScratch();
+            releaseBase();
         }
+        releaseScratch();
         return r;
     }
 
-    private void releaseSetupBuffers() {
+    private void releaseBase() {
         closeQuietly(base);
         base = null;
         baseType = null;
-        releaseScratch();
     }
 
     private void releaseScratch() {
@@ -459,28 +463,31 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         }
     }
 
+    /** Room for task {@code index}'s K term: twice the slots, copied on the setup stream, where more tasks come. */
     private void ensureTaskSlot(int index) {
         if (index >= weights.length) {
             weights = Arrays.copyOf(weights, weights.length * 2);
         }
         if (index >= kCapacity) {
-            compute.synchronize("growing the K terms of tensor " + tensorName);
-            DeviceBuffer bigger = alloc(8L * kCapacity * 2, "K terms");
-            bigger.copyFromAsync(kTerms, 8L * kCapacity, compute);
-            compute.synchronize("growing the K terms of tensor " + tensorName);
+            DeviceBuffer bigger = memory.alloc(8L * kCapacity * 2, "K terms", setup);
+            bigger.copyFromAsync(kTerms, 8L * kCapacity, setup);
             kTerms.close();
             kTerms = bigger;
             kCapacity *= 2;
+            backend.pinned().giveBack(kHost);               // nothing was copied into it yet: no solve has started
+            kHost = backend.pinned().take(8L * kCapacity, "K terms");
         }
-    }
-
-    private DeviceBuffer alloc(long bytes, String what) {
-        return memory.alloc(bytes, what);
     }
 
     private void ensureOpen() {
         if (closed) {
             throw new IllegalStateException("the problem of tensor " + tensorName + " is closed");
+        }
+    }
+
+    private void ensureNotSolving() {
+        if (pending != null) {
+            throw new IllegalStateException("tensor " + tensorName + ": a solve is queued; await it first");
         }
     }
 
@@ -492,15 +499,33 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
         closed = true;
         device.makeCurrent();
         if (pending != null) {
-            pending.close();
+            pending.close();                 // waits for the queued solve
             pending = null;
         }
-        compute.synchronize("closing tensor " + tensorName);
-        copy.synchronize("closing tensor " + tensorName);
-        releaseSetupBuffers();
+        if (gramQueued) {
+            gramReady.synchronize("closing tensor " + tensorName);   // the K terms' copy into kHost has landed
+        }
+        giveBackAll();
+    }
+
+    /** Gives every buffer and event back to the backend's pools (their streams' pending work is awaited by the next user). */
+    private void giveBackAll() {
+        releaseBase();
+        releaseScratch();
         closeQuietly(kTerms);
+        kTerms = null;
         for (int i = owned.size() - 1; i >= 0; i--) {
             closeQuietly(owned.get(i));
+        }
+        owned.clear();
+        backend.pinned().giveBack(kHost);
+        kHost = null;
+        EventPool events = backend.events();
+        events.giveBack(gramReady);
+        events.giveBack(copied);
+        for (int s = 0; s < 2; s++) {
+            events.giveBack(uploaded[s]);
+            events.giveBack(consumed[s]);
         }
     }
 
@@ -509,7 +534,7 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
             try {
                 r.close();
             } catch (Exception ignored) {
-                // freeing is best effort once something already failed
+                // giving back is best effort once something already failed
             }
         }
     }

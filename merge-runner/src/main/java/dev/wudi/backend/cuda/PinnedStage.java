@@ -9,8 +9,10 @@ import java.nio.ByteBuffer;
 
 /**
  * Moves host arrays to and from device memory through two pinned chunks of at most {@link #CHUNK_BYTES}
- * each, ping-ponged: while the DMA engine copies one chunk, the host fills or drains the other. Pinned
- * memory stays bounded per problem whatever the tensor's size.
+ * each, ping-ponged: while the DMA engine copies one chunk, the host fills or drains the other. One stage per
+ * backend, shared by its problems (a backend is used by one thread at a time): pinned memory stays bounded whatever
+ * the tensor's size and the number of tensors, and is allocated when a transfer first needs bigger chunks, so a warm
+ * merge pins nothing per tensor.
  */
 final class PinnedStage implements AutoCloseable {
 
@@ -20,22 +22,38 @@ final class PinnedStage implements AutoCloseable {
      */
     static final long CHUNK_BYTES = Math.max(16, Long.getLong("wudi.cuda.stageChunkBytes", 64L << 20) / 16 * 16);
 
-    private final long chunk;
+    private final CudaDevice device;
+    private long chunk;
     private final PinnedBuffer[] pinned = new PinnedBuffer[2];
     private final CudaEvent[] free = new CudaEvent[2];   // recorded after the last DMA that used pinned[b]
 
-    PinnedStage(CudaDevice device, long largestTransfer, String purpose) {
-        this.chunk = Math.max(16, Math.min(CHUNK_BYTES, (largestTransfer + 15) / 16 * 16));
+    PinnedStage(CudaDevice device) {
+        this.device = device;
+    }
+
+    /**
+     * Makes the chunks big enough for transfers of {@code largestTransfer} bytes in one piece, up to
+     * {@link #CHUNK_BYTES}: the first tensor of a bigger size re-pins (twice the old size at least, so sizes that grow
+     * slowly do not re-pin every time), the others reuse.
+     */
+    void ensure(long largestTransfer) {
+        long want = Math.max(16, Math.min(CHUNK_BYTES, (largestTransfer + 15) / 16 * 16));
+        if (want <= chunk) {
+            return;
+        }
+        want = Math.min(Math.max(want, 2 * chunk), CHUNK_BYTES);
+        release();
         boolean ok = false;
         try {
             for (int b = 0; b < 2; b++) {
-                pinned[b] = device.allocatePinned(chunk, purpose);
+                pinned[b] = device.allocatePinned(want, "the pinned staging area of cuda:" + device.ordinal());
                 free[b] = device.newEvent(false);
             }
+            chunk = want;
             ok = true;
         } finally {
             if (!ok) {
-                close();
+                release();
             }
         }
     }
@@ -43,6 +61,7 @@ final class PinnedStage implements AutoCloseable {
     /** Queues src (all of it) into dst from byte 0; src may be reused when this returns. */
     void upload(float[] src, DeviceBuffer dst, CudaStream stream) {
         long total = 4L * src.length;
+        ensure(total);
         int i = 0;
         for (long off = 0; off < total; off += chunk, i++) {
             int b = i & 1;
@@ -58,6 +77,7 @@ final class PinnedStage implements AutoCloseable {
     void upload(ByteBuffer src, DeviceBuffer dst, CudaStream stream) {
         ByteBuffer from = src.duplicate();
         long total = from.remaining();
+        ensure(total);
         int i = 0;
         for (long off = 0; off < total; off += chunk, i++) {
             int b = i & 1;
@@ -99,6 +119,7 @@ final class PinnedStage implements AutoCloseable {
      * while chunk i-2 (landed in the same buffer) is drained on the host.
      */
     private void download(DeviceBuffer src, long total, CudaStream stream, Drain drain) {
+        ensure(total);
         int count = (int) ((total + chunk - 1) / chunk);
         for (int i = 0; i < count + 2; i++) {
             int b = i & 1;
@@ -115,16 +136,23 @@ final class PinnedStage implements AutoCloseable {
         }
     }
 
-    @Override
-    public void close() {
+    private void release() {
         for (int b = 0; b < 2; b++) {
             if (free[b] != null) {
                 free[b].synchronize("releasing pinned staging");
                 free[b].close();
+                free[b] = null;
             }
             if (pinned[b] != null) {
                 pinned[b].close();
+                pinned[b] = null;
             }
         }
+        chunk = 0;
+    }
+
+    @Override
+    public void close() {
+        release();
     }
 }

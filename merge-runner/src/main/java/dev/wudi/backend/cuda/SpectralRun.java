@@ -36,11 +36,12 @@ final class SpectralRun implements AutoCloseable {
     private final List<AutoCloseable> resources = new ArrayList<>();
     private ByteBuffer merged;
 
-    SpectralRun(CudaBackend backend, TensorMemory memory, AdamRun.GramForm form, PinnedStage stage, DeviceMerge.Request merge) {
+    /** @param form a Gram form the host has waited for (its {@code ready} event has passed) */
+    SpectralRun(CudaBackend backend, TensorMemory memory, AdamRun.GramForm form, DeviceMerge.Request merge) {
         this.backend = backend;
         this.memory = memory;
         this.form = form;
-        this.stage = stage;
+        this.stage = backend.stage();
         this.merge = merge;
     }
 
@@ -130,7 +131,8 @@ final class SpectralRun implements AutoCloseable {
             tauHost = new float[(int) n];
             stage.download(tau, tauHost, compute);
         }
-        return new WudiResult(tauHost, loss[0] + form.k(), loss[1] + form.k(), 0, Map.of(
+        double k = form.k().getAsDouble();
+        return new WudiResult(tauHost, loss[0] + k, loss[1] + k, 0, Map.of(
                 "filter_param", co.param(), "rank_used", (double) r, "eigen_seconds", (t1 - t0) / 1e9));
     }
 

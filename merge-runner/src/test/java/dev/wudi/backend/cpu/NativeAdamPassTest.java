@@ -1,5 +1,6 @@
 package dev.wudi.backend.cpu;
 
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.linalg.NativeFloats;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -62,7 +63,7 @@ class NativeAdamPassTest {
         try (NativeFloats np = NativeFloats.of(p); NativeFloats nd = NativeFloats.of(d); NativeFloats nm = NativeFloats.of(m);
              NativeFloats nv = NativeFloats.of(v); NativeFloats nt = NativeFloats.of(tau)) {
             for (int t = 1; t <= 5; t++) {
-                Adam.StepScalars s = Adam.scalars(cfg, t);
+                AdamStepScalars s = Adam.scalars(cfg, t);
                 boolean withLoss = t % 2 == 1;
                 double expectedLoss = 0.0;
                 for (int i = 0; i < n; i += AdamPass.CHUNK) {  // the Java pass: chunk by chunk, terms before update

@@ -27,7 +27,7 @@ public record EmulatedDriver(Path cuda, Path cublas, Path cusolver) {
                 "-Wl,-soname,libcuda.so.1", "-o", d.cuda().toString(), c.resolve("emulated_libcuda.c").toString(), "-lm"),
                 log);
         rc |= cc(List.of("cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-soname,libcublas.so.13", "-o",
-                d.cublas().toString(), c.resolve("emulated_cublas.c").toString()), log);
+                d.cublas().toString(), c.resolve("emulated_cublas.c").toString(), "-ldl"), log);
         rc |= cc(List.of("cc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libcusolver.so.12", "-o",
                 d.cusolver().toString(), c.resolve("emulated_cusolver.c").toString(), "-lm"), log);
         Assumptions.assumeTrue(rc == 0, "no working C compiler (cc) to build the emulated driver: " + log);

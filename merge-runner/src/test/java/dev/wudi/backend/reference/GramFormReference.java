@@ -1,6 +1,6 @@
 package dev.wudi.backend.reference;
 
-import dev.wudi.cuda.AdamStepScalars;
+import dev.wudi.adam.AdamStepScalars;
 import dev.wudi.cuda.reference.FusedAdamReference;
 import dev.wudi.solver.AdamConfig;
 import java.util.List;
