@@ -1,6 +1,6 @@
-// FusedAdam: one Adam step of SPEC 2.1 on tau_m in a single pass over memory, given P = tau_m C from
+// FusedAdam: one Adam step of specification 2.1 on tau_m in a single pass over memory, given P = tau_m C from
 // the step GEMM:
-//     g     = 2 (P - D)                                   (SPEC 2.2: grad L = 2 (tau_m C - D))
+//     g     = 2 (P - D)                                   (specification 2.2: grad L = 2 (tau_m C - D))
 //     m     = m + (1 - b1) (g - m)                        (torch lerp_, weight < 0.5 branch)
 //     v     = b2 v + ((1 - b2) g) g                       (torch mul_ then addcmul_)
 //     denom = sqrt(v) / sqrt(1 - b2^t) + eps

@@ -1,4 +1,4 @@
-// InterferenceLoss at the current iterate from the Gram form (SPEC 2.2):
+// InterferenceLoss at the current iterate from the Gram form (specification 2.2):
 //     L(tau_m) = <tau_m C, tau_m> - 2 <tau_m, D> + K = sum_k (P_k - 2 D_k) tau_k + K,   P = tau_m C
 // This pass computes the sum over k (one partial per block); K is added on the host. The fused Adam
 // kernel computes the same partials during a step; this standalone kernel gives the loss after the last

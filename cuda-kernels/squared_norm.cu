@@ -1,5 +1,5 @@
 // Per-task squared Frobenius norm ||x||_F^2 = sum_k x_k^2, for the task weight w_i = 1 / ||tau_i||_F^2
-// (SPEC 2) and for K's terms ||tau_i^T tau_i||_F^2 (SPEC 2.2). Deterministic two-pass reduction
+// (specification 2) and for K's terms ||tau_i^T tau_i||_F^2 (specification 2.2). Deterministic two-pass reduction
 // (see wudi_common.cuh): this pass writes one double per block, wudi_reduce_partials folds them.
 //
 // ---- reference ----

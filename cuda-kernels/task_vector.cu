@@ -1,4 +1,4 @@
-// TaskVector: tau_i = W_i - W_0 (SPEC 1), widened to float32 on the fly (SPEC 2.1: all optimisation
+// TaskVector: tau_i = W_i - W_0 (specification 1), widened to float32 on the fly (specification 2.1: all optimisation
 // arithmetic in float32 whatever the checkpoint dtype).
 //
 // ---- reference ----

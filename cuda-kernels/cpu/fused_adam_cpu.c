@@ -1,7 +1,7 @@
 // FusedAdam on the CPU: the host twin of fused_adam.cu, built by the root CMakeLists.txt with the C
 // compiler into libwudi_cpu.so, which java-bindings packs into its jar and the CPU backend calls (JNA) on
-// its own threads, one block of rows each. One Adam step of SPEC 2.1 on tau_m, given P = tau_m C from the
-// step's sgemm (SPEC 2.2):
+// its own threads, one block of rows each. One Adam step of specification 2.1 on tau_m, given P = tau_m C from the
+// step's sgemm (specification 2.2):
 //     g     = 2 (P - D)                                   grad L = 2 (tau_m C - D)
 //     m     = fma(1 - b1, g - m, m)                       torch lerp_ (ATen CPU, weight < 0.5)
 //     v     = (v b2) + ((1 - b2) g) g                     torch mul_ then addcmul_

@@ -4,7 +4,7 @@
 For each synthetic [rows, cols] tensor with n task vectors tau_i, it minimises the LITERAL loss
     L(tau_m) = sum_i ||(tau_m - tau_i) tau_i^T||_F^2 / ||tau_i||_F^2
 with autograd and torch.optim.Adam (float32, lr 1e-5, betas (0.9, 0.999), eps 1e-8), starting at
-tau_m = sum_i tau_i, for 300 iterations (SPEC 2.1) -- the paper's formulation, not the Gram form.
+tau_m = sum_i tau_i, for 300 iterations (specification 2.1) -- the paper's formulation, not the Gram form.
 
 Shapes match dev.wudi.bench.MergeBench, and so does the method: every distinct shape is run once untimed first
 (CUDA's context, cuBLAS's kernels), and one set of task vectors per distinct shape is made before the clock and used

@@ -1,7 +1,7 @@
 package dev.wudi.adam;
 
 /**
- * The scalars of Adam step t exactly as torch.optim.Adam (single-tensor path, weight_decay 0) forms them (SPEC 2.1),
+ * The scalars of Adam step t exactly as torch.optim.Adam (single-tensor path, weight_decay 0) forms them (specification 2.1),
  * for every Adam of the engine: the CPU's passes (solver/Adam, cuda-kernels/cpu/fused_adam_cpu.c), the GPU's kernel
  * (cuda-kernels/fused_adam.cu) and their references. One type, so that the backends cannot drift apart by a rounding.
  * PyTorch holds lr and the betas as Python doubles and rounds each scalar to float32 when it meets the float32 tensor;

@@ -4,7 +4,7 @@ import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 
 /**
- * How WUDI finds the merged task vector tau_m of a layer (SPEC section 2). Immutable and thread-safe.
+ * How WUDI finds the merged task vector tau_m of a layer (specification 2). Immutable and thread-safe.
  *
  * <ul>
  *   <li>{@link #adam()}: the paper's optimisation, Adam from tau_m = sum_i tau_i at lr 1e-5 for 300 steps;

@@ -20,7 +20,7 @@ public interface Backend extends AutoCloseable {
     WudiProblem newProblem(String tensorName, int rows, int cols);
 
     /**
-     * Whether this backend's problems run the spectral solvers (exact, flow, spectral; SPEC 2.3) themselves
+     * Whether this backend's problems run the spectral solvers (exact, flow, spectral; specification 2.3) themselves
      * through {@link WudiProblem#solve}. False: a merge with such a solver runs WUDI on the CPU backend.
      */
     default boolean offersSpectralSolvers() {

@@ -5,7 +5,7 @@ import java.nio.ByteBuffer;
 
 /**
  * Optional extension of {@link WudiProblem} for backends that form task vectors themselves from the raw
- * checkpoint bytes (SPEC 1: tau_i = W_i - W_0), widening F16/BF16 to float32 on the way (SPEC 2.1). On the
+ * checkpoint bytes (specification 1: tau_i = W_i - W_0), widening F16/BF16 to float32 on the way (specification 2.1). On the
  * GPU this uploads W_0 once and then 2 bytes per element per task instead of 4, and leaves the subtraction
  * and widening to the device. The result is the same as {@code addTaskVector(widen(W_i) - widen(W_0))},
  * bit for bit. A merge loop uses it only through {@code instanceof}.

@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 /**
  * Optional extension of {@link WudiProblem} for backends that hold W_0 themselves (a
  * {@link CheckpointWudiProblem} given {@code setBase}): the solve also forms the merged weight
- * W = W_0 + tau_m where tau_m lies (float32 add, SPEC 2), encodes it in the output dtype (round to nearest
+ * W = W_0 + tau_m where tau_m lies (float32 add, specification 2), encodes it in the output dtype (round to nearest
  * even, NaN kept NaN) and hands back those bytes, so a 16-bit output crosses PCIe at 2 bytes per element
  * instead of 4. The bytes equal, bit for bit, {@code Floats.encode(out, w0[j] + tauM[j])} of the host path
  * for every finite value. A merge loop uses it only through {@code instanceof}:

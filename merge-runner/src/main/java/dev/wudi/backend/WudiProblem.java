@@ -4,7 +4,7 @@ import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 
 /**
- * The interference problem of one weight (SPEC 2.2): task vectors are folded in one at a time into
+ * The interference problem of one weight (specification 2.2): task vectors are folded in one at a time into
  * the Gram form (C = sum w_i tau_i^T tau_i, D = sum w_i tau_i tau_i^T tau_i, K, and the sum that
  * initialises tau_m), so memory does not grow with the number of tasks.
  */
@@ -39,7 +39,7 @@ public interface WudiProblem extends AutoCloseable {
     int zeroTaskCount();
 
     /**
-     * Runs PyTorch-exact Adam from tau_m = sum_i tau_i (SPEC 2.1) with the gradient in one GEMM per step.
+     * Runs PyTorch-exact Adam from tau_m = sum_i tau_i (specification 2.1) with the gradient in one GEMM per step.
      *
      * @param listener told after every step; may be null
      * @return tau_m after the last step, with the loss before the first and after the last step
@@ -48,7 +48,7 @@ public interface WudiProblem extends AutoCloseable {
     WudiResult solveAdam(AdamConfig config, StepListener listener);
 
     /**
-     * Solves with any solver (SPEC 2.1 and 2.3): Adam goes to {@link #solveAdam}; a backend that offers
+     * Solves with any solver (specification 2.1 and 2.3): Adam goes to {@link #solveAdam}; a backend that offers
      * the spectral solvers (exact, flow, spectral) overrides this method.
      *
      * @throws UnsupportedOperationException if this backend has no such solver

@@ -18,7 +18,7 @@ import java.util.stream.Stream;
 
 /**
  * A model checkpoint as users hand it to us: a single .safetensors file, or a Hugging Face folder with
- * model.safetensors or shards listed in model.safetensors.index.json (SPEC section 4). Opening it maps
+ * model.safetensors or shards listed in model.safetensors.index.json (specification 4). Opening it maps
  * every file and validates every header; no tensor data is read.
  */
 public final class Checkpoint implements AutoCloseable {

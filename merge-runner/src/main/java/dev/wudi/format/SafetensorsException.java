@@ -5,7 +5,7 @@ import java.nio.file.Path;
 
 /**
  * Every way a safetensors file or a sharded-folder index can be malformed. One kind per failure,
- * checked in the order the kinds are declared (SPEC section 4); the message always names the file and,
+ * checked in the order the kinds are declared (specification 4); the message always names the file and,
  * where there is one, the tensor.
  */
 public final class SafetensorsException extends IOException {

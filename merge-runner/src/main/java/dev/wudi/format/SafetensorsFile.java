@@ -15,7 +15,7 @@ import java.util.Set;
 /**
  * A validated, memory-mapped, read-only safetensors file.
  *
- * <p>Layout (SPEC section 4): an 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the
+ * <p>Layout (specification 4): an 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the
  * data area, in which every tensor's data_offsets are relative. {@link #open} checks everything before
  * returning, in the order of {@link SafetensorsException.Kind}; once open, reads cannot fail on bad data.
  *
@@ -49,7 +49,7 @@ public final class SafetensorsFile implements AutoCloseable {
         this.data = data;
     }
 
-    /** Opens and fully validates the header (SPEC section 4, checks in SafetensorsException.Kind order). */
+    /** Opens and fully validates the header (specification 4, checks in SafetensorsException.Kind order). */
     public static SafetensorsFile open(Path path) throws IOException {
         return open(path, MappedData.DEFAULT_WINDOW);
     }

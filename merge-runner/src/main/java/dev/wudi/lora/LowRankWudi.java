@@ -13,7 +13,7 @@ import java.util.List;
 import org.bytedeco.openblas.global.openblas;
 
 /**
- * The closed-form and spectral WUDI solvers (SPEC 2.3) on task vectors given as low-rank factors, tau_i = s_i P_i Q_i
+ * The closed-form and spectral WUDI solvers (specification 2.3) on task vectors given as low-rank factors, tau_i = s_i P_i Q_i
  * (P_i [rows, r_i], Q_i [r_i, cols]: a LoRA adapter's B and A in the paper's [out, in] orientation), without ever
  * forming an [cols, cols] matrix. Every tau_i's rows lie in the span of the stacked Q_i; with U [cols, R] an
  * orthonormal basis of it (a QR of the stacked Q_i^T, R = sum r_i) and t_i = s_i P_i (Q_i U) [rows, R], tau_i = t_i U^T

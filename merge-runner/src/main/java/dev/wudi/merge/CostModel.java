@@ -6,7 +6,7 @@ import dev.wudi.solver.SolverSpec;
 
 /**
  * Estimates of what each planned tensor costs: floating-point operations, peak memory of the solver's state,
- * and time at a given rate. The counts follow the engine's own arithmetic (SPEC 2.2, docs/design.md): per
+ * and time at a given rate. The counts follow the engine's own arithmetic (specification 2.2, docs/design.md): per
  * matrix [r = out, c = in] and n task vectors, the Gram form costs n (3 r c^2) where r >= c (SYRK, then D = tau G)
  * or n (r c^2 + 3 r^2 c) otherwise; each Adam step one [r, c] x [c, c] product, 2 r c^2; the other solvers as
  * {@link #spectralFlops} counts them.

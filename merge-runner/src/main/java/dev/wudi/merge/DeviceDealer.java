@@ -17,7 +17,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * Deals the WUDI tensors of one merge to several devices ({@code --device cuda:all}, SPEC's per-tensor independence):
+ * Deals the WUDI tensors of one merge to several devices ({@code --device cuda:all}, the specification's per-tensor independence):
  * one worker thread per device, each with its own rule (its own problem, staging buffers and stream), takes the
  * largest tensor not yet started among the next {@code window} in output order that it would finish before any
  * other device could ({@link #choose}: devices are measured as they go), and computes it into memory; the

@@ -1,6 +1,6 @@
 package dev.wudi.merge;
 
-/** What happens to tensors the method does not touch (SPEC section 3). */
+/** What happens to tensors the method does not touch (specification 3). */
 public enum RestPolicy implements CliChoice {
     /** Keep the base value: what the official WUDI code does. The default. */
     BASE("base"),

@@ -8,7 +8,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Any method's merge of a weight WUDI would take, scored with WUDI's interference loss (SPEC 2.2, paper eq. 8):
+ * Any method's merge of a weight WUDI would take, scored with WUDI's interference loss (specification 2.2, paper eq. 8):
  *
  * <pre>
  *   L(tau_m) = sum_i 1/||tau_i||^2 ||(tau_m - tau_i) tau_i^T||_F^2

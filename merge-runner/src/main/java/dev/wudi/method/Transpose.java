@@ -2,7 +2,7 @@ package dev.wudi.method;
 
 /**
  * Row-major transposition in cache-sized tiles: a Conv1D weight stored [in, out] is the paper's [out, in]
- * transposed (SPEC 2), so its task vectors are turned before the optimisation and its merged weight turned back.
+ * transposed (specification 2), so its task vectors are turned before the optimisation and its merged weight turned back.
  * A transposition moves values without arithmetic, so the result equals optimising the transposed checkpoint
  * bit for bit.
  */

@@ -26,7 +26,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * WUDI-Merging for one linear weight [out, in] (SPEC section 2): the task vectors tau_i = W_i - W_0 are
+ * WUDI-Merging for one linear weight [out, in] (specification 2): the task vectors tau_i = W_i - W_0 are
  * folded one at a time into the backend's Gram form, the solver runs (Adam from their sum by default, or
  * one of the spectral solvers), and the merged weight is W_0 + tau_m (no scaling coefficient). The job's
  * {@link Layout} says where the paper's [out, in] matrices lie: a Conv1D weight stored [in, out] is transposed

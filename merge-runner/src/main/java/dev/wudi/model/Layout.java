@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * How a stored tensor holds its linear maps, and so how WUDI sees it in the paper's orientation. The loss
- * ||(tau_m - tau_i) tau_i^T||_F^2 (SPEC 2) is written for the nn.Linear layout [out, in]: tau_i^T tau_i is
+ * ||(tau_m - tau_i) tau_i^T||_F^2 (specification 2) is written for the nn.Linear layout [out, in]: tau_i^T tau_i is
  * the [in, in] Gram matrix of the inputs the layer sees. A weight stored [in, out] (GPT-2's Conv1D) must be
  * optimised as its transpose, and a stack of expert matrices [E, out, in] as E separate layers.
  */
@@ -17,7 +17,7 @@ public enum Layout {
     EXPERTS_OUT_IN("experts-out-in"),
     /** Fused experts used as x @ W (GPT-OSS, Llama 4): [E, in, out]. */
     EXPERTS_IN_OUT("experts-in-out"),
-    /** A convolution [out, in, k...]: one linear map of the flattened patch, [out, in*k*k] (SPEC 3). */
+    /** A convolution [out, in, k...]: one linear map of the flattened patch, [out, in*k*k] (specification 3). */
     CONV("conv"),
     /** Not a matrix (a vector or a scalar). */
     VECTOR("vector");

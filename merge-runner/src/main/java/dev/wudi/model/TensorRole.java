@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * What a tensor is in its model, decided from its name, rank and dtype ({@link TensorClassifier}). The role
- * decides WUDI's default scope (linear weights only, SPEC 3) and how a tensor that a fine-tune lacks, adds or
+ * decides WUDI's default scope (linear weights only, specification 3) and how a tensor that a fine-tune lacks, adds or
  * reshapes is treated (heads and vocabularies are tolerated, body tensors are not).
  */
 public enum TensorRole {

@@ -4,7 +4,7 @@ import dev.wudi.adam.AdamStepScalars;
 
 /**
  * One step of torch.optim.Adam (single-tensor path, foreach=False, weight_decay 0, no amsgrad),
- * element-wise on float32, in PyTorch's operation order (SPEC 2.1):
+ * element-wise on float32, in PyTorch's operation order (specification 2.1):
  *
  * <pre>
  *   exp_avg.lerp_(grad, 1 - beta1)                               m = m + (1-b1)(g - m)
@@ -87,7 +87,7 @@ public final class Adam {
     }
 
     /**
-     * The fused step of the Gram form on elements [from, to): with p = tau C already computed (SPEC 2.2),
+     * The fused step of the Gram form on elements [from, to): with p = tau C already computed (specification 2.2),
      * g = 2 (p - D) (grad L = 2 (tau C - D)), then Adam's update of m, v and tau. Reads p, d, m, v, tau
      * once and writes m, v, tau once: the host reference of the fused CUDA kernel.
      */
@@ -107,7 +107,7 @@ public final class Adam {
 
     /**
      * sum over [from, to) of (p - 2 d) tau in double, with p = tau C: adding K to the total over all
-     * elements gives L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K (SPEC 2.2). Four partial sums so that
+     * elements gives L(tau) = &lt;tau C, tau&gt; - 2 &lt;tau, D&gt; + K (specification 2.2). Four partial sums so that
      * the additions do not wait on each other.
      */
     public static double gramLossTerms(float[] p, float[] d, float[] tau, int from, int to) {

@@ -2,7 +2,7 @@ package dev.wudi.solver;
 
 /**
  * torch.optim.Adam's settings (weight_decay 0, no amsgrad, bias correction on) and the number of steps.
- * The defaults are the paper's: lr 1e-5, betas (0.9, 0.999), eps 1e-8, 300 iterations (SPEC 2.1).
+ * The defaults are the paper's: lr 1e-5, betas (0.9, 0.999), eps 1e-8, 300 iterations (specification 2.1).
  */
 public record AdamConfig(float lr, float beta1, float beta2, float eps, int iterations) {
 

@@ -5,7 +5,7 @@ import dev.wudi.linalg.NativeFloats;
 import java.nio.FloatBuffer;
 
 /**
- * The Gram form of the interference loss of one [rows, cols] weight (SPEC 2.2), folded in one task
+ * The Gram form of the interference loss of one [rows, cols] weight (specification 2.2), folded in one task
  * vector at a time so that memory does not grow with the number of tasks:
  *
  * <pre>

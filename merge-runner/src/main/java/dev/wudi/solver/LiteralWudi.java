@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * WUDI-Merging of one weight the way the paper's code runs it: tau_m starts at sum_i tau_i and takes
- * PyTorch-exact Adam steps (SPEC 2.1) on the literal gradient of {@link InterferenceLoss} (2n matrix
+ * PyTorch-exact Adam steps (specification 2.1) on the literal gradient of {@link InterferenceLoss} (2n matrix
  * products per step). The test oracle of the one-GEMM solver and the benchmark's peer.
  */
 public final class LiteralWudi {

@@ -3,7 +3,7 @@ package dev.wudi.solver;
 import dev.wudi.solver.spectral.SpectralFilter;
 
 /**
- * How the interference loss of one weight is minimised (SPEC 2.1 and 2.3). {@link Adam} with the paper's
+ * How the interference loss of one weight is minimised (specification 2.1 and 2.3). {@link Adam} with the paper's
  * settings is the default; the others are one symmetric eigendecomposition of C = V diag(lambda) V^T
  * followed by a filter of the eigenvalues (solver/spectral).
  */
@@ -15,7 +15,7 @@ public sealed interface SolverSpec {
     /** One line with the parameters, for reports and tables. */
     String describe();
 
-    /** The paper's solver: PyTorch-exact Adam from the sum of task vectors (SPEC 2.1). */
+    /** The paper's solver: PyTorch-exact Adam from the sum of task vectors (specification 2.1). */
     record Adam(AdamConfig config) implements SolverSpec {
         public Adam {
             if (config == null) {
@@ -34,7 +34,7 @@ public sealed interface SolverSpec {
         }
     }
 
-    /** The minimiser tau_m = D (C + ridge I)^+ (SPEC 2.3, "exact"). */
+    /** The minimiser tau_m = D (C + ridge I)^+ (specification 2.3, "exact"). */
     record Exact(double ridge) implements SolverSpec {
         public Exact {
             if (!(ridge >= 0) || Double.isInfinite(ridge)) {

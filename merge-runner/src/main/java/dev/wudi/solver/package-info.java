@@ -1,5 +1,5 @@
 /**
- * WUDI's solvers: the Gram form and PyTorch-exact Adam (SPEC section 2).
+ * WUDI's solvers: the Gram form and PyTorch-exact Adam (specification 2).
  *
  * <p>Internal: not part of the library's API, which is {@code dev.wudi.api}; this package may change in any
  * release.

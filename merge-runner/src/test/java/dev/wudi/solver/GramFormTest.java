@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
-/** The one-GEMM gradient and the Gram-form loss (SPEC 2.2) against the literal formula and a double reference. */
+/** The one-GEMM gradient and the Gram-form loss (specification 2.2) against the literal formula and a double reference. */
 class GramFormTest {
 
     static Stream<Arguments> shapes() {

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * GPT-2's Conv1D weights are stored [in, out]; WUDI's loss is written for [out, in] (SPEC 2). A merge of a
+ * GPT-2's Conv1D weights are stored [in, out]; WUDI's loss is written for [out, in] (specification 2). A merge of a
  * GPT-2 checkpoint must equal transposing every Conv1D weight, running the paper's optimisation on the
  * nn.Linear layout and transposing back. Checked on full fine-tunes built from real third-party LoRA adapters
  * (../shared/fixtures/peft-real) against the same merge of explicitly transposed copies, and on a small

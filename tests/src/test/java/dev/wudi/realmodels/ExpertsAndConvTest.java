@@ -25,9 +25,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Stacked expert tensors of mixture-of-experts checkpoints are one linear layer per expert (SPEC 2: the loss is
+ * Stacked expert tensors of mixture-of-experts checkpoints are one linear layer per expert (specification 2: the loss is
  * per matrix), in the [E, out, in] layout of transformers v5's F.linear experts and the [E, in, out] layout of
- * GPT-OSS and Llama 4; convolutions are one [out, in*k*k] matrix (SPEC 3). Each is checked against the same
+ * GPT-OSS and Llama 4; convolutions are one [out, in*k*k] matrix (specification 3). Each is checked against the same
  * merge done on explicit 2-D tensors.
  */
 class ExpertsAndConvTest {
@@ -144,7 +144,7 @@ class ExpertsAndConvTest {
         assertTrue(!Arrays.equals(base, m.get("features.conv.weight").data()), "merged, not kept");
         assertEquals("conv", Wudi.record(Wudi.json(report), "features.conv.weight").get("layout").asText());
 
-        // without --include a convolution is not in WUDI's scope (SPEC 3: linear weights); the plan says so
+        // without --include a convolution is not in WUDI's scope (specification 3: linear weights); the plan says so
         Wudi.Result plan = Wudi.ok("plan", "--json", "--base", files.get(0).toString(), "--model",
                 files.get(1).toString(), "--model", files.get(2).toString());
         JsonNode p = new ObjectMapper().readTree(plan.out());

@@ -24,7 +24,7 @@ public final class ReductionReference {
         return acc;
     }
 
-    /** sum_k (P_k - 2 D_k) tau_k = <tau C, tau> - 2 <tau, D> with P = tau C (SPEC 2.2, L without K). */
+    /** sum_k (P_k - 2 D_k) tau_k = <tau C, tau> - 2 <tau, D> with P = tau C (specification 2.2, L without K). */
     public static double interferenceLoss(float[] p, float[] d, float[] tau) {
         if (p.length != d.length || p.length != tau.length) {
             throw new IllegalArgumentException("P, D, tau lengths differ: " + p.length + ", " + d.length + ", " + tau.length);

@@ -2,7 +2,7 @@ package dev.wudi.cuda.reference;
 
 /**
  * Host reference of cuda-kernels/task_vector.cu: tau = widen(W_i) - widen(W_0), one float32 subtraction per
- * element (SPEC 1 and 2.1).
+ * element (specification 1 and 2.1).
  */
 public final class TaskVectorReference {
 

@@ -5,7 +5,7 @@ import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.Adam;
 
 /**
- * The state of one Adam optimisation on the CPU and its fused element-wise pass (SPEC 2.1 and 2.2): after
+ * The state of one Adam optimisation on the CPU and its fused element-wise pass (specification 2.1 and 2.2): after
  * each step's sgemm P = tau_m C, {@link #step} forms g = 2 (P - D) and updates m, v and tau_m in one pass,
  * one block of rows per thread. tau_m and P live in native memory, where OpenBLAS reads and writes them.
  *
@@ -30,7 +30,7 @@ interface AdamPass extends AutoCloseable {
 
     /**
      * One Adam step from P = tau_m C. With withLoss, returns &lt;P - 2D, tau_m&gt; at the step's start (the
-     * loss without K, SPEC 2.2); otherwise 0.
+     * loss without K, specification 2.2); otherwise 0.
      */
     double step(AdamStepScalars s, boolean withLoss);
 

@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.function.DoubleSupplier;
 
 /**
- * One Adam run of SPEC 2.1 on the GPU, from the Gram form a {@link CudaWudiProblem} accumulated:
+ * One Adam run of specification 2.1 on the GPU, from the Gram form a {@link CudaWudiProblem} accumulated:
  * <pre>
  *   tau_m = sum;  for t = 1..T:  P = tau_m C   (ONE cuBLAS GEMM)
  *                                FusedAdam(P, D, m, v, tau_m)  (+ the loss at the step's start where it is reported)
@@ -135,7 +135,7 @@ final class AdamRun implements AutoCloseable {
         int rows = form.rows();
         int cols = form.cols();
         compute.waitFor(form.ready());                        // the Gram form, made on the setup stream
-        tauM.copyFromAsync(form.sum(), 4 * n, compute);      // tau_m starts at sum_i tau_i (SPEC 2.1)
+        tauM.copyFromAsync(form.sum(), 4 * n, compute);      // tau_m starts at sum_i tau_i (specification 2.1)
         m.zeroAsync(4 * n, compute);
         v.zeroAsync(4 * n, compute);
         everyLoss = listener != null && listener.wantsLoss();
@@ -163,7 +163,7 @@ final class AdamRun implements AutoCloseable {
                     }
                 }
             }
-            // L at the final iterate: one more product (SPEC 2.2), into the last slot.
+            // L at the final iterate: one more product (specification 2.2), into the last slot.
             cublas.rowMajorTimesSquare(tauM, rows, cols, form.c(), 1f, 0f, p, "final loss of " + what);
         } finally {
             cublas.setTf32(false);

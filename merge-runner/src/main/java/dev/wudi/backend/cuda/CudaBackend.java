@@ -15,7 +15,7 @@ import java.util.List;
 
 /**
  * The WUDI solver on one NVIDIA GPU: cuBLAS for the products (C, D, and one GEMM per Adam step), the
- * kernels of cuda-kernels/ for everything element-wise (SPEC 5). Three streams, so that the next tensor is read in
+ * kernels of cuda-kernels/ for everything element-wise (specification 5). Three streams, so that the next tensor is read in
  * while this one solves: uploads, downloads and the per-task norms on the copy stream; the Gram form's products (C, D,
  * K) on the setup stream, with a cuBLAS handle of its own; the solve on the compute stream, with another. What every
  * tensor needs is kept from tensor to tensor: device memory ({@link DevicePool}), small pinned buffers

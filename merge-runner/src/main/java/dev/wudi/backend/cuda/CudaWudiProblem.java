@@ -21,7 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The WUDI problem of one [rows, cols] weight on the GPU, in the Gram form of SPEC 2.2:
+ * The WUDI problem of one [rows, cols] weight on the GPU, in the Gram form of specification 2.2:
  * <pre>
  *   per task i:  w_i = 1 / ||tau_i||_F^2   (0 for a zero tau_i, which still joins the sum)
  *                G_i = tau_i^T tau_i        (cuBLAS SYRK + symmetrise)
@@ -29,7 +29,7 @@ import java.util.List;
  *                K  += w_i ||G_i||_F^2      (device reduction, one slot per task)
  *                sum += tau_i               (axpy)
  *   solve:       an {@link AdamRun}: tau_m = sum; each step P = tau_m C (ONE GEMM), then FusedAdam
- *                or, for the spectral solvers (SPEC 2.3), a {@link SpectralRun}: one eigendecomposition of C
+ *                or, for the spectral solvers (specification 2.3), a {@link SpectralRun}: one eigendecomposition of C
  *                (cuSOLVER, or LAPACK on the host where cuSOLVER is absent) and three GEMMs
  * </pre>
  * With W_0 given through setBase, {@link #mergeOnDevice} makes the solve form W_0 + tau_m on the device in the

@@ -42,7 +42,7 @@ final class DeviceMerge {
             case F16: kernels.f16ToF32(request.base(), f32, n, stream); break;
             default: throw new AssertionError(request.baseType());
         }
-        cublas.axpy(n, 1f, tau, f32, "forming W_0 + tau_m of " + what);   // W = W_0 + tau_m (SPEC 2)
+        cublas.axpy(n, 1f, tau, f32, "forming W_0 + tau_m of " + what);   // W = W_0 + tau_m (specification 2)
         switch (request.out()) {
             case F32: return f32;
             case BF16: kernels.f32ToBf16(f32, half, n, stream); return half;

@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One spectral solve of SPEC 2.3 on the GPU, from the Gram form a {@link CudaWudiProblem} accumulated; the
+ * One spectral solve of specification 2.3 on the GPU, from the Gram form a {@link CudaWudiProblem} accumulated; the
  * formula of {@link dev.wudi.solver.spectral.SpectralSolver} on the CPU:
  * <pre>
  *   C = V diag(lambda) V^T            cuSOLVER dsyevd ({@link CusolverEigen}), or LAPACK on the host without it
@@ -105,7 +105,7 @@ final class SpectralRun implements AutoCloseable {
             cublas.gemm(false, true, rows, cols, r, 1f, m, dvr, 1f, tau, ctx);                 // tau += M V_r^T
         }
 
-        // L at tau0 and at tau (SPEC 2.2): P = x C, then sum (P - 2D) x, + K
+        // L at tau0 and at tau (specification 2.2): P = x C, then sum (P - 2D) x, + K
         DeviceBuffer p = alloc(4 * n, "P = tau C");
         DeviceBuffer partials = alloc(WudiKernels.PARTIALS_BYTES, "loss partials");
         DeviceBuffer losses = alloc(16, "losses");

@@ -8,7 +8,7 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.openblas.global.openblas;
 
 /**
- * The exact minimiser tau_m = D C^+ of the interference loss (SPEC 2.3), to the precision of its float32 inputs.
+ * The exact minimiser tau_m = D C^+ of the interference loss (specification 2.3), to the precision of its float32 inputs.
  *
  * <p>Why double. C = sum_i w_i tau_i^T tau_i squares the task vectors' singular values: a direction in which they are
  * 1e-4 of their largest has an eigenvalue 1e-8 of lambda_max. Accumulated in float32, C carries an error of about
@@ -222,7 +222,7 @@ public final class ExactMinimiser implements AutoCloseable {
     }
 
     /**
-     * The filter's solution (SPEC 2.3) in double: tau = keep * tau0 - tau0 V diag(a) V^T + D V diag(b) V^T over the
+     * The filter's solution (specification 2.3) in double: tau = keep * tau0 - tau0 V diag(a) V^T + D V diag(b) V^T over the
      * eigenpairs above {@link #zeroThreshold} (all of those with lambda + rho &gt; 0 for the exact filter with a ridge),
      * rounded to float32 once at the end. The accumulated C is consumed: call once.
      */

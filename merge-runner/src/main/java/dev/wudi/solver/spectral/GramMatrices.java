@@ -3,7 +3,7 @@ package dev.wudi.solver.spectral;
 import java.util.List;
 
 /**
- * The Gram form of one [rows, cols] weight's interference loss (SPEC 2.2) on the Java heap, as the
+ * The Gram form of one [rows, cols] weight's interference loss (specification 2.2) on the Java heap, as the
  * spectral solvers read it: C = sum w_i tau_i^T tau_i [cols, cols], D = sum w_i tau_i tau_i^T tau_i
  * [rows, cols], K = sum w_i ||tau_i tau_i^T||_F^2 and tau0 = sum tau_i, with w_i = 1 / ||tau_i||_F^2.
  * A backend copies its own accumulation into this record; {@link #of} builds one from task vectors.

@@ -4,7 +4,7 @@ import dev.wudi.linalg.OpenBlasEnvironment;
 import org.bytedeco.openblas.global.openblas;
 
 /**
- * The exact solver with a ridge, tau_m = D (C + rho I)^-1 (SPEC 2.3), by a Cholesky factorisation instead of an
+ * The exact solver with a ridge, tau_m = D (C + rho I)^-1 (specification 2.3), by a Cholesky factorisation instead of an
  * eigendecomposition: n^3 / 3 flops for the factor and 2 n^2 rows for the solve, against about 9 n^3 for dsyevd and
  * its products. C + rho I is positive definite for rho &gt; 0, and its condition number (lambda_max + rho) / rho
  * bounds how far float32 rounding can carry: the factorisation runs in float32 (spotrf, spotrs) where that bound

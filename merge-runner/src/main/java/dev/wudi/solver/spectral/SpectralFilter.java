@@ -3,7 +3,7 @@ package dev.wudi.solver.spectral;
 import java.util.Locale;
 
 /**
- * A filter of the eigenvalues of C. Every solver here writes the merged task vector as (SPEC 2.3)
+ * A filter of the eigenvalues of C. Every solver here writes the merged task vector as (specification 2.3)
  *
  * <pre>
  *   tau = keep * tau0 - tau0 V diag(a) V^T + D V diag(b) V^T

@@ -8,7 +8,7 @@ import dev.wudi.solver.SolverSpec;
 import java.nio.FloatBuffer;
 
 /**
- * The closed-form and spectral solvers of SPEC 2.3 on one weight: one symmetric eigendecomposition of C,
+ * The closed-form and spectral solvers of specification 2.3 on one weight: one symmetric eigendecomposition of C,
  * then
  *
  * <pre>

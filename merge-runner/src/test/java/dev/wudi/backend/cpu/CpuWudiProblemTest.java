@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The one-GEMM Adam solver against the literal one (SPEC 2.2: same trajectory up to float32 rounding). */
+/** The one-GEMM Adam solver against the literal one (specification 2.2: same trajectory up to float32 rounding). */
 class CpuWudiProblemTest {
 
     private static Backend backend;

@@ -6,7 +6,7 @@ import dev.wudi.solver.AdamConfig;
 import java.util.List;
 
 /**
- * A plain, slow test oracle of the whole WUDI solve (SPEC 2.1 and 2.2) for small shapes: products in
+ * A plain, slow test oracle of the whole WUDI solve (specification 2.1 and 2.2) for small shapes: products in
  * double rounded once to float32 (an exactly rounded GEMM), the Adam step of {@link FusedAdamReference}.
  * Also the literal loss sum_i w_i ||(tau_m - tau_i) tau_i^T||_F^2 that the Gram form must equal.
  */

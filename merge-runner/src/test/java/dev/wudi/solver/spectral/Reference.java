@@ -8,7 +8,7 @@ import org.apache.commons.math3.linear.EigenDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
 
 /**
- * The WUDI problem in double precision with Commons Math, straight from the definitions (SPEC 2.2):
+ * The WUDI problem in double precision with Commons Math, straight from the definitions (specification 2.2):
  * the oracle the float32 spectral solvers are checked against.
  */
 final class Reference {
