@@ -720,25 +720,23 @@ public class MergeCommand implements Callable<Integer> {
                 }
             }
         }
-        if (matched("--density") && !method.hasParam("density")) {
-            return "--density applies to ties and the sparse methods (dare, breadcrumbs, della); the method here is "
-                    + method.name();
+        for (String param : new String[] {"density", "t"}) {
+            if (matched("--" + param) && !method.hasParam(param)) {
+                return "--" + param + " applies to " + MergeMethods.namesWhere(m -> m.hasParam(param))
+                        + "; the method here is " + method.name();
+            }
         }
         if (matched("--scale") && !method.hasParam("scale") && o.rest() != RestPolicy.TASK_ARITHMETIC) {
-            return "--scale applies to wudi, task-arithmetic, ties, the sparse methods and --rest task-arithmetic;"
-                    + " the method here is " + method.name();
+            return "--scale applies to " + MergeMethods.namesWhere(m -> m.hasParam("scale")) + " and --rest"
+                    + " task-arithmetic; the method here is " + method.name();
         }
-        if (matched("--t") && method != MergeMethods.SLERP) {
-            return "--t applies to --method slerp; the method here is " + method.name();
-        }
-        boolean random = method == MergeMethods.DARE_LINEAR || method == MergeMethods.DARE_TIES
-                || method == MergeMethods.DELLA || method == MergeMethods.DELLA_LINEAR;
+        boolean random = method.random();
         if (matched("--interference-loss") && wudi) {
             return "--interference-loss applies to methods other than wudi; wudi reports its loss always";
         }
         if (matched("--seed") && !random) {
-            return "--seed applies to the random methods (dare-linear, dare-ties, della, della-linear); the method here"
-                    + " is " + method.name();
+            return "--seed applies to the random methods (" + MergeMethods.namesWhere(MergeMethod::random) + "); the"
+                    + " method here is " + method.name();
         }
         return null;
     }

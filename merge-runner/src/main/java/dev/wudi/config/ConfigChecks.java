@@ -66,8 +66,8 @@ final class ConfigChecks {
         for (MergekitConfig.ModelEntry e : c.models()) {
             e.parameters().keySet().forEach(k -> ParamSetting.check(doc, e.pointer() + "/parameters/" + k, k,
                     rangeOf(m, k)));
-            if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
-                della(c, e);
+            if (m.config().perModel().contains("epsilon")) {
+                della(c, e);                                 // DELLA's band around the density
             }
         }
     }

@@ -42,13 +42,6 @@ public final class ConfigOptions {
             Map.entry("rank", "rank"), Map.entry("cutoff", "cutoff"));
     static final Set<String> WUDI_STRINGS = Set.of("solver", "filter", "rest", "include", "exclude", "exclude_regex");
 
-    /** Per method: its global parameters, its per-model ones, and the per-model ones a model must have. */
-    private record Params(Set<String> global, Set<String> perModel, Set<String> required) {
-    }
-
-    private static final Params GTA = new Params(Set.of("lambda", "normalize", "rescale", "int8_mask"),
-            Set.of("weight", "density"), Set.of("weight"));
-
     /** The options, the notes to print, and the config as run. */
     public record Result(MergeOptions.Builder builder, List<String> notes, String normalizedYaml) {
     }
@@ -65,29 +58,21 @@ public final class ConfigOptions {
             String m = c.method().trim().toLowerCase(java.util.Locale.ROOT);
             throw new ConfigException(doc.where("/merge_method") + ": merge_method " + c.method()
                     + (MERGEKIT_ONLY.contains(m) ? " is mergekit's but not supported here yet" : " is unknown")
-                    + " (supported: wudi, linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,"
-                    + " breadcrumbs_ties, della, della_linear, slerp, nuslerp, model_stock)");
+                    + " (supported: " + mergekitNames() + ")");
         }
         List<String> notes = new ArrayList<>();
-        Params params = paramsOf(method);
+        MergeMethod.ConfigParams params = method.config();
         check(c, method, params);
         ConfigChecks.ranges(c, method);
         String chat = chatTemplate(c);
 
         int count = c.models().size();
-        if (method == MergeMethods.SLERP && (count != 1 || !c.parameters().containsKey("t"))) {
-            throw new ConfigException(doc.where(count != 1 ? "/models" : doc.root().has("parameters") ? "/parameters"
-                    : "/merge_method") + ": slerp interpolates the"
-                    + " base_model and one other model at t: " + (count != 1 ? count + " models besides the base"
-                    : "parameters: {t: ...} is missing"));
-        }
-        if (method == MergeMethods.NUSLERP && count != 2) {
-            throw new ConfigException(doc.where("/models") + ": nuslerp interpolates two models (besides the"
-                    + " base_model), got " + count);
-        }
-        if (method == MergeMethods.MODEL_STOCK && count < 2) {
-            throw new ConfigException(doc.where("/models") + ": model_stock needs at least two models besides the"
-                    + " base_model");
+        String countProblem = method.modelCountProblem(count, c.parameters().containsKey("t"));
+        if (countProblem != null) {
+            // the models' count where that alone is wrong, else the parameters the method misses
+            boolean countFits = method.modelCountProblem(count, true) == null;
+            throw new ConfigException(doc.where(!countFits ? "/models" : doc.root().has("parameters") ? "/parameters"
+                    : "/merge_method") + ": " + countProblem);
         }
         Path base;
         List<Path> models = new ArrayList<>();
@@ -97,7 +82,7 @@ public final class ConfigOptions {
                         + c.base().text() + ") is not supported; merge_and_unload it first");
             }
             base = c.base().model();
-        } else if (method == MergeMethods.AVERAGE || method == MergeMethods.NUSLERP) {
+        } else if (!method.needsBase()) {
             base = c.models().get(0).ref().model();           // no base needed: the first model gives the layout
             notes.add("no base_model: " + base + " gives the tensor names and layout (" + c.method()
                     + " without a base interpolates the models themselves)");
@@ -127,8 +112,8 @@ public final class ConfigOptions {
         List<String> baseNames = ConfigChecks.baseNames(base);
         int layers = ConfigChecks.layers(c, base, baseNames);
         Map<String, ParamSetting> globals = new LinkedHashMap<>(c.parameters());
-        if (method == MergeMethods.NUSLERP && c.base() == null) {
-            globals.put(dev.wudi.method.NuSlerp.WITHOUT_BASE, new ParamSetting.Scalar(1));
+        if (c.base() == null) {
+            method.globalsWithoutBase().forEach((k, v) -> globals.put(k, new ParamSetting.Scalar(v)));
         }
         ConfigParameters parameters = new ConfigParameters(globals, perModel, layers,
                 c.randomSeed() == null ? 0 : c.randomSeed(), null);
@@ -138,10 +123,12 @@ public final class ConfigOptions {
         MergeOptions.Builder b = MergeOptions.builder(base, models, out).method(method).parameters(parameters);
         if (method == MergeMethods.WUDI) {
             wudi(c, b);
-        } else if (method == MergeMethods.TASK_ARITHMETIC || method == MergeMethods.TIES) {
-            b.scale(1.0);                                      // mergekit's lambda default
-            if (method == MergeMethods.TIES) {
-                b.density(1.0);                                // mergekit's density default: nothing trimmed
+        } else {
+            if (method.mergekitScale() != null) {
+                b.scale(method.mergekitScale());               // mergekit's lambda default
+            }
+            if (method.mergekitDensity() != null) {
+                b.density(method.mergekitDensity());           // mergekit's density default: nothing trimmed
             }
         }
         String dt = c.outDType() != null ? c.outDType() : c.dtype();
@@ -194,27 +181,8 @@ public final class ConfigOptions {
                 + " template itself)");
     }
 
-    private static Params paramsOf(MergeMethod m) {
-        if (m == MergeMethods.WUDI) {
-            return new Params(Set.of(), Set.of(), Set.of());
-        } else if (m == MergeMethods.AVERAGE) {
-            return new Params(Set.of("normalize"), Set.of("weight"), Set.of("weight"));
-        } else if (m == MergeMethods.SLERP) {
-            return new Params(Set.of("t"), Set.of(), Set.of());
-        } else if (m == MergeMethods.NUSLERP) {
-            return new Params(Set.of("nuslerp_flatten", "nuslerp_row_wise"), Set.of("weight"), Set.of("weight"));
-        } else if (m == MergeMethods.MODEL_STOCK) {
-            return new Params(Set.of("filter_wise"), Set.of(), Set.of());
-        } else if (m == MergeMethods.BREADCRUMBS || m == MergeMethods.BREADCRUMBS_TIES) {
-            return new Params(GTA.global(), Set.of("weight", "density", "gamma"), GTA.required());
-        } else if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
-            return new Params(GTA.global(), Set.of("weight", "density", "epsilon"), GTA.required());
-        }
-        return GTA;
-    }
-
     /** Every parameter known to the method; every required per-model one given (at the model or the top level). */
-    private static void check(MergekitConfig c, MergeMethod m, Params p) {
+    private static void check(MergekitConfig c, MergeMethod m, MergeMethod.ConfigParams p) {
         LocatedYaml doc = c.doc();
         for (String k : c.parameters().keySet()) {
             if (m == MergeMethods.WUDI) {
@@ -256,7 +224,7 @@ public final class ConfigOptions {
         }
     }
 
-    private static String describe(Params p) {
+    private static String describe(MergeMethod.ConfigParams p) {
         List<String> parts = new ArrayList<>();
         if (!p.global().isEmpty()) {
             parts.add("global: " + String.join(", ", new java.util.TreeSet<>(p.global())));
@@ -342,7 +310,7 @@ public final class ConfigOptions {
         }
         root.put("models", models);
         Map<String, Object> ps = new LinkedHashMap<>();
-        defaults(m).forEach(ps::put);
+        m.config().defaults().forEach(ps::put);
         c.parameters().forEach((k, v) -> ps.put(k, v.toYaml()));
         c.options().forEach(ps::put);
         root.put("parameters", ps);
@@ -357,44 +325,17 @@ public final class ConfigOptions {
                 + "\n" + y.writeValueAsString(root);
     }
 
-    /** mergekit's defaults of a method's global parameters (wudi: the paper's). */
-    private static Map<String, Object> defaults(MergeMethod m) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        if (m == MergeMethods.WUDI) {
-            d.put("solver", "adam");
-            d.put("learning_rate", (double) AdamConfig.PAPER_LR);
-            d.put("iterations", AdamConfig.paper().iterations());
-            d.put("beta1", (double) AdamConfig.paper().beta1());
-            d.put("beta2", (double) AdamConfig.paper().beta2());
-            d.put("epsilon", (double) AdamConfig.paper().eps());
-            d.put("rest", "base");
-        } else if (m == MergeMethods.AVERAGE) {
-            d.put("normalize", true);
-        } else if (m == MergeMethods.NUSLERP) {
-            d.put("nuslerp_flatten", true);
-            d.put("nuslerp_row_wise", false);
-        } else if (m == MergeMethods.MODEL_STOCK) {
-            d.put("filter_wise", false);
-        } else if (m == MergeMethods.SLERP) {
-            return d;
-        } else {
-            boolean ties = m == MergeMethods.TIES || m == MergeMethods.DELLA;
-            boolean rescale = m == MergeMethods.DARE_LINEAR || m == MergeMethods.DARE_TIES || m == MergeMethods.DELLA
-                    || m == MergeMethods.DELLA_LINEAR;
-            d.put("lambda", 1.0);
-            d.put("normalize", ties);
-            if (m != MergeMethods.TASK_ARITHMETIC) {
-                d.put("rescale", rescale);
-            }
-            d.put("density", 1.0);
-            if (m == MergeMethods.BREADCRUMBS || m == MergeMethods.BREADCRUMBS_TIES) {
-                d.put("gamma", 0.01);
-            }
-            if (m == MergeMethods.DELLA || m == MergeMethods.DELLA_LINEAR) {
-                d.put("epsilon", 0.15);
+    /** merge_method values a config may give: each method's mergekit spelling, or its aliases (linear). */
+    static String mergekitNames() {
+        List<String> names = new ArrayList<>();
+        for (MergeMethod m : MergeMethods.all()) {
+            if (m.aliases().isEmpty()) {
+                names.add(m.name().replace('-', '_'));
+            } else {
+                names.addAll(m.aliases());
             }
         }
-        return d;
+        return String.join(", ", names);
     }
 
     /** Reads a config and maps it; the convenience for callers that do not need the pieces. */

@@ -365,13 +365,8 @@ public final class Merger {
         if (!warn) {
             return;                                     // said once already, where the merge's checks were made
         }
-        int n = options.models().size();
-        if (n == 1 && options.method() == MergeMethods.WUDI) {
-            listener.warning("one --model: WUDI returns its weights unchanged (tau_m = tau_1 minimises the loss, whose"
-                    + " only term is zero there) and the rest keeps the base; merge two or more fine-tunes, or use"
-                    + " --method task-arithmetic --scale S to scale one");
-        } else if (n == 1 && (options.method() == MergeMethods.AVERAGE || options.method() == MergeMethods.TIES)) {
-            listener.warning("one --model: " + options.method().name() + " of one model is (close to) that model");
+        if (options.models().size() == 1 && options.method().oneModelWarning() != null) {
+            listener.warning(options.method().oneModelWarning());
         }
     }
 
@@ -723,23 +718,42 @@ public final class Merger {
 
     /** The method with its solver and settings, as reports and the model card name it. */
     public String methodDescription() {
-        if (options.method() == MergeMethods.WUDI) {
-            SolverSpec s = options.effectiveSolver();
-            String d = s.describe();
-            if (s instanceof SolverSpec.Adam && options.autoLr() != null) {
-                d = "adam lr " + options.autoLr().describe() + ", " + options.adam().iterations() + " steps";
+        return options.method().describe(settings(null));
+    }
+
+    /**
+     * The method's settings for its rule: the effective scale and density, the seed, and WUDI's rule on
+     * {@code wudiBackend} (null where only the description is wanted).
+     */
+    private dev.wudi.method.MethodSettings settings(Backend wudiBackend) {
+        return new dev.wudi.method.MethodSettings() {
+            @Override
+            public double scale() {
+                return options.effectiveScale();
             }
-            return "wudi (" + d + (options.effectiveScale() != 1.0 ? ", scale " + options.effectiveScale() : "") + ")";
-        }
-        String m = options.method().name();
-        if (options.method() == MergeMethods.TASK_ARITHMETIC) {
-            return m + " (scale " + options.effectiveScale() + ")";
-        }
-        if (options.method().hasParam("density")) {
-            return m + " (density " + options.effectiveDensity() + ", scale " + options.effectiveScale()
-                    + (sparseRule(options.method()) != null ? ", seed " + options.parameters().seed() : "") + ")";
-        }
-        return m;
+
+            @Override
+            public double density() {
+                return options.effectiveDensity();
+            }
+
+            @Override
+            public long seed() {
+                return options.parameters().seed();
+            }
+
+            @Override
+            public TensorRule wudi() {
+                return wudiRule(wudiBackend, true);
+            }
+
+            @Override
+            public String solverDescription() {
+                SolverSpec s = options.effectiveSolver();
+                return s instanceof SolverSpec.Adam && options.autoLr() != null ? "adam lr " + options.autoLr()
+                        .describe() + ", " + options.adam().iterations() + " steps" : s.describe();
+            }
+        };
     }
 
     /** Every option that decides the output, defaults written out, for the reports and the model card. */
@@ -1043,28 +1057,7 @@ public final class Merger {
     }
 
     private TensorRule methodRule(Backend wudiBackend) {
-        String name = options.method().name();
-        if (name.equals(MergeMethods.WUDI.name())) {
-            return wudiRule(wudiBackend, true);
-        } else if (name.equals(MergeMethods.TASK_ARITHMETIC.name())) {
-            return new TaskArithmetic(options.effectiveScale());
-        } else if (name.equals(MergeMethods.AVERAGE.name())) {
-            return new Average();
-        } else if (name.equals(MergeMethods.TIES.name())) {
-            return new Ties(options.effectiveDensity(), options.effectiveScale());
-        }
-        SparseTaskArithmetic sparse = sparseRule(options.method());
-        if (sparse != null) {
-            return sparse;
-        }
-        if (options.method() == MergeMethods.SLERP) {
-            return new dev.wudi.method.Slerp(null);
-        } else if (options.method() == MergeMethods.NUSLERP) {
-            return new dev.wudi.method.NuSlerp();
-        } else if (options.method() == MergeMethods.MODEL_STOCK) {
-            return new dev.wudi.method.ModelStock();
-        }
-        throw new IllegalArgumentException("method " + name + " has no rule");
+        return options.method().rule(settings(wudiBackend));
     }
 
     /**
@@ -1107,30 +1100,6 @@ public final class Merger {
         dealers = new DeviceDealer(set.members(), deals, b -> wudiRule(b, false), () -> Backends.cpu(threads),
                 this::warningFromWorker);
         return dealers;
-    }
-
-    /** mergekit's sparsifying task arithmetic family (consensus, normalize and rescale defaults as mergekit's). */
-    private SparseTaskArithmetic sparseRule(dev.wudi.method.MergeMethod m) {
-        long seed = options.parameters().seed();
-        double d = options.effectiveDensity();
-        double l = options.effectiveScale();
-        SparseTaskArithmetic.Sparsify random = SparseTaskArithmetic.Sparsify.RANDOM;
-        SparseTaskArithmetic.Sparsify outliers = SparseTaskArithmetic.Sparsify.OUTLIERS;
-        SparseTaskArithmetic.Sparsify della = SparseTaskArithmetic.Sparsify.DELLA;
-        if (m == MergeMethods.DARE_LINEAR) {
-            return new SparseTaskArithmetic(m.name(), random, false, false, true, seed, d, l);
-        } else if (m == MergeMethods.DARE_TIES) {
-            return new SparseTaskArithmetic(m.name(), random, true, false, true, seed, d, l);
-        } else if (m == MergeMethods.BREADCRUMBS) {
-            return new SparseTaskArithmetic(m.name(), outliers, false, false, false, seed, d, l);
-        } else if (m == MergeMethods.BREADCRUMBS_TIES) {
-            return new SparseTaskArithmetic(m.name(), outliers, true, false, false, seed, d, l);
-        } else if (m == MergeMethods.DELLA) {
-            return new SparseTaskArithmetic(m.name(), della, true, true, true, seed, d, l);
-        } else if (m == MergeMethods.DELLA_LINEAR) {
-            return new SparseTaskArithmetic(m.name(), della, false, false, true, seed, d, l);
-        }
-        return null;
     }
 
     private TensorRule restRule() {

@@ -1,94 +1,85 @@
 package dev.wudi.method;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.ServiceLoader;
 
-/** The registry of merge methods, selected with --method NAME. */
+/**
+ * The registry of merge methods, selected with --method NAME (or a config's merge_method): one line per method. A
+ * method is one object ({@link MergeMethod}): adding one is its class and its line in {@link #ALL}, or, from outside
+ * this project, its class and its line in a {@code META-INF/services/dev.wudi.method.MergeMethod} file on the class
+ * path ({@link ServiceLoader}).
+ */
 public final class MergeMethods {
 
-    public static final MergeMethod WUDI = new MergeMethod("wudi",
-            "WUDI-Merging: minimise the data-free interference loss with Adam from the sum of task vectors",
-            "Cheng et al., Whoever Started the Interference Should End It, ICML 2025, arXiv:2503.08099",
-            List.of(new MethodParam("lr", 1e-5, "Adam learning rate (the paper's 1e-5)"),
-                    new MethodParam("iters", 300, "Adam iterations (the paper's 300)"),
-                    new MethodParam("scale", 1.0, "the merged weight is W0 + scale * tau_m (1: the paper's, no"
-                            + " rescaling; published LLM merges use 0.3-0.5)")),
-            MergeMethod.Scope.LINEAR_WEIGHTS);
+    private static final String DARE = "Yu et al., Language Models are Super Mario, ICML 2024, arXiv:2311.03099";
+    private static final String BREADCRUMBS_REF = "Davari and Belilovsky, Model Breadcrumbs, ECCV 2024, arXiv:2312.06795";
+    private static final String DELLA_REF = "Deep et al., DELLA-Merging, arXiv:2406.11617";
+    private static final SparseTaskArithmetic.Sparsify RANDOM = SparseTaskArithmetic.Sparsify.RANDOM;
+    private static final SparseTaskArithmetic.Sparsify OUTLIERS = SparseTaskArithmetic.Sparsify.OUTLIERS;
 
-    public static final MergeMethod TASK_ARITHMETIC = new MergeMethod("task-arithmetic",
-            "W0 + scale * sum of task vectors",
-            "Ilharco et al., Editing Models with Task Arithmetic, ICLR 2023, arXiv:2212.04089",
-            List.of(new MethodParam("scale", 0.3, "coefficient on the summed task vectors")),
-            MergeMethod.Scope.ALL_FLOATING);
+    public static final MergeMethod WUDI = new WudiMethod();
+    public static final MergeMethod TASK_ARITHMETIC = new TaskArithmeticMethod();
+    public static final MergeMethod AVERAGE = new AverageMethod();
+    public static final MergeMethod TIES = new TiesMethod();
 
-    public static final MergeMethod AVERAGE = new MergeMethod("average",
-            "mean of the fine-tuned weights (model soup)",
-            "Wortsman et al., Model soups, ICML 2022, arXiv:2203.05482",
-            List.of(), MergeMethod.Scope.ALL_FLOATING);
+    /** Every method, in the order `wudi methods` lists them: these, then those found on the class path. */
+    private static final List<MergeMethod> ALL = withAdded(WUDI, TASK_ARITHMETIC, AVERAGE, TIES,
+            new SparseMethod("dare-linear", "drop each task-vector element with probability 1 - density, rescale (L1),"
+                    + " weighted sum", DARE, RANDOM, false, false, true),
+            new SparseMethod("dare-ties", "DARE's random drop and rescale, then TIES' sign election and disjoint sum",
+                    DARE, RANDOM, true, false, true),
+            new SparseMethod("breadcrumbs", "drop each task vector's gamma largest and smallest magnitudes (keep"
+                    + " density), weighted sum", BREADCRUMBS_REF, OUTLIERS, false, false, false),
+            new SparseMethod("breadcrumbs-ties", "Model Breadcrumbs' outlier drop, then TIES' sign election",
+                    BREADCRUMBS_REF, OUTLIERS, true, false, false),
+            new SparseMethod("della", "drop elements with probabilities by magnitude rank (density +- epsilon),"
+                    + " rescale, TIES' sign election", DELLA_REF, SparseTaskArithmetic.Sparsify.DELLA, true, true, true),
+            new SparseMethod("della-linear", "DELLA's magnitude-ranked drop and rescale, weighted sum", DELLA_REF,
+                    SparseTaskArithmetic.Sparsify.DELLA, false, false, true),
+            new SlerpMethod(),
+            new NuSlerpMethod(),
+            new ModelStockMethod());
 
-    public static final MergeMethod TIES = new MergeMethod("ties",
-            "trim to top-density magnitudes, elect signs, disjoint mean, times scale",
-            "Yadav et al., TIES-Merging, NeurIPS 2023, arXiv:2306.01708",
-            List.of(new MethodParam("density", 0.2, "fraction of each task vector's largest magnitudes kept"),
-                    new MethodParam("scale", 1.0, "coefficient on the merged task vector")),
-            MergeMethod.Scope.ALL_FLOATING);
-
-    /** On the command line for every model; a config gives density and weight per model and scale as lambda. */
-    private static final List<MethodParam> SPARSE_PARAMS = List.of(
-            new MethodParam("density", 1.0, "fraction of each task vector kept, 1: none dropped (a config: per model,"
-                    + " with a per-model weight)"),
-            new MethodParam("scale", 1.0, "coefficient on the merged task vector (a config's lambda)"));
-
-    public static final MergeMethod DARE_LINEAR = new MergeMethod("dare-linear",
-            "drop each task-vector element with probability 1 - density, rescale (L1), weighted sum",
-            "Yu et al., Language Models are Super Mario, ICML 2024, arXiv:2311.03099", SPARSE_PARAMS,
-            MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod DARE_TIES = new MergeMethod("dare-ties",
-            "DARE's random drop and rescale, then TIES' sign election and disjoint sum",
-            "Yu et al., Language Models are Super Mario, ICML 2024, arXiv:2311.03099", SPARSE_PARAMS,
-            MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod BREADCRUMBS = new MergeMethod("breadcrumbs",
-            "drop each task vector's gamma largest and smallest magnitudes (keep density), weighted sum",
-            "Davari and Belilovsky, Model Breadcrumbs, ECCV 2024, arXiv:2312.06795", SPARSE_PARAMS,
-            MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod BREADCRUMBS_TIES = new MergeMethod("breadcrumbs-ties",
-            "Model Breadcrumbs' outlier drop, then TIES' sign election",
-            "Davari and Belilovsky, Model Breadcrumbs, ECCV 2024, arXiv:2312.06795", SPARSE_PARAMS,
-            MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod DELLA = new MergeMethod("della",
-            "drop elements with probabilities by magnitude rank (density +- epsilon), rescale, TIES' sign election",
-            "Deep et al., DELLA-Merging, arXiv:2406.11617", SPARSE_PARAMS, MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod DELLA_LINEAR = new MergeMethod("della-linear",
-            "DELLA's magnitude-ranked drop and rescale, weighted sum",
-            "Deep et al., DELLA-Merging, arXiv:2406.11617", SPARSE_PARAMS, MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod SLERP = new MergeMethod("slerp",
-            "spherical interpolation between the base (t = 0) and one model (t = 1), per tensor",
-            "Shoemake, Animating rotation with quaternion curves, SIGGRAPH 1985",
-            List.of(new MethodParam("t", Double.NaN, "the interpolation point, required (a config: per tensor)")),
-            MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod NUSLERP = new MergeMethod("nuslerp",
-            "spherical interpolation of two models' task vectors at t = w_1 / (w_0 + w_1), added to the base",
-            "mergekit's nuslerp (a config gives the weights)", List.of(), MergeMethod.Scope.ALL_FLOATING);
-
-    public static final MergeMethod MODEL_STOCK = new MergeMethod("model-stock",
-            "W0 + t (mean of the models - W0), t from the mean angle between the task vectors",
-            "Jang et al., Model Stock: All we need is just a few fine-tuned models, ECCV 2024, arXiv:2403.19522",
-            List.of(), MergeMethod.Scope.ALL_FLOATING);
-
-    private static final List<MergeMethod> ALL = List.of(WUDI, TASK_ARITHMETIC, AVERAGE, TIES, DARE_LINEAR, DARE_TIES,
-            BREADCRUMBS, BREADCRUMBS_TIES, DELLA, DELLA_LINEAR, SLERP, NUSLERP, MODEL_STOCK);
-
-    /** mergekit's names for methods registered here under another: linear is the (weighted) average. */
-    private static final java.util.Map<String, MergeMethod> ALIASES = java.util.Map.of("linear", AVERAGE);
+    /** By name and alias, mergekit's spellings (task_arithmetic) as the command line's (task-arithmetic). */
+    private static final Map<String, MergeMethod> BY_NAME = byName();
 
     private MergeMethods() {
+    }
+
+    /** The built-in methods and those a class path adds, each name (and alias) once. */
+    private static List<MergeMethod> withAdded(MergeMethod... builtIn) {
+        List<MergeMethod> all = new java.util.ArrayList<>(List.of(builtIn));
+        for (MergeMethod m : ServiceLoader.load(MergeMethod.class, MergeMethods.class.getClassLoader())) {
+            all.add(m);
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (MergeMethod m : all) {
+            for (String n : concat(m.name(), m.aliases())) {
+                if (!seen.add(n.replace('_', '-'))) {
+                    throw new IllegalStateException("merge method " + n + " is registered twice (" + m.getClass()
+                            .getName() + ")");
+                }
+            }
+        }
+        return List.copyOf(all);
+    }
+
+    private static List<String> concat(String first, List<String> rest) {
+        List<String> l = new java.util.ArrayList<>(rest);
+        l.add(0, first);
+        return l;
+    }
+
+    private static Map<String, MergeMethod> byName() {
+        Map<String, MergeMethod> m = new LinkedHashMap<>();
+        for (MergeMethod x : ALL) {
+            m.put(x.name(), x);
+            x.aliases().forEach(a -> m.put(a, x));
+        }
+        return m;
     }
 
     public static List<MergeMethod> all() {
@@ -97,26 +88,20 @@ public final class MergeMethods {
 
     /** By name; mergekit's spellings (task_arithmetic, dare_ties, linear) name the same methods. */
     public static MergeMethod byName(String name) {
-        String n = name.trim().toLowerCase(Locale.ROOT).replace('_', '-');
-        if (ALIASES.containsKey(n)) {
-            return ALIASES.get(n);
+        MergeMethod m = BY_NAME.get(name.trim().toLowerCase(Locale.ROOT).replace('_', '-'));
+        if (m == null) {
+            throw new IllegalArgumentException("unknown method '" + name + "' (choose from " + names() + ")");
         }
-        for (MergeMethod m : ALL) {
-            if (m.name().equals(n)) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("unknown method '" + name + "' (choose from " + names() + ")");
+        return m;
     }
 
+    /** "wudi, task-arithmetic, average, ...": every method's name, in registry order. */
     public static String names() {
-        StringBuilder sb = new StringBuilder();
-        for (MergeMethod m : ALL) {
-            if (sb.length() > 0) {
-                sb.append(", ");
-            }
-            sb.append(m.name());
-        }
-        return sb.toString();
+        return String.join(", ", ALL.stream().map(MergeMethod::name).toList());
+    }
+
+    /** The names of the methods for which p holds, in registry order: "dare-linear, dare-ties, della". */
+    public static String namesWhere(java.util.function.Predicate<MergeMethod> p) {
+        return String.join(", ", ALL.stream().filter(p).map(MergeMethod::name).toList());
     }
 }

@@ -55,12 +55,13 @@ class CliSurfaceTest {
     void optionsThatDoNotApplyAreRefusedNamingThem() {
         refused("ties-lr", models, "--lr applies to --method wudi; the method here is ties", "--method", "ties", "--lr",
                 "1e-4");
-        refused("avg-density", models, "--density applies to ties and the sparse methods", "--method", "average",
+        refused("avg-density", models, "--density applies to ties, dare-linear, dare-ties, breadcrumbs, breadcrumbs-ties,"
+                + " della, della-linear; the method here is average", "--method", "average",
                 "--density", "0.5");
         refused("exact-iters", models, "--iters applies to --solver adam; --solver exact solves without Adam's steps",
                 "--solver", "exact", "--iters", "50");
         refused("wudi-seed", models, "--seed applies to the random methods", "--seed", "3");
-        refused("ta-t", models, "--t applies to --method slerp", "--method", "task-arithmetic", "--t", "0.5");
+        refused("ta-t", models, "--t applies to slerp; the method here is task-arithmetic", "--method", "task-arithmetic", "--t", "0.5");
     }
 
     @Test

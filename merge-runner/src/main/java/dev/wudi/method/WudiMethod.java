@@ -1,0 +1,62 @@
+package dev.wudi.method;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * WUDI-Merging (specification 2): per linear weight, the merged task vector that minimises the data-free
+ * interference loss, by the solver the merge runs on its backend. A config gives its solver's settings as global
+ * scalars (learning_rate, iterations, ...), mapped onto the command line's by the config reader.
+ */
+public final class WudiMethod extends MergeMethod {
+
+    /** The paper's settings, as a config as run writes them out. */
+    private static final Map<String, Object> PAPER = paper();
+
+    WudiMethod() {
+        super("wudi", "WUDI-Merging: minimise the data-free interference loss with Adam from the sum of task vectors",
+                "Cheng et al., Whoever Started the Interference Should End It, ICML 2025, arXiv:2503.08099",
+                List.of(new MethodParam("lr", 1e-5, "Adam learning rate (the paper's 1e-5)"),
+                        new MethodParam("iters", 300, "Adam iterations (the paper's 300)"),
+                        new MethodParam("scale", 1.0, "the merged weight is W0 + scale * tau_m (1: the paper's, no"
+                                + " rescaling; published LLM merges use 0.3-0.5)")),
+                Scope.LINEAR_WEIGHTS);
+    }
+
+    private static Map<String, Object> paper() {
+        dev.wudi.solver.AdamConfig p = dev.wudi.solver.AdamConfig.paper();
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("solver", "adam");
+        d.put("learning_rate", (double) dev.wudi.solver.AdamConfig.PAPER_LR);
+        d.put("iterations", p.iterations());
+        d.put("beta1", (double) p.beta1());
+        d.put("beta2", (double) p.beta2());
+        d.put("epsilon", (double) p.eps());
+        d.put("rest", "base");
+        return d;
+    }
+
+    @Override
+    public ConfigParams config() {
+        return new ConfigParams(Set.of(), Set.of(), Set.of(), PAPER);
+    }
+
+    @Override
+    public String oneModelWarning() {
+        return "one --model: WUDI returns its weights unchanged (tau_m = tau_1 minimises the loss, whose only term is"
+                + " zero there) and the rest keeps the base; merge two or more fine-tunes, or use --method"
+                + " task-arithmetic --scale S to scale one";
+    }
+
+    @Override
+    public TensorRule rule(MethodSettings s) {
+        return s.wudi();
+    }
+
+    @Override
+    public String describe(MethodSettings s) {
+        return "wudi (" + s.solverDescription() + (s.scale() != 1.0 ? ", scale " + s.scale() : "") + ")";
+    }
+}
