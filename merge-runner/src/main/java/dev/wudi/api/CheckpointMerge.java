@@ -6,9 +6,9 @@ import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeListener;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
-import dev.wudi.merge.RestPolicy;
+import dev.wudi.spec.RestPolicy;
 import dev.wudi.merge.TensorRecord;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
@@ -43,7 +43,7 @@ import java.util.regex.PatternSyntaxException;
  */
 public final class CheckpointMerge {
 
-    private final MergeOptions options;
+    private final MergeSpec options;
     private final String device;
     private final MergeEvents events;
     private final boolean resume;
@@ -56,7 +56,7 @@ public final class CheckpointMerge {
         this.events = b.events;
         this.resume = b.resume;
         this.allowNonFinite = b.allowNonFinite;
-        MergeOptions.Builder o = MergeOptions.builder(b.base, b.models, b.out).method(b.method).threads(b.threads)
+        MergeSpec.Builder o = MergeSpec.builder(b.base, b.models, b.out).method(b.method).threads(b.threads)
                 .force(b.force).outDType(b.dtype);
         if (b.solver != null && b.solver.spec() instanceof dev.wudi.solver.SolverSpec.Adam adam) {
             o.adam(adam.config());              // as `wudi merge --lr --iters`: Adam's settings, no --solver
@@ -265,7 +265,7 @@ public final class CheckpointMerge {
          * @throws IllegalArgumentException where s is not finite in float32
          */
         public Builder scale(double s) {
-            this.scale = checked("scale", dev.wudi.merge.ParameterRange.FINITE, s);
+            this.scale = checked("scale", dev.wudi.spec.ParameterRange.FINITE, s);
             return this;
         }
 
@@ -277,12 +277,12 @@ public final class CheckpointMerge {
          * @throws IllegalArgumentException where d is not in (0, 1]
          */
         public Builder density(double d) {
-            this.density = checked("density", dev.wudi.merge.ParameterRange.DENSITY, d);
+            this.density = checked("density", dev.wudi.spec.ParameterRange.DENSITY, d);
             return this;
         }
 
         /** v, where range accepts it; the same rule and words as the command line's and a config's. */
-        private static double checked(String what, dev.wudi.merge.ParameterRange range, double v) {
+        private static double checked(String what, dev.wudi.spec.ParameterRange range, double v) {
             String problem = range.problem(v);
             if (problem != null) {
                 throw new IllegalArgumentException(what + " " + problem + ", got " + v);

@@ -9,7 +9,7 @@ import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.lora.AdapterCheckpoint;
 import dev.wudi.lora.LoraAdapter;
 import dev.wudi.lora.ZeroBase;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import dev.wudi.model.ModelConfig;
 import dev.wudi.model.TensorClassifier;
@@ -86,7 +86,7 @@ public final class AdapterMergeBench {
 
     private static double time(Backend backend, Path base, List<Path> models, Path out, SolverSpec solver,
                                int threads) throws IOException {
-        MergeOptions o = MergeOptions.builder(base, models, out).solver(solver).threads(threads).force(true).build();
+        MergeSpec o = MergeSpec.builder(base, models, out).solver(solver).threads(threads).force(true).build();
         long t0 = System.nanoTime();
         new Merger(o, backend, null).run();
         return (System.nanoTime() - t0) / 1e9;

@@ -4,7 +4,7 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.demo.Demo;
 import dev.wudi.demo.SyntheticTasks;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.method.MergeMethods;
@@ -42,7 +42,7 @@ import org.knowm.xchart.style.Styler;
 public final class QualityBench {
 
     /** One method or solver configuration as the bench runs it. */
-    public record Method(String label, UnaryOperator<MergeOptions> configure) {
+    public record Method(String label, UnaryOperator<MergeSpec> configure) {
     }
 
     /**
@@ -150,7 +150,7 @@ public final class QualityBench {
         rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN, Double.NaN));
         for (Method m : methods()) {
             Path outFile = dir.resolve("merged.safetensors");
-            MergeOptions o = m.configure().apply(MergeOptions.defaults(base, models, outFile).withForce(true));
+            MergeSpec o = m.configure().apply(MergeSpec.defaults(base, models, outFile).withForce(true));
             Timed t = timed(o, backend);
             double[] err = Demo.score(set, outFile);
             rows.add(new Row(m.label(), err, mean(err), t.wall, t.cpu, lossAfter(t.report)));
@@ -165,7 +165,7 @@ public final class QualityBench {
         rows.add(new Row("pretrained (no merge)", pre, mean(pre), Double.NaN, Double.NaN, Double.NaN));
         for (Method m : methods()) {
             Path outFile = dir.resolve("merged.safetensors");
-            MergeOptions o = m.configure().apply(MergeOptions.defaults(fx.base(), fx.models(), outFile).withForce(true));
+            MergeSpec o = m.configure().apply(MergeSpec.defaults(fx.base(), fx.models(), outFile).withForce(true));
             Timed t = timed(o, backend);
             double[] acc = fx.accuracy(outFile);
             rows.add(new Row(m.label(), acc, mean(acc), t.wall, t.cpu, lossAfter(t.report)));
@@ -213,7 +213,7 @@ public final class QualityBench {
                         f -> mean(fx.accuracy(f))));
             }
             List<String> labels = new ArrayList<>();
-            List<UnaryOperator<MergeOptions>> configs = new ArrayList<>();
+            List<UnaryOperator<MergeSpec>> configs = new ArrayList<>();
             for (double c : SWEEP_CUTOFFS) {
                 labels.add("spectral flow, cutoff " + trim(c) + (c == SpectralFilter.DEFAULT_CUTOFF_FRACTION ? " (default)" : ""));
                 configs.add(o -> o.withSolver(new SolverSpec.Spectral(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0, c)));
@@ -242,7 +242,7 @@ public final class QualityBench {
     }
 
     private static void sweepTable(PrintStream out, String title, List<Testbed> beds, List<String> labels,
-                                   List<UnaryOperator<MergeOptions>> configs, Path work, Backend backend)
+                                   List<UnaryOperator<MergeSpec>> configs, Path work, Backend backend)
             throws IOException {
         out.println("### " + title);
         out.println();
@@ -258,7 +258,7 @@ public final class QualityBench {
             StringBuilder line = new StringBuilder("| ").append(labels.get(i)).append(" |");
             for (Testbed b : beds) {
                 Path outFile = work.resolve("sweep.safetensors");
-                MergeOptions o = configs.get(i).apply(MergeOptions.defaults(b.base(), b.models(), outFile).withForce(true));
+                MergeSpec o = configs.get(i).apply(MergeSpec.defaults(b.base(), b.models(), outFile).withForce(true));
                 new Merger(o, backend, null).run();
                 double v = b.scorer().mean(outFile);
                 line.append(' ').append(String.format(Locale.ROOT, b.name().endsWith("(err)") ? "%.4f" : "%.2f", v))
@@ -269,13 +269,13 @@ public final class QualityBench {
         out.println();
     }
 
-    private static Timed timed(MergeOptions o, Backend backend) throws IOException {
+    private static Timed timed(MergeSpec o, Backend backend) throws IOException {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         double[] wall = new double[repeats];
         double[] cpu = new double[repeats];
         MergeReport r = null;
         // timed without scoring a baseline's result (a diagnostic, not part of its merge); scored once after
-        MergeOptions untimed = o.toBuilder().lossScoring(dev.wudi.merge.LossScoring.OFF).build();
+        MergeSpec untimed = o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.OFF).build();
         for (int k = 0; k < repeats; k++) {
             long c0 = mx.getCurrentThreadCpuTime();
             r = new Merger(untimed, backend, null).run();
@@ -283,7 +283,7 @@ public final class QualityBench {
             wall[k] = r.seconds();
         }
         if (r.scoredCount() == 0) {
-            r = new Merger(o.toBuilder().lossScoring(dev.wudi.merge.LossScoring.ON).build(), backend, null).run();
+            r = new Merger(o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.ON).build(), backend, null).run();
         }
         return new Timed(r, median(wall), median(cpu));
     }

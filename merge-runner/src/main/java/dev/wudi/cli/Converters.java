@@ -2,7 +2,7 @@ package dev.wudi.cli;
 
 import dev.wudi.checkpoint.ShardPlan;
 import dev.wudi.format.DType;
-import dev.wudi.merge.RestPolicy;
+import dev.wudi.spec.RestPolicy;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine;

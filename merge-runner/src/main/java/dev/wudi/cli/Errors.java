@@ -56,7 +56,7 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
         boolean json = parseResult != null && jsonMode(parseResult.originalArgs());
-        if (ex instanceof UsageException || ex instanceof dev.wudi.merge.OptionException
+        if (ex instanceof UsageException || ex instanceof dev.wudi.spec.OptionException
                 || ex instanceof dev.wudi.checkpoint.UsageMistakeException) {
             err.println("wudi: " + ex.getMessage());
             err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");

@@ -7,19 +7,19 @@ import dev.wudi.backend.cuda.Precision;
 import dev.wudi.checkpoint.OutputGuard;
 import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
-import dev.wudi.merge.CardPolicy;
+import dev.wudi.spec.CardPolicy;
 import dev.wudi.merge.CostModel;
-import dev.wudi.merge.HeadPolicy;
+import dev.wudi.spec.HeadPolicy;
 import dev.wudi.merge.ReproduceCommand;
 import dev.wudi.merge.StepRate;
-import dev.wudi.merge.VocabPolicy;
+import dev.wudi.spec.VocabPolicy;
 import dev.wudi.model.LayoutOverride;
 import dev.wudi.merge.MergeInterruptedException;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
-import dev.wudi.merge.ParameterRange;
-import dev.wudi.merge.RestPolicy;
+import dev.wudi.spec.ParameterRange;
+import dev.wudi.spec.RestPolicy;
 import dev.wudi.merge.TensorSelection;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
@@ -322,7 +322,7 @@ public class MergeCommand implements Callable<Integer> {
      * The merge's options from the command line, every usage check made (a {@link Errors.UsageException} names what is
      * wrong). A distributed merge builds the same options from the same arguments on each executor.
      */
-    public MergeOptions options() throws Exception {
+    public MergeSpec options() throws Exception {
         if (out == null && !dryRun) {
             throw new Errors.UsageException("Missing required option: '--out=PATH' (or --dry-run for the plan only)");
         }
@@ -379,7 +379,7 @@ public class MergeCommand implements Callable<Integer> {
         HeadPolicy headPolicy;
         VocabPolicy vocabPolicy;
         CardPolicy cardPolicy;
-        dev.wudi.merge.LossScoring lossScoring;
+        dev.wudi.spec.LossScoring lossScoring;
         try {
             if (layouts != null) {
                 for (String l : layouts) {
@@ -389,7 +389,7 @@ public class MergeCommand implements Callable<Integer> {
             headPolicy = HeadPolicy.parse(heads);
             vocabPolicy = VocabPolicy.parse(vocab);
             cardPolicy = CardPolicy.parse(card);
-            lossScoring = dev.wudi.merge.LossScoring.parse(interferenceLoss);
+            lossScoring = dev.wudi.spec.LossScoring.parse(interferenceLoss);
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
@@ -413,9 +413,9 @@ public class MergeCommand implements Callable<Integer> {
         }
         Path anchor = config != null ? config : base != null ? base : models.get(0);
         Path outPath = out != null ? out : anchor.resolveSibling(anchor.getFileName() + ".plan");
-        dev.wudi.merge.AdapterOptions adapterOptions = asAdapter
-                ? new dev.wudi.merge.AdapterOptions(adapterRank == null ? 0 : adapterRank) : null;
-        MergeOptions options;
+        dev.wudi.spec.AdapterOptions adapterOptions = asAdapter
+                ? new dev.wudi.spec.AdapterOptions(adapterRank == null ? 0 : adapterRank) : null;
+        MergeSpec options;
         if (config != null) {
             options = fromConfig(outPath, m, adam, solverSpec, autoLr, layoutOverrides, headPolicy, vocabPolicy,
                     cardPolicy, adapterOptions).toBuilder().lossScoring(lossScoring).build();
@@ -424,7 +424,7 @@ public class MergeCommand implements Callable<Integer> {
             if (t != null) {
                 globals.put("t", t);
             }
-            options = MergeOptions.builder(base, models, outPath).method(m).scale(scale).density(density)
+            options = MergeSpec.builder(base, models, outPath).method(m).scale(scale).density(density)
                     .parameters(seed == null && globals.isEmpty() ? dev.wudi.method.ParameterSource.NONE
                             : new dev.wudi.method.FixedParameters(globals, seed == null ? 0 : seed))
                     .adam(adam).include(include).exclude(exclude).rest(rest).outDType(dtype).shardBytes(shardSize)
@@ -494,7 +494,7 @@ public class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        MergeOptions options = options();
+        MergeSpec options = options();
 
         if (dryRun) {
             return plan(options, tf32);
@@ -572,12 +572,12 @@ public class MergeCommand implements Callable<Integer> {
      * Runs the merge: {@link Merger#run()} here; a distributed merge computes the method's tensors elsewhere first and
      * then runs the same merger on them ({@link Merger#withPrecomputed}).
      */
-    protected MergeReport execute(Merger merger, MergeOptions options) throws Exception {
+    protected MergeReport execute(Merger merger, MergeSpec options) throws Exception {
         return merger.run();
     }
 
     /** Prints the plan on stdout (text or JSON); nothing is written. */
-    private int plan(MergeOptions options, boolean tf32) throws Exception {
+    private int plan(MergeSpec options, boolean tf32) throws Exception {
         try (Backend backend = openBackend(tf32)) {
             double rate = options.method() == MergeMethods.WUDI ? StepRate.flopsPerSecond(backend) : CostModel.NOMINAL_FLOPS;
             Merger merger = new Merger(options, backend, null);
@@ -600,13 +600,13 @@ public class MergeCommand implements Callable<Integer> {
      * The options a --config stands for, with the options given on the command line applied over it: each one that
      * replaces something the config says is named in one line.
      */
-    private MergeOptions fromConfig(Path outPath, MergeMethod m, AdamConfig adam, SolverSpec solverSpec, AutoLr autoLr,
+    private MergeSpec fromConfig(Path outPath, MergeMethod m, AdamConfig adam, SolverSpec solverSpec, AutoLr autoLr,
                                     List<LayoutOverride> layoutOverrides, HeadPolicy headPolicy, VocabPolicy vocabPolicy,
-                                    CardPolicy cardPolicy, dev.wudi.merge.AdapterOptions adapterOptions)
+                                    CardPolicy cardPolicy, dev.wudi.spec.AdapterOptions adapterOptions)
             throws java.io.IOException {
         dev.wudi.config.ConfigOptions.Result r = dev.wudi.config.ConfigOptions.read(config, outPath);
-        MergeOptions.Builder b = r.builder();
-        MergeOptions fromFile = b.build();
+        MergeSpec.Builder b = r.builder();
+        MergeSpec fromFile = b.build();
         List<String> overridden = new java.util.ArrayList<>();
         if (matched("--method")) {
             b.method(m);
@@ -703,7 +703,7 @@ public class MergeCommand implements Callable<Integer> {
      * An option given on the command line that the merge's method or solver does not read, which would otherwise be
      * silently ignored: named with what it applies to. Checked against the final options (a config's method too).
      */
-    private String notApplicable(MergeOptions o) {
+    private String notApplicable(MergeSpec o) {
         dev.wudi.method.MergeMethod method = o.method();
         boolean wudi = method == MergeMethods.WUDI;
         for (String opt : new String[] {"--solver", "--lr", "--iters", "--beta1", "--beta2", "--eps", "--ridge",

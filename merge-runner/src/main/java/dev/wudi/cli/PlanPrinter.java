@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.merge.CostModel;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergePlan;
 import dev.wudi.model.Layout;
 import java.nio.file.Path;
@@ -24,13 +24,13 @@ import java.util.Map;
  */
 final class PlanPrinter {
 
-    private final MergeOptions options;
+    private final MergeSpec options;
     private final MergePlan plan;
     private final String method;
     private final String device;
     private final double flopsPerSecond;
 
-    PlanPrinter(MergeOptions options, MergePlan plan, String method, String device, double flopsPerSecond) {
+    PlanPrinter(MergeSpec options, MergePlan plan, String method, String device, double flopsPerSecond) {
         this.options = options;
         this.plan = plan;
         this.method = method;

@@ -1,7 +1,7 @@
 package dev.wudi.config;
 
 import dev.wudi.checkpoint.Checkpoint;
-import dev.wudi.merge.ParameterRange;
+import dev.wudi.spec.ParameterRange;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.method.TensorParameters;

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.wudi.format.DType;
 import dev.wudi.lora.LoraAdapter;
-import dev.wudi.merge.MergeOptions;
-import dev.wudi.merge.RestPolicy;
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.RestPolicy;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.solver.AdamConfig;
@@ -43,7 +43,7 @@ public final class ConfigOptions {
     static final Set<String> WUDI_STRINGS = Set.of("solver", "filter", "rest", "include", "exclude", "exclude_regex");
 
     /** The options, the notes to print, and the config as run. */
-    public record Result(MergeOptions.Builder builder, List<String> notes, String normalizedYaml) {
+    public record Result(MergeSpec.Builder builder, List<String> notes, String normalizedYaml) {
     }
 
     private ConfigOptions() {
@@ -120,7 +120,7 @@ public final class ConfigOptions {
         if (method == MergeMethods.AVERAGE) {
             ConfigChecks.linearWeights(c, parameters, baseNames);
         }
-        MergeOptions.Builder b = MergeOptions.builder(base, models, out).method(method).parameters(parameters);
+        MergeSpec.Builder b = MergeSpec.builder(base, models, out).method(method).parameters(parameters);
         if (method == MergeMethods.WUDI) {
             wudi(c, b);
         } else {
@@ -236,7 +236,7 @@ public final class ConfigOptions {
     }
 
     /** wudi's parameters onto the solver options: Adam's settings, or the spectral solvers'. */
-    private static void wudi(MergekitConfig c, MergeOptions.Builder b) {
+    private static void wudi(MergekitConfig c, MergeSpec.Builder b) {
         Map<String, Double> n = new LinkedHashMap<>();
         c.parameters().forEach((k, v) -> n.put(WUDI_NUMBERS.get(k), v.evaluate("", 0)));
         AdamConfig paper = AdamConfig.paper();

@@ -1,7 +1,7 @@
 package dev.wudi.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.wudi.merge.ParameterRange;
+import dev.wudi.spec.ParameterRange;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -2,7 +2,7 @@ package dev.wudi.demo;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.format.SafetensorsFile;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.method.MergeMethod;
@@ -56,7 +56,7 @@ public final class Demo {
         for (MergeMethod m : List.of(MergeMethods.TASK_ARITHMETIC, MergeMethods.AVERAGE, MergeMethods.TIES,
                 MergeMethods.WUDI)) {
             Path out = dir.resolve("merged-" + m.name() + ".safetensors");
-            MergeOptions options = MergeOptions.defaults(base, models, out).withMethod(m).withForce(true);
+            MergeSpec options = MergeSpec.defaults(base, models, out).withMethod(m).withForce(true);
             MergeReport r = new Merger(options, backend, null).run();
             reports.put(m.name(), r);
             errors.put(m.name(), score(set, read(out, set)));

@@ -1,5 +1,7 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.CardPolicy;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.checkpoint.Checkpoint;
@@ -48,7 +50,7 @@ import java.util.function.Function;
  */
 final class AdapterMerge {
 
-    private final MergeOptions options;
+    private final MergeSpec options;
     private final MergePlan plan;
     private final Checkpoint base;
     private final List<Checkpoint> models;
@@ -58,7 +60,7 @@ final class AdapterMerge {
     /** --allow-nonfinite: the inputs may hold NaN/Inf, and so may the result. */
     private final boolean allowNonFinite;
 
-    AdapterMerge(MergeOptions options, MergePlan plan, Checkpoint base, List<Checkpoint> models,
+    AdapterMerge(MergeSpec options, MergePlan plan, Checkpoint base, List<Checkpoint> models,
                  List<LoraAdapter> adapters, MergeListener listener, Cancellation cancel, boolean allowNonFinite) {
         this.allowNonFinite = allowNonFinite;
         this.options = options;

@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.model.Layout;
 import dev.wudi.solver.SolverSpec;
@@ -34,7 +35,7 @@ public final class CostModel {
      * @param flopsPerSecond  the device's rate on the Adam step's product (measured by {@code wudi plan})
      * @param bytesPerSecond  the rate at which inputs are read and decoded
      */
-    public static Cost of(MergePlan.Entry e, MergeOptions o, double flopsPerSecond, double bytesPerSecond) {
+    public static Cost of(MergePlan.Entry e, MergeSpec o, double flopsPerSecond, double bytesPerSecond) {
         int n = e.models().size();
         long numel = e.numel();
         double readBytes = (double) numel * (n + 1) * Math.max(1, e.base() == null ? 4 : e.base().info().dtype().bytes());
@@ -137,7 +138,7 @@ public final class CostModel {
     }
 
     /** Relative weight of a tensor for progress: its estimated seconds at the nominal rates, in microseconds. */
-    public static long work(MergePlan.Entry e, MergeOptions o) {
+    public static long work(MergePlan.Entry e, MergeSpec o) {
         return Math.max(1, (long) (of(e, o, NOMINAL_FLOPS, NOMINAL_READ_BYTES).seconds() * 1e6));
     }
 }

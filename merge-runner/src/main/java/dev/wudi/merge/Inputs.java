@@ -1,5 +1,7 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.OptionException;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.lora.AdapterCheckpoint;
@@ -40,7 +42,7 @@ final class Inputs implements AutoCloseable {
         this.layoutHints = layoutHints;
     }
 
-    static Inputs open(MergeOptions o) throws IOException {
+    static Inputs open(MergeSpec o) throws IOException {
         if (o.base() == null) {
             return openWithoutBase(o);
         }
@@ -105,7 +107,7 @@ final class Inputs implements AutoCloseable {
     }
 
     /** A fine-tune with a LoRA adapter on top: the adapter composed over that model (its weights W_k + scaling B A). */
-    private static Checkpoint loraOnTop(MergeOptions o, Checkpoint m, Path model, Path lora, List<AutoCloseable> opened)
+    private static Checkpoint loraOnTop(MergeSpec o, Checkpoint m, Path model, Path lora, List<AutoCloseable> opened)
             throws IOException {
         LoraAdapter a = LoraAdapter.open(lora);
         opened.add(a);
@@ -123,7 +125,7 @@ final class Inputs implements AutoCloseable {
      *
      * @return the hints, for the plan
      */
-    private static List<LayoutOverride> compose(MergeOptions o, Checkpoint base, ModelConfig config,
+    private static List<LayoutOverride> compose(MergeSpec o, Checkpoint base, ModelConfig config,
                                                 List<LoraAdapter> adapters, List<Checkpoint> models) {
         if (adapters.stream().allMatch(a -> a == null)) {
             return List.of();
@@ -161,7 +163,7 @@ final class Inputs implements AutoCloseable {
      * Adapters without --base (--as-adapter only): they are composed over zeros ({@link ZeroBase}), so each one's
      * "fine-tune" is its delta; a full checkpoint among them is refused, since it has no task vector without W_0.
      */
-    private static Inputs openWithoutBase(MergeOptions o) throws IOException {
+    private static Inputs openWithoutBase(MergeSpec o) throws IOException {
         if (o.asAdapter() == null) {
             throw new OptionException("--base is needed (it may be left out only with --as-adapter)");
         }
@@ -200,7 +202,7 @@ final class Inputs implements AutoCloseable {
     }
 
     /** The options the plan is made with: the user's, with the inputs' layout hints added. */
-    MergeOptions planOptions(MergeOptions o) {
+    MergeSpec planOptions(MergeSpec o) {
         if (layoutHints.isEmpty()) {
             return o;
         }

@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.HeadPolicy;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.model.Layout;

@@ -1,5 +1,10 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.RestPolicy;
+import dev.wudi.spec.HeadPolicy;
+import dev.wudi.spec.VocabPolicy;
+import dev.wudi.spec.OptionException;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.TensorRef;
@@ -46,13 +51,13 @@ final class MergePlanner {
     private MergePlanner() {
     }
 
-    static MergePlan plan(MergeOptions o, Checkpoint base, List<Checkpoint> models, boolean folderOutput)
+    static MergePlan plan(MergeSpec o, Checkpoint base, List<Checkpoint> models, boolean folderOutput)
             throws IOException {
         return plan(o, base, models, folderOutput, List.of());
     }
 
     /** @param inputNotes what the user should know about the inputs themselves (LoRA adapters), first in the notes */
-    static MergePlan plan(MergeOptions o, Checkpoint base, List<Checkpoint> models, boolean folderOutput,
+    static MergePlan plan(MergeSpec o, Checkpoint base, List<Checkpoint> models, boolean folderOutput,
                           List<String> inputNotes) throws IOException {
         ModelConfig baseConfig = ModelConfig.of(base.path());
         List<ModelConfig> configs = new ArrayList<>();
@@ -92,7 +97,7 @@ final class MergePlanner {
         List<MergePlan.Extra> extras = new ArrayList<>();
         List<List<String>> missing = new ArrayList<>();
         models.forEach(m -> missing.add(new ArrayList<>()));
-        TensorSelection selection = o.selection();
+        TensorSelection selection = TensorSelection.of(o);
         long grownTo = -1;
         Map<String, long[]> grownRows = new LinkedHashMap<>();
         for (String name : base.names()) {
@@ -261,7 +266,7 @@ final class MergePlanner {
     }
 
     /** "wudi (adam)", "task-arithmetic", ... */
-    static String methodLabel(MergeOptions o) {
+    static String methodLabel(MergeSpec o) {
         return o.method() == MergeMethods.WUDI ? "wudi (" + o.effectiveSolver().name() + ")" : o.method().name();
     }
 

@@ -1,5 +1,9 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.RestPolicy;
+import dev.wudi.spec.LossScoring;
+import dev.wudi.spec.OptionException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -46,7 +50,7 @@ import java.util.Map;
  */
 public final class Merger {
 
-    private final MergeOptions options;
+    private final MergeSpec options;
     private final Backend backend;
     /** The dealer of the merge running now, if its WUDI tensors run on several devices. */
     private DeviceDealer dealers;
@@ -66,7 +70,7 @@ public final class Merger {
     private List<List<Path>> modelFiles = List.of();
 
     /**
-     * How a merge protects its inputs and output beyond MergeOptions.
+     * How a merge protects its inputs and output beyond MergeSpec.
      *
      * @param resume         continue the partial output an interrupted run with the same fingerprint left
      * @param allowNonFinite merge inputs holding NaN/Inf (warned) instead of failing
@@ -93,11 +97,11 @@ public final class Merger {
         }
     }
 
-    public Merger(MergeOptions options, Backend backend, MergeListener listener) {
+    public Merger(MergeSpec options, Backend backend, MergeListener listener) {
         this(options, backend, listener, Safety.defaults());
     }
 
-    public Merger(MergeOptions options, Backend backend, MergeListener listener, Safety safety) {
+    public Merger(MergeSpec options, Backend backend, MergeListener listener, Safety safety) {
         this.options = options;
         this.backend = backend;
         this.listener = listener == null ? new MergeListener() { } : listener;

@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.model.TensorRole;
@@ -22,7 +23,7 @@ final class ModelCard {
     private ModelCard() {
     }
 
-    static String render(MergeOptions o, MergePlan plan, MergeReport report, Checkpoint base, List<Checkpoint> models) {
+    static String render(MergeSpec o, MergePlan plan, MergeReport report, Checkpoint base, List<Checkpoint> models) {
         StringBuilder s = new StringBuilder();
         s.append("---\n");
         s.append("base_model: ").append(yaml(baseModelId(plan.baseConfig().json(), base.path()))).append('\n');

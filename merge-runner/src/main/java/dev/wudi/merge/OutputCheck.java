@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.OutputGuard;
 import dev.wudi.checkpoint.UsageMistakeException;
@@ -23,7 +24,7 @@ final class OutputCheck {
     }
 
     /** --out as the guard sees it: a checkpoint file or folder, with the base's companion files a folder copies. */
-    static OutputGuard.Target outTarget(MergeOptions options, Checkpoint base) throws IOException {
+    static OutputGuard.Target outTarget(MergeSpec options, Checkpoint base) throws IOException {
         boolean folder = base.isFolder() || options.asAdapter() != null;
         Set<String> companions = new LinkedHashSet<>();
         for (Path c : base.companionFiles()) {
@@ -39,7 +40,7 @@ final class OutputCheck {
      *
      * @param modelFiles per model, the files its weights come from
      */
-    static void check(MergeOptions options, Checkpoint base, List<Checkpoint> models, List<List<Path>> modelFiles,
+    static void check(MergeSpec options, Checkpoint base, List<Checkpoint> models, List<List<Path>> modelFiles,
                       Merger.Safety safety) throws IOException {
         List<OutputGuard.Target> targets = new ArrayList<>();
         targets.add(outTarget(options, base));
@@ -56,7 +57,7 @@ final class OutputCheck {
     }
 
     /** Every path the merge reads, as given and as opened. */
-    private static List<Path> inputs(MergeOptions options, Checkpoint base, List<Checkpoint> models,
+    private static List<Path> inputs(MergeSpec options, Checkpoint base, List<Checkpoint> models,
                                      List<List<Path>> modelFiles, Merger.Safety safety) throws IOException {
         List<Path> in = new ArrayList<>();
         if (options.base() != null) {

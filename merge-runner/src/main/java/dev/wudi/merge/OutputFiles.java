@@ -1,5 +1,8 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.HeadPolicy;
+import dev.wudi.spec.CardPolicy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -41,12 +44,12 @@ final class OutputFiles {
     /** A merge config's form as run, mergekit's file name. */
     static final String CONFIG_FILE = "mergekit_config.yml";
 
-    private final MergeOptions options;
+    private final MergeSpec options;
     private final MergePlan plan;
     private final Checkpoint base;
     private final List<Checkpoint> models;
 
-    OutputFiles(MergeOptions options, MergePlan plan, Checkpoint base, List<Checkpoint> models) {
+    OutputFiles(MergeSpec options, MergePlan plan, Checkpoint base, List<Checkpoint> models) {
         this.options = options;
         this.plan = plan;
         this.base = base;

@@ -1,5 +1,7 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.RestPolicy;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.model.LayoutOverride;
 import dev.wudi.solver.SolverSpec;
@@ -18,7 +20,7 @@ public final class ReproduceCommand {
     private ReproduceCommand() {
     }
 
-    public static String of(MergeOptions o) {
+    public static String of(MergeSpec o) {
         List<String> a = new ArrayList<>();
         a.add("wudi");
         a.add("merge");

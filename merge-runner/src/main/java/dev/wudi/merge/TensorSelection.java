@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.format.TensorInfo;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.model.Layout;
@@ -30,6 +31,12 @@ public final class TensorSelection {
      * @param include regex (find anywhere in the name) or null for the method's default scope
      * @param exclude regex or null
      */
+    /** The tensors a merge's method takes: its default scope, narrowed or widened by --include and --exclude. */
+    public static TensorSelection of(dev.wudi.spec.MergeSpec o) {
+        return new TensorSelection(o.method().defaultScope(), o.include(), o.exclude(),
+                o.method() == dev.wudi.method.MergeMethods.WUDI);
+    }
+
     public TensorSelection(MergeMethod.Scope scope, Pattern include, Pattern exclude, boolean needsMatrix) {
         this.scope = scope;
         this.include = include;

@@ -9,7 +9,7 @@ import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.merge.TensorRecord;
@@ -76,11 +76,11 @@ final class MergeChecks {
         MergeReport cpu;
         MergeReport gpu;
         try (Backend c = Backends.cpu(0)) {
-            cpu = new Merger(MergeOptions.builder(base, models, work.resolve("cpu.safetensors")).adam(adam).build(), c,
+            cpu = new Merger(MergeSpec.builder(base, models, work.resolve("cpu.safetensors")).adam(adam).build(), c,
                     null).run();
         }
         try (Backend g = CudaBackends.open(ordinal, false)) {
-            gpu = new Merger(MergeOptions.builder(base, models, work.resolve("cuda.safetensors")).adam(adam).build(), g,
+            gpu = new Merger(MergeSpec.builder(base, models, work.resolve("cuda.safetensors")).adam(adam).build(), g,
                     null).run();
         }
         double worst = 0;

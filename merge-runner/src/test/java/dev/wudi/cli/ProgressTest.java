@@ -7,7 +7,7 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
 import java.io.ByteArrayOutputStream;
@@ -84,7 +84,7 @@ class ProgressTest {
         long start;
         try (Backend cpu = Backends.cpu(1); // one thread, so the tensor takes seconds on any machine
              Progress p = new Progress(new PrintStream(lines, true, StandardCharsets.UTF_8), false, false, steady)) {
-            MergeOptions o = MergeOptions.builder(base, models, tmp.resolve("out.safetensors"))
+            MergeSpec o = MergeSpec.builder(base, models, tmp.resolve("out.safetensors"))
                     .adam(AdamConfig.paper().withIterations(800)).threads(1).build();
             start = System.nanoTime();
             new Merger(o, cpu, p).run();

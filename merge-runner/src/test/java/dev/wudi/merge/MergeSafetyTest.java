@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -83,8 +84,8 @@ class MergeSafetyTest {
         return p;
     }
 
-    private MergeOptions options(Path out, Path base, Path... models) {
-        return MergeOptions.defaults(base, List.of(models), out).withAdam(AdamConfig.paper().withLr(1e-3f)
+    private MergeSpec options(Path out, Path base, Path... models) {
+        return MergeSpec.defaults(base, List.of(models), out).withAdam(AdamConfig.paper().withLr(1e-3f)
                 .withIterations(20)).withShardBytes(5000);
     }
 
@@ -224,12 +225,12 @@ class MergeSafetyTest {
         Path base = write("base", 0, 0.5f);
         Path a = write("a", 1, 0.5f);
         Path b = write("b", 2, 0.5f);
-        List<java.util.function.UnaryOperator<MergeOptions>> variants = List.of(
+        List<java.util.function.UnaryOperator<MergeSpec>> variants = List.of(
                 o -> o.withSolver(new dev.wudi.solver.SolverSpec.Exact(1e-6)),
                 o -> o.withSolver(new dev.wudi.solver.SolverSpec.Flow(Double.NaN)),
                 o -> o.withAutoLr(new dev.wudi.solver.AutoLr(1.0)));
         int v = 0;
-        for (java.util.function.UnaryOperator<MergeOptions> variant : variants) {
+        for (java.util.function.UnaryOperator<MergeSpec> variant : variants) {
             v++;
             Path whole = tmp.resolve("whole" + v + ".safetensors");
             new Merger(variant.apply(options(whole, base, a, b)), cpu, null).run();
@@ -284,7 +285,7 @@ class MergeSafetyTest {
         r.stopAt = 2;
         assertThrows(MergeInterruptedException.class, () -> new Merger(options(out, base, a), cpu, r,
                 new Merger.Safety(false, false, r.stopAfter)).run());
-        MergeOptions otherLr = options(out, base, a).withAdam(AdamConfig.paper().withLr(2e-3f).withIterations(20));
+        MergeSpec otherLr = options(out, base, a).withAdam(AdamConfig.paper().withLr(2e-3f).withIterations(20));
         CheckpointException differs = assertThrows(CheckpointException.class, () -> new Merger(otherLr, cpu, null,
                 new Merger.Safety(true, false, new Cancellation())).run());
         assertTrue(differs.getMessage().contains("--lr: 0.001 then, 0.002 now")
@@ -383,7 +384,7 @@ class MergeSafetyTest {
         new Merger(options(ref, base, a, b), cpu, null).run();
         Path out = tmp.resolve("fallback.safetensors");
         Recorder r = new Recorder();
-        MergeOptions o = options(out, base, a, b);
+        MergeSpec o = options(out, base, a, b);
         new Merger(o.toBuilder().threads(1).force(false).build(),
                 failing(new DeviceMemoryException("x", 24, 16, 1L << 40, 1L << 30, "fake-gpu")), r).run();
         assertEquals(TENSORS - 3, r.warnings.stream().filter(w -> w.contains("merging it on the CPU")).count(),

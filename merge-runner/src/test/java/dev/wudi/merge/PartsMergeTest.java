@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -45,17 +46,17 @@ class PartsMergeTest {
         TaskCheckpoints.writeFilesAndFolders(dir, NAMES, SHAPES, 100);
     }
 
-    private static MergeOptions.Builder options(boolean folder, String out) {
+    private static MergeSpec.Builder options(boolean folder, String out) {
         Path base = folder ? dir.resolve("f0") : dir.resolve("m0.safetensors");
         List<Path> models = new ArrayList<>();
         for (int m = 1; m <= 3; m++) {
             models.add(folder ? dir.resolve("f" + m) : dir.resolve("m" + m + ".safetensors"));
         }
-        return MergeOptions.builder(base, models, dir.resolve(out)).threads(1).force(true);
+        return MergeSpec.builder(base, models, dir.resolve(out)).threads(1).force(true);
     }
 
     /** The merge in one process and in parts (groups of `group` tensors); returns both outputs' bytes. */
-    private static void sameInParts(MergeOptions.Builder b, boolean folder, String what) throws Exception {
+    private static void sameInParts(MergeSpec.Builder b, boolean folder, String what) throws Exception {
         sameInParts(b, folder, what, false);
     }
 
@@ -63,10 +64,10 @@ class PartsMergeTest {
      * @param partial each part is computed from partial copies of the inputs holding only the tensors
      *                {@link Merger#sourcesOf} names (as a task on remote storage fetches them), holes elsewhere
      */
-    private static void sameInParts(MergeOptions.Builder b, boolean folder, String what, boolean partial)
+    private static void sameInParts(MergeSpec.Builder b, boolean folder, String what, boolean partial)
             throws Exception {
         String tag = what.replaceAll("[^a-z0-9]", "");
-        MergeOptions whole = b.build();
+        MergeSpec whole = b.build();
         try (Backend cpu = Backends.cpu(1)) {
             new Merger(whole, cpu, null).run();
         }
@@ -87,7 +88,7 @@ class PartsMergeTest {
             Path part = dir.resolve("part-" + tag + "-" + g + ".safetensors");
             List<Merger.PartTensor> done;
             try (Backend cpu = Backends.cpu(1)) {
-                MergeOptions o = partial ? partialCopies(whole, names, dir.resolve("partial-" + tag + "-" + g)) : whole;
+                MergeSpec o = partial ? partialCopies(whole, names, dir.resolve("partial-" + tag + "-" + g)) : whole;
                 done = new Merger(o, cpu, null).computePart(names, part);
             }
             assertEquals(names, done.stream().map(Merger.PartTensor::name).toList());
@@ -140,7 +141,7 @@ class PartsMergeTest {
      * {@link Merger#sourcesOf}(names) lists, every other byte a hole, registered as {@link PartialCopies}; the other
      * files of a folder are copied whole. Returns the merge's options on those copies.
      */
-    static MergeOptions partialCopies(MergeOptions whole, List<String> names, Path root) throws Exception {
+    static MergeSpec partialCopies(MergeSpec whole, List<String> names, Path root) throws Exception {
         Map<Path, Set<String>> need;
         try (Backend cpu = Backends.cpu(1)) {
             need = new Merger(whole, cpu, null).sourcesOf(names);
@@ -204,8 +205,8 @@ class PartsMergeTest {
 
     @Test
     void aPartialCopyRefusesToReadATensorItDoesNotHold() throws Exception {
-        MergeOptions whole = options(false, "pc-guard.safetensors").build();
-        MergeOptions copies = partialCopies(whole, List.of("l0.attn.weight"), dir.resolve("partial-guard"));
+        MergeSpec whole = options(false, "pc-guard.safetensors").build();
+        MergeSpec copies = partialCopies(whole, List.of("l0.attn.weight"), dir.resolve("partial-guard"));
         try (Backend cpu = Backends.cpu(1)) {
             // what it holds merges; the tensor it was not given is refused by name, never read as zeros
             new Merger(copies, cpu, null).computePart(List.of("l0.attn.weight"), dir.resolve("guard-ok.safetensors"));
@@ -243,7 +244,7 @@ class PartsMergeTest {
         Files.write(nan, bytes);
         Path same = dir.resolve("same-as-base.safetensors");
         Files.copy(dir.resolve("m0.safetensors"), same, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        MergeOptions o = MergeOptions.builder(dir.resolve("m0.safetensors"), List.of(dir.resolve("m1.safetensors"),
+        MergeSpec o = MergeSpec.builder(dir.resolve("m0.safetensors"), List.of(dir.resolve("m1.safetensors"),
                 nan, same), dir.resolve("checked.safetensors")).threads(1).build();
         for (boolean allow : new boolean[] {false, true}) {
             Merger.Safety safety = new Merger.Safety(false, allow, new Cancellation());
@@ -284,7 +285,7 @@ class PartsMergeTest {
     @Test
     void aPartOnlyHoldsTensorsTheMethodComputes() throws Exception {
         try (Backend cpu = Backends.cpu(1)) {
-            MergeOptions o = options(false, "bad.safetensors").build();
+            MergeSpec o = options(false, "bad.safetensors").build();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> new Merger(o, cpu, null).computePart(List.of("l0.attn.bias"), dir.resolve("bad-part")));
             assertTrue(e.getMessage().contains("not one the method computes"), e.getMessage());

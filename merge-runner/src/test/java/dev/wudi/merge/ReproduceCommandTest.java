@@ -1,5 +1,8 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.HeadPolicy;
+import dev.wudi.spec.VocabPolicy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +19,7 @@ class ReproduceCommandTest {
 
     @Test
     void everyOptionThatChangesTheOutputIsWrittenOut() {
-        MergeOptions o = MergeOptions.builder(Path.of("my base"), List.of(Path.of("a"), Path.of("it's b")), Path.of("out"))
+        MergeSpec o = MergeSpec.builder(Path.of("my base"), List.of(Path.of("a"), Path.of("it's b")), Path.of("out"))
                 .adam(AdamConfig.paper().withLr(1e-4f).withIterations(50)).exclude(Pattern.compile("layers\\.0\\."))
                 .layouts(List.of(LayoutOverride.parse("c_attn=in-out"))).heads(HeadPolicy.parse("from:2"))
                 .vocab(VocabPolicy.BASE).build();

@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.spec.MergeSpec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,7 +47,7 @@ class SpectralFallbackTest {
         Path base = write(tmp.resolve("base.safetensors"), 0, 0);
         List<Path> models = List.of(write(tmp.resolve("a.safetensors"), 2, 1e-2f),
                 write(tmp.resolve("b.safetensors"), 3, 1e-2f));
-        MergeOptions o = MergeOptions.defaults(base, models, tmp.resolve("out.safetensors"))
+        MergeSpec o = MergeSpec.defaults(base, models, tmp.resolve("out.safetensors"))
                 .withSolver(SolverSpec.Spectral.defaults());
         try (Backend gpu = new FakeGpuBackend()) {
             MergeReport r = new Merger(o, gpu, null).run();
@@ -91,7 +92,7 @@ class SpectralFallbackTest {
         Path base = write(tmp.resolve("base.safetensors"), 0, 0);
         List<Path> models = List.of(write(tmp.resolve("a.safetensors"), 2, 1e-2f),
                 write(tmp.resolve("b.safetensors"), 3, 1e-2f));
-        MergeOptions o = MergeOptions.defaults(base, models, tmp.resolve("out.safetensors"))
+        MergeSpec o = MergeSpec.defaults(base, models, tmp.resolve("out.safetensors"))
                 .withSolver(new SolverSpec.Exact(0.01));
         try (Backend gpu = new SpectralBackend()) {
             MergeReport r = new Merger(o, gpu, null).run();

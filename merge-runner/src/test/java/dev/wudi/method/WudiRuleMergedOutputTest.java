@@ -13,7 +13,7 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.format.Floats;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
@@ -104,8 +104,8 @@ class WudiRuleMergedOutputTest {
             Path viaDevice = tmp.resolve("device-" + out + ".safetensors");
             Path viaCpu = tmp.resolve("cpu-" + out + ".safetensors");
             try (StandInDevice device = new StandInDevice(); Backend cpu = Backends.cpu(1)) {
-                new Merger(MergeOptions.defaults(base, models, viaDevice).withAdam(adam).withOutDType(out), device, null).run();
-                new Merger(MergeOptions.defaults(base, models, viaCpu).withAdam(adam).withOutDType(out), cpu, null).run();
+                new Merger(MergeSpec.defaults(base, models, viaDevice).withAdam(adam).withOutDType(out), device, null).run();
+                new Merger(MergeSpec.defaults(base, models, viaCpu).withAdam(adam).withOutDType(out), cpu, null).run();
                 DType want = out == null ? DType.BF16 : out;
                 assertEquals(List.of("merge-on-device a.weight " + want, "raw-out a.weight",
                         "merge-on-device b.weight " + want, "raw-out b.weight"), device.events);

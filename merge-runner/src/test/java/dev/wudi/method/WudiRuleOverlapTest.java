@@ -14,7 +14,7 @@ import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;
 import java.io.IOException;
@@ -97,14 +97,14 @@ class WudiRuleOverlapTest {
             Path viaCpu = tmp.resolve("cpu-" + dtype + ".safetensors");
             List<String> warnings = new ArrayList<>();
             try (StandInDevice device = new StandInDevice(); Backend cpu = Backends.cpu(1)) {
-                new Merger(MergeOptions.defaults(base, models, viaDevice).withAdam(adam), device,
+                new Merger(MergeSpec.defaults(base, models, viaDevice).withAdam(adam), device,
                         new dev.wudi.merge.MergeListener() {
                             @Override
                             public void warning(String message) {
                                 warnings.add(message);
                             }
                         }).run();
-                new Merger(MergeOptions.defaults(base, models, viaCpu).withAdam(adam), cpu, null).run();
+                new Merger(MergeSpec.defaults(base, models, viaCpu).withAdam(adam), cpu, null).run();
                 assertEquals(List.of("new a.weight", "raw-base a.weight", "queue a.weight", "new b.weight",
                         "raw-base b.weight", "await a.weight", "queue b.weight", "too-big big.weight", "await b.weight",
                         "too-big big.weight", "new c.weight", "raw-base c.weight", "solve c.weight"), device.events,

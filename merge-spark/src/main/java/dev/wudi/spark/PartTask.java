@@ -2,7 +2,7 @@ package dev.wudi.spark;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -74,7 +74,7 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
             }
             SparkMergeCommand cmd = new SparkMergeCommand();
             new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
-            MergeOptions options = cmd.options();
+            MergeSpec options = cmd.options();
             Path part = parts.localDir() != null ? parts.localDir().resolve(name) : work.resolve(name);
             List<Merger.PartTensor> done;
             try (Backend backend = Backends.select(device(tc, cmd.device()), cmd.threads(), cmd.tf32(), l -> { })) {

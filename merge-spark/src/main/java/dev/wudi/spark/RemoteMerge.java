@@ -1,7 +1,7 @@
 package dev.wudi.spark;
 
 import dev.wudi.checkpoint.UsageMistakeException;
-import dev.wudi.merge.OptionException;
+import dev.wudi.spec.OptionException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

@@ -1,7 +1,7 @@
 package dev.wudi.spark;
 
 import dev.wudi.cli.MergeCommand;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import java.io.IOException;
@@ -73,7 +73,7 @@ public final class SparkMergeCommand extends MergeCommand {
     @Override
     public Integer call() throws Exception {
         if (asAdapter()) {
-            throw new dev.wudi.merge.OptionException("--as-adapter writes an adapter folder in one process; run it with"
+            throw new dev.wudi.spec.OptionException("--as-adapter writes an adapter folder in one process; run it with"
                     + " `wudi merge` (adapters are small: their merge is cheap)");
         }
         if (staged == null && PathArgs.of(ownArgs()).stream().anyMatch(a -> RemoteStorage.isRemote(a.value()))) {
@@ -105,7 +105,7 @@ public final class SparkMergeCommand extends MergeCommand {
     }
 
     @Override
-    protected MergeReport execute(Merger merger, MergeOptions options) throws Exception {
+    protected MergeReport execute(Merger merger, MergeSpec options) throws Exception {
         // the command line as given: on remote storage, this command runs on the driver's local copies
         List<String> args = staged != null ? staged.args() : ownArgs();
         List<String> fingerprint = fingerprint(args);
@@ -120,7 +120,7 @@ public final class SparkMergeCommand extends MergeCommand {
             }
             for (Path p : given) {
                 if (!p.isAbsolute()) {      // (a remote URI was replaced by an absolute local copy)
-                    throw new dev.wudi.merge.OptionException(p + ": on a cluster give every input and the output"
+                    throw new dev.wudi.spec.OptionException(p + ": on a cluster give every input and the output"
                             + " as an absolute path on storage every node sees (executors do not share this"
                             + " working directory)");
                 }
@@ -278,13 +278,13 @@ public final class SparkMergeCommand extends MergeCommand {
             for (String kv : sparkConf) {
                 int eq = kv.indexOf('=');
                 if (eq <= 0) {
-                    throw new dev.wudi.merge.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
+                    throw new dev.wudi.spec.OptionException("--spark-conf takes KEY=VALUE, not " + kv);
                 }
                 conf.set(kv.substring(0, eq), kv.substring(eq + 1));
             }
         }
         if (!conf.contains("spark.master")) {
-            throw new dev.wudi.merge.OptionException("no Spark master: give --master local[N] (this machine) or run"
+            throw new dev.wudi.spec.OptionException("no Spark master: give --master local[N] (this machine) or run"
                     + " through spark-submit --master ...");
         }
         return conf;

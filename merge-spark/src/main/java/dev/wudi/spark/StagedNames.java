@@ -104,8 +104,8 @@ final class StagedNames {
         Exception out;
         if (e instanceof dev.wudi.checkpoint.UsageMistakeException) {
             out = new dev.wudi.checkpoint.UsageMistakeException(t);
-        } else if (e instanceof dev.wudi.merge.OptionException) {
-            out = new dev.wudi.merge.OptionException(t);
+        } else if (e instanceof dev.wudi.spec.OptionException) {
+            out = new dev.wudi.spec.OptionException(t);
         } else if (e instanceof dev.wudi.checkpoint.CheckpointException) {
             out = new dev.wudi.checkpoint.CheckpointException(t);
         } else if (e instanceof IOException) {

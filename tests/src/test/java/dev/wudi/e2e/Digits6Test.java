@@ -10,7 +10,7 @@ import dev.wudi.backend.Backends;
 import dev.wudi.bench.FixtureScorer;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
-import dev.wudi.merge.MergeOptions;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.merge.TensorRecord;
@@ -73,12 +73,12 @@ class Digits6Test {
         return a;
     }
 
-    private MergeReport merge(MergeOptions o) throws IOException {
+    private MergeReport merge(MergeSpec o) throws IOException {
         return new Merger(o, cpu, null).run();
     }
 
-    private MergeOptions wudi(Path out, float lr) {
-        return MergeOptions.defaults(fx.base(), fx.models(), out).withAdam(AdamConfig.paper().withLr(lr));
+    private MergeSpec wudi(Path out, float lr) {
+        return MergeSpec.defaults(fx.base(), fx.models(), out).withAdam(AdamConfig.paper().withLr(lr));
     }
 
     /** Largest absolute difference over every tensor of two files with the same tensors. */
@@ -138,7 +138,7 @@ class Digits6Test {
         };
         for (AdamConfig a : wrong) {
             Path out = tmp.resolve("wrong.safetensors");
-            merge(MergeOptions.defaults(fx.base(), fx.models(), out).withAdam(a).withForce(true));
+            merge(MergeSpec.defaults(fx.base(), fx.models(), out).withAdam(a).withForce(true));
             double diff = maxAbsDiff(out, ref);
             assertTrue(diff > 5 * TOL_LR_1E3, a + " is only " + diff + " from the reference");
         }
@@ -164,10 +164,10 @@ class Digits6Test {
     @Test
     void baselinesMatchReferences() throws IOException {
         Path avg = tmp.resolve("avg.safetensors");
-        merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
+        merge(MergeSpec.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
         assertTrue(maxAbsDiff(avg, reference("average.safetensors")) <= 1e-6);
         Path ta = tmp.resolve("ta.safetensors");
-        merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
+        merge(MergeSpec.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
         assertTrue(maxAbsDiff(ta, reference("task_arithmetic_0.3.safetensors")) <= 1e-6);
     }
 
@@ -191,9 +191,9 @@ class Digits6Test {
         Path out = tmp.resolve("wudi-acc.safetensors");
         merge(wudi(out, 1e-3f));
         Path avg = tmp.resolve("avg-acc.safetensors");
-        merge(MergeOptions.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
+        merge(MergeSpec.defaults(fx.base(), fx.models(), avg).withMethod(MergeMethods.AVERAGE));
         Path ta = tmp.resolve("ta-acc.safetensors");
-        merge(MergeOptions.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
+        merge(MergeSpec.defaults(fx.base(), fx.models(), ta).withMethod(MergeMethods.TASK_ARITHMETIC));
         double wudi = FixtureScorer.mean(fx.accuracy(out));
         double average = FixtureScorer.mean(fx.accuracy(avg));
         double taskArithmetic = FixtureScorer.mean(fx.accuracy(ta));

@@ -265,7 +265,7 @@ class MergekitConfigTest {
         Path linear = yaml("ex-linear", "models:\n  - model: " + m0 + "\n    parameters:\n      weight: 1.0\n"
                 + "  - model: " + m1 + "\n    parameters:\n      weight: 0.3\n  - model: " + m2
                 + "\n    parameters:\n      weight: 0.5\nmerge_method: linear\ndtype: float16\n");
-        dev.wudi.merge.MergeOptions o = dev.wudi.config.ConfigOptions.read(linear, tmp.resolve("x")).builder().build();
+        dev.wudi.spec.MergeSpec o = dev.wudi.config.ConfigOptions.read(linear, tmp.resolve("x")).builder().build();
         assertEquals("average", o.method().name());
         assertEquals(0.3, o.parameters().forTensor("enc.fc1.weight").model(1, "weight"), 0);
         assertEquals(dev.wudi.format.DType.F16, o.outDType());

@@ -217,7 +217,7 @@ class CudaWudiProblemGpuTest {
             dev.wudi.merge.MergeReport onGpu = null;
             for (int k = 0; k < 2; k++) {
                 java.nio.file.Path o = dir.resolve("out" + k + ".safetensors");
-                dev.wudi.merge.MergeOptions opts = dev.wudi.merge.MergeOptions.builder(inputs.get(0),
+                dev.wudi.spec.MergeSpec opts = dev.wudi.spec.MergeSpec.builder(inputs.get(0),
                         inputs.subList(1, 4), o).solver(new SolverSpec.Exact(0)).build();
                 if (k == 0) {
                     onGpu = new dev.wudi.merge.Merger(opts, gpu, null).run();
@@ -232,7 +232,7 @@ class CudaWudiProblemGpuTest {
             assertTrue(onGpu.device().endsWith("(WUDI on cpu)"), onGpu.device());
             assertEquals(1, onGpu.warnings().stream().filter(w -> w.contains("only a C accumulated in double")).count(),
                     String.valueOf(onGpu.warnings()));
-            dev.wudi.merge.MergeOptions ridge = dev.wudi.merge.MergeOptions.builder(inputs.get(0), inputs.subList(1, 4),
+            dev.wudi.spec.MergeSpec ridge = dev.wudi.spec.MergeSpec.builder(inputs.get(0), inputs.subList(1, 4),
                     dir.resolve("ridge.safetensors")).solver(new SolverSpec.Exact(0.5)).build();
             dev.wudi.merge.MergeReport r = new dev.wudi.merge.Merger(ridge, gpu, null).run();
             assertEquals(gpu.name(), r.device());
@@ -292,7 +292,7 @@ class CudaWudiProblemGpuTest {
     private static java.util.Map<String, float[]> mergeWith(Backend b, List<java.nio.file.Path> ckpts,
                                                            java.nio.file.Path out, boolean experts)
             throws Exception {
-        dev.wudi.merge.MergeOptions o = dev.wudi.merge.MergeOptions.builder(ckpts.get(0), ckpts.subList(1, 4), out)
+        dev.wudi.spec.MergeSpec o = dev.wudi.spec.MergeSpec.builder(ckpts.get(0), ckpts.subList(1, 4), out)
                 .adam(AdamConfig.paper().withLr(1e-3f).withIterations(30)).build();
         dev.wudi.merge.MergeReport r = new dev.wudi.merge.Merger(o, b, null).run();
         assertEquals("in-out", r.tensors().get(0).layout());

@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /**
  * An option that does not fit the inputs it was given with (--heads from:5 with three models, a --layout that

@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /**
  * What happens when fine-tunes grew the vocabulary (added tokens: embed_tokens / wte / lm_head with V + k rows

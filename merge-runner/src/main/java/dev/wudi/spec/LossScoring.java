@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /**
  * Whether a merge by a method other than WUDI reports WUDI's interference loss of its result on the weights WUDI

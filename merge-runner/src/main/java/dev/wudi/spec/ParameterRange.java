@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /**
  * The values a numeric setting may take, one rule for every surface that sets it: the command line ({@code --density},

@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /**
  * How a merge of LoRA adapters writes its result as an adapter (--as-adapter).

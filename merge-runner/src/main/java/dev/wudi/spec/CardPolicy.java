@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /** Whether a folder output gets a README.md model card describing the merge. */
 public enum CardPolicy implements CliChoice {

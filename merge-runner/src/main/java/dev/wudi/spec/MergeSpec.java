@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 import dev.wudi.format.DType;
 import dev.wudi.method.MergeMethod;
@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * @param parameters per-tensor method parameters (global and per model) from a merge config; NONE for the CLI's
  * @param lossScoring whether a method other than WUDI reports WUDI's interference loss of its result
  */
-public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
+public record MergeSpec(Path base, List<Path> models, Path out, MergeMethod method, Double scale,
                            Double density, AdamConfig adam, Pattern include, Pattern exclude, RestPolicy rest,
                            DType outDType, long shardBytes, int threads, boolean force, SolverSpec solver,
                            AutoLr autoLr, List<LayoutOverride> layouts, HeadPolicy heads, VocabPolicy vocab,
@@ -39,7 +39,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
     public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
 
-    public MergeOptions {
+    public MergeSpec {
         models = List.copyOf(models);
         layouts = List.copyOf(layouts);
         parameters = parameters == null ? dev.wudi.method.ParameterSource.NONE : parameters;
@@ -50,43 +50,43 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
     }
 
     /** Defaults for everything but the paths: WUDI with the paper's Adam, rest = base. */
-    public static MergeOptions defaults(Path base, List<Path> models, Path out) {
+    public static MergeSpec defaults(Path base, List<Path> models, Path out) {
         return builder(base, models, out).build();
     }
 
-    public MergeOptions withMethod(MergeMethod m) {
+    public MergeSpec withMethod(MergeMethod m) {
         return toBuilder().method(m).build();
     }
 
-    public MergeOptions withAdam(AdamConfig a) {
+    public MergeSpec withAdam(AdamConfig a) {
         return toBuilder().adam(a).build();
     }
 
-    public MergeOptions withScale(Double s) {
+    public MergeSpec withScale(Double s) {
         return toBuilder().scale(s).build();
     }
 
-    public MergeOptions withShardBytes(long b) {
+    public MergeSpec withShardBytes(long b) {
         return toBuilder().shardBytes(b).build();
     }
 
-    public MergeOptions withOutDType(DType d) {
+    public MergeSpec withOutDType(DType d) {
         return toBuilder().outDType(d).build();
     }
 
-    public MergeOptions withRest(RestPolicy r) {
+    public MergeSpec withRest(RestPolicy r) {
         return toBuilder().rest(r).build();
     }
 
-    public MergeOptions withForce(boolean f) {
+    public MergeSpec withForce(boolean f) {
         return toBuilder().force(f).build();
     }
 
-    public MergeOptions withSolver(SolverSpec s) {
+    public MergeSpec withSolver(SolverSpec s) {
         return toBuilder().solver(s).build();
     }
 
-    public MergeOptions withAutoLr(AutoLr a) {
+    public MergeSpec withAutoLr(AutoLr a) {
         return toBuilder().autoLr(a).build();
     }
 
@@ -95,7 +95,7 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
     }
 
     /** The same merge of other copies of its inputs, into another output (a task's local copies of remote files). */
-    public MergeOptions withPaths(Path base, List<Path> models, Path out) {
+    public MergeSpec withPaths(Path base, List<Path> models, Path out) {
         return copyInto(new Builder(base, models, out)).build();
     }
 
@@ -270,8 +270,8 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return this;
         }
 
-        public MergeOptions build() {
-            return new MergeOptions(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
+        public MergeSpec build() {
+            return new MergeSpec(base, models, out, method, scale, density, adam, include, exclude, rest, outDType,
                     shardBytes, threads, force, solver, autoLr, layouts, heads, vocab, card, command, asAdapter,
                     parameters, lossScoring);
         }
@@ -297,9 +297,5 @@ public record MergeOptions(Path base, List<Path> models, Path out, MergeMethod m
             return density;
         }
         return method.hasParam("density") ? method.defaultOf("density") : MergeMethods.TIES.defaultOf("density");
-    }
-
-    public TensorSelection selection() {
-        return new TensorSelection(method.defaultScope(), include, exclude, method == MergeMethods.WUDI);
     }
 }

@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 /** What happens to tensors the method does not touch (specification 3). */
 public enum RestPolicy implements CliChoice {

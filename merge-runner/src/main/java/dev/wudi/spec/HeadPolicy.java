@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
 import java.util.Locale;
 
