@@ -275,7 +275,7 @@ public final class QualityBench {
         double[] cpu = new double[repeats];
         MergeReport r = null;
         // timed without scoring a baseline's result (a diagnostic, not part of its merge); scored once after
-        MergeSpec untimed = o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.OFF).build();
+        MergeSpec untimed = o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.OFF).buildDropping();
         for (int k = 0; k < repeats; k++) {
             long c0 = mx.getCurrentThreadCpuTime();
             r = new Merger(untimed, backend, null).run();
@@ -283,7 +283,7 @@ public final class QualityBench {
             wall[k] = r.seconds();
         }
         if (r.scoredCount() == 0) {
-            r = new Merger(o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.ON).build(), backend, null).run();
+            r = new Merger(o.toBuilder().lossScoring(dev.wudi.spec.LossScoring.ON).buildDropping(), backend, null).run();
         }
         return new Timed(r, median(wall), median(cpu));
     }

@@ -36,14 +36,14 @@ public final class MergekitYamlCommand extends MergeCommand {
 
     @Override
     public Integer call() throws Exception {
-        if (out != null) {
+        if (isGiven(dev.wudi.spec.OptionTable.OUT)) {
             throw new Errors.UsageException("the output is the second argument; leave out --out");
         }
-        if (config != null) {
+        if (isGiven(dev.wudi.spec.OptionTable.CONFIG)) {
             throw new Errors.UsageException("the config is the first argument; leave out --config");
         }
-        config = configFile;
-        out(outPath);
+        give(dev.wudi.spec.OptionTable.CONFIG, configFile.toString());
+        give(dev.wudi.spec.OptionTable.OUT, outPath);
         return super.call();
     }
 }

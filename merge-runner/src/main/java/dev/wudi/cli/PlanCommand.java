@@ -25,7 +25,7 @@ public final class PlanCommand extends MergeCommand {
 
     @Override
     public Integer call() throws Exception {
-        dryRun = true;
+        give(dev.wudi.spec.OptionTable.DRY_RUN, "true");
         return super.call();
     }
 }

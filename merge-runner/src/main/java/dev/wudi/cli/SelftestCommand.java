@@ -3,7 +3,6 @@ package dev.wudi.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.wudi.selftest.Check;
 import dev.wudi.selftest.SelfTest;
 import java.util.Locale;
 import java.util.concurrent.Callable;

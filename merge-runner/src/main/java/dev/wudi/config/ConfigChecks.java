@@ -34,7 +34,7 @@ final class ConfigChecks {
                     return ParameterRange.BELOW_ONE;
                 case "eps":
                 case "ridge":
-                case "flow_time":
+                case "flow-time":
                     return ParameterRange.NON_NEGATIVE;
                 default:                                     // lr, filter_param, cutoff
                     return ParameterRange.POSITIVE;

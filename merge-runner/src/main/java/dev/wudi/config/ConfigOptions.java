@@ -5,13 +5,11 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.wudi.format.DType;
 import dev.wudi.lora.LoraAdapter;
+import dev.wudi.spec.MergeOption;
 import dev.wudi.spec.MergeSpec;
-import dev.wudi.spec.RestPolicy;
+import dev.wudi.spec.OptionTable;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
-import dev.wudi.solver.AdamConfig;
-import dev.wudi.solver.SolverSpec;
-import dev.wudi.solver.spectral.SpectralFilter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * What a mergekit config asks for, as this engine's options: the method under mergekit's name and defaults
@@ -34,13 +31,30 @@ public final class ConfigOptions {
     static final Set<String> MERGEKIT_ONLY = Set.of("passthrough", "karcher", "arcee_fusion", "multislerp", "nearswap",
             "sce", "ram", "ramplus_tl");
 
-    /** The WUDI parameters a config may give (mergekit fork's names first), all global scalars. */
-    static final Map<String, String> WUDI_NUMBERS = Map.ofEntries(Map.entry("learning_rate", "lr"), Map.entry("lr", "lr"),
-            Map.entry("iterations", "iters"), Map.entry("iters", "iters"), Map.entry("beta1", "beta1"),
-            Map.entry("beta2", "beta2"), Map.entry("epsilon", "eps"), Map.entry("eps", "eps"),
-            Map.entry("ridge", "ridge"), Map.entry("flow_time", "flow_time"), Map.entry("filter_param", "filter_param"),
-            Map.entry("rank", "rank"), Map.entry("cutoff", "cutoff"));
-    static final Set<String> WUDI_STRINGS = Set.of("solver", "filter", "rest", "include", "exclude", "exclude_regex");
+    /** The options of WUDI a config gives as words, not numbers. */
+    private static final Set<MergeOption> WORDS = Set.of(OptionTable.SOLVER, OptionTable.FILTER, OptionTable.REST,
+            OptionTable.INCLUDE, OptionTable.EXCLUDE);
+
+    /** The WUDI parameters a config may give as numbers (mergekit fork's names and ours), to their option's name. */
+    static final Map<String, String> WUDI_NUMBERS = configNames(false);
+    /** Those it may give as words; mergekit's exclude_regex too (matched ignoring case). */
+    static final Set<String> WUDI_STRINGS = withExcludeRegex(configNames(true).keySet());
+
+    private static Map<String, String> configNames(boolean words) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (MergeOption o : OptionTable.ALL) {
+            if (WORDS.contains(o) == words) {
+                o.configNames().forEach(n -> m.put(n, o.name().substring(2)));
+            }
+        }
+        return m;
+    }
+
+    private static Set<String> withExcludeRegex(Set<String> names) {
+        Set<String> s = new java.util.LinkedHashSet<>(names);
+        s.add("exclude_regex");
+        return s;
+    }
 
     /** The options, the notes to print, and the config as run. */
     public record Result(MergeSpec.Builder builder, List<String> notes, String normalizedYaml) {
@@ -147,6 +161,14 @@ public final class ConfigOptions {
             withYaml = withYaml.withChatTemplate(chat);
         }
         b.parameters(withYaml);
+        try {
+            b.build();                                     // the config's own settings, checked as the CLI's are
+        } catch (ConfigException e) {
+            throw e;
+        } catch (dev.wudi.spec.OptionException e) {
+            throw new ConfigException(doc.where(c.parameters().isEmpty() && c.options().isEmpty() ? "/merge_method"
+                    : "/parameters") + ": " + e.getMessage());
+        }
         return new Result(b, notes, yaml);
     }
 
@@ -235,61 +257,24 @@ public final class ConfigOptions {
         return parts.isEmpty() ? "none" : String.join("; ", parts);
     }
 
-    /** wudi's parameters onto the solver options: Adam's settings, or the spectral solvers'. */
+    /**
+     * wudi's parameters onto the options they name ({@link OptionTable}'s config names: learning_rate is --lr), each
+     * as given: the spec checks them as it checks the command line's.
+     */
     private static void wudi(MergekitConfig c, MergeSpec.Builder b) {
-        Map<String, Double> n = new LinkedHashMap<>();
-        c.parameters().forEach((k, v) -> n.put(WUDI_NUMBERS.get(k), v.evaluate("", 0)));
-        AdamConfig paper = AdamConfig.paper();
-        AdamConfig adam = new AdamConfig(n.containsKey("lr") ? n.get("lr").floatValue() : paper.lr(),
-                n.containsKey("beta1") ? n.get("beta1").floatValue() : paper.beta1(),
-                n.containsKey("beta2") ? n.get("beta2").floatValue() : paper.beta2(),
-                n.containsKey("eps") ? n.get("eps").floatValue() : paper.eps(),
-                n.containsKey("iters") ? n.get("iters").intValue() : paper.iterations());
-        b.adam(adam);
-        String solver = c.options().getOrDefault("solver", "adam");
-        LocatedYaml doc = c.doc();
-        try {
-            switch (solver) {
-                case "adam":
-                    b.solver(new SolverSpec.Adam(adam));
-                    break;
-                case "exact":
-                    b.solver(new SolverSpec.Exact(n.getOrDefault("ridge", 0.0)));
-                    break;
-                case "flow":
-                    b.solver(new SolverSpec.Flow(n.getOrDefault("flow_time", Double.NaN)));
-                    break;
-                case "spectral":
-                    b.solver(new SolverSpec.Spectral(c.options().containsKey("filter")
-                            ? SpectralFilter.Kind.parse(c.options().get("filter")) : SpectralFilter.Kind.EXPONENTIAL,
-                            n.getOrDefault("filter_param", Double.NaN), n.getOrDefault("rank", 0.0).intValue(),
-                            n.getOrDefault("cutoff", Double.NaN)));
-                    break;
-                default:
-                    throw new ConfigException(doc.where("/parameters/solver") + ": solver '" + solver + "' is not adam,"
-                            + " exact, flow or spectral");
+        c.parameters().forEach((k, v) -> b.set(OptionTable.byConfigName(k), number(v.evaluate("", 0))));
+        c.options().forEach((k, v) -> {
+            if (k.equals("exclude_regex")) {
+                b.set(OptionTable.EXCLUDE, "(?i)" + v);     // mergekit's spelling, matched ignoring case
+            } else {
+                b.set(OptionTable.byConfigName(k), v);
             }
-            if (c.options().containsKey("rest")) {
-                b.rest(RestPolicy.parse(c.options().get("rest")));
-            }
-        } catch (IllegalArgumentException e) {
-            if (e instanceof ConfigException ce) {
-                throw ce;
-            }
-            throw new ConfigException(doc.where("/parameters") + ": " + e.getMessage());
-        }
-        String include = c.options().get("include");
-        String exclude = c.options().containsKey("exclude") ? c.options().get("exclude") : c.options().get("exclude_regex");
-        try {
-            if (include != null) {
-                b.include(Pattern.compile(include));
-            }
-            if (exclude != null) {
-                b.exclude(Pattern.compile(exclude, c.options().containsKey("exclude") ? 0 : Pattern.CASE_INSENSITIVE));
-            }
-        } catch (java.util.regex.PatternSyntaxException e) {
-            throw new ConfigException(doc.where("/parameters") + ": invalid regex: " + e.getDescription());
-        }
+        });
+    }
+
+    /** A config's number as an option's text: integers without a fraction (iterations: 20 is --iters 20). */
+    private static String number(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
     }
 
     /** The config as run: the method, base and models as resolved, every parameter and default written out. */

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * The merge report rendered as one self-contained HTML page (no scripts, no external files): for every

@@ -13,7 +13,6 @@ import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.format.DType;
-import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
 import dev.wudi.solver.AdamConfig;

@@ -73,7 +73,7 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
                 line = copies.localise(line, work).line();
             }
             SparkMergeCommand cmd = new SparkMergeCommand();
-            new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
+            dev.wudi.cli.MergeCommand.withOptions(new CommandLine(cmd)).parseArgs(line.toArray(String[]::new));
             MergeSpec options = cmd.options();
             Path part = parts.localDir() != null ? parts.localDir().resolve(name) : work.resolve(name);
             List<Merger.PartTensor> done;

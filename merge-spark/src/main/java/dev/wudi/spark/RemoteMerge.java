@@ -80,7 +80,7 @@ final class RemoteMerge {
                             : out.value() + ".wudi-spark-parts");
             SparkMergeCommand inner = new SparkMergeCommand();
             inner.staged = new Staged(List.copyOf(args), new PartsStore(partsDir, storage), staging, copies);
-            new CommandLine(inner).parseArgs(localised.line().toArray(String[]::new));
+            dev.wudi.cli.MergeCommand.withOptions(new CommandLine(inner)).parseArgs(localised.line().toArray(String[]::new));
             // what the merge says and writes names the remote paths, not the copies
             StagedNames named = new StagedNames(localised.names());
             java.io.PrintStream stdout = System.out;

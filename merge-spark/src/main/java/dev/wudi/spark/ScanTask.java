@@ -39,7 +39,7 @@ final class ScanTask implements Function<TensorGroups.Group, ScanTask.Result> {
             RemoteStorage.TaskCopies.Localised localised = copies.localise(List.of(args), work);
             List<String> line = localised.line();
             SparkMergeCommand cmd = new SparkMergeCommand();
-            new CommandLine(cmd).parseArgs(line.toArray(String[]::new));
+            dev.wudi.cli.MergeCommand.withOptions(new CommandLine(cmd)).parseArgs(line.toArray(String[]::new));
             Merger merger = new Merger(cmd.options(), null, null, new Merger.Safety(false, cmd.allowNonFinite(),
                     new dev.wudi.merge.Cancellation()));
             copies.fill(merger.sourcesOf(group.names()));

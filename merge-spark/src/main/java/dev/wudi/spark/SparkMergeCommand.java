@@ -99,8 +99,8 @@ public final class SparkMergeCommand extends MergeCommand {
 
     /** This subcommand's own arguments (the root's command line starts with its name). */
     List<String> ownArgs() {
-        List<String> all = spec.commandLine().getParseResult().originalArgs();
-        int at = all.indexOf(spec.name());
+        List<String> all = commandSpec.commandLine().getParseResult().originalArgs();
+        int at = all.indexOf(commandSpec.name());
         return at >= 0 ? all.subList(at + 1, all.size()) : all;
     }
 

@@ -3,7 +3,6 @@ package dev.wudi.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.format.DType;
 import dev.wudi.hub.HubFolder;
@@ -174,7 +173,7 @@ class HostileInputsTest {
         Path out = tmp.resolve("cli-out");
         refused(2, "--density must be a number in (0, 1], got 1.5", out, Wudi.mergeArgs(base, List.of(ft1, ft2), out,
                 "--method", "ties", "--density", "1.5"));
-        refused(2, "--scale must be a finite number (float32: |x| <= 3.4e38), got 1.0E39", out,
+        refused(2, "--scale must be a finite number (float32: |x| <= 3.4e38), got 1e39", out,
                 Wudi.mergeArgs(base, List.of(ft1, ft2), out, "--method", "ties", "--scale", "1e39"));
     }
 

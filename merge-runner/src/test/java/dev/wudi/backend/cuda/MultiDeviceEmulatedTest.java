@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.format.SafetensorsFile;
-import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.TensorInfo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
