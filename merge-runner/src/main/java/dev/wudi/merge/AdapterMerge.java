@@ -377,7 +377,7 @@ final class AdapterMerge {
         s.append("\n## How the merged delta became an adapter\n\n");
         notes.forEach(n -> s.append("- ").append(n).append('\n'));
         s.append("\n## Reproduce\n\n```\n").append(options.command() != null ? options.command()
-                : ReproduceCommand.of(options)).append("\n```\n");
+                : dev.wudi.spec.ReproduceCommand.of(options)).append("\n```\n");
         return s.toString();
     }
 

@@ -419,38 +419,19 @@ public final class Merger {
      */
     private Map<String, String> fingerprint(Checkpoint base, List<Checkpoint> models) throws IOException {
         Map<String, String> f = new LinkedHashMap<>();
-        f.put("journal", "1");
+        f.put("journal", "2");
         f.put("out", options.out().toAbsolutePath().normalize().toString());
-        f.put("--method", options.method().name());
-        f.put("--scale", String.valueOf(options.effectiveScale()));
-        f.put("--density", String.valueOf(options.effectiveDensity()));
-        // Adam's settings one by one, as the options spell them, so a refused resume names them in the user's words
-        f.put("--lr", String.valueOf(options.adam().lr()));
-        f.put("--iters", String.valueOf(options.adam().iterations()));
-        f.put("--beta1", String.valueOf(options.adam().beta1()));
-        f.put("--beta2", String.valueOf(options.adam().beta2()));
-        f.put("--eps", String.valueOf(options.adam().eps()));
-        SolverSpec solverSpec = options.effectiveSolver();
-        f.put("--solver", solverSpec instanceof SolverSpec.Adam ? "adam" : solverSpec.describe());
-        f.put("--lr auto", options.autoLr() == null ? "off" : options.autoLr().describe());
-        f.put("include", String.valueOf(options.include()));
-        f.put("exclude", String.valueOf(options.exclude()));
-        f.put("rest", String.valueOf(options.rest()));
-        f.put("dtype", String.valueOf(options.outDType()));
-        f.put("layouts", String.valueOf(options.layouts()));
-        f.put("heads", options.heads().cliName());
-        f.put("vocab", options.vocab().cliName());
-        f.put("card", options.card().cliName());
-        f.put("--interference-loss", options.lossScoring().cliName());  // the report's losses, not the bytes
-        f.put("as-adapter", String.valueOf(options.asAdapter()));
+        // every option that decides the bytes, named and spelled as the command line takes it, so that a refused
+        // resume names what changed in the user's words
+        options.settings(dev.wudi.spec.MergeOption.Effect.OUTPUT, dev.wudi.spec.MergeOption.Effect.FINGERPRINT)
+                .forEach((o, v) -> f.put(o.name(), v));
+        f.put("--threads", String.valueOf(options.threads() > 0 ? options.threads()
+                : Runtime.getRuntime().availableProcessors()));
         f.put("seed", String.valueOf(options.parameters().seed()));
         if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp) {
             f.put("config", String.valueOf(cp.normalizedYaml()));   // per-tensor parameters decide the bytes too
         }
-        f.put("shard-size", String.valueOf(options.shardBytes()));
         f.put("backend", backend.name());
-        f.put("threads", String.valueOf(options.threads() > 0 ? options.threads()
-                : Runtime.getRuntime().availableProcessors()));
         List<Checkpoint> all = new ArrayList<>();
         all.add(base);
         all.addAll(models);
@@ -758,37 +739,14 @@ public final class Merger {
         };
     }
 
-    /** Every option that decides the output, defaults written out, for the reports and the model card. */
+    /**
+     * Every option that decides the output as given or by default, as the reports and the model card list them (the
+     * heads policy as the plan resolved it, and the device the method ran on).
+     */
     Map<String, String> optionValues(MergePlan plan) {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("method", options.method().name());
-        if (options.method() == MergeMethods.WUDI) {
-            SolverSpec s = options.effectiveSolver();
-            m.put("solver", s.name());
-            if (s instanceof SolverSpec.Adam) {
-                m.put("lr", options.autoLr() != null ? options.autoLr().describe() : String.valueOf(options.adam().lr()));
-                m.put("iters", String.valueOf(options.adam().iterations()));
-                m.put("beta1", String.valueOf(options.adam().beta1()));
-                m.put("beta2", String.valueOf(options.adam().beta2()));
-                m.put("eps", String.valueOf(options.adam().eps()));
-            } else {
-                m.put("solver_settings", s.describe());
-            }
-        }
-        if (options.method().hasParam("scale") || options.rest() == RestPolicy.TASK_ARITHMETIC) {
-            m.put("scale", String.valueOf(options.effectiveScale()));
-        }
-        if (options.method().hasParam("density")) {
-            m.put("density", String.valueOf(options.effectiveDensity()));
-        }
-        m.put("include", options.include() == null ? "(method's default scope)" : options.include().pattern());
-        m.put("exclude", options.exclude() == null ? "(none)" : options.exclude().pattern());
-        m.put("rest", options.rest().cliName());
-        m.put("layout", options.layouts().isEmpty() ? "(rules: config.json, names)" : options.layouts().toString());
-        m.put("heads", plan.heads().cliName());
-        m.put("vocab", options.vocab().cliName());
-        m.put("dtype", options.outDType() == null ? "(the base's, per tensor)" : options.outDType().name());
-        m.put("shard_size", String.valueOf(options.shardBytes()));
+        options.settings(dev.wudi.spec.MergeOption.Effect.OUTPUT).forEach((o, v) -> m.put(o.name().substring(2),
+                o == dev.wudi.spec.OptionTable.HEADS ? plan.heads().cliName() : v));
         m.put("device", backend.name());
         return m;
     }
@@ -801,7 +759,7 @@ public final class Merger {
             extras.add("model " + (x.model() + 1) + ": " + x.name() + " " + x.ref().info().shapeString() + ": " + x.fate());
         }
         return new RunInfo("wudi", Version.get(), String.valueOf(options.base()), modelPaths, optionValues(plan),
-                options.command() != null ? options.command() : ReproduceCommand.of(options), plan.notes(), extras);
+                options.command() != null ? options.command() : dev.wudi.spec.ReproduceCommand.of(options), plan.notes(), extras);
     }
 
     /** One summary line naming the models whose task vector was zero somewhere (left out of those losses). */

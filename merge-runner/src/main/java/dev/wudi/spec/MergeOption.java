@@ -36,8 +36,14 @@ public final class MergeOption {
 
     /** What an option changes: the output's bytes (part of the fingerprint and the reproduce command), or not. */
     public enum Effect {
-        /** Decides the output's bytes. */
+        /** Decides the output: written in the reproduce command and the report's settings, and fingerprinted. */
         OUTPUT,
+        /**
+         * How the output's bytes come out without changing what the merge is (the CPU's threads, the GPU's GEMM
+         * precision, the report's losses): fingerprinted, so a resume continues exactly, but not pinned in a reproduce
+         * command.
+         */
+        FINGERPRINT,
         /** Where or how the merge runs, or what else it writes; not the output's bytes. */
         RUN
     }
@@ -64,6 +70,7 @@ public final class MergeOption {
     private final Group group;
     private final Effect effect;
     private final String defaultText;
+    private final Function<MergeSpec, String> defaultFrom;
     private final Applies applies;
     private final boolean repeatable;
     private final List<String> configNames;
@@ -75,6 +82,7 @@ public final class MergeOption {
         this.group = Objects.requireNonNull(b.group, "group");
         this.effect = b.effect;
         this.defaultText = b.defaultText;
+        this.defaultFrom = b.defaultFrom;
         this.applies = b.applies;
         this.repeatable = b.repeatable;
         this.configNames = List.copyOf(b.configNames);
@@ -119,6 +127,11 @@ public final class MergeOption {
         return defaultText;
     }
 
+    /** Its default for this merge where it depends on the merge (a method's scale), else {@link #defaultText()}. */
+    public String defaultFor(MergeSpec s) {
+        return defaultFrom != null ? defaultFrom.apply(s) : defaultText;
+    }
+
     public Applies applies() {
         return applies;
     }
@@ -156,6 +169,7 @@ public final class MergeOption {
         private Group group;
         private Effect effect = Effect.OUTPUT;
         private String defaultText;
+        private Function<MergeSpec, String> defaultFrom;
         private Applies applies = Applies.ALWAYS;
         private boolean repeatable;
         private List<String> configNames = List.of();
@@ -180,8 +194,19 @@ public final class MergeOption {
             return this;
         }
 
+        Builder fingerprint() {
+            effect = Effect.FINGERPRINT;
+            return this;
+        }
+
         Builder defaultText(String v) {
             defaultText = v;
+            return this;
+        }
+
+        /** A default that depends on the merge (the method's scale or density). */
+        Builder defaultFrom(Function<MergeSpec, String> v) {
+            defaultFrom = v;
             return this;
         }
 

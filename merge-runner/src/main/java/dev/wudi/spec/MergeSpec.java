@@ -320,6 +320,29 @@ public final class MergeSpec {
         return t == null ? "adam" : t.trim().toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * The settings that decide this merge's output, each as given, else its default (the spelling the command line
+     * takes), in the table's order: the options of the given effects that apply to this merge and have a value
+     * (repeatable ones joined by a space). The reproduce command, the report's settings and the resume fingerprint are
+     * made from it, so each names an option as the command line does.
+     */
+    public Map<MergeOption, String> settings(MergeOption.Effect... effects) {
+        List<MergeOption.Effect> want = List.of(effects);
+        Map<MergeOption, String> m = new LinkedHashMap<>();
+        for (MergeOption o : OptionTable.ALL) {
+            if (!want.contains(o.effect()) || o.group() == MergeOption.Group.INPUTS || !o.applies().test().test(this)) {
+                continue;
+            }
+            List<String> v = given.get(o);
+            if (v != null) {
+                m.put(o, String.join(" ", v));
+            } else if (o.defaultFor(this) != null && !o.flag()) {
+                m.put(o, o.defaultFor(this));
+            }
+        }
+        return m;
+    }
+
     // ---------------------------------------------------------------- the typed view
 
     public Path base() {

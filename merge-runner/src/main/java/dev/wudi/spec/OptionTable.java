@@ -67,6 +67,7 @@ public final class OptionTable {
                     + " ...); `wudi methods` describes each.");
 
     public static final MergeOption SCALE = option("--scale").label("S").group(Group.METHOD)
+            .defaultFrom(s -> String.valueOf(s.effectiveScale()))
             .applies(new Applies(s -> s.method().hasParam("scale") || s.rest() == RestPolicy.TASK_ARITHMETIC,
                     s -> "applies to " + MergeMethods.namesWhere(m -> m.hasParam("scale")) + " and --rest"
                             + " task-arithmetic; the method here is " + s.method().name(),
@@ -75,6 +76,7 @@ public final class OptionTable {
                     + defaults("scale") + "); --rest task-arithmetic: 0.3.");
 
     public static final MergeOption DENSITY = option("--density").label("D").group(Group.METHOD)
+            .defaultFrom(s -> String.valueOf(s.effectiveDensity()))
             .applies(param("density"))
             .help("The fraction of each task vector kept, in (0, 1]. Default: the method's (" + defaults("density")
                     + ").");
@@ -193,7 +195,7 @@ public final class OptionTable {
                     + " module.");
 
     public static final MergeOption INTERFERENCE_LOSS = option("--interference-loss").label("WHEN")
-            .group(Group.REPORTS).defaultText("auto")
+            .group(Group.REPORTS).defaultText("auto").fingerprint()
             .applies(new Applies(s -> s.method() != MergeMethods.WUDI, s -> "applies to methods other than wudi; wudi"
                     + " reports its loss always", "methods other than wudi"))
             .help("Report WUDI's interference loss of the result on the linear weights (at the sum of task vectors"
@@ -216,10 +218,12 @@ public final class OptionTable {
                     + " hands its tensors to the others with one warning.");
 
     public static final MergeOption PRECISION = option("--precision").label("P").group(Group.RUN).defaultText("fp32")
+            .fingerprint()
             .help("The GPU's per-step GEMM: fp32 (faithful) or tf32 (tensor cores: faster, not bit-faithful; see"
                     + " docs/benchmarks.md for its measured deviation).");
 
     public static final MergeOption THREADS = option("--threads").label("N").group(Group.RUN).defaultText("0")
+            .fingerprint()
             .help("CPU threads for matrix products (0: all cores).");
 
     public static final MergeOption FORCE = option("--force").group(Group.RUN).run()

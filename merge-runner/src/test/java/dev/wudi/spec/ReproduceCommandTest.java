@@ -1,8 +1,5 @@
-package dev.wudi.merge;
+package dev.wudi.spec;
 
-import dev.wudi.spec.MergeSpec;
-import dev.wudi.spec.HeadPolicy;
-import dev.wudi.spec.VocabPolicy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,9 +20,10 @@ class ReproduceCommandTest {
                 .adam(AdamConfig.paper().withLr(1e-4f).withIterations(50)).exclude(Pattern.compile("layers\\.0\\."))
                 .layouts(List.of(LayoutOverride.parse("c_attn=in-out"))).heads(HeadPolicy.parse("from:2"))
                 .vocab(VocabPolicy.BASE).build();
-        assertEquals("wudi merge --base 'my base' --model a --model 'it'\\''s b' --out out --method wudi --solver adam"
-                + " --lr 1.0E-4 --iters 50 --beta1 0.9 --beta2 0.999 --eps 1.0E-8 --scale 1.0 --exclude 'layers\\.0\\.' --rest base"
-                + " --layout c_attn=in-out --heads from:2 --vocab base", ReproduceCommand.of(o));
+        assertEquals("wudi merge --base 'my base' --model a --model 'it'\\''s b' --out out --method wudi --scale 1.0"
+                + " --solver adam --lr 1.0E-4 --iters 50 --beta1 0.9 --beta2 0.999 --eps 1.0E-8 --exclude"
+                + " 'layers\\.0\\.' --rest base --layout c_attn=in-out --shard-size 5GB --heads from:2 --vocab base"
+                + " --card auto", ReproduceCommand.of(o));
         String exact = ReproduceCommand.of(o.withSolver(new SolverSpec.Exact(1e-3)));
         assertTrue(exact.contains("--solver exact --ridge 0.001") && !exact.contains("--lr"), exact);
     }
