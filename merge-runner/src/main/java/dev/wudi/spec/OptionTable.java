@@ -72,7 +72,8 @@ public final class OptionTable {
                     s -> "applies to " + MergeMethods.namesWhere(m -> m.hasParam("scale")) + " and --rest"
                             + " task-arithmetic; the method here is " + s.method().name(),
                     MergeMethods.namesWhere(m -> m.hasParam("scale")) + ", --rest task-arithmetic"))
-            .help("The coefficient on the (merged) task vector: W0 + S * tau. Default: the method's ("
+            .help("The coefficient on the (merged) task vector: W0 + S * tau (wudi: 1 is the paper's, no rescaling;"
+                    + " published LLM merges use 0.3-0.5; the reported loss is tau_m's). Default: the method's ("
                     + defaults("scale") + "); --rest task-arithmetic: 0.3.");
 
     public static final MergeOption DENSITY = option("--density").label("D").group(Group.METHOD)
@@ -95,8 +96,9 @@ public final class OptionTable {
             .applies(wudi()).config("solver")
             .help("adam (the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient flow from the sum in"
                     + " closed form), spectral (a filter of C's eigenvalues; with no further options a data-free"
-                    + " default). The last three use one eigendecomposition per tensor; exact without --ridge runs on"
-                    + " the CPU in double whatever the device (it divides by C's smallest eigenvalues).");
+                    + " default). The last three cost one symmetric eigendecomposition per tensor (LAPACK on the CPU,"
+                    + " cuSOLVER on the GPU); exact without --ridge runs on the CPU in double whatever the device, with"
+                    + " one warning: it divides by C's smallest eigenvalues, which a float32 C does not resolve.");
 
     public static final MergeOption LR = option("--lr").label("LR").group(Group.SOLVER).defaultText("1e-5")
             .applies(solver("adam")).config("learning_rate", "lr")
@@ -203,7 +205,9 @@ public final class OptionTable {
                     + " under 20 s at nominal CPU rates), on, off.");
 
     public static final MergeOption REPORT = option("--report").label("FILE.json").group(Group.REPORTS).run()
-            .help("Write one record per tensor (name, method, shape, loss before and after, seconds) and totals.");
+            .help("Write what produced the merge (tool, version, inputs, every setting, the command), one record per"
+                    + " tensor (name, role, layout, method, shape, loss before and after, seconds, models left out, zero"
+                    + " task vectors, what the solver decided) and totals, as JSON.");
 
     public static final MergeOption REPORT_HTML = option("--report-html").label("FILE.html").group(Group.REPORTS).run()
             .help("Write the report as one self-contained HTML page: per tensor, the loss before and after (bars) and"
@@ -215,7 +219,8 @@ public final class OptionTable {
                     + " or cuda:N; or several: cuda:all (every GPU), cuda:0,2 (those), either with ,cpu (the CPU takes"
                     + " tensors too where that shortens the merge). Several devices take tensors largest first; the"
                     + " output is written in order, with one device's bytes for each tensor, and a device that fails"
-                    + " hands its tensors to the others with one warning.");
+                    + " hands its tensors to the others (or the CPU, when none is left) with one warning; the JSON"
+                    + " report gives each WUDI tensor's device.");
 
     public static final MergeOption PRECISION = option("--precision").label("P").group(Group.RUN).defaultText("fp32")
             .fingerprint()
@@ -249,7 +254,8 @@ public final class OptionTable {
 
     public static final MergeOption PROGRESS = option("--progress").label("MODE").group(Group.RUN).run()
             .defaultText("auto")
-            .help("auto (a bar on a terminal, plain lines in a pipe or log) or json (one JSON object per line on"
+            .help("auto (a bar on a terminal; plain lines in a pipe or log, with a status line whenever 8 s pass"
+                    + " without one) or json (one JSON object per line on"
                     + " stdout: start, tensor_start, step, tensor_done, warning, info, done, or error / interrupted"
                     + " last; schema in docs/integration.md).");
 
