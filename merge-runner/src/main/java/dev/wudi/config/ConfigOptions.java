@@ -130,7 +130,7 @@ public final class ConfigOptions {
             method.globalsWithoutBase().forEach((k, v) -> globals.put(k, new ParamSetting.Scalar(v)));
         }
         ConfigParameters parameters = new ConfigParameters(globals, perModel, layers,
-                c.randomSeed() == null ? 0 : c.randomSeed(), null);
+                c.randomSeed() == null ? 0 : c.randomSeed());
         if (method == MergeMethods.AVERAGE) {
             ConfigChecks.linearWeights(c, parameters, baseNames);
         }
@@ -153,14 +153,9 @@ public final class ConfigOptions {
             notes.add("dtype " + c.dtype() + ": the output is written in it; the arithmetic is float32 whatever the dtype");
         }
         String yaml = normalized(c, method, base);
-        ConfigParameters withYaml = parameters.withNormalizedYaml(yaml);
-        if (c.tokenizerSource() != null && !c.tokenizerSource().equals("base")) {
-            withYaml = withYaml.withTokenizerSource(Path.of(c.tokenizerSource()));   // that model's tokenizer files
-        }
-        if (chat != null) {
-            withYaml = withYaml.withChatTemplate(chat);
-        }
-        b.parameters(withYaml);
+        b.parameters(parameters);
+        b.config(new MergeSpec.ConfigSource(yaml, c.tokenizerSource() != null && !c.tokenizerSource().equals("base")
+                ? Path.of(c.tokenizerSource()) : null, chat));        // a tokenizer_source model gives its files
         try {
             b.build();                                     // the config's own settings, checked as the CLI's are
         } catch (ConfigException e) {

@@ -2,7 +2,6 @@ package dev.wudi.config;
 
 import dev.wudi.method.ParameterSource;
 import dev.wudi.method.TensorParameters;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -23,30 +22,18 @@ public final class ConfigParameters implements ParameterSource {
     private final List<Map<String, ParamSetting>> perModel;
     private final int layers;
     private final long seed;
-    private final String normalizedYaml;
-    private final Path tokenizerSource;
-    private final String chatTemplate;
 
     /**
-     * @param perModel       each model's parameters, in --model order
-     * @param layers         the model's layer count (L), or -1 to take it from the tensor names seen
-     * @param seed           random_seed (DARE, DELLA)
-     * @param normalizedYaml the config as run, for the output folder (null: none written)
+     * @param perModel each model's parameters, in --model order
+     * @param layers   the model's layer count (L), or -1 to take it from the tensor names seen
+     * @param seed     random_seed (DARE, DELLA)
      */
     public ConfigParameters(Map<String, ParamSetting> global, List<Map<String, ParamSetting>> perModel, int layers,
-                            long seed, String normalizedYaml) {
-        this(global, perModel, layers, seed, normalizedYaml, null, null);
-    }
-
-    private ConfigParameters(Map<String, ParamSetting> global, List<Map<String, ParamSetting>> perModel, int layers,
-                             long seed, String normalizedYaml, Path tokenizerSource, String chatTemplate) {
+                            long seed) {
         this.global = Map.copyOf(global);
         this.perModel = List.copyOf(perModel);
         this.layers = layers;
         this.seed = seed;
-        this.normalizedYaml = normalizedYaml;
-        this.tokenizerSource = tokenizerSource;
-        this.chatTemplate = chatTemplate;
     }
 
     @Override
@@ -54,46 +41,16 @@ public final class ConfigParameters implements ParameterSource {
         return seed;
     }
 
-    /** The folder whose tokenizer files the output takes (a config's tokenizer_source naming a model), or null. */
-    public Path tokenizerSource() {
-        return tokenizerSource;
-    }
-
-    /** The config as run (written to the output folder as mergekit_config.yml), or null. */
-    public String normalizedYaml() {
-        return normalizedYaml;
-    }
-
-    /** The chat template the output's tokenizer gets: a template's text, "auto", or null (the tokenizer's own). */
-    public String chatTemplate() {
-        return chatTemplate;
-    }
-
-    /** The same parameters, with the output's tokenizer taken from this folder. */
-    public ConfigParameters withTokenizerSource(Path folder) {
-        return new ConfigParameters(global, perModel, layers, seed, normalizedYaml, folder, chatTemplate);
-    }
-
-    /** The same parameters with a chat template for the output. */
-    public ConfigParameters withChatTemplate(String template) {
-        return new ConfigParameters(global, perModel, layers, seed, normalizedYaml, tokenizerSource, template);
-    }
-
     /** The same parameters with another seed (--seed over random_seed). */
     public ConfigParameters withSeed(long newSeed) {
-        return new ConfigParameters(global, perModel, layers, newSeed, normalizedYaml, tokenizerSource, chatTemplate);
-    }
-
-    /** The same parameters, carrying the config as run. */
-    public ConfigParameters withNormalizedYaml(String yaml) {
-        return new ConfigParameters(global, perModel, layers, seed, yaml, tokenizerSource, chatTemplate);
+        return new ConfigParameters(global, perModel, layers, newSeed);
     }
 
     /** The same parameters with one global value replaced (a command-line option over the config). */
     public ConfigParameters withGlobal(String name, double value) {
         Map<String, ParamSetting> g = new java.util.LinkedHashMap<>(global);
         g.put(name, new ParamSetting.Scalar(value));
-        return new ConfigParameters(g, perModel, layers, seed, normalizedYaml, tokenizerSource, chatTemplate);
+        return new ConfigParameters(g, perModel, layers, seed);
     }
 
     /** The same parameters without one (a command-line option replaces it). */
@@ -106,7 +63,7 @@ public final class ConfigParameters implements ParameterSource {
             c.remove(name);
             m.add(c);
         }
-        return new ConfigParameters(g, m, layers, seed, normalizedYaml, tokenizerSource, chatTemplate);
+        return new ConfigParameters(g, m, layers, seed);
     }
 
     /** The layer index in a tensor name, or -1 outside the layers. */

@@ -428,8 +428,8 @@ public final class Merger {
         f.put("--threads", String.valueOf(options.threads() > 0 ? options.threads()
                 : Runtime.getRuntime().availableProcessors()));
         f.put("seed", String.valueOf(options.parameters().seed()));
-        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp) {
-            f.put("config", String.valueOf(cp.normalizedYaml()));   // per-tensor parameters decide the bytes too
+        if (options.config() != null) {
+            f.put("config", String.valueOf(options.config().normalizedYaml()));   // per-tensor parameters too
         }
         f.put("backend", backend.name());
         List<Checkpoint> all = new ArrayList<>();

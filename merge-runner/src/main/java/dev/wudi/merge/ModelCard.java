@@ -62,9 +62,9 @@ final class ModelCard {
                     report.totalLossAfter()));
         }
         s.append("\n## Reproduce\n\n```sh\n").append(report.run().command()).append("\n```\n");
-        if (o.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.normalizedYaml() != null) {
+        if (o.config() != null && o.config().normalizedYaml() != null) {
             s.append("\n## Configuration\n\nThe merge config as run (`").append(OutputFiles.CONFIG_FILE)
-                    .append("`, every default written out):\n\n```yaml\n").append(cp.normalizedYaml().stripTrailing())
+                    .append("`, every default written out):\n\n```yaml\n").append(o.config().normalizedYaml().stripTrailing())
                     .append("\n```\n");
         }
         return s.toString();

@@ -78,8 +78,8 @@ final class OutputCheck {
             }
         }
         modelFiles.forEach(in::addAll);
-        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.tokenizerSource() != null) {
-            in.add(cp.tokenizerSource());
+        if (options.config() != null && options.config().tokenizerSource() != null) {
+            in.add(options.config().tokenizerSource());
         }
         in.addAll(safety.alsoRead());
         return in;

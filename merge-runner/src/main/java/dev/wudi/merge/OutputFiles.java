@@ -70,8 +70,8 @@ final class OutputFiles {
      */
     private List<Path> modelTokenizer() throws IOException {
         Path from;
-        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.tokenizerSource() != null) {
-            from = cp.tokenizerSource();
+        if (options.config() != null && options.config().tokenizerSource() != null) {
+            from = options.config().tokenizerSource();
         } else if (plan.tokenizerFrom() >= 0 && models.get(plan.tokenizerFrom()).isFolder()) {
             from = models.get(plan.tokenizerFrom()).path();
         } else {
@@ -129,10 +129,10 @@ final class OutputFiles {
         if (writesCard()) {
             Files.writeString(dir.resolve(CARD), ModelCard.render(options, plan, report, base, models));
         }
-        if (options.parameters() instanceof dev.wudi.config.ConfigParameters cp && cp.normalizedYaml() != null) {
-            Files.writeString(dir.resolve(CONFIG_FILE), cp.normalizedYaml());
-            if (cp.chatTemplate() != null) {
-                writeChatTemplate(dir, cp.chatTemplate());
+        if (options.config() != null && options.config().normalizedYaml() != null) {
+            Files.writeString(dir.resolve(CONFIG_FILE), options.config().normalizedYaml());
+            if (options.config().chatTemplate() != null) {
+                writeChatTemplate(dir, options.config().chatTemplate());
             }
         }
         writeHeads(dir);

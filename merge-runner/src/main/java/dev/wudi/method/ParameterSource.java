@@ -1,6 +1,6 @@
 package dev.wudi.method;
 
-/** Where a merge's per-tensor method parameters come from: a mergekit config ({@link dev.wudi.config}), or none. */
+/** Where a merge's per-tensor method parameters come from: a mergekit config ({@code dev.wudi.config}), or none. */
 @FunctionalInterface
 public interface ParameterSource {
 

@@ -2,7 +2,7 @@ package dev.wudi.method;
 
 /**
  * The method parameters that apply to one tensor: global ones and each model's, already resolved for this tensor
- * (a mergekit config's gradients over the layers and name filters; {@link dev.wudi.config}). A rule asks for a value
+ * (a mergekit config's gradients over the layers and name filters; {@code dev.wudi.config}). A rule asks for a value
  * and applies its own default where none is given.
  */
 public interface TensorParameters {

@@ -47,18 +47,18 @@ class ParamSettingTest {
         assertEquals(0.3, w.evaluate("model.layers.0.self_attn.q_proj.weight", 0.3), 1e-15);
         assertNull(w.evaluate("model.embed_tokens.weight", 0), "no condition matches: falls through");
         ConfigParameters p = new ConfigParameters(Map.of("w", new ParamSetting.Scalar(2)), List.of(Map.of("w", w)),
-                5, 0, null);
+                5, 0);
         assertEquals(2.0, p.forTensor("model.embed_tokens.weight").model(0, "w"), 0, "to the top level");
         assertEquals(0.5, p.forTensor("model.layers.1.mlp.up_proj.weight").model(0, "w"), 0);
     }
 
     @Test
     void gradientPositionIsTheLayerOverLayersMinusOne() {
-        ConfigParameters p = new ConfigParameters(Map.of(), List.of(), 5, 0, null);
+        ConfigParameters p = new ConfigParameters(Map.of(), List.of(), 5, 0);
         assertEquals(0.75, p.position("model.layers.3.mlp.down_proj.weight"), 0);
         assertEquals(0.0, p.position("model.embed_tokens.weight"), 0, "outside the layers: t = 0");
         assertEquals(1.0, p.position("transformer.h.4.attn.c_attn.weight"), 0);
-        assertEquals(1.0, new ConfigParameters(Map.of(), List.of(), 1, 0, null).position("h.0.x"), 0,
+        assertEquals(1.0, new ConfigParameters(Map.of(), List.of(), 1, 0).position("h.0.x"), 0,
                 "one layer: t = 1");
     }
 
