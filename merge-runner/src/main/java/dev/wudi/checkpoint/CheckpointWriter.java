@@ -417,7 +417,7 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         ObjectNode meta = root.putObject("metadata");
         meta.put("total_size", total);
-        meta.put("wudi_version", dev.wudi.merge.Version.get());   // beside total_size, as mergekit names itself
+        meta.put("wudi_version", dev.wudi.checkpoint.Version.get());   // beside total_size, as mergekit names itself
         root.set("weight_map", map);
         Files.writeString(tmp.resolve(Checkpoint.INDEX_FILE), mapper.writeValueAsString(root) + "\n");
     }

@@ -69,7 +69,7 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"wudi " + dev.wudi.merge.Version.get()};
+            return new String[] {"wudi " + dev.wudi.checkpoint.Version.get()};
         }
     }
 }

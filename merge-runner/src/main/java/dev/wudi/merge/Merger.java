@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.checkpoint.Version;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.spec.RestPolicy;
 import dev.wudi.spec.LossScoring;

@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.checkpoint.Version;
 import java.util.List;
 import java.util.Map;
 

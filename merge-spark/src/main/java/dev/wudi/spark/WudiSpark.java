@@ -33,7 +33,7 @@ public final class WudiSpark implements Runnable {
     static final class Version implements picocli.CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"wudi-spark " + dev.wudi.merge.Version.get()};
+            return new String[] {"wudi-spark " + dev.wudi.checkpoint.Version.get()};
         }
     }
 }

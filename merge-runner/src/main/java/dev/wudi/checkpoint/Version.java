@@ -1,4 +1,4 @@
-package dev.wudi.merge;
+package dev.wudi.checkpoint;
 
 /** This build's version, from the jar's manifest ("dev" when run from classes, as in tests). */
 public final class Version {
