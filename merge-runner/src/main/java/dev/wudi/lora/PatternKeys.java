@@ -9,14 +9,15 @@ import java.util.regex.PatternSyntaxException;
  * A module looked up in a PEFT rank_pattern or alpha_pattern as PEFT's get_pattern_key does: the first key, in the
  * file's order, that matches the end of the module's name at a dot boundary, the key read as a regex
  * ({@code (.*\.)?(key)$}): "c_attn" matches "transformer.h.0.attn.c_attn", "h.1.attn.c_attn" only layer 1 (not
- * "h.11"). A key that is no valid Java regex is compared as a plain suffix.
+ * "h.11"). A key that is no valid Java regex is compared as a plain suffix. Public: the test suite's model of a PEFT
+ * adapter looks its modules up by this same rule, so there is one.
  */
-final class PatternKeys {
+public final class PatternKeys {
 
     private PatternKeys() {
     }
 
-    static <V> Optional<V> lookup(Map<String, V> pattern, String module) {
+    public static <V> Optional<V> lookup(Map<String, V> pattern, String module) {
         for (Map.Entry<String, V> e : pattern.entrySet()) {
             if (matches(e.getKey(), module)) {
                 return Optional.of(e.getValue());

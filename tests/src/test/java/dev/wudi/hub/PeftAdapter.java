@@ -196,12 +196,12 @@ public final class PeftAdapter {
 
     /** The module's rank: rank_pattern's entry when one matches, else r. */
     public int rank(String module) {
-        return PatternKeys.lookup(rankPattern, module).orElse(r);
+        return dev.wudi.lora.PatternKeys.lookup(rankPattern, module).orElse(r);
     }
 
     /** The module's alpha: alpha_pattern's entry when one matches, else lora_alpha. */
     public double alpha(String module) {
-        return PatternKeys.lookup(alphaPattern, module).orElse(loraAlpha);
+        return dev.wudi.lora.PatternKeys.lookup(alphaPattern, module).orElse(loraAlpha);
     }
 
     /** alpha / r, or alpha / sqrt(r) with rsLoRA, per module as PEFT's LoraLayer.update_layer sets it. */
