@@ -7,6 +7,7 @@ import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeListener;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.MergeSpecBuilder;
 import dev.wudi.merge.Merger;
 import dev.wudi.spec.RestPolicy;
 import dev.wudi.merge.TensorRecord;
@@ -56,7 +57,7 @@ public final class CheckpointMerge {
         this.events = b.events;
         this.resume = b.resume;
         this.allowNonFinite = b.allowNonFinite;
-        MergeSpec.Builder o = MergeSpec.builder(b.base, b.models, b.out).method(b.method).threads(b.threads)
+        MergeSpecBuilder o = MergeSpec.builder(b.base, b.models, b.out).method(b.method).threads(b.threads)
                 .force(b.force).outDType(b.dtype);
         if (b.solver != null && b.solver.spec() instanceof dev.wudi.solver.SolverSpec.Adam adam) {
             o.adam(adam.config());              // as `wudi merge --lr --iters`: Adam's settings, no --solver

@@ -17,6 +17,7 @@ import dev.wudi.method.MergeMethods;
 import dev.wudi.method.ParameterSource;
 import dev.wudi.spec.MergeOption;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.MergeSpecBuilder;
 import dev.wudi.spec.OptionException;
 import dev.wudi.spec.OptionTable;
 import dev.wudi.spec.ReproduceCommand;
@@ -212,7 +213,7 @@ public class MergeCommand implements Callable<Integer> {
         }
         Path anchor = config != null ? config : base != null ? base : models.get(0);
         Path out = outText != null ? Path.of(outText) : anchor.resolveSibling(anchor.getFileName() + ".plan");
-        MergeSpec.Builder b;
+        MergeSpecBuilder b;
         if (config != null) {
             b = fromConfig(config, out);
         } else {
@@ -240,9 +241,9 @@ public class MergeCommand implements Callable<Integer> {
      * The spec a --config stands for, with the options given on the command line applied over it: each one that
      * replaces something the config says is named in one line.
      */
-    private MergeSpec.Builder fromConfig(Path config, Path out) throws java.io.IOException {
+    private MergeSpecBuilder fromConfig(Path config, Path out) throws java.io.IOException {
         dev.wudi.config.ConfigOptions.Result r = dev.wudi.config.ConfigOptions.read(config, out);
-        MergeSpec.Builder b = r.builder();
+        MergeSpecBuilder b = r.builder();
         List<String> overridden = new ArrayList<>();
         ParameterSource params = b.build().parameters();
         List<String> solverOptions = new ArrayList<>();

@@ -7,6 +7,7 @@ import dev.wudi.format.DType;
 import dev.wudi.lora.LoraAdapter;
 import dev.wudi.spec.MergeOption;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.MergeSpecBuilder;
 import dev.wudi.spec.OptionTable;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
@@ -57,7 +58,7 @@ public final class ConfigOptions {
     }
 
     /** The options, the notes to print, and the config as run. */
-    public record Result(MergeSpec.Builder builder, List<String> notes, String normalizedYaml) {
+    public record Result(MergeSpecBuilder builder, List<String> notes, String normalizedYaml) {
     }
 
     private ConfigOptions() {
@@ -134,7 +135,7 @@ public final class ConfigOptions {
         if (method == MergeMethods.AVERAGE) {
             ConfigChecks.linearWeights(c, parameters, baseNames);
         }
-        MergeSpec.Builder b = MergeSpec.builder(base, models, out).method(method).parameters(parameters);
+        MergeSpecBuilder b = MergeSpec.builder(base, models, out).method(method).parameters(parameters);
         if (method == MergeMethods.WUDI) {
             wudi(c, b);
         } else {
@@ -256,7 +257,7 @@ public final class ConfigOptions {
      * wudi's parameters onto the options they name ({@link OptionTable}'s config names: learning_rate is --lr), each
      * as given: the spec checks them as it checks the command line's.
      */
-    private static void wudi(MergekitConfig c, MergeSpec.Builder b) {
+    private static void wudi(MergekitConfig c, MergeSpecBuilder b) {
         c.parameters().forEach((k, v) -> b.set(OptionTable.byConfigName(k), number(v.evaluate("", 0))));
         c.options().forEach((k, v) -> {
             if (k.equals("exclude_regex")) {

@@ -1,6 +1,7 @@
 package dev.wudi.merge;
 
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.MergeSpecBuilder;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -46,7 +47,7 @@ class PartsMergeTest {
         TaskCheckpoints.writeFilesAndFolders(dir, NAMES, SHAPES, 100);
     }
 
-    private static MergeSpec.Builder options(boolean folder, String out) {
+    private static MergeSpecBuilder options(boolean folder, String out) {
         Path base = folder ? dir.resolve("f0") : dir.resolve("m0.safetensors");
         List<Path> models = new ArrayList<>();
         for (int m = 1; m <= 3; m++) {
@@ -56,7 +57,7 @@ class PartsMergeTest {
     }
 
     /** The merge in one process and in parts (groups of `group` tensors); returns both outputs' bytes. */
-    private static void sameInParts(MergeSpec.Builder b, boolean folder, String what) throws Exception {
+    private static void sameInParts(MergeSpecBuilder b, boolean folder, String what) throws Exception {
         sameInParts(b, folder, what, false);
     }
 
@@ -64,7 +65,7 @@ class PartsMergeTest {
      * @param partial each part is computed from partial copies of the inputs holding only the tensors
      *                {@link Merger#sourcesOf} names (as a task on remote storage fetches them), holes elsewhere
      */
-    private static void sameInParts(MergeSpec.Builder b, boolean folder, String what, boolean partial)
+    private static void sameInParts(MergeSpecBuilder b, boolean folder, String what, boolean partial)
             throws Exception {
         String tag = what.replaceAll("[^a-z0-9]", "");
         MergeSpec whole = b.build();
