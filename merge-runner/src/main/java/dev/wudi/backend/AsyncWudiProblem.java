@@ -1,6 +1,8 @@
 package dev.wudi.backend;
 
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 
 /**
  * Optional extension of {@link WudiProblem} for backends that compute asynchronously (the GPU): the solve
@@ -35,7 +37,7 @@ public interface AsyncWudiProblem extends WudiProblem {
          * loss at none of the steps: each is told with NaN. A listener that throws ends the wait with its exception;
          * the problem's close then waits for the queued work. This default tells nothing.
          */
-        default WudiResult await(WudiProblem.StepListener listener) {
+        default WudiResult await(StepListener listener) {
             return await();
         }
     }

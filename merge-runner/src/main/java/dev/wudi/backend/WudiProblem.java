@@ -2,6 +2,8 @@ package dev.wudi.backend;
 
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 
 /**
  * The interference problem of one weight (specification 2.2): task vectors are folded in one at a time into
@@ -81,38 +83,4 @@ public interface WudiProblem extends AutoCloseable {
     /** Frees native or device memory. Idempotent. */
     @Override
     void close();
-
-    /** Observes the optimisation, for progress and tests. */
-    @FunctionalInterface
-    interface StepListener {
-        /**
-         * Called after step t (1-based) with the loss at the iterate the step's gradient was taken at, or
-         * NaN where {@link #wantsLoss()} is false and the backend skipped it.
-         */
-        void afterStep(int t, double lossAtStepStart);
-
-        /**
-         * False if this listener ignores the loss: a backend may then skip computing it at every step (on
-         * the CPU a double reduction over the whole weight, dearer than the Adam update itself) and pass
-         * NaN. {@link WudiResult}'s losses before and after are computed either way.
-         */
-        default boolean wantsLoss() {
-            return true;
-        }
-
-        /** A listener told of each finished step and not of the loss (progress, cancellation, timing). */
-        static StepListener stepsOnly(java.util.function.IntConsumer afterStep) {
-            return new StepListener() {
-                @Override
-                public void afterStep(int t, double lossAtStepStart) {
-                    afterStep.accept(t);
-                }
-
-                @Override
-                public boolean wantsLoss() {
-                    return false;
-                }
-            };
-        }
-    }
 }

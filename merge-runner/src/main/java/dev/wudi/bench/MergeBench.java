@@ -3,7 +3,7 @@ package dev.wudi.bench;
 import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.cuda.CudaBackend;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.cuda.Cublas;

@@ -205,7 +205,7 @@ public final class LowRankWudi {
         for (int j = 0; j < p.length; j++) {
             acc += (p[j] - 2 * d[j]) * y[j];
         }
-        return dev.wudi.backend.WudiResult.nonNegative(acc + k);      // a sum of squares, computed by cancellation
+        return dev.wudi.solver.WudiResult.nonNegative(acc + k);      // a sum of squares, computed by cancellation
     }
 
     private static double[] widen(float[] a) {

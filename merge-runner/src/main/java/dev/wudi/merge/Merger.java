@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.DeviceSet;
-import dev.wudi.backend.WudiProblem;
 import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
@@ -31,6 +30,7 @@ import dev.wudi.method.TensorSink;
 import dev.wudi.method.Ties;
 import dev.wudi.method.WudiRule;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.StepListener;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -1077,7 +1077,7 @@ public final class Merger {
         int threads = options.threads();
         Cancellation cancel = safety.cancellation();
         return new WudiRule(on, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
-                WudiProblem.StepListener.stepsOnly(t -> {
+                StepListener.stepsOnly(t -> {
                     cancel.check();
                     if (steps) {
                         listener.step(t, iters);

@@ -5,7 +5,8 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
@@ -53,7 +54,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private final Supplier<Backend> fallback;
     private final SolverSpec solver;
     private final AutoLr autoLr;
-    private final WudiProblem.StepListener listener;
+    private final StepListener listener;
     private final Consumer<String> warnings;
 
     /** The next tensor's problem, loaded while the current one solves (async backends only). */
@@ -73,11 +74,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         }
     }
 
-    public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
+    public WudiRule(Backend backend, AdamConfig adam, StepListener listener) {
         this(backend, null, adam, listener, w -> { });
     }
 
-    public WudiRule(Backend backend, Supplier<Backend> fallback, AdamConfig adam, WudiProblem.StepListener listener,
+    public WudiRule(Backend backend, Supplier<Backend> fallback, AdamConfig adam, StepListener listener,
                     Consumer<String> warnings) {
         this(backend, fallback, new SolverSpec.Adam(adam), null, listener, warnings);
     }
@@ -89,7 +90,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      * @param warnings receives one line per tensor moved to the fallback
      */
     public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
-                    WudiProblem.StepListener listener, Consumer<String> warnings) {
+                    StepListener listener, Consumer<String> warnings) {
         this(backend, fallback, solver, autoLr, listener, warnings, 1.0);
     }
 
@@ -98,7 +99,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      *              language models use 0.3-0.5); the reported losses are those of tau_m itself
      */
     public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
-                    WudiProblem.StepListener listener, Consumer<String> warnings, double scale) {
+                    StepListener listener, Consumer<String> warnings, double scale) {
         this.backend = backend;
         this.fallback = fallback;
         this.solver = solver;

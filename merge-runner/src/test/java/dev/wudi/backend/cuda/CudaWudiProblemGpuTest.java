@@ -11,7 +11,7 @@ import dev.wudi.backend.BackendParityTest;
 import dev.wudi.backend.CheckpointWudiProblem;
 import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.reference.GramFormReference;
 import dev.wudi.cuda.ProbeResult;
 import dev.wudi.cuda.reference.HalfPrecision;
