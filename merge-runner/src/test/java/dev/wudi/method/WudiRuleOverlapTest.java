@@ -4,15 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.RawBytesProblem;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.solver.StepListener;
 import dev.wudi.solver.WudiResult;
-import dev.wudi.backend.cuda.DeviceMemoryException;
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.merge.MergeOptions;
@@ -23,7 +23,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,6 +45,11 @@ class WudiRuleOverlapTest {
         final List<String> events = new ArrayList<>();
 
         @Override
+        public Set<Capability> capabilities() {
+            return EnumSet.of(Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.ASYNCHRONOUS);
+        }
+
+        @Override
         public WudiProblem newProblem(String tensor, int rows, int cols) {
             if (tensor.contains("big")) {
                 events.add("too-big " + tensor);
@@ -52,7 +59,7 @@ class WudiRuleOverlapTest {
             return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
         }
 
-        final class Problem extends RawBytesProblem implements AsyncWudiProblem {
+        final class Problem extends RawBytesProblem {
             Problem(String tensor, WudiProblem inner, int n) {
                 super(tensor, inner, n);
             }

@@ -2,8 +2,11 @@ package dev.wudi.backend.cpu;
 
 import dev.wudi.linalg.Blas;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.cpu.CpuAdamKernel;
+import java.util.EnumSet;
+import java.util.Set;
 
 /**
  * The reference backend: OpenBLAS for the matrix products, and the fused element-wise Adam pass on the
@@ -84,14 +87,13 @@ public final class CpuBackend implements Backend {
         return threads;
     }
 
+    /**
+     * Everything: the reference runs every solver, the exact one in double ({@code CpuWudiProblem.expect}:
+     * ExactMinimiser), and is where work goes that another backend does not offer or cannot hold.
+     */
     @Override
-    public boolean offersSpectralSolvers() {
-        return true;
-    }
-
-    @Override
-    public boolean solvesExactInDouble() {
-        return true;                                     // CpuWudiProblem.expect: ExactMinimiser
+    public Set<Capability> capabilities() {
+        return EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE);
     }
 
     @Override
