@@ -1,5 +1,7 @@
 package dev.wudi.backend;
 
+import dev.wudi.lora.LowRankWudi;
+import dev.wudi.solver.spectral.SpectralFilter;
 import java.util.List;
 import java.util.Set;
 
@@ -28,6 +30,19 @@ public interface Backend extends AutoCloseable {
      */
     default Set<Capability> capabilities() {
         return Set.of();
+    }
+
+    /**
+     * {@link Capability#LOW_RANK_SOLVE}: exact, flow or spectral (the filter) on task vectors given as LoRA factors,
+     * without forming an [cols, cols] matrix ({@link LowRankWudi}); the result equals the dense computation's.
+     *
+     * @throws IllegalArgumentException if the sum of the ranks is not in [1, cols]
+     * @throws UnsupportedOperationException where this backend does not offer it (the placement then puts the solve
+     *                                       on the CPU: {@link Placement#forLowRank})
+     */
+    default LowRankWudi.Solution solveLowRank(int rows, int cols, List<LowRankWudi.Factors> tasks,
+                                              SpectralFilter filter) {
+        throw new UnsupportedOperationException(name() + " does not offer " + Capability.LOW_RANK_SOLVE);
     }
 
     /**

@@ -36,6 +36,9 @@ public enum Capability {
      */
     ASYNCHRONOUS,
 
+    /** It solves the LoRA low-rank problem ({@link Backend#solveLowRank}). */
+    LOW_RANK_SOLVE,
+
     /**
      * It computes on the host's cores: the CPU, where work goes that a device does not offer or cannot hold, and which
      * beside GPUs takes the smallest tensor first, to measure itself cheaply ({@code merge/DeviceDealer}).

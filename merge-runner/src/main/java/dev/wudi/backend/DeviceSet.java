@@ -1,5 +1,7 @@
 package dev.wudi.backend;
 
+import dev.wudi.lora.LowRankWudi;
+import dev.wudi.solver.spectral.SpectralFilter;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -43,6 +45,12 @@ public final class DeviceSet implements Backend {
         return members.get(0).newProblem(tensorName, rows, cols);
     }
 
+    @Override
+    public LowRankWudi.Solution solveLowRank(int rows, int cols, List<LowRankWudi.Factors> tasks,
+                                             SpectralFilter filter) {
+        return members.get(0).solveLowRank(rows, cols, tasks, filter);
+    }
+
     /** The members, each dealt WUDI tensors of its own. */
     @Override
     public List<Backend> devices() {
@@ -52,7 +60,7 @@ public final class DeviceSet implements Backend {
     /**
      * What a tensor can count on wherever it lands (the spectral solvers, the exact solver in double: only what every
      * member offers), and what the first member offers for the problems and solves this set hands to it
-     * ({@link #newProblem}).
+     * ({@link #newProblem}, {@link #solveLowRank}).
      */
     @Override
     public Set<Capability> capabilities() {

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
  *   <li>{@link #forSolver}: once per merge, from the solver. The exact solver without a ridge needs C and D in double
  *   ({@link Capability#EXACT_IN_DOUBLE}); the spectral solvers need a backend that runs them
  *   ({@link Capability#SPECTRAL_SOLVERS}), and one that runs them only in part says so (the GPU without cuSOLVER).</li>
+ *   <li>{@link #forLowRank}: per tensor whose task vectors are LoRA factors ({@link Capability#LOW_RANK_SOLVE}).</li>
  *   <li>{@link #afterDeviceMemory}: per tensor that did not fit its device.</li>
  *   <li>{@link #afterDevicesFailed}: when every device of a set has failed.</li>
  * </ul>
@@ -64,6 +65,18 @@ public final class Placement implements AutoCloseable {
                     + " (no eigendecomposition there); WUDI runs on the CPU for this merge");
         }
         return new Placed(devices, devices.spectralSolversNote());
+    }
+
+    /**
+     * Where the LoRA low-rank solve of one tensor runs when its WUDI runs on {@code on}: there where it offers the
+     * solve, else on the CPU, with a line that is the same for every such tensor (tell it once).
+     */
+    public Placed forLowRank(Backend on) {
+        if (on.capabilities().contains(Capability.LOW_RANK_SOLVE)) {
+            return new Placed(on, null);
+        }
+        return new Placed(cpu(), on.name() + " does not solve WUDI on LoRA factors; those solves (an [R, R]"
+                + " eigendecomposition, R the sum of the adapters' ranks) run on the CPU");
     }
 
     /** Where a tensor goes that did not fit its device's memory: the CPU, with the line naming it. */

@@ -19,6 +19,7 @@ import dev.wudi.solver.spectral.SpectralSolver;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +47,8 @@ import java.util.function.Consumer;
  * ({@link #upcoming}); backends that form task vectors themselves get the raw checkpoint bytes, so 16-bit checkpoints
  * cross PCIe at 2 bytes per element; backends that then hold W_0 form W_0 + tau_m themselves and hand back the output
  * bytes already encoded, so a 16-bit output comes back at 2 bytes per element too. Where a matrix runs when not here
- * is the {@link Placement}'s decision: a matrix that does not fit the device goes to the CPU with one warning.
+ * is the {@link Placement}'s decision: a matrix that does not fit the device goes to the CPU with one warning, and the
+ * solve on LoRA factors runs where the placement says (the CPU beside a backend that does not offer it).
  */
 public final class WudiRule implements TensorRule, AutoCloseable {
 
@@ -60,6 +62,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     /** The next tensor's problem, loaded while the current one solves (async backends only). */
     private Loaded prepared;
     private TensorJob upcoming;
+    private final Set<String> told = new HashSet<>();   // the placement's notes that hold for every tensor, said once
 
     /**
      * A problem with all its task vectors added, W_0 widened to float32 for the output (null where the backend
@@ -293,8 +296,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         close(takePrepared(null));
         int rows = Math.toIntExact(m.rows());
         int cols = Math.toIntExact(m.cols());
-        LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, low.factors(), SpectralSolver.filterOf(solver))
-                .scaled(scale);                          // s tau_m = (s x) U^T: still exact in factors
+        Placement.Placed where = placement.forLowRank(backend);
+        if (where.note() != null && told.add(where.note())) {
+            warnings.accept(where.note());
+        }
+        LowRankWudi.Solution s = where.backend().solveLowRank(rows, cols, low.factors(),
+                SpectralSolver.filterOf(solver)).scaled(scale);   // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
         for (int j = 0; j < merged.length; j++) {

@@ -16,8 +16,8 @@ class CapabilitiesTest {
     @Test
     void theCpuOffersEverySolverAndWhatItLists() {
         try (Backend cpu = Backends.cpu(1)) {
-            assertEquals(EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE),
-                    cpu.capabilities());
+            assertEquals(EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE,
+                    Capability.LOW_RANK_SOLVE), cpu.capabilities());
             CapabilityCheck.assertOffersWhatItLists(cpu);
         }
     }

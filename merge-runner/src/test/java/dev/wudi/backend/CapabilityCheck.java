@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.format.DType;
+import dev.wudi.lora.LowRankWudi;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.WudiResult;
+import dev.wudi.solver.spectral.SpectralFilter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -70,9 +72,23 @@ public final class CapabilityCheck {
                         b.name());
             }
         }
+        float[] p = new float[ROWS];
+        float[] q = new float[COLS];
+        p[1] = 1;
+        q[2] = 1;
+        List<LowRankWudi.Factors> factors = List.of(new LowRankWudi.Factors(p, q, 1, 0.5));
+        SpectralFilter exact = new SpectralFilter(SpectralFilter.Kind.EXACT, 0, 0);
+        if (can.contains(Capability.LOW_RANK_SOLVE)) {
+            LowRankWudi.Solution s = b.solveLowRank(ROWS, COLS, factors, exact);
+            assertEquals(0.5f, s.dense()[COLS + 2], 1e-6f, b.name() + ": one task vector is its own merge");
+        } else {
+            assertThrows(UnsupportedOperationException.class, () -> b.solveLowRank(ROWS, COLS, factors, exact),
+                    b.name());
+        }
         if (can.contains(Capability.HOST)) {
-            assertTrue(can.containsAll(Set.of(Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE)), b.name()
-                    + ": the host is where the placement sends what a device lacks, so it offers every solver");
+            assertTrue(can.containsAll(Set.of(Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE,
+                    Capability.LOW_RANK_SOLVE)), b.name() + ": the host is where the placement sends what a device"
+                    + " lacks, so it offers every solver");
         }
     }
 

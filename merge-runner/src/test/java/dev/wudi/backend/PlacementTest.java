@@ -117,6 +117,21 @@ class PlacementTest {
     }
 
     @Test
+    void theLowRankSolveRunsWhereItIsOfferedElseOnTheCpuWithOneNote() {
+        Cpus cpus = new Cpus();
+        try (Backend gpu = new FakeGpuBackend(); Backend cpu = Backends.cpu(1);
+             Placement placement = new Placement(gpu, cpus)) {
+            Placement.Placed onCpu = placement.forLowRank(cpu);
+            assertSame(cpu, onCpu.backend());
+            assertNull(onCpu.note());
+            Placement.Placed moved = placement.forLowRank(gpu);
+            assertSame(cpus.opened.get(0), moved.backend());
+            assertTrue(moved.note().startsWith("fake-gpu does not solve WUDI on LoRA factors"), moved.note());
+            assertEquals(moved, placement.forLowRank(gpu), "the same backend and line for every tensor");
+        }
+    }
+
+    @Test
     void aTensorTooLargeForItsDeviceGoesToTheCpuNamedInTheNote() {
         Cpus cpus = new Cpus();
         try (Backend gpu = new FakeGpuBackend(); Placement placement = new Placement(gpu, cpus)) {
@@ -135,8 +150,7 @@ class PlacementTest {
         try (Backend gpu = new FakeGpuBackend()) {
             Placement placement = new Placement(gpu, cpus);
             Backend first = placement.forSolver(SolverSpec.Spectral.defaults()).backend();
-            assertSame(first, placement.afterDeviceMemory(new DeviceMemoryException("big.weight", 8, 8, 1L << 40,
-                    1L << 30, "fake-gpu")).backend());
+            assertSame(first, placement.forLowRank(gpu).backend());
             assertSame(first, placement.afterDevicesFailed().backend());
             assertEquals(1, cpus.opened.size());
             placement.close();

@@ -5,7 +5,10 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.Capability;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.cpu.CpuAdamKernel;
+import dev.wudi.lora.LowRankWudi;
+import dev.wudi.solver.spectral.SpectralFilter;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -93,7 +96,15 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE);
+        return EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE,
+                Capability.LOW_RANK_SOLVE);
+    }
+
+    /** With LAPACK on the host: the matrices are [R, R] and [rows, R], small beside the dense [cols, cols]. */
+    @Override
+    public LowRankWudi.Solution solveLowRank(int rows, int cols, List<LowRankWudi.Factors> tasks,
+                                             SpectralFilter filter) {
+        return LowRankSolve.solve(rows, cols, tasks, filter);
     }
 
     @Override
