@@ -8,7 +8,7 @@ package dev.wudi.backend;
  */
 public enum Capability {
 
-    /** Its problems run the spectral solvers (exact, flow, spectral; specification 2.3) in {@link WudiProblem#solve}. */
+    /** Its problems run the spectral solvers (exact, flow, spectral; specification 2.3) in WudiProblem.solve. */
     SPECTRAL_SOLVERS,
 
     /**

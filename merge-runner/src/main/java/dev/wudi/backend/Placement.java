@@ -52,12 +52,12 @@ public final class Placement implements AutoCloseable {
      * not run, else the devices themselves (with their note where they run a spectral solver in part).
      */
     public Placed forSolver(SolverSpec solver) {
+        if (solver instanceof SolverSpec.Adam) {
+            return new Placed(devices, null);            // every backend runs Adam
+        }
         Set<Capability> can = devices.capabilities();
         if (solver instanceof SolverSpec.Exact e && e.ridge() == 0 && !can.contains(Capability.EXACT_IN_DOUBLE)) {
             return new Placed(cpu(), exactOnTheCpuNote(devices.name()));
-        }
-        if (solver instanceof SolverSpec.Adam) {
-            return new Placed(devices, null);
         }
         if (!can.contains(Capability.SPECTRAL_SOLVERS)) {
             // the spectral solvers need an eigendecomposition this backend does not offer: LAPACK on the CPU does
@@ -91,9 +91,9 @@ public final class Placement implements AutoCloseable {
 
     /** The warning of a merge whose exact solver moved from the backend named to the CPU. */
     static String exactOnTheCpuNote(String backendName) {
-        return "--solver exact without --ridge divides by C's smallest eigenvalues, which only a C accumulated in double"
-                + " resolves, and " + backendName + " forms C in float32: WUDI runs on the CPU in double for this merge"
-                + " (slower); --solver spectral, flow, or exact with --ridge run on " + backendName;
+        return "--solver exact without --ridge divides by C's smallest eigenvalues, which only a C accumulated in"
+                + " double resolves, and " + backendName + " forms C in float32: WUDI runs on the CPU in double for"
+                + " this merge (slower); --solver spectral, flow, or exact with --ridge run on " + backendName;
     }
 
     private synchronized Backend cpu() {

@@ -3,8 +3,8 @@
  * where each tensor goes.
  *
  * <ul>
- *   <li>{@link dev.wudi.backend.Backend} and {@link dev.wudi.backend.WudiProblem}: one weight's problem, task vectors in,
- *   a solver out; and the solve on LoRA factors. Every backend is tested against the CPU's
+ *   <li>{@link dev.wudi.backend.Backend} and {@link dev.wudi.backend.WudiProblem}: one weight's problem, task vectors
+ *   in, a solver out; and the solve on LoRA factors. Every backend is tested against the CPU's
  *   ({@code BackendParityTest}).</li>
  *   <li>{@link dev.wudi.backend.Capability}: what a backend offers beyond Adam on float arrays, declared once in
  *   {@link dev.wudi.backend.Backend#capabilities()}; callers read that set, never a type.</li>

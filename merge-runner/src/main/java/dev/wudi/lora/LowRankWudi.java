@@ -4,10 +4,10 @@ import java.util.List;
 
 /**
  * WUDI on task vectors given as low-rank factors, tau_i = s_i P_i Q_i (P_i [rows, r_i], Q_i [r_i, cols]: a LoRA
- * adapter's B and A in the paper's [out, in] orientation): the factors given and the solution, which is exactly of rank
- * at most R = sum r_i (tau_m = x U^T, U an orthonormal basis of the span of the Q_i's rows), so the merge can be written
- * as an adapter again. Exact, flow and spectral solve it without forming an [cols, cols] matrix; the solve is a
- * backend's ({@link dev.wudi.backend.Backend#solveLowRank}: the CPU's with LAPACK, where the placement puts it).
+ * adapter's B and A in the paper's [out, in] orientation): the factors given and the solution, which is exactly of
+ * rank at most R = sum r_i (tau_m = x U^T, U an orthonormal basis of the span of the Q_i's rows), so the merge can be
+ * written as an adapter again. Exact, flow and spectral solve it without forming an [cols, cols] matrix; the solve is
+ * a backend's ({@code Backend.solveLowRank}: the CPU's with LAPACK, wherever the placement puts it).
  */
 public final class LowRankWudi {
 

@@ -27,8 +27,9 @@ import java.util.function.Function;
  * for device, the bytes of a one-device merge. At most {@code window} results wait to be written.
  *
  * <p>A device that fails (a CUDA error) is retired with one warning and its tensor goes back to the others; when
- * none is left, a CPU worker takes over, on the CPU the placement gives ({@link Placement#afterDevicesFailed}). Any other failure (an input error) is the
- * tensor's: it reaches the merge's thread when that tensor's turn comes, and the workers stop.
+ * none is left, a CPU worker takes over, on the CPU the placement gives ({@link Placement#afterDevicesFailed}). Any
+ * other failure (an input error) is the tensor's: it reaches the merge's thread when that tensor's turn comes, and the
+ * workers stop.
  */
 final class DeviceDealer implements AutoCloseable {
 

@@ -10,7 +10,6 @@ import dev.wudi.format.DType;
 import dev.wudi.lora.LoraTensor;
 import dev.wudi.lora.LowRankWudi;
 import dev.wudi.model.Layout;
-import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.StepListener;

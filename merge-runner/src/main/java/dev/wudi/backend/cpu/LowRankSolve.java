@@ -152,8 +152,8 @@ final class LowRankSolve {
             info = openblas.LAPACKE_dorgqr(openblas.LAPACK_ROW_MAJOR, cols, r, r, m, r, tau);
         }
         if (info != 0) {
-            throw new ArithmeticException("LAPACK QR of the stacked LoRA factors [" + cols + ", " + r + "] failed (info "
-                    + info + ")");
+            throw new ArithmeticException("LAPACK QR of the stacked LoRA factors [" + cols + ", " + r + "] failed"
+                    + " (info " + info + ")");
         }
         return m;
     }
