@@ -3,6 +3,7 @@ package dev.wudi.backend;
 import dev.wudi.lora.LowRankWudi;
 import dev.wudi.solver.spectral.SpectralFilter;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -72,7 +73,7 @@ public final class DeviceSet implements Backend {
                 offered.add(c);
             }
         }
-        return offered;
+        return Collections.unmodifiableSet(offered);
     }
 
     /** The members' notes, each once. */

@@ -7,6 +7,7 @@ import dev.wudi.backend.WudiProblem;
 import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.lora.LowRankWudi;
 import dev.wudi.solver.spectral.SpectralFilter;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -27,6 +28,9 @@ public final class CpuBackend implements Backend {
         /** Java, even where the native pass is available (for comparison). */
         JAVA
     }
+
+    private static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(Capability.HOST,
+            Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE, Capability.LOW_RANK_SOLVE));
 
     private final int threads;
     private final RowParallel parallel;
@@ -96,8 +100,7 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.HOST, Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE,
-                Capability.LOW_RANK_SOLVE);
+        return CAPABILITIES;
     }
 
     /** With LAPACK on the host: the matrices are [R, R] and [rows, R], small beside the dense [cols, cols]. */

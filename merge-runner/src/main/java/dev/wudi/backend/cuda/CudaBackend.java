@@ -12,6 +12,7 @@ import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SymmetricEigen;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -28,6 +29,10 @@ import java.util.Set;
  * device current on the calling thread).
  */
 public final class CudaBackend implements Backend {
+
+    private static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(
+            Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.MERGED_OUTPUT, Capability.ASYNCHRONOUS,
+            Capability.SPECTRAL_SOLVERS));
 
     private final CudaDevice device;
     private final KernelModule module;
@@ -115,8 +120,7 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.MERGED_OUTPUT, Capability.ASYNCHRONOUS,
-                Capability.SPECTRAL_SOLVERS);
+        return CAPABILITIES;
     }
 
     /** Where cuSOLVER does not load, the eigendecompositions of the spectral solvers run on the CPU: that line. */
