@@ -2,6 +2,7 @@ package dev.wudi.api;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.Placement;
 import dev.wudi.checkpoint.ComputedTensor;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
@@ -40,19 +41,26 @@ import java.util.Objects;
  */
 public final class LayerMerge implements AutoCloseable {
 
-    private final Backend backend;
+    private final Backend device;              // the device asked for; closed here unless WUDI moved away from it
+    private final Placement placement;
+    private final Backend backend;             // where WUDI runs: the device, or the CPU the placement chose
     private final WudiRule rule;
     private final List<String> warnings = new ArrayList<>();
     private boolean closed;
 
-    /** Where the exact solver moved from the device asked for to the CPU: that warning, on every result. */
+    /** Why WUDI does not run (in full) on the device asked for: that warning, on every result. */
     private final String note;
 
-    private LayerMerge(Backend backend, Solver solver, int threads, String note) {
-        this.backend = backend;
-        this.note = note;
-        this.rule = new WudiRule(backend, () -> Backends.cpu(threads), solver.spec(), null, null, warnings::add,
-                1.0);
+    private LayerMerge(Backend device, Solver solver, int threads) {
+        this.device = device;
+        this.placement = new Placement(device, threads);
+        Placement.Placed wudi = placement.forSolver(solver.spec());
+        this.backend = wudi.backend();
+        this.note = wudi.note();
+        if (backend != device) {
+            device.close();                            // the GPU's memory is not held for nothing
+        }
+        this.rule = new WudiRule(backend, placement, solver.spec(), null, null, warnings::add, 1.0);
     }
 
     /**
@@ -67,8 +75,9 @@ public final class LayerMerge implements AutoCloseable {
     }
 
     /**
-     * Opens a backend for merging layers. The exact solver without a ridge runs on the CPU whatever the device (it
-     * needs C accumulated in double, which only the CPU backend forms); each result's warnings then say so.
+     * Opens a backend for merging layers. Where the solver runs is a checkpoint merge's decision
+     * ({@link Placement#forSolver}): the exact solver without a ridge runs on the CPU whatever the device (it needs C
+     * accumulated in double, which only the CPU backend forms); each result's warnings then say so.
      *
      * @param device  "cpu", "cuda", "cuda:N", or "auto" (the GPU when usable, else the CPU)
      * @param solver  how tau_m is found ({@link Solver#adam()} is the paper's)
@@ -82,15 +91,7 @@ public final class LayerMerge implements AutoCloseable {
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         }
-        Backend chosen = Backends.select(device, threads, false, line -> { });
-        String note = null;
-        if (solver.spec() instanceof dev.wudi.solver.SolverSpec.Exact e && e.ridge() == 0 && !chosen.solvesExactInDouble()) {
-            // as a checkpoint merge does: the exact solver needs C in double, which only the CPU backend forms
-            note = Backend.exactOnTheCpuNote(chosen.name());
-            chosen.close();
-            chosen = Backends.cpu(threads);
-        }
-        return new LayerMerge(chosen, solver, threads, note);
+        return new LayerMerge(Backends.select(device, threads, false, line -> { }), solver, threads);
     }
 
     /**
@@ -215,7 +216,10 @@ public final class LayerMerge implements AutoCloseable {
         if (!closed) {
             closed = true;
             rule.close();
-            backend.close();
+            placement.close();
+            if (backend == device) {
+                device.close();
+            }
         }
     }
 

@@ -1,5 +1,10 @@
 package dev.wudi.backend;
 
+import dev.wudi.lora.LowRankWudi;
+import dev.wudi.solver.spectral.SpectralFilter;
+import java.util.List;
+import java.util.Set;
+
 /**
  * A place where the WUDI optimisation of one weight runs: the CPU (OpenBLAS) backend is the reference,
  * and every other backend is tested against it. The core depends on this interface only, so it compiles
@@ -20,35 +25,41 @@ public interface Backend extends AutoCloseable {
     WudiProblem newProblem(String tensorName, int rows, int cols);
 
     /**
-     * Whether this backend's problems run the spectral solvers (exact, flow, spectral; specification 2.3) themselves
-     * through {@link WudiProblem#solve}. False: a merge with such a solver runs WUDI on the CPU backend.
+     * What this backend offers beyond Adam on float arrays: the one place a backend declares it, read by the placement
+     * ({@link Placement}) and the merge loop. By default nothing more.
      */
-    default boolean offersSpectralSolvers() {
-        return false;
+    default Set<Capability> capabilities() {
+        return Set.of();
     }
 
     /**
-     * Whether this backend's problems run the exact solver without a ridge as it must be run: C and D accumulated in
-     * double, so that the eigenvalues it divides by are resolved ({@code solver.spectral.ExactMinimiser}). False:
-     * a merge with that solver runs WUDI on the CPU backend, with {@link #exactOnTheCpuNote}.
+     * {@link Capability#LOW_RANK_SOLVE}: exact, flow or spectral (the filter) on task vectors given as LoRA factors,
+     * without forming an [cols, cols] matrix ({@link LowRankWudi}); the result equals the dense computation's.
+     *
+     * @throws IllegalArgumentException if the sum of the ranks is not in [1, cols]
+     * @throws UnsupportedOperationException where this backend does not offer it (the placement then puts the solve
+     *                                       on the CPU: {@link Placement#forLowRank})
      */
-    default boolean solvesExactInDouble() {
-        return false;
-    }
-
-    /** The warning of a merge whose exact solver moved from the backend named to the CPU. */
-    static String exactOnTheCpuNote(String backendName) {
-        return "--solver exact without --ridge divides by C's smallest eigenvalues, which only a C accumulated in double"
-                + " resolves, and " + backendName + " forms C in float32: WUDI runs on the CPU in double for this merge"
-                + " (slower); --solver spectral, flow, or exact with --ridge run on " + backendName;
+    default LowRankWudi.Solution solveLowRank(int rows, int cols, List<LowRankWudi.Factors> tasks,
+                                              SpectralFilter filter) {
+        throw new UnsupportedOperationException(name() + " does not offer " + Capability.LOW_RANK_SOLVE);
     }
 
     /**
      * One line for the merge's warnings when the spectral solvers run here only in part (e.g. the GPU without
-     * cuSOLVER: the eigendecompositions on the CPU), with the cause and the fix; null when they run in full.
+     * cuSOLVER: the eigendecompositions on the CPU), with the cause and the fix; null when they run in full. A method
+     * of its own, not a capability: finding out may load a library, which only a merge with such a solver should do.
      */
     default String spectralSolversNote() {
         return null;
+    }
+
+    /**
+     * The devices a merge deals its WUDI tensors to, each with a rule of its own ({@code merge/DeviceDealer}): a
+     * {@link DeviceSet}'s members, else this backend alone.
+     */
+    default List<Backend> devices() {
+        return List.of(this);
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.linalg.NativeFloats;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.LiteralWudi;
+import dev.wudi.solver.StepListener;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -150,7 +151,7 @@ public final class AdamStepBench {
             setupMs = (System.nanoTime() - t0) / 1e6;
             long[] bareEnd = new long[1];
             // A listener that does not want the loss, like the merge's progress bar: the step is what a merge runs.
-            p.solveAdam(cfg.withIterations(steps), WudiProblem.StepListener.stepsOnly(t -> {
+            p.solveAdam(cfg.withIterations(steps), StepListener.stepsOnly(t -> {
                 long stepEnd = System.nanoTime();
                 if (t >= 2) {
                     stepMs[t - 2] = (stepEnd - bareEnd[0]) / 1e6;

@@ -1,9 +1,9 @@
 package dev.wudi.bench;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.cuda.CudaBackend;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.cuda.Cublas;
@@ -19,14 +19,13 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * End-to-end WUDI time on any {@link Backend} (so the CPU and the GPU are timed by the same code) over
- * synthetic task vectors shaped like real models, on the path a merge takes (WudiRule): where the backend queues
- * solves ({@link AsyncWudiProblem}), tensor i's solve is queued, tensor i+1's problem is made and its task vectors
- * added (uploaded, folded into the Gram form) while i solves, then i's result is awaited. Before the clock starts,
- * every distinct shape goes through that path twice with one task and two steps (cuBLAS loads its kernels, the
- * backend's pools fill), and the task vectors are made (one set per distinct shape, reused by every tensor of that
- * shape: the device does not care what the numbers are). The clock covers everything from the first upload to the
- * last download.
+ * End-to-end WUDI time on any {@link Backend} (so the CPU and the GPU are timed by the same code) over synthetic task
+ * vectors shaped like real models, on the path a merge takes (WudiRule): where the backend queues solves
+ * (Capability.ASYNCHRONOUS), tensor i's solve is queued, tensor i+1's problem is made and its task vectors added
+ * (uploaded, folded into the Gram form) while i solves, then i's result is awaited. Before the clock starts, every
+ * distinct shape goes through that path twice with one task and two steps (cuBLAS loads its kernels, the backend's
+ * pools fill), and the task vectors are made (one set per distinct shape, reused by every tensor of that shape: the
+ * device does not care what the numbers are). The clock covers everything from the first upload to the last download.
  * <p>
  * On a GPU the device's ceilings are measured in the same run ({@link DeviceCeilings}) and each figure is printed
  * beside its first-principles floor: the step products at the SGEMM rate of the precision, the Gram form's products
@@ -206,14 +205,15 @@ public final class MergeBench {
             return;
         }
         long last = System.nanoTime();
+        boolean queues = backend.capabilities().contains(Capability.ASYNCHRONOUS);
         WudiProblem current = load(backend, shapes.get(0), taus);
         try {
             for (int i = 0; i < shapes.size(); i++) {
                 WudiResult r;
                 WudiProblem next = null;
                 try {
-                    if (current instanceof AsyncWudiProblem async && i + 1 < shapes.size()) {
-                        AsyncWudiProblem.Pending pending = async.solveAdamAsync(config);
+                    if (queues && i + 1 < shapes.size()) {
+                        WudiProblem.Pending pending = current.solveAdamAsync(config);
                         next = load(backend, shapes.get(i + 1), taus);
                         r = pending.await();
                     } else {

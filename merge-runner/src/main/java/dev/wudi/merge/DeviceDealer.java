@@ -1,6 +1,8 @@
 package dev.wudi.merge;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
+import dev.wudi.backend.Placement;
 import dev.wudi.cuda.CudaException;
 import dev.wudi.method.TensorJob;
 import dev.wudi.method.TensorOutcome;
@@ -25,8 +27,9 @@ import java.util.function.Function;
  * for device, the bytes of a one-device merge. At most {@code window} results wait to be written.
  *
  * <p>A device that fails (a CUDA error) is retired with one warning and its tensor goes back to the others; when
- * none is left, a CPU worker ({@code cpu}, created then) takes over. Any other failure (an input error) is the
- * tensor's: it reaches the merge's thread when that tensor's turn comes, and the workers stop.
+ * none is left, a CPU worker takes over, on the CPU the placement gives ({@link Placement#afterDevicesFailed}). Any
+ * other failure (an input error) is the tensor's: it reaches the merge's thread when that tensor's turn comes, and the
+ * workers stop.
  */
 final class DeviceDealer implements AutoCloseable {
 
@@ -67,7 +70,7 @@ final class DeviceDealer implements AutoCloseable {
 
     private final Function<Backend, TensorRule> rules;
     private final Consumer<String> warnings;
-    private final java.util.function.Supplier<Backend> cpu;
+    private final Placement placement;
     private final int window;
     private final List<Deal> pending = new ArrayList<>();   // in output order, not started
     private final Map<Integer, Object> done = new HashMap<>();   // index -> Computed or Throwable
@@ -76,23 +79,22 @@ final class DeviceDealer implements AutoCloseable {
     private final List<Worker> state = new ArrayList<>();
     private final long epoch = System.nanoTime();
     private boolean stopped;
-    private Backend cpuBackend;
 
     /**
      * @param devices the devices, each given one worker
      * @param rules   makes a device's rule (closed by this dealer if AutoCloseable)
-     * @param cpu     the device for when every other has failed (created on demand, closed by this dealer)
+     * @param placement where the tensors go when every device has failed
      */
     DeviceDealer(List<Backend> devices, List<Deal> deals, Function<Backend, TensorRule> rules,
-                 java.util.function.Supplier<Backend> cpu, Consumer<String> warnings) {
+                 Placement placement, Consumer<String> warnings) {
         this.rules = rules;
-        this.cpu = cpu;
+        this.placement = placement;
         this.warnings = warnings;
         this.window = Math.max(2, 2 * devices.size());
         pending.addAll(deals);
-        boolean gpus = devices.stream().anyMatch(d -> !(d instanceof dev.wudi.backend.cpu.CpuBackend));
+        boolean gpus = devices.stream().anyMatch(d -> !d.capabilities().contains(Capability.HOST));
         for (Backend d : devices) {
-            start(d, gpus && d instanceof dev.wudi.backend.cpu.CpuBackend);
+            start(d, gpus && d.capabilities().contains(Capability.HOST));
         }
     }
 
@@ -234,10 +236,7 @@ final class DeviceDealer implements AutoCloseable {
                 + " work"));
         if (last) {
             synchronized (this) {
-                if (cpuBackend == null) {
-                    cpuBackend = cpu.get();
-                }
-                start(cpuBackend, false);
+                start(placement.afterDevicesFailed().backend(), false);   // the placement owns and closes it
             }
         }
     }
@@ -290,9 +289,6 @@ final class DeviceDealer implements AutoCloseable {
                     // freeing device buffers after a failure: the first failure is the one reported
                 }
             }
-        }
-        if (cpuBackend != null) {
-            cpuBackend.close();
         }
     }
 

@@ -9,10 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.Backends;
-import dev.wudi.backend.DeviceSet;
-import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.cpu.CpuBackend;
+import dev.wudi.backend.Placement;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
@@ -34,6 +31,7 @@ import dev.wudi.method.TensorRule;
 import dev.wudi.method.TensorSink;
 import dev.wudi.method.WudiRule;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.StepListener;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -51,6 +49,7 @@ public final class Merger {
 
     private final MergeSpec options;
     private final Backend backend;
+    private final Placement placement;
     /** The dealer of the merge running now, if its WUDI tensors run on several devices. */
     private DeviceDealer dealers;
     /** Tensors merged elsewhere, written from their part files ({@link #withPrecomputed}). */
@@ -105,6 +104,7 @@ public final class Merger {
         this.backend = backend;
         this.listener = listener == null ? new MergeListener() { } : listener;
         this.safety = safety;
+        this.placement = new Placement(backend, options.threads());
     }
 
     public MergeReport run() throws IOException {
@@ -451,33 +451,18 @@ public final class Merger {
 
     private MergeReport merge(MergePlan plan, Checkpoint base, List<Checkpoint> models, List<String> warnings,
                               long start) throws IOException {
-        Backend spectralFallback = null;
-        boolean spectral = !(options.effectiveSolver() instanceof SolverSpec.Adam) && options.method() == MergeMethods.WUDI;
-        String w = null;
-        boolean exactInDouble = options.method() == MergeMethods.WUDI
-                && options.effectiveSolver() instanceof SolverSpec.Exact e && e.ridge() == 0;
-        if (exactInDouble && !backend.solvesExactInDouble()) {
-            spectralFallback = Backends.cpu(options.threads());
-            w = Backend.exactOnTheCpuNote(backend.name());
-        } else if (spectral && !backend.offersSpectralSolvers() && !(backend instanceof CpuBackend)) {
-            // the spectral solvers need an eigendecomposition this backend does not offer: LAPACK on the CPU does
-            spectralFallback = Backends.cpu(options.threads());
-            w = "--solver " + options.effectiveSolver().name() + " has no implementation on " + backend.name()
-                    + " (no eigendecomposition there); WUDI runs on the CPU for this merge";
-        } else if (spectral) {
-            w = backend.spectralSolversNote();   // e.g. the GPU without cuSOLVER: eigendecompositions on the CPU
-        }
-        if (w != null) {
-            warnings = new ArrayList<>(warnings);
-            warnings.add(w);
-            listener.warning(w);
-        }
         try {
-            return merge(plan, base, models, warnings, start, spectralFallback != null ? spectralFallback : backend);
-        } finally {
-            if (spectralFallback != null) {
-                spectralFallback.close();
+            // where WUDI runs: a solver the device lacks moves it to the CPU, and the one line that says so
+            Placement.Placed wudi = options.method() == MergeMethods.WUDI
+                    ? placement.forSolver(options.effectiveSolver()) : new Placement.Placed(backend, null);
+            if (wudi.note() != null) {
+                warnings = new ArrayList<>(warnings);
+                warnings.add(wudi.note());
+                listener.warning(wudi.note());
             }
+            return merge(plan, base, models, warnings, start, wudi.backend());
+        } finally {
+            placement.close();                          // the CPU it opened for this merge, if any
         }
     }
 
@@ -1028,10 +1013,9 @@ public final class Merger {
      */
     private WudiRule wudiRule(Backend on, boolean steps) {
         int iters = options.adam().iterations();
-        int threads = options.threads();
         Cancellation cancel = safety.cancellation();
-        return new WudiRule(on, () -> Backends.cpu(threads), options.effectiveSolver(), options.autoLr(),
-                WudiProblem.StepListener.stepsOnly(t -> {
+        return new WudiRule(on, placement, options.effectiveSolver(), options.autoLr(),
+                StepListener.stepsOnly(t -> {
                     cancel.check();
                     if (steps) {
                         listener.step(t, iters);
@@ -1046,7 +1030,7 @@ public final class Merger {
     /** The dealer of the WUDI tensors when they run on several devices, or null (one device). */
     private DeviceDealer dealer(Backend wudiBackend, TensorRule methodRule, List<TensorRule> rules,
                                 List<MergePlan.Entry> entries, int skip) {
-        if (!(wudiBackend instanceof DeviceSet set) || set.members().size() < 2 || !(methodRule instanceof WudiRule)) {
+        if (wudiBackend.devices().size() < 2 || !(methodRule instanceof WudiRule)) {
             return null;
         }
         List<DeviceDealer.Deal> deals = new ArrayList<>();
@@ -1057,8 +1041,7 @@ public final class Merger {
                         CostModel.NOMINAL_FLOPS, CostModel.NOMINAL_READ_BYTES).flops()));
             }
         }
-        int threads = options.threads();
-        dealers = new DeviceDealer(set.members(), deals, b -> wudiRule(b, false), () -> Backends.cpu(threads),
+        dealers = new DeviceDealer(wudiBackend.devices(), deals, b -> wudiRule(b, false), placement,
                 this::warningFromWorker);
         return dealers;
     }

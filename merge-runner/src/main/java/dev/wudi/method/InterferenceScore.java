@@ -1,6 +1,6 @@
 package dev.wudi.method;
 
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.model.Layout;
 import dev.wudi.solver.GramForm;

@@ -1,29 +1,30 @@
 package dev.wudi.method;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
-import dev.wudi.backend.CheckpointWudiProblem;
-import dev.wudi.backend.MergedOutputProblem;
+import dev.wudi.backend.Capability;
+import dev.wudi.backend.DeviceMemoryException;
+import dev.wudi.backend.Placement;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
-import dev.wudi.backend.cuda.DeviceMemoryException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.lora.LoraTensor;
 import dev.wudi.lora.LowRankWudi;
 import dev.wudi.model.Layout;
-import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.solver.spectral.SpectralSolver;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 /**
  * WUDI-Merging for one linear weight [out, in] (specification 2): the task vectors tau_i = W_i - W_0 are
@@ -40,26 +41,27 @@ import java.util.function.Supplier;
  * the outcome names it. Where every task vector of a matrix is zero, tau_m = 0 is the answer of every solver
  * (Adam's gradient and moments stay zero), so nothing is solved.
  *
- * On a backend that solves asynchronously (the GPU), the next WUDI tensor's task vectors are read and
- * uploaded while this tensor's solve runs ({@link #upcoming}). A tensor that does not fit the device is
- * merged on the fallback backend (the CPU) with one warning. Backends that form task vectors themselves
- * get the raw checkpoint bytes, so 16-bit checkpoints cross PCIe at 2 bytes per element; backends that then
- * hold W_0 form W_0 + tau_m themselves and hand back the output bytes already encoded
- * ({@link MergedOutputProblem}), so a 16-bit output comes back at 2 bytes per element too.
+ * What the backend can do is read from its {@link Backend#capabilities()}: on a backend that solves asynchronously
+ * (the GPU), the next WUDI tensor's task vectors are read and uploaded while this tensor's solve runs
+ * ({@link #upcoming}); backends that form task vectors themselves get the raw checkpoint bytes, so 16-bit checkpoints
+ * cross PCIe at 2 bytes per element; backends that then hold W_0 form W_0 + tau_m themselves and hand back the output
+ * bytes already encoded, so a 16-bit output comes back at 2 bytes per element too. Where a matrix runs when not here
+ * is the {@link Placement}'s decision: a matrix that does not fit the device goes to the CPU with one warning, and the
+ * solve on LoRA factors runs where the placement says (the CPU beside a backend that does not offer it).
  */
 public final class WudiRule implements TensorRule, AutoCloseable {
 
     private final Backend backend;
-    private final Supplier<Backend> fallback;
+    private final Placement placement;
     private final SolverSpec solver;
     private final AutoLr autoLr;
-    private final WudiProblem.StepListener listener;
+    private final StepListener listener;
     private final Consumer<String> warnings;
 
     /** The next tensor's problem, loaded while the current one solves (async backends only). */
     private Loaded prepared;
     private TensorJob upcoming;
-    private Backend fallbackBackend;
+    private final Set<String> told = new HashSet<>();   // the placement's notes that hold for every tensor, said once
 
     /**
      * A problem with all its task vectors added, W_0 widened to float32 for the output (null where the backend
@@ -73,34 +75,21 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         }
     }
 
-    public WudiRule(Backend backend, AdamConfig adam, WudiProblem.StepListener listener) {
-        this(backend, null, adam, listener, w -> { });
-    }
-
-    public WudiRule(Backend backend, Supplier<Backend> fallback, AdamConfig adam, WudiProblem.StepListener listener,
-                    Consumer<String> warnings) {
-        this(backend, fallback, new SolverSpec.Adam(adam), null, listener, warnings);
-    }
-
     /**
-     * @param fallback the backend for tensors that do not fit this one (created on first use), or null
-     * @param solver   Adam (the paper's) or a spectral solver
-     * @param autoLr   null: Adam's lr as configured; else decided per tensor (only read when the solver is Adam)
-     * @param warnings receives one line per tensor moved to the fallback
+     * @param backend   where the matrices run (one device)
+     * @param placement where they run instead when not there: a matrix the device cannot hold, a solve it does not
+     *                  offer
+     * @param solver    Adam (the paper's) or a spectral solver
+     * @param autoLr    null: Adam's lr as configured; else decided per tensor (only read when the solver is Adam)
+     * @param listener  told of each step; may be null
+     * @param warnings  receives one line per matrix moved to the CPU, and each other note of the placement once
+     * @param scale     the merged weight is W_0 + scale * tau_m (1: the paper's, no rescaling; published merges of
+     *                  language models use 0.3-0.5); the reported losses are those of tau_m itself
      */
-    public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
-                    WudiProblem.StepListener listener, Consumer<String> warnings) {
-        this(backend, fallback, solver, autoLr, listener, warnings, 1.0);
-    }
-
-    /**
-     * @param scale the merged weight is W_0 + scale * tau_m (1: the paper's, no rescaling; published merges of
-     *              language models use 0.3-0.5); the reported losses are those of tau_m itself
-     */
-    public WudiRule(Backend backend, Supplier<Backend> fallback, SolverSpec solver, AutoLr autoLr,
-                    WudiProblem.StepListener listener, Consumer<String> warnings, double scale) {
+    public WudiRule(Backend backend, Placement placement, SolverSpec solver, AutoLr autoLr,
+                    StepListener listener, Consumer<String> warnings, double scale) {
         this.backend = backend;
-        this.fallback = fallback;
+        this.placement = Objects.requireNonNull(placement, "placement");
         this.solver = solver;
         this.autoLr = autoLr;
         this.listener = listener;
@@ -152,7 +141,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         Map<String, Double> sums = new LinkedHashMap<>();
         boolean[] zeroSomewhere = new boolean[job.models().size()];
         float[] out = m.transposed() ? new float[rows * cols] : null;
-        Backend on = backend;                               // the fallback, once a matrix did not fit
+        Backend on = backend;                               // the CPU, once a matrix did not fit
         for (long e = 0; e < m.count(); e++) {
             long first = e * m.size();
             List<TensorRef> parts = new ArrayList<>();
@@ -170,7 +159,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 } catch (DeviceMemoryException ex) {
                     close(l);
                     l = null;
-                    on = fallbackFor(job, ex);
+                    on = movedAfter(ex);
                     l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
                     result = solve(l, details);
                 }
@@ -221,18 +210,19 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                         autoLr != null, false);
             }
             zeros = current.zeros();
-            MergedOutputProblem onDevice = current.problem() instanceof MergedOutputProblem mo && scale == 1f
-                    && !current.allZero() && mo.mergeOnDevice(job.outDType()) ? mo : null;
+            Set<Capability> can = backend.capabilities();
+            boolean onDevice = can.contains(Capability.MERGED_OUTPUT) && scale == 1f && !current.allZero()
+                    && current.problem().mergeOnDevice(job.outDType());
             if (!current.allZero() && solverFor(current, details) instanceof SolverSpec.Adam adam
-                    && current.problem() instanceof AsyncWudiProblem async && upcoming != null) {
-                AsyncWudiProblem.Pending pending = async.solveAdamAsync(adam.config());
+                    && can.contains(Capability.ASYNCHRONOUS) && upcoming != null) {
+                WudiProblem.Pending pending = current.problem().solveAdamAsync(adam.config());
                 prepareUpcoming();                       // reads and uploads overlap the queued solve
                 result = pending.await(listener);        // progress and interruptions every few steps
             } else {
                 result = solve(current, details);
             }
-            if (onDevice != null) {
-                encoded = onDevice.mergedWeights();      // W_0 + tau_m, already in the output dtype
+            if (onDevice) {
+                encoded = current.problem().mergedWeights();   // W_0 + tau_m, already in the output dtype
             }
         } catch (DeviceMemoryException e) {
             close(current);
@@ -305,8 +295,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         close(takePrepared(null));
         int rows = Math.toIntExact(m.rows());
         int cols = Math.toIntExact(m.cols());
-        LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, low.factors(), SpectralSolver.filterOf(solver))
-                .scaled(scale);                          // s tau_m = (s x) U^T: still exact in factors
+        Placement.Placed where = placement.forLowRank(backend);
+        if (where.note() != null && told.add(where.note())) {
+            warnings.accept(where.note());
+        }
+        LowRankWudi.Solution s = where.backend().solveLowRank(rows, cols, low.factors(),
+                SpectralSolver.filterOf(solver)).scaled(scale);   // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
         for (int j = 0; j < merged.length; j++) {
@@ -383,21 +377,16 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         }
     }
 
-    /** The fallback backend for a matrix that did not fit this one, with one warning; rethrows without one. */
-    private Backend fallbackFor(TensorJob job, DeviceMemoryException why) {
-        if (fallback == null) {
-            throw why;
-        }
-        warnings.accept(why.getMessage() + " -> merging it on the CPU");
-        if (fallbackBackend == null) {
-            fallbackBackend = fallback.get();
-        }
-        return fallbackBackend;
+    /** Where a matrix goes that did not fit this device (the CPU), with its one warning. */
+    private Backend movedAfter(DeviceMemoryException why) {
+        Placement.Placed moved = placement.afterDeviceMemory(why);
+        warnings.accept(moved.note());
+        return moved.backend();
     }
 
     private TensorOutcome applyOnFallback(TensorJob job, TensorSink sink, DeviceMemoryException why,
                                           Layout.Matrices m) throws IOException {
-        Backend cpu = fallbackFor(job, why);
+        Backend cpu = movedAfter(why);
         Loaded l = load(cpu, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false, autoLr != null, true);
         WudiResult result;
         Map<String, Double> details = new LinkedHashMap<>();
@@ -429,13 +418,13 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         List<Integer> zeros = new ArrayList<>();
         try {
             double sumSquares = 0;
-            if (problem instanceof CheckpointWudiProblem raw && sameDType(job) && !needRms && !transposed && !hostOnly
-                    && storedOnly(job)) {
-                raw.setBase(rawBytes(job.base()), job.info().dtype());
+            if (on.capabilities().contains(Capability.TASK_VECTORS_FROM_CHECKPOINT) && sameDType(job) && !needRms
+                    && !transposed && !hostOnly && storedOnly(job)) {
+                problem.setBase(rawBytes(job.base()), job.info().dtype());
                 for (int i = 0; i < job.models().size(); i++) {
-                    int zeroBefore = raw.zeroTaskCount();
-                    raw.addFineTuned(rawBytes(job.models().get(i)));   // tau_i = W_i - W_0 formed by the backend
-                    if (raw.zeroTaskCount() > zeroBefore) {
+                    int zeroBefore = problem.zeroTaskCount();
+                    problem.addFineTuned(rawBytes(job.models().get(i)));   // tau_i = W_i - W_0 formed by the backend
+                    if (problem.zeroTaskCount() > zeroBefore) {
                         zeros.add(i);
                     }
                 }
@@ -573,14 +562,10 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         }
     }
 
-    /** Frees a problem prepared for a tensor that never came (an aborted merge) and the fallback backend. */
+    /** Frees a problem prepared for a tensor that never came (an aborted merge); the placement owns the CPU. */
     @Override
     public void close() {
         close(prepared);
         prepared = null;
-        if (fallbackBackend != null) {
-            fallbackBackend.close();
-            fallbackBackend = null;
-        }
     }
 }

@@ -3,7 +3,7 @@ package dev.wudi.selftest;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.cuda.CudaBackends;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsFile;

@@ -1,7 +1,7 @@
 package dev.wudi.solver;
 
-import dev.wudi.backend.WudiProblem.StepListener;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.linalg.NativeFloats;
 import java.util.List;
 

@@ -7,6 +7,7 @@ import dev.wudi.backend.cpu.CpuBackend;
 import dev.wudi.backend.cuda.CudaBackends;
 import dev.wudi.cuda.ProbeResult;
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.WudiResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;

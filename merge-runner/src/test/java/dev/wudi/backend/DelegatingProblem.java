@@ -1,6 +1,8 @@
 package dev.wudi.backend;
 
 import dev.wudi.solver.AdamConfig;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 
 /** Test stand-in: a WudiProblem that forwards every call to another (the CPU's); override what differs. */
 public class DelegatingProblem implements WudiProblem {

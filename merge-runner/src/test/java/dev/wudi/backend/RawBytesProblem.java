@@ -6,10 +6,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Test stand-in for a device problem that takes raw checkpoint bytes (CheckpointWudiProblem): widens them
- * as a device would, forms tau_i = W_i - W_0 in float32 and forwards it to the wrapped (CPU) problem.
+ * Test stand-in for a device problem that takes raw checkpoint bytes (a backend that lists
+ * {@link Capability#TASK_VECTORS_FROM_CHECKPOINT}): widens them as a device would, forms tau_i = W_i - W_0 in float32
+ * and forwards it to the wrapped (CPU) problem.
  */
-public class RawBytesProblem extends DelegatingProblem implements CheckpointWudiProblem {
+public class RawBytesProblem extends DelegatingProblem {
 
     protected final String tensor;
     protected final int n;

@@ -11,7 +11,7 @@ import dev.wudi.backend.Backend;
 import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.Backends;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.cuda.DeviceMemoryException;
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.CheckpointWriter;
 import dev.wudi.cuda.CudaException;

@@ -5,18 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.DelegatingProblem;
 import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.solver.SolverSpec;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,7 +67,6 @@ class SpectralFallbackTest {
         }
     }
 
-    /** Offers the spectral solvers, the eigendecomposition "on the CPU": like the GPU without cuSOLVER. */
     /** Offers the spectral solvers (the CPU's underneath) but, like a GPU without cuSOLVER, says so once. */
     private static final class SpectralBackend extends FakeGpuBackend {
         @Override
@@ -77,8 +80,8 @@ class SpectralFallbackTest {
         }
 
         @Override
-        public boolean offersSpectralSolvers() {
-            return true;
+        public Set<Capability> capabilities() {
+            return EnumSet.of(Capability.SPECTRAL_SOLVERS);
         }
 
         @Override

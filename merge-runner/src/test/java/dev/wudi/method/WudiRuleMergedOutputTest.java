@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.FakeGpuBackend;
-import dev.wudi.backend.MergedOutputProblem;
 import dev.wudi.backend.RawBytesProblem;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.format.Floats;
 import dev.wudi.spec.MergeSpec;
@@ -20,12 +21,14 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The merge loop's use of {@link MergedOutputProblem}, driven by a stand-in "device" over the CPU backend
+ * The merge loop's use of {@link Capability#MERGED_OUTPUT}, driven by a stand-in "device" over the CPU backend
  * that hands back W_0 + tau_m already encoded (and an empty tau_m, as the GPU does): WudiRule writes those
  * bytes as they are, and the output file is byte for byte the CPU merge's, for the base's dtype and for
  * another output dtype.
@@ -40,11 +43,16 @@ class WudiRuleMergedOutputTest {
         final List<String> events = new ArrayList<>();
 
         @Override
+        public Set<Capability> capabilities() {
+            return EnumSet.of(Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.MERGED_OUTPUT);
+        }
+
+        @Override
         public WudiProblem newProblem(String tensor, int rows, int cols) {
             return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
         }
 
-        final class Problem extends RawBytesProblem implements MergedOutputProblem {
+        final class Problem extends RawBytesProblem {
             DType out;
             ByteBuffer merged;
 

@@ -4,14 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.FakeGpuBackend;
 import dev.wudi.backend.RawBytesProblem;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
-import dev.wudi.backend.cuda.DeviceMemoryException;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.format.DType;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.Merger;
@@ -21,7 +22,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +44,11 @@ class WudiRuleOverlapTest {
         final List<String> events = new ArrayList<>();
 
         @Override
+        public Set<Capability> capabilities() {
+            return EnumSet.of(Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.ASYNCHRONOUS);
+        }
+
+        @Override
         public WudiProblem newProblem(String tensor, int rows, int cols) {
             if (tensor.contains("big")) {
                 events.add("too-big " + tensor);
@@ -50,7 +58,7 @@ class WudiRuleOverlapTest {
             return new Problem(tensor, cpu.newProblem(tensor, rows, cols), rows * cols);
         }
 
-        final class Problem extends RawBytesProblem implements AsyncWudiProblem {
+        final class Problem extends RawBytesProblem {
             Problem(String tensor, WudiProblem inner, int n) {
                 super(tensor, inner, n);
             }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.cpu.CpuBackend;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -3,6 +3,8 @@ package dev.wudi.lora;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.backend.Backend;
+import dev.wudi.backend.Backends;
 import dev.wudi.hub.PeftAdapter;
 import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
@@ -17,9 +19,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The spectral solvers on LoRA factors ({@link LowRankWudi}) against the same solvers on the dense task vectors
- * (GramMatrices + SpectralSolver), on the factors of real third-party GPT-2 adapters (layer 0's c_attn, alphas 16,
- * 32 and 8, one rank-4 adapter whose B is all zero): the same merged task vector, the same losses.
+ * The spectral solvers on LoRA factors ({@link LowRankWudi}, the CPU backend's solve) against the same solvers on the
+ * dense task vectors (GramMatrices + SpectralSolver), on the factors of real third-party GPT-2 adapters (layer 0's
+ * c_attn, alphas 16, 32 and 8, one rank-4 adapter whose B is all zero): the same merged task vector, the same losses.
  */
 class LowRankWudiTest {
 
@@ -32,6 +34,12 @@ class LowRankWudiTest {
 
     @Test
     void factorsGiveTheDenseSolutionForEveryFilter() throws Exception {
+        try (Backend cpu = Backends.cpu(0)) {
+            factorsGiveTheDenseSolutionForEveryFilter(cpu);
+        }
+    }
+
+    private static void factorsGiveTheDenseSolutionForEveryFilter(Backend cpu) throws Exception {
         List<LowRankWudi.Factors> factors = new ArrayList<>();
         List<float[]> dense = new ArrayList<>();
         int rows = 0;
@@ -56,7 +64,7 @@ class LowRankWudiTest {
         try (ExactMinimiser exact = new ExactMinimiser(rows, cols)) {
             dense.forEach(exact::add);
             ExactMinimiser.Solution d = exact.solve(0);
-            LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, factors, new SpectralFilter(SpectralFilter.Kind.EXACT,
+            LowRankWudi.Solution s = cpu.solveLowRank(rows, cols, factors, new SpectralFilter(SpectralFilter.Kind.EXACT,
                     0, 0));
             assertEquals(d.rankUsed(), s.used(), "exact: eigenpairs used");
             double smallest = e.values()[Math.min(d.rankUsed(), e.n()) - 1];
@@ -72,7 +80,7 @@ class LowRankWudiTest {
                 new SpectralFilter(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 10));
         for (SpectralFilter f : filters) {
             SpectralSolver.Solution d = new SpectralSolver(new LapackEigen()).solve(g, f);
-            LowRankWudi.Solution s = LowRankWudi.solve(rows, cols, factors, f);
+            LowRankWudi.Solution s = cpu.solveLowRank(rows, cols, factors, f);
             assertEquals(List.of(3), s.zeroTasks(), "the zero-B adapter has weight 0");
             assertEquals(d.used(), s.used(), f.describe() + ": eigenpairs used");
             // The dense C is accumulated in float32 from dot products of length rows: a relative error of about

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.format.DType;
 import dev.wudi.hub.HubFolder;
 import dev.wudi.hub.HubModels;

@@ -2,8 +2,15 @@ package dev.wudi.backend.cpu;
 
 import dev.wudi.linalg.Blas;
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.cpu.CpuAdamKernel;
+import dev.wudi.lora.LowRankWudi;
+import dev.wudi.solver.spectral.SpectralFilter;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * The reference backend: OpenBLAS for the matrix products, and the fused element-wise Adam pass on the
@@ -21,6 +28,9 @@ public final class CpuBackend implements Backend {
         /** Java, even where the native pass is available (for comparison). */
         JAVA
     }
+
+    private static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(Capability.HOST,
+            Capability.SPECTRAL_SOLVERS, Capability.EXACT_IN_DOUBLE, Capability.LOW_RANK_SOLVE));
 
     private final int threads;
     private final RowParallel parallel;
@@ -84,14 +94,20 @@ public final class CpuBackend implements Backend {
         return threads;
     }
 
+    /**
+     * Everything: the reference runs every solver, the exact one in double ({@code CpuWudiProblem.expect}:
+     * ExactMinimiser), and is where work goes that another backend does not offer or cannot hold.
+     */
     @Override
-    public boolean offersSpectralSolvers() {
-        return true;
+    public Set<Capability> capabilities() {
+        return CAPABILITIES;
     }
 
+    /** With LAPACK on the host: the matrices are [R, R] and [rows, R], small beside the dense [cols, cols]. */
     @Override
-    public boolean solvesExactInDouble() {
-        return true;                                     // CpuWudiProblem.expect: ExactMinimiser
+    public LowRankWudi.Solution solveLowRank(int rows, int cols, List<LowRankWudi.Factors> tasks,
+                                             SpectralFilter filter) {
+        return LowRankSolve.solve(rows, cols, tasks, filter);
     }
 
     @Override

@@ -1,8 +1,8 @@
 package dev.wudi.backend.cuda;
 
 import dev.wudi.adam.AdamStepScalars;
-import dev.wudi.backend.WudiProblem.StepListener;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaEvent;

@@ -1,6 +1,7 @@
 package dev.wudi.backend.cuda;
 
 import dev.wudi.backend.Backend;
+import dev.wudi.backend.Capability;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
@@ -11,7 +12,10 @@ import dev.wudi.cuda.PinnedBuffer;
 import dev.wudi.cuda.WudiKernels;
 import dev.wudi.solver.spectral.LapackEigen;
 import dev.wudi.solver.spectral.SymmetricEigen;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The WUDI solver on one NVIDIA GPU: cuBLAS for the products (C, D, and one GEMM per Adam step), the
@@ -25,6 +29,10 @@ import java.util.List;
  * device current on the calling thread).
  */
 public final class CudaBackend implements Backend {
+
+    private static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(
+            Capability.TASK_VECTORS_FROM_CHECKPOINT, Capability.MERGED_OUTPUT, Capability.ASYNCHRONOUS,
+            Capability.SPECTRAL_SOLVERS));
 
     private final CudaDevice device;
     private final KernelModule module;
@@ -105,11 +113,17 @@ public final class CudaBackend implements Backend {
         return new CudaWudiProblem(this, tensorName, rows, cols);
     }
 
+    /**
+     * Its problems take raw checkpoint bytes, form the merged weight on the device, queue their solves and run the
+     * spectral solvers. C is formed in float32, so the exact solver without a ridge moves to the CPU
+     * ({@link dev.wudi.backend.Placement}).
+     */
     @Override
-    public boolean offersSpectralSolvers() {
-        return true;
+    public Set<Capability> capabilities() {
+        return CAPABILITIES;
     }
 
+    /** Where cuSOLVER does not load, the eigendecompositions of the spectral solvers run on the CPU: that line. */
     @Override
     public String spectralSolversNote() {
         String why = eigenFallbackReason();

@@ -1,9 +1,9 @@
 package dev.wudi.backend.cuda;
 
-import dev.wudi.backend.AsyncWudiProblem;
-import dev.wudi.backend.CheckpointWudiProblem;
-import dev.wudi.backend.MergedOutputProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.backend.DeviceMemoryException;
+import dev.wudi.backend.WudiProblem;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaDevice;
 import dev.wudi.cuda.CudaEvent;
@@ -43,7 +43,7 @@ import java.util.List;
  * pinned staging area come from the backend's pools ({@link CudaBackend}): nothing is allocated per tensor once a
  * tensor of the same shape has been through.
  */
-final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, MergedOutputProblem {
+final class CudaWudiProblem implements WudiProblem {
 
     private static final int INITIAL_TASK_SLOTS = 64;
 
@@ -80,11 +80,11 @@ final class CudaWudiProblem implements AsyncWudiProblem, CheckpointWudiProblem, 
     private DeviceBuffer g;                  // (cols, cols) G_i scratch
     private final DeviceBuffer[] upload = new DeviceBuffer[2];
 
-    // CheckpointWudiProblem: W_0 and one W_i in their checkpoint dtype, given back before the solve
+    // setBase / addFineTuned: W_0 and one W_i in their checkpoint dtype, given back before the solve
     private DeviceBuffer base;
     private DeviceBuffer raw;
     private DType baseType;
-    private DeviceMerge.Request mergeRequest;  // MergedOutputProblem: asked for the next solve (holds on to base)
+    private DeviceMerge.Request mergeRequest;  // mergeOnDevice: asked for the next solve (holds on to base)
     private ByteBuffer merged;                 // the last solve's W_0 + tau_m, encoded
 
     private final List<DeviceBuffer> owned = new ArrayList<>();   // given back by close(), last first

@@ -8,7 +8,7 @@ import dev.wudi.format.DType;
 
 /**
  * The merged weight W = W_0 + tau_m formed where tau_m lies and encoded in the output dtype
- * ({@link dev.wudi.backend.MergedOutputProblem}), with the same bits as the host path
+ * ({@link dev.wudi.backend.WudiProblem#mergeOnDevice}), with the same bits as the host path
  * ({@code w0[j] + tauM[j]} in float32, then {@code Floats.encode}):
  * <pre>
  *   f32  = widen(W_0)           exact (bf16/f16 -> f32 kernels, or a copy)

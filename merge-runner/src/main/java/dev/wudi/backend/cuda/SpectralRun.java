@@ -1,6 +1,6 @@
 package dev.wudi.backend.cuda;
 
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.cuda.Cublas;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;

@@ -1,5 +1,6 @@
 package dev.wudi.backend.cuda;
 
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.cuda.CudaException;
 import dev.wudi.cuda.CudaStream;
 import dev.wudi.cuda.DeviceBuffer;

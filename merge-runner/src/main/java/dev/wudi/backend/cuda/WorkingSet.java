@@ -8,7 +8,7 @@ package dev.wudi.backend.cuda;
  * </pre>
  * (the upload slots and G are freed before the solve), plus small reduction buffers and headroom for
  * cuBLAS's workspace. W_0 in its checkpoint dtype (at most n more) stays through the solve when the merged
- * weight is formed on the device (MergedOutputProblem); the headroom covers it for small tensors only.
+ * weight is formed on the device (WudiProblem.mergeOnDevice); the headroom covers it for small tensors only.
  */
 public final class WorkingSet {
 

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.solver.AdamConfig;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.TestTensors;

@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.cpu.CpuAdamKernel;
 import dev.wudi.solver.Adam;
 import dev.wudi.solver.AdamConfig;
@@ -103,8 +104,8 @@ class NativeAdamPassTest {
             for (float[] t : taus) {
                 problem.addTaskVector(t);
             }
-            WudiProblem.StepListener listener = wantLoss ? (t, l) -> losses.add(l)
-                    : WudiProblem.StepListener.stepsOnly(t -> losses.add(Double.NaN));
+            StepListener listener = wantLoss ? (t, l) -> losses.add(l)
+                    : StepListener.stepsOnly(t -> losses.add(Double.NaN));
             return problem.solveAdam(cfg, listener);
         }
     }

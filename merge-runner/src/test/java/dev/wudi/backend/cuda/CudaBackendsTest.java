@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.cuda.ProbeResult;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;

@@ -5,13 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.BackendParityTest;
-import dev.wudi.backend.CheckpointWudiProblem;
-import dev.wudi.backend.MergedOutputProblem;
+import dev.wudi.backend.CapabilityCheck;
+import dev.wudi.backend.DeviceMemoryException;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.backend.reference.GramFormReference;
 import dev.wudi.cuda.ProbeResult;
 import dev.wudi.cuda.reference.HalfPrecision;
@@ -60,6 +59,12 @@ class CudaWudiProblemGpuTest {
         if (gpu != null) {
             gpu.close();
         }
+    }
+
+    /** The merge loop trusts the abilities the GPU lists instead of types: each works, with the plain path's bits. */
+    @Test
+    void offersWhatItsCapabilitiesList() {
+        CapabilityCheck.assertOffersWhatItLists(gpu);
     }
 
     static List<float[]> tasks(int count, int rows, int cols, long seed) {
@@ -320,8 +325,7 @@ class CudaWudiProblemGpuTest {
         WudiResult wantB = solve(gpu, 90, 120, b, cfg);
         try (WudiProblem pa = gpu.newProblem("a.weight", 120, 90); WudiProblem pb = gpu.newProblem("b.weight", 90, 120)) {
             a.forEach(pa::addTaskVector);
-            AsyncWudiProblem asyncA = (AsyncWudiProblem) pa;
-            AsyncWudiProblem.Pending pending = asyncA.solveAdamAsync(cfg);
+            WudiProblem.Pending pending = pa.solveAdamAsync(cfg);
             assertThrows(IllegalStateException.class, () -> pa.addTaskVector(a.get(0)));
             b.forEach(pb::addTaskVector);
             WudiResult gotA = pending.await();
@@ -359,12 +363,11 @@ class CudaWudiProblemGpuTest {
         WudiResult want = solve(gpu, rows, cols, taus, cfg);
         WudiResult got;
         try (WudiProblem p = gpu.newProblem("raw.weight", rows, cols)) {
-            CheckpointWudiProblem raw = (CheckpointWudiProblem) p;
-            raw.setBase(encode(w0, dtype), dtype);
+            p.setBase(encode(w0, dtype), dtype);
             for (float[] wi : fineTuned) {
-                raw.addFineTuned(encode(wi, dtype));
+                p.addFineTuned(encode(wi, dtype));
             }
-            assertThrows(IllegalArgumentException.class, () -> raw.addFineTuned(ByteBuffer.allocate(3)));
+            assertThrows(IllegalArgumentException.class, () -> p.addFineTuned(ByteBuffer.allocate(3)));
             got = p.solveAdam(cfg, null);
         }
         assertArrayEquals(want.tauM(), got.tauM());
@@ -444,19 +447,18 @@ class CudaWudiProblemGpuTest {
             AdamConfig cfg = AdamConfig.paper().withLr(1e-3f).withIterations(iterations);
             WudiResult plain;
             try (WudiProblem p = gpu.newProblem("plain.weight", rows, cols)) {
-                feedRaw((CheckpointWudiProblem) p, w0, fineTuned, baseType);
+                feedRaw(p, w0, fineTuned, baseType);
                 plain = p.solveAdam(cfg, null);
             }
             ByteBuffer got;
             try (WudiProblem p = gpu.newProblem("merged.weight", rows, cols)) {
-                feedRaw((CheckpointWudiProblem) p, w0, fineTuned, baseType);
-                MergedOutputProblem m = (MergedOutputProblem) p;
-                assertTrue(m.mergeOnDevice(out));
+                feedRaw(p, w0, fineTuned, baseType);
+                assertTrue(p.mergeOnDevice(out));
                 WudiResult r = p.solveAdam(cfg, null);
                 assertEquals(0, r.tauM().length, "tau_m is not downloaded");
                 assertEquals(plain.lossBefore(), r.lossBefore());
                 assertEquals(plain.lossAfter(), r.lossAfter());
-                got = m.mergedWeights();
+                got = p.mergedWeights();
             }
             float[] base = new float[n];
             Floats.decode(baseType, encode(w0, baseType), base, 0, n);
@@ -481,8 +483,8 @@ class CudaWudiProblemGpuTest {
         List<float[]> taus = tasks(2, rows, cols, 5);
         try (WudiProblem p = gpu.newProblem("hostside.weight", rows, cols)) {
             taus.forEach(p::addTaskVector);
-            assertEquals(false, ((MergedOutputProblem) p).mergeOnDevice(DType.BF16));
-            assertThrows(IllegalStateException.class, ((MergedOutputProblem) p)::mergedWeights);
+            assertEquals(false, p.mergeOnDevice(DType.BF16));
+            assertThrows(IllegalStateException.class, p::mergedWeights);
         }
         float[] w0 = ties(n, 9);
         List<float[]> fineTuned = new ArrayList<>();
@@ -496,22 +498,22 @@ class CudaWudiProblemGpuTest {
         AdamConfig cfg = AdamConfig.paper().withIterations(7);
         ByteBuffer sync;
         try (WudiProblem p = gpu.newProblem("sync.weight", rows, cols)) {
-            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.BF16);
-            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.F16));
+            feedRaw(p, w0, fineTuned, DType.BF16);
+            assertTrue(p.mergeOnDevice(DType.F16));
             p.solveAdam(cfg, null);
-            sync = ((MergedOutputProblem) p).mergedWeights();
+            sync = p.mergedWeights();
         }
         try (WudiProblem p = gpu.newProblem("async.weight", rows, cols)) {
-            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.BF16);
-            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.F16));
-            ((AsyncWudiProblem) p).solveAdamAsync(cfg).await();
-            assertArrayEquals(bytes(sync), bytes(((MergedOutputProblem) p).mergedWeights()));
-            assertThrows(IllegalStateException.class, () -> ((CheckpointWudiProblem) p).addFineTuned(encode(w0, DType.BF16)),
+            feedRaw(p, w0, fineTuned, DType.BF16);
+            assertTrue(p.mergeOnDevice(DType.F16));
+            p.solveAdamAsync(cfg).await();
+            assertArrayEquals(bytes(sync), bytes(p.mergedWeights()));
+            assertThrows(IllegalStateException.class, () -> p.addFineTuned(encode(w0, DType.BF16)),
                     "W_0 is freed after the solve");
         }
     }
 
-    static void feedRaw(CheckpointWudiProblem p, float[] w0, List<float[]> fineTuned, DType dtype) {
+    static void feedRaw(WudiProblem p, float[] w0, List<float[]> fineTuned, DType dtype) {
         p.setBase(encode(w0, dtype), dtype);
         for (float[] wi : fineTuned) {
             p.addFineTuned(encode(wi, dtype));
@@ -603,12 +605,12 @@ class CudaWudiProblemGpuTest {
         }
         WudiResult plain;
         try (WudiProblem p = gpu.newProblem("plain.weight", rows, cols)) {
-            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
+            feedRaw(p, w0, fineTuned, DType.F32);
             plain = p.solve(spec, null);
         }
         try (WudiProblem p = gpu.newProblem("merged.weight", rows, cols)) {
-            feedRaw((CheckpointWudiProblem) p, w0, fineTuned, DType.F32);
-            assertTrue(((MergedOutputProblem) p).mergeOnDevice(DType.BF16));
+            feedRaw(p, w0, fineTuned, DType.F32);
+            assertTrue(p.mergeOnDevice(DType.BF16));
             WudiResult r = p.solve(spec, null);
             assertEquals(0, r.tauM().length);
             float[] merged = new float[n];
@@ -617,7 +619,7 @@ class CudaWudiProblemGpuTest {
             }
             ByteBuffer wantBytes = ByteBuffer.allocate(2 * n);
             Floats.encode(DType.BF16, merged, 0, n, wantBytes);
-            assertArrayEquals(wantBytes.array(), bytes(((MergedOutputProblem) p).mergedWeights()));
+            assertArrayEquals(wantBytes.array(), bytes(p.mergedWeights()));
         }
     }
 

@@ -3,11 +3,10 @@ package dev.wudi.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wudi.backend.AsyncWudiProblem;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.WudiProblem;
-import dev.wudi.backend.WudiProblem.StepListener;
-import dev.wudi.backend.WudiResult;
+import dev.wudi.solver.StepListener;
+import dev.wudi.solver.WudiResult;
 import dev.wudi.solver.AdamConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -117,7 +116,7 @@ class DriverCallCounts {
     void aQueuedSolveDoesNotWait() {
         try (WudiProblem p = loaded("counts.async", 48, 40, 3, 3)) {
             DriverTrace.reset();
-            AsyncWudiProblem.Pending pending = ((AsyncWudiProblem) p).solveAdamAsync(AdamConfig.paper().withIterations(50));
+            WudiProblem.Pending pending = p.solveAdamAsync(AdamConfig.paper().withIterations(50));
             String queued = DriverTrace.read();
             System.out.println("COUNTS queueing a 50-step solve: " + summary(queued));
             assertEquals(0, DriverTrace.count(queued, "S"), "queueing waits for nothing: " + summary(queued));
@@ -139,7 +138,7 @@ class DriverCallCounts {
         DriverTrace.reset();
         WudiProblem current = loaded("counts.warm.0", shapes[0][0], shapes[0][1], 3, 10);
         for (int i = 0; i < shapes.length; i++) {
-            AsyncWudiProblem.Pending pending = ((AsyncWudiProblem) current).solveAdamAsync(cfg);
+            WudiProblem.Pending pending = current.solveAdamAsync(cfg);
             WudiProblem next = i + 1 < shapes.length
                     ? loaded("counts.warm." + (i + 1), shapes[i + 1][0], shapes[i + 1][1], 3, 11 + i) : null;
             pending.await();

@@ -1,4 +1,4 @@
-package dev.wudi.backend;
+package dev.wudi.solver;
 
 import java.util.Map;
 

@@ -1,10 +1,10 @@
-package dev.wudi.backend.cuda;
+package dev.wudi.backend;
 
 import java.util.Locale;
 
 /**
- * One tensor's WUDI working set does not fit the GPU's free memory. The caller falls back to the CPU for
- * that tensor; the message names the tensor, its shape and the bytes needed versus free.
+ * One tensor's WUDI working set does not fit a device's free memory. The placement moves that tensor to the CPU
+ * ({@link Placement#afterDeviceMemory}); the message names the tensor, its shape and the bytes needed versus free.
  */
 public final class DeviceMemoryException extends IllegalStateException {
 
