@@ -362,17 +362,16 @@ public class MergeCommand implements Callable<Integer> {
         try (Backend backend = openBackend(options.tf32());
              Progress progress = new Progress(System.err, quiet || jsonProgress);
              JsonProgress json = jsonProgress ? new JsonProgress(System.out) : null) {
-            Merger merger = new Merger(options, backend, jsonProgress ? json : progress,
-                    new Merger.Safety(options.resume(), options.allowNonFinite(), cancel, alsoWritten(),
-                            isGiven(OptionTable.CONFIG) ? List.of(path(OptionTable.CONFIG)) : List.of()));
+            Merger.Safety safety = new Merger.Safety(options.resume(), options.allowNonFinite(), cancel,
+                    alsoWritten(), isGiven(OptionTable.CONFIG) ? List.of(path(OptionTable.CONFIG)) : List.of());
             if (!quiet && !jsonProgress) {
                 int cores = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
                 System.err.println("wudi: merging " + options.models().size() + " model"
                         + (options.models().size() == 1 ? "" : "s") + " into " + options.out() + " with "
-                        + merger.methodDescription() + " on " + backend.name() + " (" + cores + " CPU thread"
-                        + (cores == 1 ? "" : "s") + ")");
+                        + new Merger(options, backend, null).methodDescription() + " on " + backend.name() + " ("
+                        + cores + " CPU thread" + (cores == 1 ? "" : "s") + ")");
             }
-            MergeReport r = execute(merger, options);
+            MergeReport r = execute(options, backend, jsonProgress ? json : progress, safety);
             progress.close();
             for (OutputGuard.Target t : reportTargets()) {
                 OutputGuard.checkReplaceable(t, options.force());      // as checked before the merge, once more
@@ -419,10 +418,11 @@ public class MergeCommand implements Callable<Integer> {
 
     /**
      * Runs the merge: {@link Merger#run()} here; a distributed merge computes the method's tensors elsewhere first and
-     * then runs the same merger on them ({@link Merger#withPrecomputed}).
+     * writes the output from them ({@link dev.wudi.merge.DistributedMerge}).
      */
-    protected MergeReport execute(Merger merger, MergeSpec options) throws Exception {
-        return merger.run();
+    protected MergeReport execute(MergeSpec options, Backend backend, dev.wudi.merge.MergeListener listener,
+                                  Merger.Safety safety) throws Exception {
+        return new Merger(options, backend, listener, safety).run();
     }
 
     /** Prints the plan on stdout (text or JSON); nothing is written. */

@@ -9,15 +9,13 @@ import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointWriter;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
+import dev.wudi.format.SafetensorsWriter.TensorSpec;
 import dev.wudi.lora.AdapterWriter;
 import dev.wudi.lora.LoraAdapter;
 import dev.wudi.lora.LoraTensor;
 import dev.wudi.lora.LowRankWudi;
 import dev.wudi.lora.TruncatedSvd;
-import dev.wudi.method.TensorJob;
 import dev.wudi.method.TensorOutcome;
-import dev.wudi.method.TensorRule;
-import dev.wudi.method.TensorSink;
 import dev.wudi.method.Transpose;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -49,7 +47,7 @@ import java.util.function.Function;
  * scaling is 1 (lora_alpha = r, per module through rank_pattern and alpha_pattern). The folder is written under a
  * temporary name and renamed into place when complete; an interrupted adapter merge leaves nothing (no --resume).
  */
-final class AdapterMerge {
+final class AdapterMerge implements TensorLoop.Target {
 
     private final MergeSpec options;
     private final MergePlan plan;
@@ -57,96 +55,105 @@ final class AdapterMerge {
     private final List<Checkpoint> models;
     private final List<LoraAdapter> adapters;
     private final MergeListener listener;
-    private final Cancellation cancel;
-    /** --allow-nonfinite: the inputs may hold NaN/Inf, and so may the result. */
-    private final boolean allowNonFinite;
+    private final String methodDescription;
 
-    AdapterMerge(MergeSpec options, MergePlan plan, Checkpoint base, List<Checkpoint> models,
-                 List<LoraAdapter> adapters, MergeListener listener, Cancellation cancel, boolean allowNonFinite) {
-        this.allowNonFinite = allowNonFinite;
-        this.options = options;
-        this.plan = plan;
-        this.base = base;
-        this.models = models;
-        this.adapters = adapters;
-        this.listener = listener;
-        this.cancel = cancel;
+    // what the loop's tensors become, as they complete
+    private final List<AdapterWriter.Module> modules = new ArrayList<>();
+    private final List<AdapterWriter.Full> full = new ArrayList<>();
+    private final Map<String, Integer> ranks = new LinkedHashMap<>();
+    private final Map<String, String> fullNames;
+    private final List<Double> errors = new ArrayList<>();
+    private final Set<Integer> svdRanks = new java.util.TreeSet<>();
+    private String prefix;
+    private int exact;
+    private int zeroDeltas;
+    /** The tensor being computed, kept in memory (an adapter's tensors are small: factors, heads). */
+    private Capture current;
+
+    private AdapterMerge(MergeSession session) {
+        this.options = session.spec();
+        this.plan = session.plan();
+        this.base = session.base();
+        this.models = session.models();
+        this.adapters = session.adapters();
+        this.listener = session.listener();
+        this.methodDescription = TensorRules.describe(options);
+        this.fullNames = adapterNamesOfFullTensors();
     }
 
-    /** What was written, for the report: one record per computed tensor and the summary lines. */
-    record Result(List<TensorRecord> records, List<String> notes, long bytes) {
-    }
-
-    Result run(Function<MergePlan.Entry, TensorRule> ruleOf, Function<MergePlan.Entry, TensorJob> jobOf,
-               String methodDescription) throws IOException {
-        List<MergePlan.Entry> entries = plan.entries();
-        List<AdapterWriter.Module> modules = new ArrayList<>();
-        List<AdapterWriter.Full> full = new ArrayList<>();
-        List<TensorRecord> records = new ArrayList<>();
-        Map<String, Integer> ranks = new LinkedHashMap<>();
-        Map<String, String> fullNames = adapterNamesOfFullTensors();
-        String prefix = null;
-        int exact = 0;
-        List<Double> errors = new ArrayList<>();
-        Set<Integer> svdRanks = new java.util.TreeSet<>();
-        int zeroDeltas = 0;
-        long work = 0;
-        for (MergePlan.Entry e : entries) {
-            work += CostModel.work(e, options);
+    /** Merges the session's adapters into an adapter folder at --out; the report. */
+    static MergeReport write(MergeSession session, TensorRules rules, TensorLoop loop, List<String> warnings,
+                             long start) throws IOException {
+        AdapterMerge a = new AdapterMerge(session);
+        List<MergePlan.Entry> entries = session.plan().entries();
+        loop.started(loop.rulesOf(entries));
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            all.add(i);
         }
-        listener.started(entries.size(), work);
-        for (int index = 0; index < entries.size(); index++) {
-            cancel.check();
-            MergePlan.Entry e = entries.get(index);
-            LoraTensor lora = loraOf(e);
-            boolean untouched = e.sources().isEmpty() || e.sources().stream().allMatch(r -> r == e.base());
-            if (e.action() == MergePlan.Action.COPY || (lora == null && untouched
-                    && e.action() != MergePlan.Action.FROM_MODEL)) {
-                continue;                               // the adapter leaves it as the base's
+        List<TensorRecord> records = loop.run(all, a);
+        session.safety().cancellation().check();
+        List<String> notes = a.notes();
+        long bytes = a.write(notes);
+        notes.forEach(session.listener()::info);
+        return Reports.of(session, rules, records, warnings, start, bytes, notes);
+    }
+
+    @Override
+    public boolean takes(MergePlan.Entry e) {
+        boolean untouched = e.sources().isEmpty() || e.sources().stream().allMatch(r -> r == e.base());
+        // the adapter leaves a copied tensor, and one no adapter changes, as the base's
+        return !(e.action() == MergePlan.Action.COPY || (loraOf(e) == null && untouched
+                && e.action() != MergePlan.Action.FROM_MODEL));
+    }
+
+    @Override
+    public TensorLoop.TensorOut out(int index, MergePlan.Entry e, TensorSpec spec) {
+        current = new Capture(e.numel(), e.outDType());
+        return current;
+    }
+
+    @Override
+    public TensorRecord done(int index, MergePlan.Entry e, TensorRecord record, TensorOutcome outcome)
+            throws IOException {
+        LoraTensor lora = loraOf(e);
+        Map<String, Double> details = new LinkedHashMap<>(record.details());
+        float[] values = current.values;
+        if (lora != null && !e.grown()) {
+            if (prefix == null) {
+                prefix = prefixOf(lora.module().module() + ".weight", e.name());
             }
-            TensorRule rule = ruleOf.apply(e);
-            listener.tensorStarted(index, e.name(), rule.label());
-            long t0 = System.nanoTime();
-            Capture sink = new Capture(e.numel(), e.outDType(), cancel);
-            TensorJob job = jobOf.apply(e);
-            TensorOutcome outcome = rule.apply(job, sink);
-            requireFinite(e, rule, job, sink.values);
-            Map<String, Double> details = new LinkedHashMap<>(outcome.details());
-            if (lora != null && !e.grown()) {
-                if (prefix == null) {
-                    prefix = prefixOf(lora.module().module() + ".weight", e.name());
-                }
-                AdapterWriter.Module m = factors(e, lora, outcome, sink.values, details);
-                if (m == null) {
-                    zeroDeltas++;
+            AdapterWriter.Module m = factors(e, lora, outcome, values, details);
+            if (m == null) {
+                zeroDeltas++;
+            } else {
+                modules.add(m);
+                ranks.put(m.module(), (int) m.aShape()[0]);
+                if (outcome.lowRank() != null) {
+                    exact++;
                 } else {
-                    modules.add(m);
-                    ranks.put(m.module(), (int) m.aShape()[0]);
-                    if (outcome.lowRank() != null) {
-                        exact++;
-                    } else {
-                        errors.add(details.get("adapter_relative_error"));
-                        svdRanks.add((int) m.aShape()[0]);
-                    }
-                }
-            } else if (e.action() == MergePlan.Action.FROM_MODEL || differsFromBase(e, sink.values)) {
-                String name = fullNames.get(sourceKey(e));
-                full.add(new AdapterWriter.Full(name != null ? name : (prefix == null ? "" : prefix) + e.name(),
-                        sink.values, e.outShape().clone()));
-            }
-            List<Integer> zeros = new ArrayList<>();
-            for (int k : outcome.zeroTaskVectors()) {
-                if (e.sources().get(k) != e.base()) {
-                    zeros.add(e.models().get(k) + 1);
+                    errors.add(details.get("adapter_relative_error"));
+                    svdRanks.add((int) m.aShape()[0]);
                 }
             }
-            TensorRecord rec = new TensorRecord(e.name(), rule.label(), e.outShape().clone(), "F32",
-                    outcome.lossBefore(), outcome.lossAfter(), (System.nanoTime() - t0) / 1e9, details,
-                    e.role().label(), e.layout().label(), List.of(), zeros);
-            records.add(rec);
-            listener.tensorDone(rec, CostModel.work(e, options));
+        } else if (e.action() == MergePlan.Action.FROM_MODEL || differsFromBase(e, values)) {
+            String name = fullNames.get(sourceKey(e));
+            full.add(new AdapterWriter.Full(name != null ? name : (prefix == null ? "" : prefix) + e.name(), values,
+                    e.outShape().clone()));
         }
-        cancel.check();
+        current = null;
+        // the adapter is written in float32 (or --dtype) whatever the base's dtype
+        return new TensorRecord(record.name(), record.method(), record.shape(), adapterDType().name(),
+                record.lossBefore(), record.lossAfter(), record.seconds(), details, record.role(), record.layout(),
+                record.leftOut(), record.zeroTaskVectors());
+    }
+
+    private DType adapterDType() {
+        return options.outDType() != null ? options.outDType() : DType.F32;
+    }
+
+    /** The summary's lines: modules written exactly, truncated by SVD, or left out with a zero delta. */
+    private List<String> notes() {
         if (modules.isEmpty() && full.isEmpty()) {
             throw new dev.wudi.checkpoint.CheckpointException("the merge changes no tensor of the base (every merged"
                     + " delta is zero): there is no adapter to write");
@@ -169,8 +176,7 @@ final class AdapterMerge {
             notes.add("adapter: " + zeroDeltas + " adapted weight" + (zeroDeltas == 1 ? "" : "s")
                     + " with a zero merged delta left out");
         }
-        long bytes = write(modules, full, ranks, methodDescription, notes);
-        return new Result(records, notes, bytes);
+        return notes;
     }
 
     /** The first LoRA tensor among the entry's sources (the module name and layout of the output come from it). */
@@ -280,8 +286,7 @@ final class AdapterMerge {
         return adapterName.endsWith(baseName) ? adapterName.substring(0, adapterName.length() - baseName.length()) : "";
     }
 
-    private long write(List<AdapterWriter.Module> modules, List<AdapterWriter.Full> full, Map<String, Integer> ranks,
-                       String methodDescription, List<String> notes) throws IOException {
+    private long write(List<String> notes) throws IOException {
         Path out = options.out().toAbsolutePath().normalize();
         Path tmp = CheckpointWriter.partialPath(out);
         if (Files.exists(tmp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -290,7 +295,7 @@ final class AdapterMerge {
         CheckpointWriter.deleteRecursively(tmp);
         Files.createDirectories(tmp);
         try {
-            DType dtype = options.outDType() != null ? options.outDType() : DType.F32;
+            DType dtype = adapterDType();
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("wudi_method", methodDescription);
             meta.put("wudi_version", Version.get());
@@ -300,7 +305,6 @@ final class AdapterMerge {
                 Files.writeString(tmp.resolve(OutputFiles.CARD), card(methodDescription, notes, modules.size()));
             }
             long bytes = Files.size(tmp.resolve(LoraAdapter.WEIGHTS));
-            cancel.check();
             // checked before the merge began; checked again: something may have been put there since
             dev.wudi.checkpoint.OutputGuard.checkReplaceable(OutputCheck.outTarget(options, base), options.force());
             if (Files.exists(out)) {
@@ -391,49 +395,43 @@ final class AdapterMerge {
         return true;
     }
 
-    /** A computed tensor that is not finite in the adapter's dtype stops the merge, as for a full model. */
-    private void requireFinite(MergePlan.Entry e, TensorRule rule, TensorJob job, float[] values) {
-        DType dtype = options.outDType() != null ? options.outDType() : DType.F32;
-        int bad = allowNonFinite ? -1 : dev.wudi.format.Floats.firstNonFinite(dtype, values, 0, values.length);
-        if (bad >= 0) {
-            throw NonFiniteCause.described(new NonFiniteResult(e.name(), bad, values[bad]), e.outShape(),
-                    rule.label(), job, adapters);
-        }
-    }
-
     private static float[] transpose(float[] m, int rows, int cols) {
         float[] t = new float[m.length];
         Transpose.of(m, rows, cols, t);
         return t;
     }
 
-    /** Keeps a tensor's output in memory (an adapter's tensors are small: factors, heads). */
-    private static final class Capture implements TensorSink {
+    /**
+     * Keeps a tensor's output in memory as float32 values: floats as the rule computes them (not rounded to a dtype),
+     * raw bytes decoded from the tensor's dtype (a copy).
+     */
+    private static final class Capture implements TensorLoop.TensorOut {
         final float[] values;
         private final DType dtype;
-        private final Cancellation cancel;
         private int n;
 
-        Capture(long numel, DType dtype, Cancellation cancel) {
+        Capture(long numel, DType dtype) {
             this.values = new float[Math.toIntExact(numel)];
             this.dtype = dtype;
-            this.cancel = cancel;
         }
 
         @Override
-        public void writeFloats(float[] src, int off, int count) {
-            cancel.check();
+        public void writeFloats(float[] src, int off, int count, int elementBytes) {
             System.arraycopy(src, off, values, n, count);
             n += count;
         }
 
         @Override
-        public void writeRaw(ByteBuffer b) {
-            cancel.check();
-            int count = b.remaining() / dtype.bytes();           // the tensor's bytes in its output dtype (a copy)
+        public void write(ByteBuffer b) {
+            int count = b.remaining() / dtype.bytes();
             dev.wudi.format.Floats.decode(dtype, b.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN), values, n, count);
             n += count;
             b.position(b.limit());
+        }
+
+        @Override
+        public IOException failed(String doing, IOException e) {
+            return e;
         }
     }
 }

@@ -29,9 +29,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A merge computed in pieces (what a distributed merge does: {@link Merger#validate} on the driver, each group of
- * tensors {@link Merger#computePart computed into a part file} by a separate Merger, the output written from the parts
- * with {@link Merger#withPrecomputed}) is the same file, byte for byte, as the merge computed in one process, for WUDI
+ * A merge computed in pieces (what a distributed merge does: {@link DistributedMerge#validate} on the driver, each group of
+ * tensors {@link DistributedMerge#computePart computed into a part file} by a separate DistributedMerge, the output written from the parts
+ * with {@link DistributedMerge#writeFromParts}) is the same file, byte for byte, as the merge computed in one process, for WUDI
  * with each solver and for the element-wise methods, single-file and sharded folder outputs.
  */
 class PartsMergeTest {
@@ -63,7 +63,7 @@ class PartsMergeTest {
 
     /**
      * @param partial each part is computed from partial copies of the inputs holding only the tensors
-     *                {@link Merger#sourcesOf} names (as a task on remote storage fetches them), holes elsewhere
+     *                {@link DistributedMerge#sourcesOf} names (as a task on remote storage fetches them), holes elsewhere
      */
     private static void sameInParts(MergeSpecBuilder b, boolean folder, String what, boolean partial)
             throws Exception {
@@ -76,24 +76,24 @@ class PartsMergeTest {
         Files.move(whole.out(), straight);
 
         List<String> warnings = new ArrayList<>();
-        List<Merger.MethodTensor> tensors;
+        List<DistributedMerge.MethodTensor> tensors;
         try (Backend cpu = Backends.cpu(1)) {
-            tensors = new Merger(whole, cpu, null).validate(warnings);
+            tensors = new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).validate(warnings);
         }
         assertTrue(tensors.size() >= 4, what + ": the method's tensors " + tensors);
         Map<String, Path> files = new HashMap<>();
         Map<String, String> records = new HashMap<>();
         for (int g = 0; g * 2 < tensors.size(); g++) {
             List<String> names = tensors.subList(2 * g, Math.min(tensors.size(), 2 * g + 2)).stream()
-                    .map(Merger.MethodTensor::name).toList();
+                    .map(DistributedMerge.MethodTensor::name).toList();
             Path part = dir.resolve("part-" + tag + "-" + g + ".safetensors");
-            List<Merger.PartTensor> done;
+            List<DistributedMerge.PartTensor> done;
             try (Backend cpu = Backends.cpu(1)) {
                 MergeSpec o = partial ? partialCopies(whole, names, dir.resolve("partial-" + tag + "-" + g)) : whole;
-                done = new Merger(o, cpu, null).computePart(names, part);
+                done = new DistributedMerge(o, cpu, null, Merger.Safety.defaults()).computePart(names, part);
             }
-            assertEquals(names, done.stream().map(Merger.PartTensor::name).toList());
-            for (Merger.PartTensor t : done) {
+            assertEquals(names, done.stream().map(DistributedMerge.PartTensor::name).toList());
+            for (DistributedMerge.PartTensor t : done) {
                 files.put(t.name(), part);
                 records.put(t.name(), t.record());
             }
@@ -101,7 +101,8 @@ class PartsMergeTest {
         assertTrue(!Files.exists(whole.out()), "computing parts writes no output");
         MergeReport r;
         try (Backend cpu = Backends.cpu(1)) {
-            r = new Merger(whole, cpu, null).withPrecomputed(new Merger.Precomputed(files, records, true)).run();
+            r = new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).writeFromParts(
+                    new Merger.Precomputed(files, records, true));
         }
         if (folder) {
             try (Stream<Path> s = Files.list(straight)) {
@@ -139,13 +140,13 @@ class PartsMergeTest {
 
     /**
      * Copies of the inputs of {@code whole} under {@code root} (same layout) that hold only the bytes of the tensors
-     * {@link Merger#sourcesOf}(names) lists, every other byte a hole, registered as {@link PartialCopies}; the other
+     * {@link DistributedMerge#sourcesOf}(names) lists, every other byte a hole, registered as {@link PartialCopies}; the other
      * files of a folder are copied whole. Returns the merge's options on those copies.
      */
     static MergeSpec partialCopies(MergeSpec whole, List<String> names, Path root) throws Exception {
         Map<Path, Set<String>> need;
         try (Backend cpu = Backends.cpu(1)) {
-            need = new Merger(whole, cpu, null).sourcesOf(names);
+            need = new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).sourcesOf(names);
         }
         List<Path> inputs = new ArrayList<>(whole.models());
         inputs.add(0, whole.base());
@@ -210,8 +211,8 @@ class PartsMergeTest {
         MergeSpec copies = partialCopies(whole, List.of("l0.attn.weight"), dir.resolve("partial-guard"));
         try (Backend cpu = Backends.cpu(1)) {
             // what it holds merges; the tensor it was not given is refused by name, never read as zeros
-            new Merger(copies, cpu, null).computePart(List.of("l0.attn.weight"), dir.resolve("guard-ok.safetensors"));
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> new Merger(copies, cpu, null)
+            new DistributedMerge(copies, cpu, null, Merger.Safety.defaults()).computePart(List.of("l0.attn.weight"), dir.resolve("guard-ok.safetensors"));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> new DistributedMerge(copies, cpu, null, Merger.Safety.defaults())
                     .computePart(List.of("l0.mlp.weight"), dir.resolve("guard-bad.safetensors")));
             assertTrue(e.getMessage().contains("tensor 'l0.mlp.weight' was not fetched"), e.getMessage());
             assertTrue(e.getMessage().contains("partial-guard"), e.getMessage());
@@ -222,13 +223,13 @@ class PartsMergeTest {
             expected.put(dir.resolve("m" + m + ".safetensors").toAbsolutePath().normalize(), Set.of("l0.attn.weight"));
         }
         try (Backend cpu = Backends.cpu(1)) {
-            assertEquals(expected, new Merger(whole, cpu, null).sourcesOf(List.of("l0.attn.weight")));
+            assertEquals(expected, new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).sourcesOf(List.of("l0.attn.weight")));
         }
     }
 
     /**
      * The check of the inputs done in pieces, in any order, as a distributed merge's executors do it
-     * ({@link Merger#scanPart}, concluded once by {@link Merger#concludeScan}), gives what {@link Merger#validate} gives
+     * ({@link DistributedMerge#scanPart}, concluded once by {@link DistributedMerge#concludeScan}), gives what {@link DistributedMerge#validate} gives
      * in one piece: the same failure on a NaN, or with --allow-nonfinite the same warnings (NaN, and a model equal to
      * the base), and the same tensors for the method.
      */
@@ -252,21 +253,21 @@ class PartsMergeTest {
             try (Backend cpu = Backends.cpu(1)) {
                 List<String> whole = new ArrayList<>();
                 String wholeFailure = null;
-                List<Merger.MethodTensor> method = null;
+                List<DistributedMerge.MethodTensor> method = null;
                 try {
-                    method = new Merger(o, cpu, null, safety).validate(whole);
+                    method = new DistributedMerge(o, cpu, null, safety).validate(whole);
                 } catch (dev.wudi.checkpoint.CheckpointException e) {
                     wholeFailure = e.getMessage();
                 }
-                Merger driver = new Merger(o, cpu, null, safety);
-                Merger.Planned planned = driver.checkWithoutScan();
+                DistributedMerge driver = new DistributedMerge(o, cpu, null, safety);
+                DistributedMerge.Planned planned = driver.checkWithoutScan();
                 List<InputScan.Findings> pieces = new ArrayList<>();
-                List<Merger.MethodTensor> scanned = new ArrayList<>(planned.scanned());
+                List<DistributedMerge.MethodTensor> scanned = new ArrayList<>(planned.scanned());
                 java.util.Collections.reverse(scanned);              // pieces finish in any order
                 for (int i = 0; i < scanned.size(); i += 3) {
                     List<String> names = scanned.subList(i, Math.min(scanned.size(), i + 3)).stream()
-                            .map(Merger.MethodTensor::name).toList();
-                    pieces.add(new Merger(o, cpu, null, safety).scanPart(names));
+                            .map(DistributedMerge.MethodTensor::name).toList();
+                    pieces.add(new DistributedMerge(o, cpu, null, safety).scanPart(names));
                 }
                 if (!allow) {
                     assertTrue(wholeFailure != null && wholeFailure.contains("holds +Inf"), wholeFailure);
@@ -276,8 +277,8 @@ class PartsMergeTest {
                 } else {
                     assertEquals(3, whole.size(), "two non-finite tensors and a zero task vector: " + whole);
                     assertEquals(whole, driver.concludeScan(pieces));
-                    assertEquals(method.stream().map(Merger.MethodTensor::name).toList(),
-                            planned.method().stream().map(Merger.MethodTensor::name).toList());
+                    assertEquals(method.stream().map(DistributedMerge.MethodTensor::name).toList(),
+                            planned.method().stream().map(DistributedMerge.MethodTensor::name).toList());
                 }
             }
         }
@@ -288,10 +289,10 @@ class PartsMergeTest {
         try (Backend cpu = Backends.cpu(1)) {
             MergeSpec o = options(false, "bad.safetensors").build();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new Merger(o, cpu, null).computePart(List.of("l0.attn.bias"), dir.resolve("bad-part")));
+                    () -> new DistributedMerge(o, cpu, null, Merger.Safety.defaults()).computePart(List.of("l0.attn.bias"), dir.resolve("bad-part")));
             assertTrue(e.getMessage().contains("not one the method computes"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class,
-                    () -> new Merger(o, cpu, null).computePart(List.of("nope.weight"), dir.resolve("bad-part")));
+                    () -> new DistributedMerge(o, cpu, null, Merger.Safety.defaults()).computePart(List.of("nope.weight"), dir.resolve("bad-part")));
             assertTrue(e.getMessage().contains("has no tensor nope.weight"), e.getMessage());
         }
     }

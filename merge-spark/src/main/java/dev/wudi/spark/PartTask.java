@@ -3,6 +3,7 @@ package dev.wudi.spark;
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.merge.DistributedMerge;
 import dev.wudi.merge.Merger;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -39,7 +40,7 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
      * What a task produced: its part (a file name in the parts folder), the records of its tensors, and the bytes it
      * read from remote storage (0 where its inputs are on a shared filesystem).
      */
-    record Result(int group, String part, List<Merger.PartTensor> tensors, long fetchedBytes)
+    record Result(int group, String part, List<DistributedMerge.PartTensor> tensors, long fetchedBytes)
             implements java.io.Serializable {
     }
 
@@ -76,9 +77,9 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
             dev.wudi.cli.MergeCommand.withOptions(new CommandLine(cmd)).parseArgs(line.toArray(String[]::new));
             MergeSpec options = cmd.options();
             Path part = parts.localDir() != null ? parts.localDir().resolve(name) : work.resolve(name);
-            List<Merger.PartTensor> done;
+            List<DistributedMerge.PartTensor> done;
             try (Backend backend = Backends.select(device(tc, cmd.device()), cmd.threads(), cmd.tf32(), l -> { })) {
-                Merger merger = new Merger(options, backend, null);
+                DistributedMerge merger = new DistributedMerge(options, backend, null, Merger.Safety.defaults());
                 if (remote) {
                     copies.fill(merger.sourcesOf(group.names()));
                 }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.wudi.merge.Merger;
+import dev.wudi.merge.DistributedMerge;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -91,13 +91,13 @@ final class PartsStore implements java.io.Serializable {
     }
 
     /** Records a completed part: written to a temporary name, then renamed. */
-    void writeManifest(String part, List<String> fingerprint, List<Merger.PartTensor> tensors) throws IOException {
+    void writeManifest(String part, List<String> fingerprint, List<DistributedMerge.PartTensor> tensors) throws IOException {
         ObjectNode n = JSON.createObjectNode();
         n.put("schema", 1);
         fingerprint.forEach(n.putArray("merge")::add);
         n.put("part", part);
         ArrayNode t = n.putArray("tensors");
-        for (Merger.PartTensor p : tensors) {
+        for (DistributedMerge.PartTensor p : tensors) {
             t.addObject().put("name", p.name()).put("record", p.record());
         }
         FileSystem fs = fs();
@@ -135,8 +135,8 @@ final class PartsStore implements java.io.Serializable {
             if (!of.equals(fingerprint) || !fs.exists(path(part))) {
                 continue;                               // another merge's, or its part is gone
             }
-            List<Merger.PartTensor> tensors = new ArrayList<>();
-            n.path("tensors").forEach(x -> tensors.add(new Merger.PartTensor(x.path("name").asText(),
+            List<DistributedMerge.PartTensor> tensors = new ArrayList<>();
+            n.path("tensors").forEach(x -> tensors.add(new DistributedMerge.PartTensor(x.path("name").asText(),
                     x.path("record").asText())));
             PartTask.Result r = new PartTask.Result(-1, part, tensors, 0);
             tensors.forEach(x -> out.put(x.name(), r));

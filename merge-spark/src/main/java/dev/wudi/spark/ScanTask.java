@@ -1,5 +1,6 @@
 package dev.wudi.spark;
 
+import dev.wudi.merge.DistributedMerge;
 import dev.wudi.merge.InputScan;
 import dev.wudi.merge.Merger;
 import java.nio.file.Files;
@@ -40,7 +41,7 @@ final class ScanTask implements Function<TensorGroups.Group, ScanTask.Result> {
             List<String> line = localised.line();
             SparkMergeCommand cmd = new SparkMergeCommand();
             dev.wudi.cli.MergeCommand.withOptions(new CommandLine(cmd)).parseArgs(line.toArray(String[]::new));
-            Merger merger = new Merger(cmd.options(), null, null, new Merger.Safety(false, cmd.allowNonFinite(),
+            DistributedMerge merger = new DistributedMerge(cmd.options(), null, null, new Merger.Safety(false, cmd.allowNonFinite(),
                     new dev.wudi.merge.Cancellation()));
             copies.fill(merger.sourcesOf(group.names()));
             // what it found names the inputs as given, not this task's copies (gone when the driver says it)

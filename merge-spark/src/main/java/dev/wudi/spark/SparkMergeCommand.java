@@ -3,6 +3,7 @@ package dev.wudi.spark;
 import dev.wudi.cli.MergeCommand;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
+import dev.wudi.merge.DistributedMerge;
 import dev.wudi.merge.Merger;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,11 +19,11 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code wudi-spark merge}: every option of {@code wudi merge}, and where the work runs. The driver checks the inputs
- * and plans the merge as {@code wudi merge} does ({@link Merger#validate}: a bad input fails before any executor
+ * and plans the merge as {@code wudi merge} does ({@link DistributedMerge#validate}: a bad input fails before any executor
  * works), splits the tensors the method computes into groups of about equal work ({@link TensorGroups}), and runs one
  * Spark task per group ({@link PartTask}: the executor merges its tensors, on its GPU if Spark gave it one, into a
  * part file beside the output); then it writes the output from the parts exactly as {@code wudi merge} would have
- * written it ({@link Merger#withPrecomputed}): same bytes, same index and companions, committed atomically. The
+ * written it ({@link DistributedMerge#writeFromParts}): same bytes, same index and companions, committed atomically. The
  * inputs and the output must lie on storage every node sees (a shared filesystem).
  */
 @Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
@@ -105,7 +106,9 @@ public final class SparkMergeCommand extends MergeCommand {
     }
 
     @Override
-    protected MergeReport execute(Merger merger, MergeSpec options) throws Exception {
+    protected MergeReport execute(MergeSpec options, dev.wudi.backend.Backend backend,
+                                  dev.wudi.merge.MergeListener listener, Merger.Safety safety) throws Exception {
+        DistributedMerge merger = new DistributedMerge(options, backend, listener, safety);
         // the command line as given: on remote storage, this command runs on the driver's local copies
         List<String> args = staged != null ? staged.args() : ownArgs();
         List<String> fingerprint = fingerprint(args);
@@ -130,8 +133,8 @@ public final class SparkMergeCommand extends MergeCommand {
         // inputs on remote storage: the driver plans from their headers and the executors scan their values;
         // on a shared filesystem the driver checks everything itself, as wudi merge does
         boolean scanOnExecutors = staged != null && staged.remoteInputs();
-        Merger.Planned planned = scanOnExecutors ? merger.checkWithoutScan() : null;
-        List<Merger.MethodTensor> tensors = scanOnExecutors ? planned.method() : merger.validate(warnings);
+        DistributedMerge.Planned planned = scanOnExecutors ? merger.checkWithoutScan() : null;
+        List<DistributedMerge.MethodTensor> tensors = scanOnExecutors ? planned.method() : merger.validate(warnings);
         PartsStore parts = staged != null ? staged.parts() : new PartsStore(partsDir != null ? partsDir
                 : options.out().resolveSibling(options.out().getFileName() + ".wudi-spark-parts").toString(),
                 new RemoteStorage(RemoteStorage.settings(conf)));
@@ -150,8 +153,8 @@ public final class SparkMergeCommand extends MergeCommand {
             parts.create();
             Map<String, PartTask.Result> earlier = parts.manifests(fingerprint);
             Path partsStaging = staged != null ? staged.staging().resolve("parts") : null;
-            List<Merger.MethodTensor> todo = new ArrayList<>();
-            for (Merger.MethodTensor t : tensors) {
+            List<DistributedMerge.MethodTensor> todo = new ArrayList<>();
+            for (DistributedMerge.MethodTensor t : tensors) {
                 if (!earlier.containsKey(t.name())) {
                     todo.add(t);
                 }
@@ -178,7 +181,7 @@ public final class SparkMergeCommand extends MergeCommand {
                 long fetched = 0;
                 for (PartTask.Result r : results) {
                     Path local = parts.local(r.part(), partsStaging);
-                    for (Merger.PartTensor t : r.tensors()) {
+                    for (DistributedMerge.PartTensor t : r.tensors()) {
                         files.put(t.name(), local);
                         records.put(t.name(), t.record());
                     }
@@ -214,7 +217,7 @@ public final class SparkMergeCommand extends MergeCommand {
             say(String.format(java.util.Locale.ROOT, "wudi-spark: the driver read %d bytes (%.1f MB) of headers and"
                     + " of the tensors it writes itself", staged.copies().fetched(), staged.copies().fetched() / 1e6));
         }
-        MergeReport report = merger.withPrecomputed(new Merger.Precomputed(files, records, true, warnings)).run();
+        MergeReport report = merger.writeFromParts(new Merger.Precomputed(files, records, true, warnings));
         parts.clear();
         return report;
     }
@@ -223,7 +226,7 @@ public final class SparkMergeCommand extends MergeCommand {
      * The check of remote inputs, on the executors: the scanned tensors in groups of about equal bytes, each read by
      * one task ({@link ScanTask}); the verdict on the driver, before anything is merged (a NaN fails here).
      */
-    private List<String> scanOnExecutors(JavaSparkContext sc, Merger merger, List<Merger.MethodTensor> scanned, int n,
+    private List<String> scanOnExecutors(JavaSparkContext sc, DistributedMerge merger, List<DistributedMerge.MethodTensor> scanned, int n,
                                          List<String> args) throws Exception {
         long t0 = System.nanoTime();
         List<TensorGroups.Group> groups = TensorGroups.balanced(scanned, n);

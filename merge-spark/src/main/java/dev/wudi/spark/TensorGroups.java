@@ -1,6 +1,6 @@
 package dev.wudi.spark;
 
-import dev.wudi.merge.Merger;
+import dev.wudi.merge.DistributedMerge;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -19,7 +19,7 @@ final class TensorGroups {
     record Group(int id, List<String> names, double work) implements java.io.Serializable {
     }
 
-    static List<Group> balanced(List<Merger.MethodTensor> tensors, int count) {
+    static List<Group> balanced(List<DistributedMerge.MethodTensor> tensors, int count) {
         int n = Math.max(1, Math.min(count, tensors.size()));
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < tensors.size(); i++) {
