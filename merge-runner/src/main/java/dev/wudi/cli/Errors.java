@@ -28,11 +28,17 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
 
     static int usage(CommandLine.ParameterException ex, String[] args) {
         PrintWriter err = ex.getCommandLine().getErr();
-        err.println("wudi: " + ex.getMessage());
+        String message = ex.getMessage();
+        if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            // picocli's nearest option names: --desnity meets --density
+            message += "; did you mean " + String.join(" or ", u.getSuggestions().subList(0,
+                    Math.min(2, u.getSuggestions().size()))) + "?";
+        }
+        err.println("wudi: " + message);
         err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
         if (jsonMode(java.util.List.of(args))) {
-            JsonProgress.error(ex.getCommandLine().getOut(), USAGE, ex.getMessage());
+            JsonProgress.error(ex.getCommandLine().getOut(), USAGE, message);
         }
         return USAGE;
     }

@@ -38,6 +38,12 @@ final class JsonProgress implements MergeListener, AutoCloseable {
         return JSON.createObjectNode().put("event", name).put("schema", SCHEMA);
     }
 
+    /** One line said outside a merge's events (a config's note, the GPU probe's fallback): an "info" event. */
+    static void info(PrintStream out, String message) {
+        out.println(event("info").put("message", message).toString());
+        out.flush();
+    }
+
     /** The last line of a merge stopped by SIGINT or SIGTERM (what was kept for --resume is in the message). */
     static void interrupted(PrintStream out, String message) {
         out.println(event("interrupted").put("message", message).toString());   // exit 130 (SIGINT) or 143 (SIGTERM)

@@ -8,6 +8,7 @@ import dev.wudi.config.ConfigParameters;
 import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.CostModel;
 import dev.wudi.merge.MergeInterruptedException;
+import dev.wudi.merge.MergeListener;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.merge.ReportPage;
@@ -279,14 +280,23 @@ public class MergeCommand implements Callable<Integer> {
             overridden.add(0, String.join(" ", solverOptions));
         }
         b.parameters(params);
-        if (!isGiven(OptionTable.QUIET)) {
-            r.notes().forEach(n -> System.err.println("wudi: " + n));
-            if (!overridden.isEmpty()) {
-                System.err.println("wudi: given on the command line, overriding " + config + ": "
-                        + String.join(", ", overridden));
-            }
+        r.notes().forEach(this::say);
+        if (!overridden.isEmpty()) {
+            say("given on the command line, overriding " + config + ": " + String.join(", ", overridden));
         }
         return b;
+    }
+
+    /**
+     * A line for the user outside the merge's progress: on stderr with "wudi: ", as an "info" event on stdout under
+     * --progress json (so a tool reading the events misses nothing), nowhere under -q.
+     */
+    void say(String line) {
+        if ("json".equals(text(OptionTable.PROGRESS))) {
+            JsonProgress.info(System.out, line.startsWith("wudi: ") ? line.substring(6) : line);
+        } else if (!isGiven(OptionTable.QUIET)) {
+            System.err.println(line.startsWith("wudi: ") ? line : "wudi: " + line);
+        }
     }
 
     /** The --device value given (auto where none). */
@@ -350,10 +360,7 @@ public class MergeCommand implements Callable<Integer> {
         }
         if (options.resume() && java.nio.file.Files.exists(options.out())
                 && !java.nio.file.Files.exists(dev.wudi.checkpoint.CheckpointWriter.partialPath(options.out()))) {
-            if (!quiet) {
-                System.err.println("wudi: --resume: " + options.out() + " is complete (no partial output is left);"
-                        + " nothing to resume");
-            }
+            say("--resume: " + options.out() + " is complete (no partial output is left); nothing to resume");
             return 0;
         }
         Cancellation cancel = new Cancellation();
@@ -364,14 +371,14 @@ public class MergeCommand implements Callable<Integer> {
              JsonProgress json = jsonProgress ? new JsonProgress(System.out) : null) {
             Merger.Safety safety = new Merger.Safety(options.resume(), options.allowNonFinite(), cancel,
                     alsoWritten(), isGiven(OptionTable.CONFIG) ? List.of(path(OptionTable.CONFIG)) : List.of());
-            if (!quiet && !jsonProgress) {
-                int cores = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
-                System.err.println("wudi: merging " + options.models().size() + " model"
-                        + (options.models().size() == 1 ? "" : "s") + " into " + options.out() + " with "
-                        + new Merger(options, backend, null).methodDescription() + " on " + backend.name() + " ("
-                        + cores + " CPU thread" + (cores == 1 ? "" : "s") + ")");
-            }
-            MergeReport r = execute(options, backend, jsonProgress ? json : progress, safety);
+            int cores = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+            String banner = "merging " + options.models().size() + " model" + (options.models().size() == 1 ? "" : "s")
+                    + " into " + options.out() + " with " + new Merger(options, backend, null).methodDescription()
+                    + " on " + backend.name() + " (" + cores + " CPU thread" + (cores == 1 ? "" : "s") + ")";
+            // said once every check has passed (as the merge starts), never before a refusal
+            MergeListener listener = new Announcing(jsonProgress ? json : progress, quiet || jsonProgress ? null
+                    : () -> System.err.println("wudi: " + banner));
+            MergeReport r = execute(options, backend, listener, safety);
             progress.close();
             for (OutputGuard.Target t : reportTargets()) {
                 OutputGuard.checkReplaceable(t, options.force());      // as checked before the merge, once more
@@ -463,10 +470,72 @@ public class MergeCommand implements Callable<Integer> {
     private Backend openBackend(boolean tf32) {
         String device = built().device();
         try {
-            return Backends.select(device, built().threads(), tf32, quiet() ? line -> { } : System.err::println);
+            return Backends.select(device, built().threads(), tf32, this::say);
         } catch (LinkageError e) {
             throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
                     + "); pass --device cpu", e);
+        }
+    }
+
+    /** A listener that says one line before the merge's first event (once the checks have passed). */
+    private static final class Announcing implements MergeListener {
+        private final MergeListener to;
+        private Runnable first;
+
+        Announcing(MergeListener to, Runnable first) {
+            this.to = to;
+            this.first = first;
+        }
+
+        private void announce() {
+            if (first != null) {
+                Runnable r = first;
+                first = null;
+                r.run();
+            }
+        }
+
+        @Override
+        public void started(int tensors, int optimised, long totalWork) {
+            announce();
+            to.started(tensors, optimised, totalWork);
+        }
+
+        @Override
+        public void scoring(int tensors) {
+            to.scoring(tensors);
+        }
+
+        @Override
+        public void tensorStarted(int index, String name, String method, long work) {
+            announce();
+            to.tensorStarted(index, name, method, work);
+        }
+
+        @Override
+        public void tensorStarted(int index, String name, String method) {
+            announce();
+            to.tensorStarted(index, name, method);
+        }
+
+        @Override
+        public void step(int t, int of) {
+            to.step(t, of);
+        }
+
+        @Override
+        public void tensorDone(dev.wudi.merge.TensorRecord record, long work) {
+            to.tensorDone(record, work);
+        }
+
+        @Override
+        public void warning(String message) {
+            to.warning(message);
+        }
+
+        @Override
+        public void info(String message) {
+            to.info(message);
         }
     }
 }

@@ -27,7 +27,8 @@ public final class MethodsCommand implements Callable<Integer> {
                     m.defaultScope() == MergeMethod.Scope.LINEAR_WEIGHTS
                             ? "2-D floating weights except embeddings and heads" : "every floating tensor");
             for (MethodParam p : m.params()) {
-                System.out.printf(Locale.ROOT, "  --%s (default %s): %s%n", p.name(), fmt(p.defaultValue()), p.description());
+                System.out.printf(Locale.ROOT, "  --%s (%s): %s%n", p.name(), Double.isNaN(p.defaultValue()) ? "required"
+                        : "default " + fmt(p.defaultValue()), p.description());
             }
         }
         return 0;
