@@ -95,6 +95,19 @@ public final class CpuBackend implements Backend {
     }
 
     /**
+     * Each Adam step's product P = tau_m C (2 rows cols^2 flops) is split over at most one thread per
+     * {@link #STEP_FLOPS_PER_THREAD}: a small product ([256, 64], 2 Mflop) handed to several threads costs more in
+     * their hand-offs than it saves, and far more on a busy machine, where a descheduled worker holds up every step
+     * (measured in docs/benchmarks.md: 0.42 s against 0.21 s on one thread). Large products use every thread.
+     */
+    static final double STEP_FLOPS_PER_THREAD = 16e6;
+
+    int stepThreads(int rows, int cols) {
+        double flops = 2.0 * rows * cols * (double) cols;
+        return (int) Math.max(1, Math.min(threads, Math.floor(flops / STEP_FLOPS_PER_THREAD)));
+    }
+
+    /**
      * Everything: the reference runs every solver, the exact one in double ({@code CpuWudiProblem.expect}:
      * ExactMinimiser), and is where work goes that another backend does not offer or cannot hold.
      */
@@ -112,7 +125,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public WudiProblem newProblem(String tensorName, int rows, int cols) {
-        return new CpuWudiProblem(tensorName, rows, cols, parallel, nativePass);
+        return new CpuWudiProblem(tensorName, rows, cols, parallel, nativePass, stepThreads(rows, cols));
     }
 
     @Override

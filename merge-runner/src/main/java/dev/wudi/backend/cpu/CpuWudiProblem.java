@@ -40,7 +40,11 @@ final class CpuWudiProblem implements WudiProblem {
     /** Instead of gram, for the exact solver without a ridge: C and D in double ({@link #expect}). */
     private ExactMinimiser exact;
 
-    CpuWudiProblem(String tensorName, int rows, int cols, RowParallel parallel, boolean nativePass) {
+    /** OpenBLAS's threads for this tensor's step products ({@link CpuBackend#stepThreads}). */
+    private final int stepThreads;
+
+    CpuWudiProblem(String tensorName, int rows, int cols, RowParallel parallel, boolean nativePass, int stepThreads) {
+        this.stepThreads = stepThreads;
         this.tensorName = tensorName;
         this.rows = rows;
         this.cols = cols;
@@ -88,10 +92,14 @@ final class CpuWudiProblem implements WudiProblem {
             }
             return;
         }
+        int threadsBefore = Blas.threads();
+        Blas.setThreads(stepThreads);                    // its products are of the step's size
         try {
             gram.add(tau);
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException("tensor " + tensorName + ": " + ex.getMessage(), ex);
+        } finally {
+            Blas.setThreads(threadsBefore);
         }
     }
 
@@ -120,6 +128,8 @@ final class CpuWudiProblem implements WudiProblem {
         NativeFloats c = gram.c();
         double k = gram.k();
         boolean lossEveryStep = listener != null && listener.wantsLoss();
+        int threadsBefore = Blas.threads();
+        Blas.setThreads(stepThreads);
         try (AdamPass pass = nativePass ? new NativeAdamPass(gram, parallel) : new HeapAdamPass(gram, parallel)) {
             double lossBefore = Double.NaN;
             for (int t = 1; t <= config.iterations(); t++) {
@@ -140,6 +150,8 @@ final class CpuWudiProblem implements WudiProblem {
                 lossBefore = lossAfter;
             }
             return new WudiResult(pass.tauArray(), lossBefore, lossAfter, config.iterations());
+        } finally {
+            Blas.setThreads(threadsBefore);
         }
     }
 
