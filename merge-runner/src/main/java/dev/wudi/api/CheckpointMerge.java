@@ -6,7 +6,9 @@ import dev.wudi.format.DType;
 import dev.wudi.merge.Cancellation;
 import dev.wudi.merge.MergeInterruptedException;
 import dev.wudi.merge.MergeListener;
+import dev.wudi.spec.MergeOption;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.OptionTable;
 import dev.wudi.spec.MergeSpecBuilder;
 import dev.wudi.merge.Merger;
 import dev.wudi.spec.RestPolicy;
@@ -57,8 +59,14 @@ public final class CheckpointMerge {
         this.events = b.events;
         this.resume = b.resume;
         this.allowNonFinite = b.allowNonFinite;
-        MergeSpecBuilder o = MergeSpec.builder(b.base, b.models, b.out).method(b.method).threads(b.threads)
-                .force(b.force).outDType(b.dtype);
+        MergeSpecBuilder o = b.config != null ? b.config : MergeSpec.builder(b.base, b.models, b.out);
+        if (b.method != null) {
+            o.method(b.method);
+        }
+        o.threads(b.threads).force(b.force);
+        if (b.dtype != null) {
+            o.outDType(b.dtype);
+        }
         if (b.solver != null && b.solver.spec() instanceof dev.wudi.solver.SolverSpec.Adam adam) {
             o.adam(adam.config());              // as `wudi merge --lr --iters`: Adam's settings, no --solver
         } else if (b.solver != null) {
@@ -82,7 +90,12 @@ public final class CheckpointMerge {
         if (b.shardBytes > 0) {
             o.shardBytes(b.shardBytes);
         }
-        this.options = o.build();
+        b.options.forEach(o::set);
+        try {
+            this.options = o.build();
+        } catch (dev.wudi.spec.OptionException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);   // the command line's words: "--lr applies to ..."
+        }
     }
 
     /**
@@ -95,6 +108,24 @@ public final class CheckpointMerge {
      */
     public static Builder builder(Path base, Path out) {
         return new Builder(base, out);
+    }
+
+    /**
+     * A merge a mergekit YAML config describes (its base, models, method and parameters), as `wudi mergekit-yaml`
+     * runs it; the builder's settings apply over the config's.
+     *
+     * @param config the mergekit config
+     * @param out    where the merged checkpoint goes
+     * @return a builder whose base and models come from the config (adding models is refused)
+     * @throws IOException              the config cannot be read
+     * @throws IllegalArgumentException the config is not one this engine runs (the message names the line)
+     */
+    public static Builder fromConfig(Path config, Path out) throws IOException {
+        dev.wudi.config.ConfigOptions.Result r = dev.wudi.config.ConfigOptions.read(config, out);
+        Builder b = new Builder(config, out);
+        b.config = r.builder();
+        b.method = null;                                   // the config's
+        return b;
     }
 
     /**
@@ -191,6 +222,10 @@ public final class CheckpointMerge {
         private final Path base;
         private final Path out;
         private final List<Path> models = new ArrayList<>();
+        /** A config's description of the merge, where {@link #fromConfig} made this builder. */
+        private MergeSpecBuilder config;
+        /** Options set by their command-line name ({@link #option}), in order. */
+        private final java.util.Map<MergeOption, String> options = new java.util.LinkedHashMap<>();
         private MergeMethod method = MergeMethods.WUDI;
         private Solver solver;
         private Double scale;
@@ -219,8 +254,68 @@ public final class CheckpointMerge {
          * @return this builder
          */
         public Builder model(Path model) {
+            if (config != null) {
+                throw new IllegalStateException("the config gives the models; edit it to add one");
+            }
             models.add(Objects.requireNonNull(model, "model"));
             return this;
+        }
+
+        /**
+         * Any option of `wudi merge` that decides the output, by its command-line name and its value as the command line
+         * takes it (docs/options.md lists them): {@code option("--heads", "from:2")}, {@code option("--lr", "auto")},
+         * {@code option("--solver", "spectral")}; a flag takes "true". Checked as the command line checks it, when
+         * {@link #build()} builds the merge. Where the merge runs and what else is written are this builder's own
+         * setters ({@link #device}, {@link #threads}, {@link #resume}, {@link #events}) and
+         * {@link MergeResult#writeJson}/{@link MergeResult#writeHtml}.
+         *
+         * @param name  e.g. "--vocab"
+         * @param value e.g. "base"
+         * @return this builder
+         * @throws IllegalArgumentException for an unknown name, or one that is not a setting of the merge itself
+         */
+        public Builder option(String name, String value) {
+            MergeOption o = OptionTable.byName(Objects.requireNonNull(name, "name"));
+            if (o == null) {
+                throw new IllegalArgumentException("unknown option " + name + " (docs/options.md lists them)");
+            }
+            if (o.effect() == MergeOption.Effect.RUN || o.group() == MergeOption.Group.INPUTS) {
+                throw new IllegalArgumentException(name + " is not a setting of the merge; use this builder's own"
+                        + " setters (model, device, force, resume, events) or MergeResult.writeJson/writeHtml");
+            }
+            options.put(o, Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /**
+         * Task heads the base lacks or has in another shape: "save", "drop", "from:K" or "auto" (--heads).
+         *
+         * @param policy the policy
+         * @return this builder
+         */
+        public Builder heads(String policy) {
+            return option("--heads", policy);
+        }
+
+        /**
+         * Vocabularies grown by added tokens: "extend" or "base" (--vocab).
+         *
+         * @param policy the policy
+         * @return this builder
+         */
+        public Builder vocab(String policy) {
+            return option("--vocab", policy);
+        }
+
+        /**
+         * Write a PEFT LoRA adapter instead of a full model (--as-adapter; every model must be an adapter).
+         *
+         * @param rank the rank of deltas truncated by SVD, or 0 for the sum of the adapters' ranks
+         * @return this builder
+         */
+        public Builder asAdapter(int rank) {
+            option("--as-adapter", "true");
+            return rank > 0 ? option("--adapter-rank", String.valueOf(rank)) : this;
         }
 
         /**
@@ -430,7 +525,7 @@ public final class CheckpointMerge {
          * @throws IllegalArgumentException without a model
          */
         public CheckpointMerge build() {
-            if (models.isEmpty()) {
+            if (models.isEmpty() && config == null) {
                 throw new IllegalArgumentException("at least one model is needed");
             }
             return new CheckpointMerge(this);

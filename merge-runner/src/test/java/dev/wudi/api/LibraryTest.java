@@ -96,6 +96,41 @@ class LibraryTest {
         }
     }
 
+    /**
+     * The builder covers the command line's settings: any option that decides the output by its name and value, checked
+     * as the command line checks it; a mergekit config as a starting point; the same bytes as the CLI's typed setters.
+     */
+    @Test
+    void theBuilderTakesEveryOptionOfTheCommandLineCheckedTheSameWay() throws Exception {
+        Path base = checkpoint("base.safetensors", 0);
+        List<Path> models = List.of(checkpoint("a.safetensors", 1), checkpoint("b.safetensors", 2));
+        Path typed = tmp.resolve("typed.safetensors");
+        Path named = tmp.resolve("named.safetensors");
+        CheckpointMerge.builder(base, typed).models(models).method("ties").density(0.5).scale(0.7).device("cpu")
+                .build().run();
+        CheckpointMerge.builder(base, named).models(models).method("ties").option("--density", "0.5")
+                .option("--scale", "0.7").device("cpu").build().run();
+        assertArrayEquals(Files.readAllBytes(typed), Files.readAllBytes(named), "option(name, value) = typed setter");
+        assertEquals("--lr applies to --method wudi; the method here is ties", assertThrows(
+                IllegalArgumentException.class, () -> CheckpointMerge.builder(base, named).models(models)
+                        .method("ties").option("--lr", "1e-3").build()).getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(base, named)
+                .option("--device", "cpu")).getMessage().contains("not a setting of the merge"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(base, named)
+                .option("--desnity", "0.5")).getMessage().startsWith("unknown option --desnity"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(base, named)
+                .models(models).vocab("everything").build()).getMessage().contains("--vocab"));
+
+        Path cfg = Files.writeString(tmp.resolve("ties.yml"), "merge_method: ties\nbase_model: " + base
+                + "\nmodels:\n  - model: " + models.get(0) + "\n    parameters: {weight: 1.0, density: 0.5}\n"
+                + "  - model: " + models.get(1) + "\n    parameters: {weight: 1.0, density: 0.5}\n"
+                + "parameters: {lambda: 0.7}\n");
+        Path fromConfig = tmp.resolve("from-config.safetensors");
+        CheckpointMerge.fromConfig(cfg, fromConfig).device("cpu").build().run();
+        assertArrayEquals(Files.readAllBytes(typed), Files.readAllBytes(fromConfig), "the config's merge, as the CLI's");
+        assertThrows(IllegalStateException.class, () -> CheckpointMerge.fromConfig(cfg, fromConfig).model(base));
+    }
+
     @Test
     void aConv1DLayerIsMergedAsItsTransposeAndReturnedAsStored() {
         int n = ROWS * COLS;
