@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.wudi.format.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,12 +30,10 @@ class CliLinesTest {
 
     @BeforeEach
     void models() throws Exception {
-        base = tmp.resolve("base.safetensors");
-        a = tmp.resolve("a.safetensors");
-        b = tmp.resolve("b.safetensors");
-        TinyModels.writeFile(base, TinyModels.layout(), DType.F32, 1, 1);
-        TinyModels.writeFile(a, TinyModels.layout(), DType.F32, 2, 1);
-        TinyModels.writeFile(b, TinyModels.layout(), DType.F32, 3, 1);
+        Path[] files = TinyModels.baseAndTwo(tmp);
+        base = files[0];
+        a = files[1];
+        b = files[2];
     }
 
     private String[] merge(Path out, String... more) {

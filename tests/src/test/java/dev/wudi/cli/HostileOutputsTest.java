@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.wudi.format.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -42,12 +41,10 @@ class HostileOutputsTest {
 
     @BeforeEach
     void models() throws IOException {
-        base = tmp.resolve("base.safetensors");
-        a = tmp.resolve("a.safetensors");
-        b = tmp.resolve("b.safetensors");
-        TinyModels.writeFile(base, TinyModels.layout(), DType.F32, 1, 1);
-        TinyModels.writeFile(a, TinyModels.layout(), DType.F32, 2, 1);
-        TinyModels.writeFile(b, TinyModels.layout(), DType.F32, 3, 1);
+        Path[] files = TinyModels.baseAndTwo(tmp);
+        base = files[0];
+        a = files[1];
+        b = files[2];
         fbase = TinyModels.writeFolder(tmp.resolve("fbase"), 1, 1, 1);
         fa = TinyModels.writeFolder(tmp.resolve("fa"), 2, 1, 1);
         fb = TinyModels.writeFolder(tmp.resolve("fb"), 3, 1, 1);

@@ -68,6 +68,15 @@ final class TinyModels {
         return a;
     }
 
+    /** base.safetensors, a.safetensors and b.safetensors in dir (F32; the fine-tunes' seeds 2 and 3): their paths. */
+    static Path[] baseAndTwo(Path dir) throws IOException {
+        Path[] p = {dir.resolve("base.safetensors"), dir.resolve("a.safetensors"), dir.resolve("b.safetensors")};
+        for (int i = 0; i < p.length; i++) {
+            writeFile(p[i], layout(), DType.F32, i + 1, 1);
+        }
+        return p;
+    }
+
     /** A Hugging Face folder: shards of about shardBytes each with an index, plus config and tokenizer files. */
     static Path writeFolder(Path dir, long seed, long baseSeed, int shards) throws IOException {
         Files.createDirectories(dir);
