@@ -155,8 +155,7 @@ public final class ConfigOptions {
         }
         String yaml = normalized(c, method, base);
         b.parameters(parameters);
-        b.config(new MergeSpec.ConfigSource(yaml, c.tokenizerSource() != null && !c.tokenizerSource().equals("base")
-                ? Path.of(c.tokenizerSource()) : null, chat));        // a tokenizer_source model gives its files
+        b.config(new MergeSpec.ConfigSource(yaml, c.tokenizer(), chat));
         try {
             b.build();                                     // the config's own settings, checked as the CLI's are
         } catch (ConfigException e) {
@@ -297,7 +296,7 @@ public final class ConfigOptions {
         root.put("parameters", ps);
         root.put("dtype", c.dtype());
         root.put("out_dtype", c.outDType() != null ? c.outDType() : c.dtype());
-        root.put("tokenizer_source", c.tokenizerSource() != null ? c.tokenizerSource() : "base");
+        root.put("tokenizer_source", c.tokenizer() != null ? c.tokenizer().text() : "base");
         root.put("chat_template", c.chatTemplate());
         root.put("random_seed", c.randomSeed() != null ? c.randomSeed() : 0L);
         ObjectMapper y = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
