@@ -60,18 +60,8 @@ class TokenizerSourceTest {
 
     private Path write(String name, Model m, int tokens) throws Exception {
         Path p = HubFolder.write(tmp.resolve(name), m, DType.F32);
-        tokenizer(p, tokens);
+        ConfigRoundTripTest.tokenizer(p, tokens);
         return p;
-    }
-
-    /** A tokenizer.json of {@code tokens} tokens naming its folder. */
-    static void tokenizer(Path folder, int tokens) throws Exception {
-        StringBuilder v = new StringBuilder();
-        for (int t = 0; t < tokens; t++) {
-            v.append(t == 0 ? "" : ", ").append("\"t").append(t).append("\": ").append(t);
-        }
-        Files.writeString(folder.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": {" + v
-                + "}}, \"from\": \"" + folder.getFileName() + "\"}");
     }
 
     /** A task_arithmetic config of the three fine-tunes, with this tokenizer_source line (or none). */
@@ -197,6 +187,8 @@ class TokenizerSourceTest {
         assertEquals("the vocabulary grew in some models (model.embed_tokens.weight, lm_head.weight): the output has 53"
                 + " rows; rows past the base's 50 are the mean of the models that have them; tokenizer files are taken"
                 + " from model 3 (" + grown3 + ") (--vocab base keeps the base's)", e.said("the vocabulary grew"));
+        assertFalse(Files.readString(e.out().resolve("mergekit_config.yml")).contains("tokenizer_source"),
+                "none given, none written: --vocab decides");
 
         Wudi.Result both = Wudi.run("mergekit-yaml", config("both", chat.toString()).toString(),
                 tmp.resolve("out-both").toString(), "--vocab", "base");
@@ -210,7 +202,7 @@ class TokenizerSourceTest {
     void aFolderOutsideTheMergeGivesItsVocabSizeWithinWhatTheModelsHave() throws Exception {
         Path tok = Files.createDirectories(tmp.resolve("tokenizer-52"));
         Files.writeString(tok.resolve("config.json"), "{\"vocab_size\": 52}");
-        tokenizer(tok, 52);
+        ConfigRoundTripTest.tokenizer(tok, 52);
         Outcome o = run("src-folder", tok.toString());
         assertEquals(52, o.rows("model.embed_tokens.weight"));
         assertEquals(52, o.vocabSize());
