@@ -31,7 +31,8 @@ import java.util.stream.Stream;
  * files (tokenizer, generation config, ...) copied; config.json copied with torch_dtype (and dtype) set to the
  * output dtype and vocab_size to the output's vocabulary; the tokenizer a config's tokenizer_source names, else
  * that of the model that holds every added token where the vocabulary grew ({@link VocabularyRows}); a README.md
- * model card (unless the base has its own and --card write was not given); and, under --heads save, each model's task heads in heads/model-K.safetensors.
+ * model card (unless the base has its own and --card write was not given); and, under --heads save, each model's
+ * task heads in heads/model-K.safetensors.
  */
 final class OutputFiles {
 
