@@ -15,7 +15,9 @@ import picocli.CommandLine.Parameters;
             "Accepted: merge_method (wudi, linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,"
                     + " breadcrumbs_ties, della, della_linear, slerp, nuslerp, model_stock), base_model, models with per-model parameters,"
                     + " parameters (numbers, gradients over the layers, {filter, value} lists), dtype, out_dtype,"
-                    + " tokenizer_source: base, random_seed, and slices that take every layer of every model once."
+                    + " tokenizer_source (base or a model's path), random_seed, and slices that take every layer of"
+                    + " every model once. OUT/mergekit_config.yml holds the config as run, every default written"
+                    + " out; it runs again to the same merge."
                     + " Model references are local paths, PATH+LORA for a LoRA adapter on the base. Unknown keys and"
                     + " parameters, and mergekit features not supported here, stop with exit 2 naming the line.",
             ""},

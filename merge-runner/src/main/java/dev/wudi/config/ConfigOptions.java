@@ -1,8 +1,5 @@
 package dev.wudi.config;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.wudi.format.DType;
 import dev.wudi.lora.LoraAdapter;
 import dev.wudi.spec.MergeOption;
@@ -153,18 +150,18 @@ public final class ConfigOptions {
         if (c.dtype() != null && c.outDType() == null) {
             notes.add("dtype " + c.dtype() + ": the output is written in it; the arithmetic is float32 whatever the dtype");
         }
-        String yaml = normalized(c, method, base);
         b.parameters(parameters);
-        b.config(new MergeSpec.ConfigSource(yaml, c.tokenizerSource() != null && !c.tokenizerSource().equals("base")
-                ? Path.of(c.tokenizerSource()) : null, chat));        // a tokenizer_source model gives its files
+        MergeSpec spec;
         try {
-            b.build();                                     // the config's own settings, checked as the CLI's are
+            spec = b.build();                              // the config's own settings, checked as the CLI's are
         } catch (ConfigException e) {
             throw e;
         } catch (dev.wudi.spec.OptionException e) {
             throw new ConfigException(doc.where(c.parameters().isEmpty() && c.options().isEmpty() ? "/merge_method"
                     : "/parameters") + ": " + e.getMessage());
         }
+        String yaml = ConfigAsRun.of(c, method, spec);
+        b.config(new MergeSpec.ConfigSource(yaml, c.tokenizer(), chat));
         return new Result(b, notes, yaml);
     }
 
@@ -271,39 +268,6 @@ public final class ConfigOptions {
     /** A config's number as an option's text: integers without a fraction (iterations: 20 is --iters 20). */
     private static String number(double v) {
         return v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
-    }
-
-    /** The config as run: the method, base and models as resolved, every parameter and default written out. */
-    static String normalized(MergekitConfig c, MergeMethod m, Path base) throws IOException {
-        Map<String, Object> root = new LinkedHashMap<>();
-        root.put("merge_method", c.method());
-        root.put("base_model", c.base() != null ? c.base().text() : null);
-        List<Object> models = new ArrayList<>();
-        for (MergekitConfig.ModelEntry e : c.models()) {
-            Map<String, Object> me = new LinkedHashMap<>();
-            me.put("model", e.ref().text());
-            if (!e.parameters().isEmpty()) {
-                Map<String, Object> ps = new LinkedHashMap<>();
-                e.parameters().forEach((k, v) -> ps.put(k, v.toYaml()));
-                me.put("parameters", ps);
-            }
-            models.add(me);
-        }
-        root.put("models", models);
-        Map<String, Object> ps = new LinkedHashMap<>();
-        m.config().defaults().forEach(ps::put);
-        c.parameters().forEach((k, v) -> ps.put(k, v.toYaml()));
-        c.options().forEach(ps::put);
-        root.put("parameters", ps);
-        root.put("dtype", c.dtype());
-        root.put("out_dtype", c.outDType() != null ? c.outDType() : c.dtype());
-        root.put("tokenizer_source", c.tokenizerSource() != null ? c.tokenizerSource() : "base");
-        root.put("chat_template", c.chatTemplate());
-        root.put("random_seed", c.randomSeed() != null ? c.randomSeed() : 0L);
-        ObjectMapper y = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-                .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
-        return "# the config as run by wudi (normalised: every default written out); source: " + c.doc().file()
-                + "\n" + y.writeValueAsString(root);
     }
 
     /** merge_method values a config may give: each method's mergekit spelling, or its aliases (linear). */

@@ -35,11 +35,13 @@ public final class LocatedYaml {
     private final Path file;
     private final JsonNode root;
     private final Map<String, Integer> lines;
+    private final Map<String, String> numberTexts;
 
-    private LocatedYaml(Path file, JsonNode root, Map<String, Integer> lines) {
+    private LocatedYaml(Path file, JsonNode root, Map<String, Integer> lines, Map<String, String> numberTexts) {
         this.file = file;
         this.root = root;
         this.lines = lines;
+        this.numberTexts = numberTexts;
     }
 
     /**
@@ -101,18 +103,19 @@ public final class LocatedYaml {
 
     static LocatedYaml parse(Path file, WholeTextReader reader) throws IOException {
         Map<String, Integer> lines = new HashMap<>();
+        Map<String, String> numberTexts = new HashMap<>();
         try (JsonParser p = parser(file, reader)) {
             JsonToken t = p.nextToken();
             if (t == null) {
                 throw new ConfigException(file + ": the file is empty");
             }
-            JsonNode root = value(file, p, "", lines);
+            JsonNode root = value(file, p, "", lines, numberTexts);
             if (p.nextToken() != null) {
                 // mergekit's yaml.safe_load refuses a stream of several documents too
                 throw new ConfigException(file + ":" + p.currentLocation().getLineNr() + ": a second YAML document"
                         + " (after ---); a merge config is one document");
             }
-            return new LocatedYaml(file, root, lines);
+            return new LocatedYaml(file, root, lines, numberTexts);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             int line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
             throw new ConfigException(file + (line > 0 ? ":" + line : "") + ": not valid YAML: "
@@ -136,8 +139,8 @@ public final class LocatedYaml {
         }
     }
 
-    private static JsonNode value(Path file, JsonParser p, String pointer, Map<String, Integer> lines)
-            throws IOException {
+    private static JsonNode value(Path file, JsonParser p, String pointer, Map<String, Integer> lines,
+                                  Map<String, String> numberTexts) throws IOException {
         JsonNodeFactory f = JsonNodeFactory.instance;
         int line = p.currentLocation().getLineNr();
         lines.putIfAbsent(pointer, line);
@@ -157,7 +160,7 @@ public final class LocatedYaml {
                     if (o.has(key)) {
                         throw new ConfigException(file + ":" + lines.get(child) + ": key '" + key + "' given twice");
                     }
-                    o.set(key, value(file, p, child, lines));
+                    o.set(key, value(file, p, child, lines, numberTexts));
                 }
                 return o;
             }
@@ -167,17 +170,19 @@ public final class LocatedYaml {
                 while (p.nextToken() != JsonToken.END_ARRAY) {
                     String child = pointer + "/" + i++;
                     lines.put(child, p.currentLocation().getLineNr());
-                    a.add(value(file, p, child, lines));
+                    a.add(value(file, p, child, lines, numberTexts));
                 }
                 return a;
             }
             case VALUE_STRING:
                 return f.textNode(p.getText());
             case VALUE_NUMBER_INT:
+                numberTexts.put(pointer, p.getText());
                 // beyond a long: kept whole, so the setting's range check names it (iterations: 99999999999999999999)
                 return p.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? f.numberNode(p.getBigIntegerValue())
                         : f.numberNode(p.getLongValue());
             case VALUE_NUMBER_FLOAT: {
+                numberTexts.put(pointer, p.getText());
                 double v = p.getDoubleValue();
                 if (Double.isInfinite(v)) {
                     throw new ConfigException(file + ":" + line + ": the number " + p.getText() + " is beyond any"
@@ -211,6 +216,11 @@ public final class LocatedYaml {
     /** The line of the key or item at this JSON pointer ("/models/1/parameters/weight"), or -1. */
     public int line(String pointer) {
         return lines.getOrDefault(pointer, -1);
+    }
+
+    /** The text of the number at this JSON pointer as the file spells it ("1e-5", "0.50"), or null. */
+    public String numberText(String pointer) {
+        return numberTexts.get(pointer);
     }
 
     /** "FILE:LINE" for messages. */

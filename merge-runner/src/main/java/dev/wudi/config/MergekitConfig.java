@@ -1,6 +1,7 @@
 package dev.wudi.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.wudi.spec.TokenizerSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,13 +25,13 @@ import java.util.Set;
  * @param options      top-level parameters given as strings (wudi's solver, rest, include, exclude, ...)
  * @param dtype        dtype (mergekit's load dtype; arithmetic here is float32 whatever it says), or null
  * @param outDType     out_dtype, or null
- * @param tokenizerSource null (the base's), "base", or a model path whose tokenizer files are copied
+ * @param tokenizer    tokenizer_source (or tokenizer: {source}), or null where the config gives none
  * @param chatTemplate chat_template, or null
  * @param randomSeed   random_seed (mergekit takes it on its command line; accepted here too), or null
  */
 public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List<ModelEntry> models,
                              Map<String, ParamSetting> parameters, Map<String, String> options, String dtype,
-                             String outDType, String tokenizerSource, String chatTemplate, Long randomSeed) {
+                             String outDType, TokenizerSource tokenizer, String chatTemplate, Long randomSeed) {
 
     /** A model reference: the model, and the LoRA adapter applied on top of it or null. */
     public record ModelRef(Path model, Path lora, String text) {
@@ -79,7 +80,7 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
         Map<String, ParamSetting> parameters = params(doc, "/parameters", options);
         String dtype = dtype(doc, "/dtype");
         String outDType = dtype(doc, "/out_dtype");
-        String tokenizerSource = tokenizer(doc);
+        TokenizerSource tokenizer = tokenizer(doc);
         String chat = root.has("chat_template") ? text(doc, "/chat_template", true) : null;
         Long seed = null;
         if (root.has("random_seed")) {
@@ -89,8 +90,8 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
             }
             seed = s.asLong();
         }
-        return new MergekitConfig(doc, method, base, models, parameters, options, dtype, outDType, tokenizerSource,
-                chat, seed);
+        return new MergekitConfig(doc, method, base, models, parameters, options, dtype, outDType, tokenizer, chat,
+                seed);
     }
 
     /** A models: list at {@code pointer} (the base, if listed, left out: its parameters are unused). */
@@ -171,7 +172,7 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
     }
 
     /** tokenizer_source (base, or a model) or tokenizer: {source}; union and per-token settings are refused. */
-    private static String tokenizer(LocatedYaml doc) {
+    private static TokenizerSource tokenizer(LocatedYaml doc) {
         JsonNode root = doc.root();
         if (root.has("tokenizer_source") && root.has("tokenizer")) {
             throw new ConfigException(doc.where("/tokenizer") + ": give tokenizer_source or tokenizer, not both");
@@ -196,15 +197,15 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
             throw new ConfigException(doc.where(pointer) + ": tokenizer source 'union' (a vocabulary merged from every"
                     + " model, embeddings permuted into it) is not supported; use base or one model's path");
         }
-        if (!s.equals("base")) {
-            Path p = resolve(doc, s);
-            if (!Files.isDirectory(p)) {
-                throw new ConfigException(doc.where(pointer) + ": tokenizer source '" + s + "' is neither 'base' nor a"
-                        + " model folder");
-            }
-            return p.toString();
+        if (s.equals("base")) {
+            return TokenizerSource.BASE;
         }
-        return s;
+        Path p = resolve(doc, s);
+        if (!Files.isDirectory(p)) {
+            throw new ConfigException(doc.where(pointer) + ": tokenizer source '" + s + "' is neither 'base' nor a"
+                    + " model folder");
+        }
+        return new TokenizerSource(s, p);
     }
 
     static ModelRef ref(LocatedYaml doc, String pointer) {
@@ -234,7 +235,7 @@ public record MergekitConfig(LocatedYaml doc, String method, ModelRef base, List
     }
 
     /** A path as mergekit would take it (relative to the working directory), else relative to the config's folder. */
-    private static Path resolve(LocatedYaml doc, String s) {
+    static Path resolve(LocatedYaml doc, String s) {
         Path p = Path.of(s);
         if (p.isAbsolute() || Files.exists(p)) {
             return p;

@@ -18,17 +18,9 @@ public sealed interface ParamSetting {
     /** The value for a tensor at gradient position t in [0, 1], or null where no condition matches. */
     Double evaluate(String tensor, double t);
 
-    /** The setting as a config writes it (numbers, lists, {filter, value} maps). */
-    Object toYaml();
-
     record Scalar(double value) implements ParamSetting {
         @Override
         public Double evaluate(String tensor, double t) {
-            return value;
-        }
-
-        @Override
-        public Object toYaml() {
             return value;
         }
     }
@@ -43,15 +35,6 @@ public sealed interface ParamSetting {
             int i1 = Math.min(n - 1, i0 + 1);
             double f = s - i0;
             return (1 - f) * anchors[i0] + f * anchors[i1];
-        }
-
-        @Override
-        public Object toYaml() {
-            List<Double> out = new ArrayList<>();
-            for (double a : anchors) {
-                out.add(a);
-            }
-            return out;
         }
     }
 
@@ -71,20 +54,6 @@ public sealed interface ParamSetting {
                 }
             }
             return null;
-        }
-
-        @Override
-        public Object toYaml() {
-            List<Object> out = new ArrayList<>();
-            for (Condition c : conditions) {
-                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-                if (c.filter() != null) {
-                    m.put("filter", c.filter());
-                }
-                m.put("value", c.value().toYaml());
-                out.add(m);
-            }
-            return out;
         }
     }
 

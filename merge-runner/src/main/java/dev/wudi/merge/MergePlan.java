@@ -22,8 +22,8 @@ import java.util.Map;
  * @param modelConfigs  each model's config.json (possibly absent)
  * @param heads         the head policy, resolved for the output (never AUTO)
  * @param vocabSize     the output's vocab_size where the vocabulary grew, else -1
- * @param tokenizerFrom the 0-based model whose tokenizer files the output takes (it holds every added row), or
- *                      -1 for the base's
+ * @param tokenizerFrom the 0-based model whose tokenizer files the output takes (a config's tokenizer_source, or
+ *                      one that holds every added row), or -1 for the base's or a folder outside the merge's
  */
 public record MergePlan(List<Entry> entries, List<Extra> extras, List<String> notes, ModelConfig baseConfig,
                         List<ModelConfig> modelConfigs, HeadPolicy heads, long vocabSize, int tokenizerFrom) {

@@ -3,7 +3,6 @@ package dev.wudi.merge;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.spec.RestPolicy;
 import dev.wudi.spec.HeadPolicy;
-import dev.wudi.spec.VocabPolicy;
 import dev.wudi.spec.OptionException;
 import dev.wudi.checkpoint.Checkpoint;
 import dev.wudi.checkpoint.CheckpointException;
@@ -45,7 +44,7 @@ final class MergePlanner {
     private static final int LIST_AT_MOST = 6;
 
     /** Tensors whose first dimension is the vocabulary (embeddings, output heads, their biases). */
-    private static final Pattern VOCABULARY = Pattern.compile("(embed_tokens|(^|\\.)wte\\.|word_embeddings|tokens_embed"
+    static final Pattern VOCABULARY = Pattern.compile("(embed_tokens|(^|\\.)wte\\.|word_embeddings|tokens_embed"
             + "|(^|\\.)lm_head\\.|embed_out|vocab_projector|predictions\\.decoder|predictions\\.bias|(^|\\.)shared\\.)");
 
     private MergePlanner() {
@@ -99,6 +98,7 @@ final class MergePlanner {
         models.forEach(m -> missing.add(new ArrayList<>()));
         TensorSelection selection = TensorSelection.of(o);
         long grownTo = -1;
+        VocabularyRows vocabRows = VocabularyRows.of(o, base, models, baseConfig);
         Map<String, long[]> grownRows = new LinkedHashMap<>();
         for (String name : base.names()) {
             TensorRef bref = base.tensor(name);
@@ -152,20 +152,20 @@ final class MergePlanner {
             }
             long baseRows = -1;
             long[] outShape = bi.shape().clone();
+            long rows = bi.rank() > 0 ? vocabRows.rows(bi, c.role(), maxRows, idx, src) : -1;
             if (maxRows > (bi.rank() > 0 ? bi.shape()[0] : -1)) {
-                if (o.vocab() == VocabPolicy.EXTEND) {
+                if (rows > bi.shape()[0]) {
                     baseRows = bi.shape()[0];
-                    outShape[0] = maxRows;
-                    grownRows.put(name, new long[] {bi.shape()[0], maxRows});
+                    outShape[0] = rows;
                     if (bi.shape()[0] == baseConfig.vocabSize() || baseConfig.vocabSize() < 0) {
-                        grownTo = Math.max(grownTo, maxRows);
+                        grownTo = Math.max(grownTo, rows);
                     }
                 } else {
                     for (int k = 0; k < src.size(); k++) {
                         src.set(k, src.get(k).slice(0, bi.shape()));   // the base's rows only
                     }
-                    grownRows.put(name, new long[] {bi.shape()[0], bi.shape()[0]});
                 }
+                grownRows.put(name, new long[] {bi.shape()[0], rows, maxRows});
             }
             DType outDType = bi.dtype().mergeable() && o.outDType() != null ? o.outDType() : bi.dtype();
             MergePlan.Action action;
@@ -249,8 +249,8 @@ final class MergePlanner {
                     + (bodyExtra.size() == 1 ? "" : "s") + " of the body that the base " + base.path() + " lacks: "
                     + first(bodyExtra) + "; it is not a fine-tune of this base");
         }
-        int tokenizerFrom = -1;
-        if (grownTo > 0) {
+        int tokenizerFrom = vocabRows.sourceModel();
+        if (grownTo > 0 && vocabRows.extendsToEveryRow()) {
             tokenizerFrom = tokenizerModel(entries, grownTo);
             if (tokenizerFrom >= 0 && !hasTokenizer(models.get(tokenizerFrom))) {
                 notes.add(who(models, tokenizerFrom) + " holds every added row but has no tokenizer files: the output"
@@ -260,7 +260,7 @@ final class MergePlanner {
             }
         }
         notes.addAll(headNotes(entries, extras, models, heads));
-        notes.addAll(vocabNotes(grownRows, o.vocab(), tokenizerFrom, models));
+        notes.addAll(vocabRows.notes(grownRows, tokenizerFrom, models));
         notes.addAll(extraNotes(extras, models));
         return new MergePlan(entries, extras, notes, baseConfig, configs, heads, grownTo, tokenizerFrom);
     }
@@ -292,15 +292,7 @@ final class MergePlanner {
     }
 
     private static boolean hasTokenizer(Checkpoint m) {
-        if (!m.isFolder()) {
-            return false;
-        }
-        for (String f : OutputFiles.TOKENIZER_FILES) {
-            if (java.nio.file.Files.isRegularFile(m.path().resolve(f))) {
-                return true;
-            }
-        }
-        return false;
+        return m.isFolder() && VocabularyRows.hasTokenizer(m.path());
     }
 
     /** A model whose every grown tensor has the output's row count: its tokenizer knows every added token. */
@@ -402,24 +394,6 @@ final class MergePlanner {
         return out;
     }
 
-    private static List<String> vocabNotes(Map<String, long[]> grown, VocabPolicy policy, int tokenizerFrom,
-                                           List<Checkpoint> models) {
-        if (grown.isEmpty()) {
-            return List.of();
-        }
-        List<String> parts = new ArrayList<>();
-        grown.forEach((n, r) -> parts.add(n));
-        long[] any = grown.values().iterator().next();
-        if (policy == VocabPolicy.BASE) {
-            return List.of("the vocabulary grew in some models (" + first(parts) + "): --vocab base keeps the base's "
-                    + any[0] + " rows and leaves the added rows out");
-        }
-        return List.of("the vocabulary grew in some models (" + first(parts) + "): the output has " + any[1]
-                + " rows; rows past the base's " + any[0] + " are the mean of the models that have them"
-                + (tokenizerFrom >= 0 ? "; tokenizer files are taken from " + who(models, tokenizerFrom) : "")
-                + " (--vocab base keeps the base's)");
-    }
-
     private static List<String> extraNotes(List<MergePlan.Extra> extras, List<Checkpoint> models) {
         List<String> out = new ArrayList<>();
         Map<String, List<String>> byFate = new LinkedHashMap<>();
@@ -446,7 +420,7 @@ final class MergePlanner {
         return "model " + (i + 1) + " (" + models.get(i).path() + ")";
     }
 
-    private static String first(List<String> names) {
+    static String first(List<String> names) {
         String s = String.join(", ", names.subList(0, Math.min(LIST_AT_MOST, names.size())));
         return names.size() > LIST_AT_MOST ? s + ", ... (" + names.size() + " in all)" : s;
     }

@@ -78,8 +78,9 @@ final class OutputCheck {
             }
         }
         modelFiles.forEach(in::addAll);
-        if (options.config() != null && options.config().tokenizerSource() != null) {
-            in.add(options.config().tokenizerSource());
+        if (options.config() != null && options.config().tokenizer() != null
+                && !options.config().tokenizer().isBase()) {
+            in.add(options.config().tokenizer().folder());
         }
         in.addAll(safety.alsoRead());
         return in;

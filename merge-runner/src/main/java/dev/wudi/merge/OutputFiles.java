@@ -3,6 +3,7 @@ package dev.wudi.merge;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.spec.HeadPolicy;
 import dev.wudi.spec.CardPolicy;
+import dev.wudi.spec.TokenizerSource;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -28,9 +29,10 @@ import java.util.stream.Stream;
 /**
  * The files of a folder output beside the weights, as a Hugging Face user expects them: the base's companion
  * files (tokenizer, generation config, ...) copied; config.json copied with torch_dtype (and dtype) set to the
- * output dtype and vocab_size to a grown vocabulary; the tokenizer of the model that holds every added token
- * where the vocabulary grew; a README.md model card (unless the base has its own and --card write was not
- * given); and, under --heads save, each model's task heads in heads/model-K.safetensors.
+ * output dtype and vocab_size to the output's vocabulary; the tokenizer a config's tokenizer_source names, else
+ * that of the model that holds every added token where the vocabulary grew ({@link VocabularyRows}); a README.md
+ * model card (unless the base has its own and --card write was not given); and, under --heads save, each model's
+ * task heads in heads/model-K.safetensors.
  */
 final class OutputFiles {
 
@@ -66,12 +68,16 @@ final class OutputFiles {
 
     /**
      * The tokenizer files of the model a config's tokenizer_source names, else of the model that holds every added
-     * row, or null where the base's stay.
+     * row (--vocab extend), or null where the base's stay (tokenizer_source base, --vocab base).
      */
     private List<Path> modelTokenizer() throws IOException {
         Path from;
-        if (options.config() != null && options.config().tokenizerSource() != null) {
-            from = options.config().tokenizerSource();
+        TokenizerSource source = options.config() != null ? options.config().tokenizer() : null;
+        if (source != null) {
+            if (source.isBase()) {
+                return null;
+            }
+            from = source.folder();
         } else if (plan.tokenizerFrom() >= 0 && models.get(plan.tokenizerFrom()).isFolder()) {
             from = models.get(plan.tokenizerFrom()).path();
         } else {

@@ -1,6 +1,5 @@
 package dev.wudi.method;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -12,9 +11,6 @@ import java.util.Set;
  */
 public final class WudiMethod extends MergeMethod {
 
-    /** The paper's settings, as a config as run writes them out. */
-    private static final Map<String, Object> PAPER = paper();
-
     WudiMethod() {
         super("wudi", "WUDI-Merging: minimise the data-free interference loss with Adam from the sum of task vectors",
                 "Cheng et al., Whoever Started the Interference Should End It, ICML 2025, arXiv:2503.08099",
@@ -25,22 +21,10 @@ public final class WudiMethod extends MergeMethod {
                 Scope.LINEAR_WEIGHTS);
     }
 
-    private static Map<String, Object> paper() {
-        dev.wudi.solver.AdamConfig p = dev.wudi.solver.AdamConfig.paper();
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("solver", "adam");
-        d.put("learning_rate", (double) dev.wudi.solver.AdamConfig.PAPER_LR);
-        d.put("iterations", p.iterations());
-        d.put("beta1", (double) p.beta1());
-        d.put("beta2", (double) p.beta2());
-        d.put("epsilon", (double) p.eps());
-        d.put("rest", "base");
-        return d;
-    }
-
     @Override
     public ConfigParams config() {
-        return new ConfigParams(Set.of(), Set.of(), Set.of(), PAPER);
+        // its settings are the solver's options (learning_rate is --lr): the config as run writes those that apply
+        return new ConfigParams(Set.of(), Set.of(), Set.of(), Map.of());
     }
 
     @Override

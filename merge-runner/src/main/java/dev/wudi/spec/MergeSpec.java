@@ -64,9 +64,9 @@ public final class MergeSpec {
 
     /**
      * What a mergekit config adds beyond options: the config as run (written to the output as mergekit_config.yml),
-     * the folder whose tokenizer the output takes, and the chat template.
+     * its tokenizer_source (null where it gives none: --vocab decides), and the chat template.
      */
-    public record ConfigSource(String normalizedYaml, Path tokenizerSource, String chatTemplate) {
+    public record ConfigSource(String normalizedYaml, TokenizerSource tokenizer, String chatTemplate) {
     }
 
     MergeSpec(MergeSpecBuilder b, boolean checkApplicable) {

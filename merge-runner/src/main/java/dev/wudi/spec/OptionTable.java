@@ -178,8 +178,14 @@ public final class OptionTable {
                     + " drop for a file.");
 
     public static final MergeOption VOCAB = option("--vocab").label("POLICY").group(Group.OUTPUT).defaultText("extend")
+            .applies(new Applies(s -> s.config() == null || s.config().tokenizer() == null,
+                    s -> "applies where a config gives no tokenizer_source; here " + s.config().tokenizer().describe()
+                            + " chooses the vocabulary and the tokenizer (leave out one of them)",
+                    "merges without a config's tokenizer_source"))
             .help("Vocabularies grown by added tokens: extend (the output has every added row, each the mean of the"
-                    + " models that have it; vocab_size and tokenizer follow) or base (the base's rows only).");
+                    + " models that have it; vocab_size and tokenizer follow) or base (the base's rows and tokenizer"
+                    + " only). A config's tokenizer_source decides instead: base is --vocab base, a model's path gives"
+                    + " that model's rows and tokenizer.");
 
     public static final MergeOption CARD = option("--card").label("POLICY").group(Group.OUTPUT).defaultText("auto")
             .help("The README.md model card of a folder output: auto (written unless the base has one), write (also"
