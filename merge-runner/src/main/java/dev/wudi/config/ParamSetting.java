@@ -21,6 +21,12 @@ public sealed interface ParamSetting {
     /** The setting as a config writes it (numbers, lists, {filter, value} maps). */
     Object toYaml();
 
+    /** The setting in a report's words: "0.5", a gradient "[1.0, 0.7, 0.2]", conditions "{mlp: 0.5, *: 1.0}". */
+    String describe();
+
+    /** Whether it gives a value for every tensor (a filtered list only with a condition that matches all). */
+    boolean everywhere();
+
     record Scalar(double value) implements ParamSetting {
         @Override
         public Double evaluate(String tensor, double t) {
@@ -30,6 +36,16 @@ public sealed interface ParamSetting {
         @Override
         public Object toYaml() {
             return value;
+        }
+
+        @Override
+        public String describe() {
+            return String.valueOf(value);
+        }
+
+        @Override
+        public boolean everywhere() {
+            return true;
         }
     }
 
@@ -52,6 +68,16 @@ public sealed interface ParamSetting {
                 out.add(a);
             }
             return out;
+        }
+
+        @Override
+        public String describe() {
+            return java.util.Arrays.toString(anchors);
+        }
+
+        @Override
+        public boolean everywhere() {
+            return true;
         }
     }
 
@@ -85,6 +111,20 @@ public sealed interface ParamSetting {
                 out.add(m);
             }
             return out;
+        }
+
+        @Override
+        public String describe() {
+            List<String> parts = new ArrayList<>();
+            for (Condition c : conditions) {
+                parts.add((c.filter() == null ? "*" : c.filter()) + ": " + c.value().describe());
+            }
+            return "{" + String.join(", ", parts) + "}";
+        }
+
+        @Override
+        public boolean everywhere() {
+            return conditions.stream().anyMatch(c -> c.matches("") && c.value().everywhere());
         }
     }
 
