@@ -65,8 +65,7 @@ public final class ReportPage {
                 .append(fmt("%.2f", r.seconds())).append(" s in all &middot; ").append(esc(r.run().tool())).append(' ')
                 .append(esc(r.run().version())).append("</p>\n");
         if (r.run().known()) {
-            h.append("<p>base ").append(r.run().base().isEmpty() ? "none (model 1 gives the tensor names and layout)"
-                    : "<code>" + esc(r.run().base()) + "</code>");
+            h.append("<p>base ").append(r.run().base().isEmpty() ? "none" : "<code>" + esc(r.run().base()) + "</code>");
             for (int i = 0; i < r.run().models().size(); i++) {
                 h.append(" &middot; model ").append(i + 1).append(" <code>").append(esc(r.run().models().get(i)))
                         .append("</code>");

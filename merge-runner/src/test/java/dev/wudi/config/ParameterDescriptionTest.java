@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wudi.method.FixedParameters;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.method.MethodSettings;
@@ -113,5 +114,12 @@ class ParameterDescriptionTest {
         assertEquals("ties (density 1.0, scale 1.0)", MergeMethods.TIES.describe(settings(ParameterSource.NONE)));
         assertEquals("average", MergeMethods.AVERAGE.describe(settings(ParameterSource.NONE)));
         assertEquals("lambda", MergeMethod.configName("scale"));
+    }
+
+    @Test
+    void theCommandLinesTIsNamedAndReplacesNoListedSetting() {
+        FixedParameters t = new FixedParameters(Map.of("t", 0.3), 0);
+        assertEquals("slerp (t 0.3)", MergeMethods.byName("slerp").describe(settings(t)));
+        assertFalse(t.givesEverywhere("t"), "--t is an option of its own: the reports list it as given");
     }
 }
