@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wudi.merge.ActionSummary;
 import dev.wudi.merge.CostModel;
 import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergePlan;
@@ -18,9 +19,9 @@ import java.util.Map;
 
 /**
  * `wudi plan` (and `merge --dry-run`): the plan as a table, one row per output tensor (role, layout, shape, what
- * will be done, how many models take part, estimated flops, peak memory and time on the chosen device), then
- * why each layout was chosen, the fine-tunes' tensors the output will not hold, the notes, and the totals; or the
- * same as one JSON document.
+ * will be done, how many models take part, estimated flops, peak memory and time on the chosen device), then what
+ * will be done to each kind of tensor (in the words the report and the model card use), why each layout was chosen,
+ * the fine-tunes' tensors the output will not hold, the notes, and the totals; or the same as one JSON document.
  */
 final class PlanPrinter {
 
@@ -61,8 +62,12 @@ final class PlanPrinter {
         s.append("plan: ").append(method).append(" on ").append(device)
                 .append(String.format(Locale.ROOT, " (Adam step measured at %.1f GFLOP/s)%n", flopsPerSecond / 1e9));
         Path shownBase = options.base() != null ? options.base() : dev.wudi.lora.ZeroBase.PATH;
-        s.append("base: ").append(shownBase).append(describe(plan.baseConfig().modelType(),
-                plan.baseConfig().architectures())).append('\n');
+        if (options.baseStandsIn()) {
+            s.append("base: none (model 1 gives the tensor names and layout)\n");
+        } else {
+            s.append("base: ").append(shownBase).append(describe(plan.baseConfig().modelType(),
+                    plan.baseConfig().architectures())).append('\n');
+        }
         for (int i = 0; i < options.models().size(); i++) {
             s.append("model ").append(i + 1).append(": ").append(options.models().get(i))
                     .append(describe(plan.modelConfigs().get(i).modelType(), plan.modelConfigs().get(i).architectures()))
@@ -87,6 +92,8 @@ final class PlanPrinter {
                     String.format(Locale.ROOT, "%.2f", c.seconds())));
         }
         s.append('\n');
+        s.append("what will be done to each tensor:\n");
+        actions().forEach(a -> s.append("  ").append(a).append('\n'));
         Map<String, Integer> sources = new LinkedHashMap<>();
         for (MergePlan.Entry e : plan.entries()) {
             if (e.action() == MergePlan.Action.METHOD && e.layout() != Layout.VECTOR) {
@@ -134,7 +141,11 @@ final class PlanPrinter {
         root.put("method", method);
         root.put("device", device);
         root.put("step_flops_per_second", flopsPerSecond);
-        root.put("base", String.valueOf(options.base()));
+        if (options.baseStandsIn() || options.base() == null) {
+            root.putNull("base");
+        } else {
+            root.put("base", String.valueOf(options.base()));
+        }
         ArrayNode models = root.putArray("models");
         options.models().forEach(p -> models.add(p.toString()));
         ArrayNode tensors = root.putArray("tensors");
@@ -173,6 +184,8 @@ final class PlanPrinter {
             n.put("peak_bytes", c.peakBytes());
             n.put("seconds", c.seconds());
         }
+        ArrayNode actions = root.putArray("actions");
+        actions().forEach(actions::add);
         ArrayNode extras = root.putArray("models_tensors_not_in_output");
         for (MergePlan.Extra x : plan.extras()) {
             ObjectNode n = extras.addObject();
@@ -195,6 +208,11 @@ final class PlanPrinter {
         totals.put("peak_bytes", t.peakBytes());
         totals.put("seconds", t.seconds());
         return mapper.writeValueAsString(root);
+    }
+
+    /** What will be done to each kind of tensor, in the words the report and the model card will say it. */
+    private List<String> actions() {
+        return ActionSummary.of(plan, options.method() == dev.wudi.method.MergeMethods.WUDI);
     }
 
     private static String describe(String type, List<String> arch) {

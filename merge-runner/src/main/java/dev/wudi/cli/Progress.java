@@ -1,5 +1,6 @@
 package dev.wudi.cli;
 
+import dev.wudi.merge.Figures;
 import dev.wudi.merge.MergeListener;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.TensorRecord;
@@ -191,8 +192,8 @@ final class Progress implements MergeListener, AutoCloseable {
         }
         String layout = r.layout().equals("in-out") || r.layout().startsWith("experts")
                 ? " [" + r.layout() + "]" : "";
-        return String.format(Locale.ROOT, "[%d/%d] %s%s %s loss %.6g -> %.6g (%.2f s%s)", i, of, r.name(), layout,
-                r.method(), r.lossBefore(), r.lossAfter(), r.seconds(), extra);
+        return String.format(Locale.ROOT, "[%d/%d] %s%s %s loss %s -> %s (%.2f s%s)", i, of, r.name(), layout,
+                r.method(), Figures.of(r.lossBefore()), Figures.of(r.lossAfter()), r.seconds(), extra);
     }
 
     static String summary(MergeReport r) {
@@ -201,8 +202,8 @@ final class Progress implements MergeListener, AutoCloseable {
         sb.append(String.format(Locale.ROOT, "merged %d tensor%s (%d optimised) with %s on %s in %.2f s -> %s", n,
                 n == 1 ? "" : "s", r.optimisedCount(), r.method(), r.device(), r.seconds(), r.out()));
         if (r.scoredCount() > 0) {
-            sb.append(String.format(Locale.ROOT, "%ninterference loss, summed over %s: %.6g -> %.6g",
-                    r.lossScope(), r.totalLossBefore(), r.totalLossAfter()));
+            sb.append(String.format(Locale.ROOT, "%ninterference loss, summed over %s: %s -> %s", r.lossScope(),
+                    Figures.of(r.totalLossBefore()), Figures.of(r.totalLossAfter())));
         }
         return sb.toString();
     }

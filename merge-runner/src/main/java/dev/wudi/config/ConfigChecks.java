@@ -47,16 +47,17 @@ final class ConfigChecks {
                 return ParameterRange.FRACTION;
             case "epsilon":                                  // DELLA's
                 return ParameterRange.BELOW_ONE;
-            case "normalize":
-            case "rescale":
-            case "int8_mask":
-            case "filter_wise":
-            case "nuslerp_flatten":
-            case "nuslerp_row_wise":
-                return ParameterRange.FLAG;
-            default:                                         // weight, lambda, t
-                return ParameterRange.FINITE;
+            default:                                         // weight, lambda, t; or a flag
+                return flag(name) ? ParameterRange.FLAG : ParameterRange.FINITE;
         }
+    }
+
+    /** The parameters that are true or false (read as 1 and 0). */
+    static boolean flag(String name) {
+        return switch (name) {
+            case "normalize", "rescale", "int8_mask", "filter_wise", "nuslerp_flatten", "nuslerp_row_wise" -> true;
+            default -> false;
+        };
     }
 
     /** Every parameter's every number against its range, and DELLA's density +- epsilon inside (0, 1). */

@@ -132,7 +132,8 @@ public final class ConfigOptions {
         if (method == MergeMethods.AVERAGE) {
             ConfigChecks.linearWeights(c, parameters, baseNames);
         }
-        MergeSpecBuilder b = MergeSpec.builder(base, models, out).method(method).parameters(parameters);
+        MergeSpecBuilder b = MergeSpec.builder(base, models, out).method(method).parameters(parameters)
+                .baseStandsIn(c.base() == null);
         if (method == MergeMethods.WUDI) {
             wudi(c, b);
         } else {

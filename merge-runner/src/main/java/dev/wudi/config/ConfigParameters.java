@@ -66,6 +66,38 @@ public final class ConfigParameters implements ParameterSource {
         return new ConfigParameters(g, m, layers, seed);
     }
 
+    /** The global parameters, then each model's that has any: "lambda 0.6; model 1: density 0.5, weight 1.0". */
+    @Override
+    public String describe() {
+        List<String> groups = new java.util.ArrayList<>();
+        if (!global.isEmpty()) {
+            groups.add(describe(global));
+        }
+        for (int k = 0; k < perModel.size(); k++) {
+            if (!perModel.get(k).isEmpty()) {
+                groups.add("model " + (k + 1) + ": " + describe(perModel.get(k)));
+            }
+        }
+        return String.join("; ", groups);
+    }
+
+    /** In name order: a config's order is not kept, and a description must not depend on the map's. */
+    private static String describe(Map<String, ParamSetting> settings) {
+        List<String> parts = new java.util.ArrayList<>();
+        new java.util.TreeMap<>(settings).forEach((k, v) -> parts.add(k + " " + (ConfigChecks.flag(k)
+                && v instanceof ParamSetting.Scalar f ? String.valueOf(f.value() != 0) : v.describe())));
+        return String.join(", ", parts);
+    }
+
+    @Override
+    public boolean givesEverywhere(String name) {
+        ParamSetting g = global.get(name);
+        if (g != null && g.everywhere()) {
+            return true;
+        }
+        return !perModel.isEmpty() && perModel.stream().allMatch(m -> m.containsKey(name) && m.get(name).everywhere());
+    }
+
     /** The layer index in a tensor name, or -1 outside the layers. */
     static int layerOf(String tensor) {
         Matcher m = LAYER.matcher(tensor);

@@ -18,10 +18,26 @@ public sealed interface ParamSetting {
     /** The value for a tensor at gradient position t in [0, 1], or null where no condition matches. */
     Double evaluate(String tensor, double t);
 
+    /** The setting in a report's words: "0.5", a gradient "[1.0, 0.7, 0.2]", conditions "{mlp: 0.5, *: 1.0}". */
+    String describe();
+
+    /** Whether it gives a value for every tensor (a filtered list only with a condition that matches all). */
+    boolean everywhere();
+
     record Scalar(double value) implements ParamSetting {
         @Override
         public Double evaluate(String tensor, double t) {
             return value;
+        }
+
+        @Override
+        public String describe() {
+            return String.valueOf(value);
+        }
+
+        @Override
+        public boolean everywhere() {
+            return true;
         }
     }
 
@@ -35,6 +51,16 @@ public sealed interface ParamSetting {
             int i1 = Math.min(n - 1, i0 + 1);
             double f = s - i0;
             return (1 - f) * anchors[i0] + f * anchors[i1];
+        }
+
+        @Override
+        public String describe() {
+            return java.util.Arrays.toString(anchors);
+        }
+
+        @Override
+        public boolean everywhere() {
+            return true;
         }
     }
 
@@ -54,6 +80,20 @@ public sealed interface ParamSetting {
                 }
             }
             return null;
+        }
+
+        @Override
+        public String describe() {
+            List<String> parts = new ArrayList<>();
+            for (Condition c : conditions) {
+                parts.add((c.filter() == null ? "*" : c.filter()) + ": " + c.value().describe());
+            }
+            return "{" + String.join(", ", parts) + "}";
+        }
+
+        @Override
+        public boolean everywhere() {
+            return conditions.stream().anyMatch(c -> c.matches("") && c.value().everywhere());
         }
     }
 

@@ -106,7 +106,8 @@ public final class DistributedMerge {
     public List<String> concludeScan(List<InputScan.Findings> pieces) throws IOException {
         try (MergeSession s = open(MergeSession.Checks.QUIET)) {
             List<String> kept = new ArrayList<>();
-            List<String> warnings = InputScan.conclude(pieces, s.base(), s.models(), safety.allowNonFinite(), kept);
+            List<String> warnings = InputScan.conclude(pieces, s.base(), s.models(), s.spec().baseStandsIn(),
+                    safety.allowNonFinite(), kept);
             keptChanged = List.copyOf(kept);
             warnings.forEach(listener::warning);
             return warnings;

@@ -26,20 +26,16 @@ public final class InputScan {
     private InputScan() {
     }
 
-    static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
-                            Cancellation cancel) throws IOException {
-        return run(plan, base, models, allowNonFinite, cancel, new ArrayList<>());
-    }
-
     /**
-     * @param keptChanged receives the names of the tensors the rest policy "base" keeps although some fine-tune
-     *                    changed them (the summary says how many, and how to merge them instead)
+     * @param baseStandsIn the merge has no base: {@code base} is its first model standing in (no task vectors)
+     * @param keptChanged  receives the names of the tensors the rest policy "base" keeps although some fine-tune
+     *                     changed them (the summary says how many, and how to merge them instead)
      */
-    static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean allowNonFinite,
-                            Cancellation cancel, List<String> keptChanged) throws IOException {
+    static List<String> run(MergePlan plan, Checkpoint base, List<Checkpoint> models, boolean baseStandsIn,
+                            boolean allowNonFinite, Cancellation cancel, List<String> keptChanged) throws IOException {
         // one process: stop at the first non-finite value when it fails the merge anyway
         Findings all = scan(plan, models.size(), name -> true, !allowNonFinite, cancel);
-        return conclude(List.of(all), base, models, allowNonFinite, keptChanged);
+        return conclude(List.of(all), base, models, baseStandsIn, allowNonFinite, keptChanged);
     }
 
     /**
@@ -174,11 +170,13 @@ public final class InputScan {
      * non-finite value fails it (unless allowed: then at most {@value #NONFINITE_WARNINGS_AT_MOST} warnings and a count),
      * and a model whose every tensor read equals the base's is warned about.
      *
-     * @param keptChanged receives the names of the tensors the rest policy "base" keeps although some fine-tune
-     *                    changed them
+     * @param baseStandsIn the merge has no base: {@code base} is its first model standing in, whose "task vector"
+     *                     is zero by construction and says nothing
+     * @param keptChanged  receives the names of the tensors the rest policy "base" keeps although some fine-tune
+     *                     changed them
      */
     static List<String> conclude(List<Findings> parts, Checkpoint base, List<Checkpoint> models,
-                                 boolean allowNonFinite, List<String> keptChanged) {
+                                 boolean baseStandsIn, boolean allowNonFinite, List<String> keptChanged) {
         List<Found> found = new ArrayList<>();
         boolean[] differs = new boolean[models.size()];
         for (Findings f : parts) {
@@ -210,8 +208,8 @@ public final class InputScan {
         }
         Path basePath = base.path().toAbsolutePath().normalize();
         for (int i = 0; i < models.size(); i++) {
-            if (differs[i]) {
-                continue;
+            if (differs[i] || baseStandsIn) {
+                continue;                               // without a base, no model is a fine-tune of one
             }
             Checkpoint model = models.get(i);
             if (model.path().toAbsolutePath().normalize().equals(basePath)) {

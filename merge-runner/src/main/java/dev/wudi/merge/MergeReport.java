@@ -1,23 +1,39 @@
 package dev.wudi.merge;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.BooleanNode;
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.wudi.spec.MergeOption;
+import dev.wudi.spec.OptionTable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
- * The outcome of a merge: what produced it ({@link RunInfo}), one record per tensor and the totals; written by
- * --report as JSON.
+ * The outcome of a merge: what produced it and what it did ({@link RunInfo}), one record per tensor and the totals;
+ * written by --report as JSON (docs/integration.md gives its fields), and the one record the HTML page, the model
+ * card and the summary are written from.
  *
- * @param method the method with its solver and settings ("wudi (adam lr 1.0E-5, 300 steps)")
+ * @param method the method with its solver and settings as applied ("wudi (adam lr 1.0E-5, 300 steps)", "ties
+ *               (scale 1.0; model 1: density 0.5, weight 1.0; ...)")
  */
 public record MergeReport(String method, String device, String out, List<TensorRecord> tensors,
                           List<String> warnings, double seconds, long outputBytes, RunInfo run) {
+
+    /**
+     * The version of the JSON report's form: raised when a field changes meaning, type or goes away (not when one is
+     * added). 2: options typed (numbers, booleans), inputs.base null without a base; the untyped form had no number.
+     */
+    public static final int SCHEMA = 2;
 
     public MergeReport(String method, String device, String out, List<TensorRecord> tensors, List<String> warnings,
                        double seconds, long outputBytes) {
@@ -59,18 +75,25 @@ public record MergeReport(String method, String device, String out, List<TensorR
     public ObjectNode toJson() {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
+        root.put("schema", SCHEMA);
         root.put("tool", run.tool());
         root.put("version", run.version());
         root.put("method", method);
         root.put("device", device);
         root.put("out", out);
         ObjectNode inputs = root.putObject("inputs");
-        inputs.put("base", run.base());
+        if (run.base().isEmpty()) {
+            inputs.putNull("base");
+        } else {
+            inputs.put("base", run.base());
+        }
         ArrayNode models = inputs.putArray("models");
         run.models().forEach(models::add);
         ObjectNode opts = root.putObject("options");
-        run.options().forEach(opts::put);
+        run.options().forEach((k, v) -> opts.set(k, optionValue(k, v)));
         root.put("command", run.command());
+        ArrayNode actions = root.putArray("actions");
+        run.actions().forEach(actions::add);
         ArrayNode notes = root.putArray("notes");
         run.notes().forEach(notes::add);
         ArrayNode extras = root.putArray("models_tensors_not_in_output");
@@ -116,6 +139,30 @@ public record MergeReport(String method, String device, String out, List<TensorR
         ArrayNode w = root.putArray("warnings");
         warnings.forEach(w::add);
         return root;
+    }
+
+    /** A whole number, or a decimal number as the JSON grammar spells one; or the text the Java grammar reads so. */
+    private static final Pattern NUMBER = Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
+
+    /**
+     * An option's value as the JSON report types it: a flag as a boolean, a number as a number of the value given
+     * (--lr 1e-5 is 1.0E-5, never a float widened to 9.99999974737875E-6), a word ("5GB", "auto", "base") as a
+     * string. Regexes stay strings whatever they look like.
+     */
+    static JsonNode optionValue(String name, String text) {
+        MergeOption o = OptionTable.byName("--" + name);
+        if (o != null && o.flag()) {
+            return BooleanNode.valueOf(!text.equals("false"));
+        }
+        if (o == OptionTable.INCLUDE || o == OptionTable.EXCLUDE || o == OptionTable.LAYOUT
+                || !NUMBER.matcher(text.trim()).matches()) {
+            return TextNode.valueOf(text);
+        }
+        String t = text.trim();
+        if (t.matches("[-+]?\\d{1,18}")) {
+            return LongNode.valueOf(Long.parseLong(t));
+        }
+        return DoubleNode.valueOf(Double.parseDouble(t));
     }
 
     private static void putLoss(ObjectNode n, String key, double v) {

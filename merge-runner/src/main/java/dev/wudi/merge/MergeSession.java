@@ -79,8 +79,8 @@ public final class MergeSession implements AutoCloseable {
         }
         if (checks == Checks.SCAN) {
             try {
-                warnings.addAll(InputScan.run(plan, inputs.base(), inputs.models(), safety.allowNonFinite(),
-                        safety.cancellation(), keptChanged));
+                warnings.addAll(InputScan.run(plan, inputs.base(), inputs.models(), spec.baseStandsIn(),
+                        safety.allowNonFinite(), safety.cancellation(), keptChanged));
             } catch (MergeInterruptedException e) {
                 throw new MergeInterruptedException("interrupted while checking the inputs; nothing was written");
             }

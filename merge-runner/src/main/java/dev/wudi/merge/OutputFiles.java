@@ -31,8 +31,8 @@ import java.util.stream.Stream;
  * files (tokenizer, generation config, ...) copied; config.json copied with torch_dtype (and dtype) set to the
  * output dtype and vocab_size to the output's vocabulary; the tokenizer a config's tokenizer_source names, else
  * that of the model that holds every added token where the vocabulary grew ({@link VocabularyRows}); a README.md
- * model card (unless the base has its own and --card write was not given); and, under --heads save, each model's
- * task heads in heads/model-K.safetensors.
+ * model card of this merge (unless --card none), never the base's card in its place (that one is quoted in ours);
+ * and, under --heads save, each model's task heads in heads/model-K.safetensors.
  */
 final class OutputFiles {
 
@@ -58,12 +58,9 @@ final class OutputFiles {
         this.models = models;
     }
 
-    /** Whether the model card is written (a folder output only). */
-    boolean writesCard() throws IOException {
-        if (!base.isFolder() || options.card() == CardPolicy.NONE) {
-            return false;
-        }
-        return options.card() == CardPolicy.WRITE || !Files.exists(base.path().resolve(CARD));
+    /** Whether the model card is written (a folder output only): always, but under --card none. */
+    boolean writesCard() {
+        return base.isFolder() && options.card() != CardPolicy.NONE;
     }
 
     /**
@@ -97,15 +94,14 @@ final class OutputFiles {
             return List.of();
         }
         List<Path> tokenizer = modelTokenizer();
-        boolean card = writesCard();
         List<Path> out = new ArrayList<>();
         for (Path p : base.companionFiles()) {
             String n = p.getFileName().toString();
             if (n.equals(ModelConfig.FILE) && rewritesConfig()) {
                 continue;                                  // written by writeInto, with the output's dtype
             }
-            if (n.equals(CARD) && card) {
-                continue;
+            if (n.equals(CARD)) {
+                continue;                                  // the base's card describes the base: quoted in ours
             }
             if (tokenizer != null && TOKENIZER_FILES.contains(n)) {
                 continue;
@@ -133,7 +129,9 @@ final class OutputFiles {
             Files.writeString(dir.resolve(ModelConfig.FILE), config() + "\n");
         }
         if (writesCard()) {
-            Files.writeString(dir.resolve(CARD), ModelCard.render(options, plan, report, base, models));
+            // without a base, the folder standing in for it is model 1, whose card is not a base's
+            Files.writeString(dir.resolve(CARD), ModelCard.render(options, plan, report, base, models,
+                    options.baseStandsIn() ? null : BaseCard.of(base.path())));
         }
         if (options.config() != null && options.config().normalizedYaml() != null) {
             Files.writeString(dir.resolve(CONFIG_FILE), options.config().normalizedYaml());

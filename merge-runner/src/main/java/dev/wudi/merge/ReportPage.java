@@ -10,8 +10,10 @@ import java.util.Locale;
 /**
  * The merge report rendered as one self-contained HTML page (no scripts, no external files): for every
  * tensor the interference loss before and after as two bars on a shared logarithmic axis, the reduction,
- * what the solver decided (lr under --lr auto, the filter parameter of a spectral solver) and the seconds
- * it took as a bar, so a user sees at a glance where the interference was and where the time went.
+ * what the solver decided (the lr, and why under --lr auto; the filter parameter of a spectral solver) and the seconds
+ * it took as a bar, so a user sees at a glance where the interference was and where the time went; above the table
+ * what produced the merge and what was done to each kind of tensor, below it the notes and warnings, all from the
+ * report's record as the JSON report, the model card and the summary say them.
  */
 public final class ReportPage {
 
@@ -62,8 +64,8 @@ public final class ReportPage {
                 .append(ts.size()).append(" tensors, ").append(r.optimisedCount()).append(" optimised &middot; ")
                 .append(fmt("%.2f", r.seconds())).append(" s in all &middot; ").append(esc(r.run().tool())).append(' ')
                 .append(esc(r.run().version())).append("</p>\n");
-        if (!r.run().base().isEmpty()) {
-            h.append("<p>base <code>").append(esc(r.run().base())).append("</code>");
+        if (r.run().known()) {
+            h.append("<p>base ").append(r.run().base().isEmpty() ? "none" : "<code>" + esc(r.run().base()) + "</code>");
             for (int i = 0; i < r.run().models().size(); i++) {
                 h.append(" &middot; model ").append(i + 1).append(" <code>").append(esc(r.run().models().get(i)))
                         .append("</code>");
@@ -73,9 +75,15 @@ public final class ReportPage {
                     .append("</code>"));
             h.append("</p>\n<p>command: <code>").append(esc(r.run().command())).append("</code></p>\n");
         }
+        if (!r.run().actions().isEmpty()) {
+            h.append("<h2>What was done to each tensor</h2>\n<ul>\n");
+            r.run().actions().forEach(a -> h.append("<li>").append(esc(a)).append("</li>\n"));
+            h.append("</ul>\n");
+        }
         if (r.scoredCount() > 0) {
-            h.append("<p>Interference loss summed over ").append(esc(r.lossScope())).append(": <b>").append(fmt("%.4g", r.totalLossBefore()))
-                    .append("</b> before, <b>").append(fmt("%.4g", r.totalLossAfter())).append("</b> after (")
+            h.append("<p>Interference loss summed over ").append(esc(r.lossScope())).append(": <b>")
+                    .append(Figures.of(r.totalLossBefore()))
+                    .append("</b> before, <b>").append(Figures.of(r.totalLossAfter())).append("</b> after (")
                     .append(fmt("%.1f", 100 * (1 - r.totalLossAfter() / r.totalLossBefore())))
                     .append("% less).</p>\n");
         }
@@ -98,8 +106,8 @@ public final class ReportPage {
             if (Double.isNaN(t.lossBefore())) {
                 h.append("<td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td></td>");
             } else {
-                h.append("<td class=\"num\">").append(fmt("%.4g", t.lossBefore())).append("</td><td class=\"num\">")
-                        .append(fmt("%.4g", t.lossAfter())).append("</td><td class=\"num\">")
+                h.append("<td class=\"num\">").append(Figures.of(t.lossBefore())).append("</td><td class=\"num\">")
+                        .append(Figures.of(t.lossAfter())).append("</td><td class=\"num\">")
                         .append(t.lossBefore() > 0 ? fmt("%.1f%%", 100 * (1 - t.lossAfter() / t.lossBefore())) : "&ndash;")
                         .append("</td><td class=\"bars\">")
                         .append(bar("before", logWidth(t.lossBefore(), loLog, hiLog)))
@@ -109,10 +117,9 @@ public final class ReportPage {
                     .append(bar("time", maxSeconds > 0 ? 100 * t.seconds() / maxSeconds : 0)).append("</td></tr>\n");
         }
         h.append("</table>\n");
-        if (!r.run().notes().isEmpty() || !r.run().extras().isEmpty()) {
+        if (!r.run().notes().isEmpty()) {
             h.append("<h2>Notes</h2>\n<ul>\n");
             r.run().notes().forEach(n -> h.append("<li>").append(esc(n)).append("</li>\n"));
-            r.run().extras().forEach(n -> h.append("<li>").append(esc(n)).append("</li>\n"));
             h.append("</ul>\n");
         }
         if (!r.warnings().isEmpty()) {

@@ -1,7 +1,10 @@
 package dev.wudi.merge;
 
 import dev.wudi.checkpoint.Version;
+import dev.wudi.method.MergeMethod;
+import dev.wudi.method.MergeMethods;
 import dev.wudi.spec.MergeOption;
+import dev.wudi.spec.MergeSpec;
 import dev.wudi.spec.OptionTable;
 import dev.wudi.spec.ReproduceCommand;
 import java.util.ArrayList;
@@ -13,8 +16,10 @@ import java.util.TreeMap;
 
 /**
  * A merge's report, made once from its session, its rules and its records: what produced it (tool, version, inputs,
- * every setting that decides the output, the command), the records, and the warnings, with the summary's closing
- * lines said to the listener (tensors --rest base kept although changed, models with zero task vectors).
+ * every setting that decides the output, the command), what was done to each kind of tensor, the notes (the plan's,
+ * and the tensors --rest base kept although the fine-tunes changed them), the records, and the warnings. The JSON
+ * report, the HTML page, the model card and the summary are all written from it; the lines found only now (the kept
+ * tensors, models with zero task vectors) are said to the listener in the report's words.
  */
 final class Reports {
 
@@ -28,11 +33,14 @@ final class Reports {
      */
     static MergeReport of(MergeSession session, TensorRules rules, List<TensorRecord> records,
                           List<String> inputWarnings, long start, long outputBytes, List<String> notes) {
-        keptNote(session.keptChanged()).ifPresent(session.listener()::info);
+        List<String> allNotes = new ArrayList<>(notes);
+        Optional<String> kept = keptNote(session.keptChanged());
+        kept.ifPresent(allNotes::add);
+        kept.ifPresent(session.listener()::info);
         List<String> warnings = withZeroNote(inputWarnings, records);
         warnings.subList(inputWarnings.size(), warnings.size()).forEach(session.listener()::warning);
         return new MergeReport(TensorRules.describe(session.spec()), rules.device(), session.spec().out().toString(),
-                records, warnings, (System.nanoTime() - start) / 1e9, outputBytes, runInfo(session, rules, notes));
+                records, warnings, (System.nanoTime() - start) / 1e9, outputBytes, runInfo(session, rules, allNotes));
     }
 
     static MergeReport of(MergeSession session, TensorRules rules, List<TensorRecord> records,
@@ -51,19 +59,29 @@ final class Reports {
         }
         List<String> allNotes = new ArrayList<>(plan.notes());
         allNotes.addAll(notes);
-        return new RunInfo("wudi", Version.get(), String.valueOf(session.spec().base()), modelPaths,
-                settings(session, rules), session.spec().command() != null ? session.spec().command()
-                : ReproduceCommand.of(session.spec()), allNotes, extras);
+        MergeSpec spec = session.spec();
+        return new RunInfo("wudi", Version.get(), spec.base() == null || spec.baseStandsIn() ? ""
+                : spec.base().toString(), modelPaths, settings(session, rules), spec.command() != null
+                ? spec.command() : ReproduceCommand.of(spec), ActionSummary.of(plan, spec.method() == MergeMethods.WUDI),
+                allNotes, extras);
     }
 
     /**
      * Every option that decides the output as given or by default, as the reports and the model card list them (the
-     * heads policy as the plan resolved it, and the device the method ran on).
+     * heads policy as the plan resolved it, and the device the method ran on). A method setting a config gives for
+     * every model and tensor (ties' density per model) is left out: it applies nowhere, and the method's description
+     * names the values that do.
      */
     static Map<String, String> settings(MergeSession session, TensorRules rules) {
         Map<String, String> m = new LinkedHashMap<>();
-        session.spec().settings(MergeOption.Effect.OUTPUT).forEach((o, v) -> m.put(o.name().substring(2),
-                o == OptionTable.HEADS ? session.plan().heads().cliName() : v));
+        MergeSpec spec = session.spec();
+        spec.settings(MergeOption.Effect.OUTPUT).forEach((o, v) -> {
+            String name = o.name().substring(2);
+            boolean methodSetting = o == OptionTable.SCALE || o == OptionTable.DENSITY || o == OptionTable.T;
+            if (!(methodSetting && spec.parameters().givesEverywhere(MergeMethod.configName(name)))) {
+                m.put(name, o == OptionTable.HEADS ? session.plan().heads().cliName() : v);
+            }
+        });
         m.put("device", rules.backendName());
         return m;
     }
@@ -75,18 +93,18 @@ final class Reports {
     }
 
     /**
-     * The summary's line (an info, not a warning: the default is deliberate) about tensors that kept the base
-     * although the fine-tunes changed them (embeddings, norms, biases under --rest base), with how to merge them.
+     * The note (an info, not a warning: the default is deliberate) about tensors that kept the base although the
+     * fine-tunes changed them (embeddings, norms, biases under --rest base), with how to merge them.
      */
     private static Optional<String> keptNote(List<String> keptChanged) {
         if (keptChanged.isEmpty()) {
             return Optional.empty();
         }
         int n = keptChanged.size();
-        String some = String.join(", ", keptChanged.subList(0, Math.min(4, n))) + (n > 4 ? ", ..." : "");
+        String them = n == 1 ? "it" : "them";
         return Optional.of(n + " tensor" + (n == 1 ? "" : "s") + " kept the base although the fine-tunes changed "
-                + (n == 1 ? "it" : "them") + " (" + some + ") under --rest base: --rest average or --rest"
-                + " task-arithmetic merges them, --include REGEX gives them to the method");
+                + them + " (" + ActionSummary.some(keptChanged) + ") under --rest base: --rest average or --rest"
+                + " task-arithmetic merges " + them + ", --include REGEX gives " + them + " to the method");
     }
 
     /** The warnings with one more naming the models whose task vector was zero somewhere (left out of those losses). */

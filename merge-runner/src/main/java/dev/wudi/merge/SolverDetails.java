@@ -25,9 +25,11 @@ public final class SolverDetails {
         }
         Double lr = rest.remove("lr");
         Double rms = rest.remove("task_vector_rms");
-        if (lr != null) {
-            out.add("lr " + fmt("%.3g", lr) + " (--lr auto" + (rms == null ? "" : ", task-vector RMS "
-                    + fmt("%.3g", rms)) + ")");
+        // the task-vector RMS is recorded only where --lr auto chose the lr from it: a fixed lr is just the lr
+        if (lr != null && rms != null) {
+            out.add("lr " + fmt("%.3g", lr) + " (--lr auto, task-vector RMS " + fmt("%.3g", rms) + ")");
+        } else if (lr != null) {
+            out.add("lr " + fmt("%.3g", lr));
         } else if (rms != null) {
             out.add("task-vector RMS " + fmt("%.3g", rms));
         }

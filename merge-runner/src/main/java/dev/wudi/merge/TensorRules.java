@@ -77,6 +77,11 @@ final class TensorRules implements AutoCloseable {
             }
 
             @Override
+            public dev.wudi.method.ParameterSource parameters() {
+                return spec.parameters();
+            }
+
+            @Override
             public String solverDescription() {
                 SolverSpec s = spec.effectiveSolver();
                 return s instanceof SolverSpec.Adam && spec.autoLr() != null ? "adam lr " + spec.autoLr()
@@ -183,9 +188,13 @@ final class TensorRules implements AutoCloseable {
         };
     }
 
-    /** A tensor a method other than WUDI merges on which WUDI's loss is defined (what WUDI would take). */
+    /**
+     * A tensor a method other than WUDI merges on which WUDI's loss is defined and which WUDI would take: a linear
+     * weight of the body (not an embedding, a head or a convolution), so that the sum compares with a WUDI merge's.
+     */
     private static boolean scorable(MergePlan.Entry e) {
         return e.action() == MergePlan.Action.METHOD && !e.grown() && e.base() != null
+                && e.role() == dev.wudi.model.TensorRole.LINEAR && e.layout() != dev.wudi.model.Layout.CONV
                 && InterferenceScore.applies(e.outShape(), e.layout(), e.models().size());
     }
 
@@ -195,6 +204,14 @@ final class TensorRules implements AutoCloseable {
      */
     private boolean scoring() {
         if (spec.method() == MergeMethods.WUDI || spec.lossScoring() == LossScoring.OFF) {
+            return false;
+        }
+        if (spec.baseStandsIn()) {
+            // without a base there are no task vectors: a loss of differences to model 1 would mean nothing
+            if (spec.lossScoring() == LossScoring.ON) {
+                session.listener().info("WUDI's interference loss is not computed: a merge without a base has no"
+                        + " task vectors to measure it on");
+            }
             return false;
         }
         double flops = 0;

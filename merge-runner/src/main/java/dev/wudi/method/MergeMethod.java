@@ -138,9 +138,36 @@ public abstract class MergeMethod {
     /** The rule that computes each tensor the method takes, with these settings. */
     public abstract TensorRule rule(MethodSettings s);
 
-    /** The method with its settings as reports and the model card name it: "ties (density 0.2, scale 1.0)". */
+    /**
+     * The method with its settings as applied, as every report names it: its own settings ({@link #settings}) but
+     * those a config gives for every model and tensor, then what the config gives: "ties (density 0.2, scale 1.0)",
+     * "ties (scale 1.0; model 1: density 0.5, weight 1.0; model 2: density 0.5, weight 1.0)".
+     */
     public String describe(MethodSettings s) {
-        return name;
+        List<String> own = new java.util.ArrayList<>();
+        settings(s).forEach((param, value) -> {
+            if (!s.parameters().givesEverywhere(configName(param))) {
+                own.add(param + " " + value);
+            }
+        });
+        List<String> groups = new java.util.ArrayList<>();
+        if (!own.isEmpty()) {
+            groups.add(String.join(", ", own));
+        }
+        if (!s.parameters().describe().isEmpty()) {
+            groups.add(s.parameters().describe());
+        }
+        return groups.isEmpty() ? name : name + " (" + String.join("; ", groups) + ")";
+    }
+
+    /** The settings a description names, in order ("density" -> "0.2"); none unless the method has some. */
+    protected Map<String, String> settings(MethodSettings s) {
+        return Map.of();
+    }
+
+    /** What a config calls a setting: the coefficient is mergekit's lambda; the others keep their names. */
+    public static String configName(String param) {
+        return param.equals("scale") ? "lambda" : param;
     }
 
     @Override

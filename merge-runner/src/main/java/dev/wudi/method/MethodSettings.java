@@ -3,7 +3,7 @@ package dev.wudi.method;
 /**
  * The settings a merge gives its method's rule: the effective coefficient and density (given, or the method's
  * defaults), the seed of the random draws, and, for WUDI, the rule the merge builds on its backend with its solver
- * and a description of that solver.
+ * and a description of that solver; and the per-tensor parameters a config gives.
  */
 public interface MethodSettings {
 
@@ -21,4 +21,9 @@ public interface MethodSettings {
 
     /** WUDI's solver and its settings, as the report names them: "adam lr 1.0E-5, 300 steps". */
     String solverDescription();
+
+    /** The per-tensor parameters given (a config's), which win over the settings above where they apply. */
+    default ParameterSource parameters() {
+        return ParameterSource.NONE;
+    }
 }

@@ -14,4 +14,20 @@ public interface ParameterSource {
     default long seed() {
         return 0;
     }
+
+    /**
+     * The parameters as given, for the reports' description of the method ("lambda 0.6; model 1: density 0.5,
+     * weight 1; model 2: ..."), or "" where none is given.
+     */
+    default String describe() {
+        return "";
+    }
+
+    /**
+     * Whether every model's value of this parameter (a config's name: lambda, density, t) comes from here for every
+     * tensor, so that the merge's own setting of it applies nowhere and a description leaves that setting out.
+     */
+    default boolean givesEverywhere(String name) {
+        return false;
+    }
 }

@@ -71,7 +71,11 @@ final class SparseMethod extends MergeMethod {
     }
 
     @Override
-    public String describe(MethodSettings s) {
-        return name() + " (density " + s.density() + ", scale " + s.scale() + ", seed " + s.seed() + ")";
+    protected Map<String, String> settings(MethodSettings s) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("density", String.valueOf(s.density()));
+        m.put("scale", String.valueOf(s.scale()));
+        m.put("seed", String.valueOf(s.seed()));
+        return m;
     }
 }

@@ -34,7 +34,7 @@ final class TaskArithmeticMethod extends MergeMethod {
     }
 
     @Override
-    public String describe(MethodSettings s) {
-        return name() + " (scale " + s.scale() + ")";
+    protected Map<String, String> settings(MethodSettings s) {
+        return Map.of("scale", String.valueOf(s.scale()));
     }
 }

@@ -47,7 +47,10 @@ final class TiesMethod extends MergeMethod {
     }
 
     @Override
-    public String describe(MethodSettings s) {
-        return name() + " (density " + s.density() + ", scale " + s.scale() + ")";
+    protected Map<String, String> settings(MethodSettings s) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("density", String.valueOf(s.density()));
+        m.put("scale", String.valueOf(s.scale()));
+        return m;
     }
 }

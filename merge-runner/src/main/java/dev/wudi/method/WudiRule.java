@@ -343,7 +343,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             details.put("task_vector_rms", l.taskVectorRms());
         }
         if (spec instanceof SolverSpec.Adam adam) {
-            details.put("lr", (double) adam.config().lr());
+            // the float lr as its shortest decimal (1e-5, not the widened 9.999999747378752e-06)
+            details.put("lr", Double.parseDouble(Float.toString(adam.config().lr())));
         }
         return spec;
     }

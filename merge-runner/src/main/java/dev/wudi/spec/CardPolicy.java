@@ -1,12 +1,15 @@
 package dev.wudi.spec;
 
-/** Whether a folder output gets a README.md model card describing the merge. */
+/**
+ * The README.md model card of a folder output: always the card of the merge, never the base's in its place (the
+ * base's describes another model, its licence and tags included), unless none is asked for.
+ */
 public enum CardPolicy implements CliChoice {
-    /** Written, unless the base has a README.md of its own (then the base's is copied, as every companion file). */
+    /** This merge's card, with the base's own card (if it has one) quoted at its end and its licence carried. */
     AUTO("auto"),
-    /** Written, over the base's README.md if it has one. */
+    /** This merge's card alone: the base's card is not quoted (its licence is still carried). */
     WRITE("write"),
-    /** Not written (the base's README.md, if any, is copied). */
+    /** No README.md: neither a card of the merge nor the base's. */
     NONE("none");
 
     private final String cliName;

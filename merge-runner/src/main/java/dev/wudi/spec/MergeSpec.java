@@ -38,6 +38,7 @@ public final class MergeSpec {
     private final ParameterSource parameters;
     private final String command;
     private final ConfigSource config;
+    private final boolean baseStandsIn;
 
     /** The given options read as values. */
     private final OptionValues values;
@@ -82,6 +83,7 @@ public final class MergeSpec {
         this.given = Collections.unmodifiableMap(g);
         this.command = b.command;
         this.config = b.config;
+        this.baseStandsIn = b.baseStandsIn;
         if (models.isEmpty()) {
             throw new OptionException("at least one --model is needed");
         }
@@ -215,6 +217,14 @@ public final class MergeSpec {
 
     public Path base() {
         return base;
+    }
+
+    /**
+     * Whether the merge has no base of its own: {@link #base()} is then its first model, standing in for the tensor
+     * names and layout (a config without base_model), so there are no task vectors to speak of.
+     */
+    public boolean baseStandsIn() {
+        return baseStandsIn;
     }
 
     public List<Path> models() {
@@ -461,6 +471,7 @@ public final class MergeSpec {
         b.parameters = parameters;
         b.command = command;
         b.config = config;
+        b.baseStandsIn = baseStandsIn;
         return b;
     }
 }

@@ -29,6 +29,7 @@ public final class MergeSpecBuilder {
     ParameterSource parameters;
     String command;
     MergeSpec.ConfigSource config;
+    boolean baseStandsIn;
 
     MergeSpecBuilder(Path base, List<Path> models, Path out) {
         this.base = base;
@@ -187,6 +188,15 @@ public final class MergeSpecBuilder {
     /** Per-tensor method parameters (a merge config's); NONE: the rules' own. */
     public MergeSpecBuilder parameters(ParameterSource v) {
         parameters = v;
+        return this;
+    }
+
+    /**
+     * The merge has no base of its own: the base path is its first model, standing in to give the tensor names and
+     * layout (a config without base_model, for a method that needs none).
+     */
+    public MergeSpecBuilder baseStandsIn(boolean v) {
+        baseStandsIn = v;
         return this;
     }
 

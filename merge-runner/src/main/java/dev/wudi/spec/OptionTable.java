@@ -188,8 +188,10 @@ public final class OptionTable {
                     + " that model's rows and tokenizer.");
 
     public static final MergeOption CARD = option("--card").label("POLICY").group(Group.OUTPUT).defaultText("auto")
-            .help("The README.md model card of a folder output: auto (written unless the base has one), write (also"
-                    + " over the base's), none.");
+            .help("The README.md model card of a folder output, always the card of this merge: auto (the base's own"
+                    + " card, if it has one, quoted at its end under its own heading, its licence carried into the"
+                    + " front matter), write (this card alone, the licence still carried), none (no README.md; the"
+                    + " base's is not copied either).");
 
     public static final MergeOption AS_ADAPTER = option("--as-adapter").group(Group.OUTPUT)
             .help("Write the result as a PEFT LoRA adapter folder instead of a full model (every --model must be an"

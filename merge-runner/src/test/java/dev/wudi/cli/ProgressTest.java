@@ -8,7 +8,9 @@ import dev.wudi.backend.Backends;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.spec.MergeSpec;
+import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
+import dev.wudi.merge.TensorRecord;
 import dev.wudi.solver.AdamConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
@@ -114,5 +116,16 @@ class ProgressTest {
         for (int i = 0; i < 3; i++) {
             assertTrue(numbered.get(i).startsWith("[" + (i + 1) + "/3] "), "counters without gaps: " + numbered);
         }
+    }
+
+    @Test
+    void lossesOfEveryMagnitudeShowInOneFormat() {
+        TensorRecord r = new TensorRecord("w", "wudi", new long[] {4, 4}, "F32", 1.648441e-9, 0.0, 0.01);
+        // Java's %.6g writes zero as 0.00000, which reads as a small value rounded away beside 1.64844e-09
+        assertEquals("[1/2] w wudi loss 1.64844e-09 -> 0 (0.01 s)", Progress.line(1, 2, r));
+        MergeReport m = new MergeReport("wudi (adam)", "cpu", "out", List.of(r,
+                new TensorRecord("v", "wudi", new long[] {4, 4}, "F32", 0.0062488, 0.00031, 0.01)), List.of(), 0.5, 64);
+        assertTrue(Progress.summary(m).endsWith("summed over optimised tensors: 0.0062488 -> 0.00031"),
+                Progress.summary(m));
     }
 }

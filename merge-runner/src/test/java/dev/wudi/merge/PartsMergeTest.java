@@ -77,9 +77,11 @@ class PartsMergeTest {
 
         List<String> warnings = new ArrayList<>();
         List<DistributedMerge.MethodTensor> tensors;
-        try (Backend cpu = Backends.cpu(1)) {
-            tensors = new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).validate(warnings);
-        }
+        // one driver checks and scans, then writes from the parts (what it found, kept tensors included, goes into the
+        // report and the card), as wudi-spark's driver does
+        Backend driverCpu = Backends.cpu(1);
+        DistributedMerge driver = new DistributedMerge(whole, driverCpu, null, Merger.Safety.defaults());
+        tensors = driver.validate(warnings);
         assertTrue(tensors.size() >= 4, what + ": the method's tensors " + tensors);
         Map<String, Path> files = new HashMap<>();
         Map<String, String> records = new HashMap<>();
@@ -100,9 +102,8 @@ class PartsMergeTest {
         }
         assertTrue(!Files.exists(whole.out()), "computing parts writes no output");
         MergeReport r;
-        try (Backend cpu = Backends.cpu(1)) {
-            r = new DistributedMerge(whole, cpu, null, Merger.Safety.defaults()).writeFromParts(
-                    new Merger.Precomputed(files, records, true));
+        try (driverCpu) {
+            r = driver.writeFromParts(new Merger.Precomputed(files, records, true));
         }
         if (folder) {
             try (Stream<Path> s = Files.list(straight)) {

@@ -16,6 +16,12 @@ class SolverDetailsTest {
     }
 
     @Test
+    void aFixedLrIsJustTheLr() {
+        // a default or given --lr: no task-vector RMS was measured, so --lr auto did not choose it
+        assertEquals("lr 1.00e-05", SolverDetails.describe(Map.of("lr", 1e-5)));
+    }
+
+    @Test
     void spectralSolversReadAsFilterRankAndTime() {
         assertEquals(List.of("filter parameter 0.0120", "rank used 87", "eigendecomposition 0.310 s"),
                 SolverDetails.phrases(Map.of("eigen_seconds", 0.31, "rank_used", 87.0, "filter_param", 0.012)));

@@ -63,7 +63,7 @@ class GoldenOutputsTest {
     }
 
     /** A GPT-2 with the real names, config and Conv1D layout ([in, out]) at width 32: small enough to solve fast. */
-    private static Model tinyGpt2(long seed) {
+    static Model tinyGpt2(long seed) {
         LinkedHashMap<String, Tensor> t = new LinkedHashMap<>();
         int d = 32;
         t.put("wte.weight", gaussian(seed, "wte", 0.02, 100, d));
@@ -105,7 +105,7 @@ class GoldenOutputsTest {
     }
 
     /** base + seeded noise of the given size on every tensor whose name contains one of the parts. */
-    private static Model fineTune(Model base, long seed, double std, String... parts) {
+    static Model fineTune(Model base, long seed, double std, String... parts) {
         Map<String, Tensor> deltas = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : base.tensors().entrySet()) {
             for (String p : parts) {

@@ -77,7 +77,8 @@ class HubOutputTest {
                 card);
         assertTrue(card.contains("https://arxiv.org/abs/2503.08099"), card);
         assertTrue(card.contains("model 1: `" + a + "`") && card.contains("model 2: `" + b + "`"), card);
-        assertTrue(card.contains("| method and solver | wudi (adam lr 1.0E-5, 5 steps) |"), card);
+        assertTrue(card.contains("| method | wudi (adam lr 1.0E-5, 5 steps) |"), card);
+        assertEquals(1, card.lines().filter(l -> l.startsWith("| method")).count(), "the method has one row: " + card);
         assertTrue(card.contains("| iters | 5 |"), card);
         assertTrue(card.contains("7 linear tensors: wudi (adam)"), card);
         assertTrue(card.contains("```sh\nwudi merge --base " + base + " --model " + a), card);
@@ -89,7 +90,9 @@ class HubOutputTest {
         assertEquals(base.toString(), r.get("inputs").get("base").asText());
         assertEquals(2, r.get("inputs").get("models").size());
         assertEquals("adam", r.get("options").get("solver").asText());
-        assertEquals("5", r.get("options").get("iters").asText());
+        assertTrue(r.get("options").get("iters").isIntegralNumber(), "a number is a JSON number: " + r.get("options"));
+        assertEquals(5, r.get("options").get("iters").asInt());
+        assertEquals(1e-5, r.get("options").get("lr").asDouble(), 0, "lr as given (1e-5), not a widened float");
         assertEquals("base", r.get("options").get("rest").asText());
         assertTrue(r.get("command").asText().startsWith("wudi merge --base"));
         JsonNode q = Wudi.record(r, "model.layers.0.self_attn.q_proj.weight");
@@ -109,18 +112,29 @@ class HubOutputTest {
     }
 
     @Test
-    void theBasesOwnCardIsKeptUnlessAsked() throws Exception {
-        Files.writeString(base.resolve("README.md"), "# the base's card\n");
-        Path kept = tmp.resolve("kept");
-        merge(kept);
-        assertEquals("# the base's card\n", Files.readString(kept.resolve("README.md")));
-        Path replaced = tmp.resolve("replaced");
-        merge(replaced, "--card", "write");
-        assertTrue(Files.readString(replaced.resolve("README.md")).contains("tags:\n- merge\n- wudi"));
-        Files.delete(base.resolve("README.md"));
+    void theBasesOwnCardIsQuotedNeverPutInPlaceOfTheMergeCard() throws Exception {
+        Files.writeString(base.resolve("README.md"), "---\nlicense: llama3.2\nlanguage:\n- en\ntags:\n- facebook\n"
+                + "---\n\n# Llama 3.2\n\nThe base's own words.\n\n```python\nprint(1)\n```\n");
+        Path quoted = tmp.resolve("quoted");
+        merge(quoted);
+        String card = Files.readString(quoted.resolve("README.md"));
+        assertTrue(card.startsWith("---\nbase_model: meta-llama/Llama-3.2-1B\nlibrary_name: transformers\n"
+                + "license: llama3.2\ntags:\n- merge\n- wudi\n---\n"), "the merge's front matter, the base's licence: "
+                + card);
+        assertFalse(card.contains("facebook") || card.contains("language:"), "the base's other front matter stays out");
+        assertTrue(card.indexOf("quoted at the end") < card.indexOf("## Models merged"), "said near the top: " + card);
+        String quote = card.substring(card.indexOf("## The base model's card"));
+        assertTrue(quote.contains("(`" + base.resolve("README.md") + "`)"), "where it came from: " + quote);
+        assertTrue(quote.endsWith("> # Llama 3.2\n>\n> The base's own words.\n>\n> ```python\n> print(1)\n> ```\n"),
+                quote);
+        Path alone = tmp.resolve("alone");
+        merge(alone, "--card", "write");
+        String written = Files.readString(alone.resolve("README.md"));
+        assertTrue(written.contains("tags:\n- merge\n- wudi") && written.contains("license: llama3.2")
+                && !written.contains("The base's own words"), "this card alone, the licence kept: " + written);
         Path none = tmp.resolve("none");
         merge(none, "--card", "none");
-        assertFalse(Files.exists(none.resolve("README.md")));
+        assertFalse(Files.exists(none.resolve("README.md")), "no card, and not the base's either");
     }
 
     @Test
