@@ -119,7 +119,8 @@ class MergeArgsTest {
         assertEquals(0.5, rebuilt.parameters().forTensor(NAMES[0]).model(1, "weight"));
         assertEquals(7, rebuilt.parameters().seed());
         assertNotNull(rebuilt.config());
-        assertTrue(said.stream().anyMatch(l -> l.contains("overriding " + cfg) && l.contains("--scale")), said.toString());
+        assertTrue(said.stream().anyMatch(l -> l.contains("overriding " + cfg) && l.contains("--scale")),
+                said.toString());
     }
 
     @Test

@@ -20,8 +20,8 @@ import org.apache.hadoop.fs.FileStatus;
 /**
  * {@code wudi-spark merge} with inputs or output on remote storage (hdfs://, s3a://, ...; {@link RemoteStorage}). The
  * driver mirrors the remote inputs' headers in a local staging folder and runs the same merge on those partial
- * copies ({@link SparkDriver}): it plans from the headers, its executors scan the inputs' values ({@link ScanTask}: the check of
- * {@code wudi merge}, concluded on the driver before anything is merged) and merge the method's tensors
+ * copies ({@link SparkDriver}): it plans from the headers, its executors scan the inputs' values ({@link ScanTask}:
+ * the check of {@code wudi merge}, concluded on the driver before anything is merged) and merge the method's tensors
  * ({@link PartTask}), each reading only its tensors; the driver then fetches only the tensors it writes itself (those
  * no executor merged: norms, embeddings, task heads) and writes the output locally, which is uploaded under a
  * temporary name and renamed into place; only then are the parts removed (a failed upload keeps them for --resume).

@@ -70,7 +70,8 @@ final class SparkDriver implements MergeRun.Computation {
                 }
             }
         }
-        RemoteStorage storage = staged != null ? staged.parts().storage() : new RemoteStorage(RemoteStorage.settings(conf));
+        RemoteStorage storage = staged != null ? staged.parts().storage()
+                : new RemoteStorage(RemoteStorage.settings(conf));
         List<String> warnings = new ArrayList<>();
         // inputs on remote storage: the driver plans from their headers and the executors scan their values;
         // on a shared filesystem the driver checks everything itself, as wudi merge does

@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 
@@ -45,12 +46,18 @@ final class RefusedParts {
         return how.equals("first-attempts") ? tc.attemptNumber() == 0 : how.equals("partition:" + tc.partitionId());
     }
 
-    /** Leaves the start of the file, as a task that died writing it would, and fails. */
-    static IOException refuse(OutputStream created, Path file) throws IOException {
+    /**
+     * The stream created for the file, or, where its write is refused, the start of the file left as a task that died
+     * writing it would leave it, and a failure.
+     */
+    static FSDataOutputStream checked(FSDataOutputStream created, Configuration conf, Path file) throws IOException {
+        if (!refused(conf, file)) {
+            return created;
+        }
         try (OutputStream o = created) {
             o.write("the start of a part".getBytes(StandardCharsets.UTF_8));
         }
         REFUSED.incrementAndGet();
-        return new IOException(file.getName() + ": write refused by the storage (a test's file system)");
+        throw new IOException(file.getName() + ": write refused by the storage (a test's file system)");
     }
 }

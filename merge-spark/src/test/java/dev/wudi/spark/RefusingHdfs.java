@@ -14,9 +14,6 @@ public final class RefusingHdfs extends DistributedFileSystem {
     public FSDataOutputStream create(Path f, FsPermission permission, boolean overwrite, int bufferSize,
                                      short replication, long blockSize, Progressable progress) throws IOException {
         FSDataOutputStream o = super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
-        if (RefusedParts.refused(getConf(), f)) {
-            throw RefusedParts.refuse(o, f);
-        }
-        return o;
+        return RefusedParts.checked(o, getConf(), f);
     }
 }

@@ -14,19 +14,13 @@ public final class RefusingLocalFileSystem extends RawLocalFileSystem {
     public FSDataOutputStream create(Path f, boolean overwrite, int bufferSize, short replication, long blockSize,
                                      Progressable progress) throws IOException {
         FSDataOutputStream o = super.create(f, overwrite, bufferSize, replication, blockSize, progress);
-        if (RefusedParts.refused(getConf(), f)) {
-            throw RefusedParts.refuse(o, f);
-        }
-        return o;
+        return RefusedParts.checked(o, getConf(), f);
     }
 
     @Override
     public FSDataOutputStream create(Path f, FsPermission permission, boolean overwrite, int bufferSize,
                                      short replication, long blockSize, Progressable progress) throws IOException {
         FSDataOutputStream o = super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
-        if (RefusedParts.refused(getConf(), f)) {
-            throw RefusedParts.refuse(o, f);
-        }
-        return o;
+        return RefusedParts.checked(o, getConf(), f);
     }
 }

@@ -297,8 +297,9 @@ class SparkHdfsTest {
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/planned")));
 
         // the upload refused (a folder at its namespace quota: nothing more fits in it): the parts are kept
-        fs.mkdirs(new org.apache.hadoop.fs.Path("/o3/full"));
-        ((DistributedFileSystem) fs).setQuota(new org.apache.hadoop.fs.Path("/o3/full"), 1, HdfsConstants.QUOTA_DONT_SET);
+        org.apache.hadoop.fs.Path full = new org.apache.hadoop.fs.Path("/o3/full");
+        fs.mkdirs(full);
+        ((DistributedFileSystem) fs).setQuota(full, 1, HdfsConstants.QUOTA_DONT_SET);
         List<String> a = spark(args(false, null, "/o3/full/resumed.safetensors", "--iters", "5", "--lr", "1e-3"),
                 "--parts-dir", root + "/o3/parts");
         SparkMergeTest.Run first = SparkMergeTest.run(true, a);
@@ -306,8 +307,7 @@ class SparkHdfsTest {
         assertTrue(first.err().contains("quota"), first.err());
         assertTrue(fs.exists(new org.apache.hadoop.fs.Path("/o3/parts")), "the parts are kept for --resume");
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/full/resumed.safetensors")));
-        ((DistributedFileSystem) fs).setQuota(new org.apache.hadoop.fs.Path("/o3/full"), HdfsConstants.QUOTA_RESET,
-                HdfsConstants.QUOTA_DONT_SET);
+        ((DistributedFileSystem) fs).setQuota(full, HdfsConstants.QUOTA_RESET, HdfsConstants.QUOTA_DONT_SET);
         List<String> again = new ArrayList<>(a);
         again.add("--resume");
         SparkMergeTest.Run resumed = SparkMergeTest.run(true, again);
