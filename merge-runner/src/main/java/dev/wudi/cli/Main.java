@@ -60,7 +60,7 @@ public final class Main implements Runnable {
      * one line per error, the exit codes of the README.
      */
     public static int executeWith(Object command, String... args) {
-        CommandLine cl = MergeCommand.withOptions(new CommandLine(command));
+        CommandLine cl = MergeArgs.withOptions(new CommandLine(command));
         cl.setExecutionExceptionHandler(new Errors());
         cl.setParameterExceptionHandler(Errors::usage);
         return cl.execute(args);

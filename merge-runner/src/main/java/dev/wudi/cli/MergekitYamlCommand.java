@@ -1,6 +1,7 @@
 package dev.wudi.cli;
 
 import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -24,7 +25,9 @@ import picocli.CommandLine.Parameters;
         footer = {"", "Examples:",
             "  wudi mergekit-yaml ties.yml ./merged",
             "  wudi mergekit-yaml wudi.yml ./merged --device cuda --solver spectral"})
-public final class MergekitYamlCommand extends MergeCommand {
+public final class MergekitYamlCommand implements Callable<Integer>, MergeArgs.Holder {
+
+    private final MergeArgs args = new MergeArgs();
 
     @Parameters(index = "0", paramLabel = "CONFIG.yml", description = "The mergekit config.")
     Path configFile;
@@ -37,15 +40,20 @@ public final class MergekitYamlCommand extends MergeCommand {
     }
 
     @Override
+    public MergeArgs mergeArgs() {
+        return args;
+    }
+
+    @Override
     public Integer call() throws Exception {
-        if (isGiven(dev.wudi.spec.OptionTable.OUT)) {
+        if (args.isGiven(dev.wudi.spec.OptionTable.OUT)) {
             throw new Errors.UsageException("the output is the second argument; leave out --out");
         }
-        if (isGiven(dev.wudi.spec.OptionTable.CONFIG)) {
+        if (args.isGiven(dev.wudi.spec.OptionTable.CONFIG)) {
             throw new Errors.UsageException("the config is the first argument; leave out --config");
         }
-        give(dev.wudi.spec.OptionTable.CONFIG, configFile.toString());
-        give(dev.wudi.spec.OptionTable.OUT, outPath);
-        return super.call();
+        args.give(dev.wudi.spec.OptionTable.CONFIG, configFile.toString());
+        args.give(dev.wudi.spec.OptionTable.OUT, outPath);
+        return MergeRun.inOneProcess(args);
     }
 }

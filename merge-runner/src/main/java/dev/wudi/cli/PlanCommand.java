@@ -1,5 +1,6 @@
 package dev.wudi.cli;
 
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /**
@@ -21,11 +22,18 @@ import picocli.CommandLine.Command;
             "  wudi plan --base ./gpt2 --model ./gpt2-sst2 --model ./gpt2-emotion",
             "  wudi plan --json --solver spectral --base ./llama --model ./math \\",
             "            --model ./code > plan.json"})
-public final class PlanCommand extends MergeCommand {
+public final class PlanCommand implements Callable<Integer>, MergeArgs.Holder {
+
+    private final MergeArgs args = new MergeArgs();
+
+    @Override
+    public MergeArgs mergeArgs() {
+        return args;
+    }
 
     @Override
     public Integer call() throws Exception {
-        give(dev.wudi.spec.OptionTable.DRY_RUN, "true");
-        return super.call();
+        args.give(dev.wudi.spec.OptionTable.DRY_RUN, "true");
+        return MergeRun.inOneProcess(args);
     }
 }

@@ -2,27 +2,27 @@ package dev.wudi.spark;
 
 import dev.wudi.backend.Backend;
 import dev.wudi.backend.Backends;
-import dev.wudi.spec.MergeSpec;
+import dev.wudi.config.GivenOptions;
 import dev.wudi.merge.DistributedMerge;
 import dev.wudi.merge.Merger;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import dev.wudi.spec.MergeSpec;
+import dev.wudi.spec.SpecText;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.resource.ResourceInformation;
-import picocli.CommandLine;
 
 /**
  * One Spark task: computes a group of the method's tensors into a part, exactly as {@code wudi merge} would write them
- * ({@link Merger#computePart}), and returns their report records. The options come from the command line itself,
- * parsed again here, so driver and executors merge with the same options.
+ * ({@link DistributedMerge#computePart}), and returns their report records. It is given the merge as text
+ * ({@link SpecText}) and builds the driver's spec from it, so driver and executors merge with the same options.
  *
  * <p>Inputs on remote storage (hdfs://, s3a://) are not copied whole: the task mirrors their headers, asks the merge
- * which stored tensors its group reads ({@link Merger#sourcesOf}), and fetches only those
+ * which stored tensors its group reads ({@link DistributedMerge#sourcesOf}), and fetches only those
  * ({@link RemoteStorage.TaskCopies}); its part is written locally and then stored in the parts folder.
  *
  * <p>Each attempt writes its own part ({@link PartsStore#partName}): a retried or speculative attempt never touches
@@ -33,9 +33,6 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
 
     private static final long serialVersionUID = 1L;
 
-    /** First attempts failed by the test switch wudi.spark.failFirstAttempt (local mode: this JVM's executors). */
-    static final java.util.concurrent.atomic.AtomicInteger FAILED_ON_PURPOSE = new java.util.concurrent.atomic.AtomicInteger();
-
     /**
      * What a task produced: its part (a file name in the parts folder), the records of its tensors, and the bytes it
      * read from remote storage (0 where its inputs are on a shared filesystem).
@@ -44,42 +41,37 @@ final class PartTask implements Function<TensorGroups.Group, PartTask.Result> {
             implements java.io.Serializable {
     }
 
-    private final String[] args;
+    private final SpecText merge;
     private final PartsStore parts;
-    private final List<String> fingerprint;
+    private final Map<String, String> fingerprint;
+    private final String job;
 
-    PartTask(String[] args, PartsStore parts, List<String> fingerprint) {
-        this.args = args.clone();
+    /**
+     * @param merge       the merge as the user gave it (remote paths stay remote: each task copies what it reads)
+     * @param fingerprint what the manifests record of the merge ({@link PartsFingerprint})
+     * @param job         this job's name in the parts' file names
+     */
+    PartTask(SpecText merge, PartsStore parts, Map<String, String> fingerprint, String job) {
+        this.merge = merge;
         this.parts = parts;
-        this.fingerprint = List.copyOf(fingerprint);
+        this.fingerprint = Map.copyOf(fingerprint);
+        this.job = job;
     }
 
     @Override
     public Result call(TensorGroups.Group group) throws Exception {
         TaskContext tc = TaskContext.get();
         long attempt = tc == null ? 0 : tc.taskAttemptId();
-        String name = PartsStore.partName(group.id(), attempt);
-        if (tc != null && tc.attemptNumber() == 0 && Boolean.getBoolean("wudi.spark.failFirstAttempt")) {
-            // a test switch (local mode: the executors share the driver's JVM): the first attempt fails after it has
-            // written part of its output, as a lost executor would
-            parts.putBytes(name, "half a part".getBytes(StandardCharsets.UTF_8));
-            FAILED_ON_PURPOSE.incrementAndGet();
-            throw new IOException("failing the first attempt of group " + group.id() + " (wudi.spark.failFirstAttempt)");
-        }
-        List<String> line = List.of(args);
-        boolean remote = PathArgs.of(line).stream().anyMatch(a -> RemoteStorage.isRemote(a.value()));
+        String name = PartsStore.partName(job, group.id(), attempt);
+        boolean remote = merge.paths().stream().anyMatch(p -> RemoteStorage.isRemote(p.text()));
         Path work = remote || parts.localDir() == null ? Files.createTempDirectory(scratch(tc), "wudi-task-") : null;
         try (RemoteStorage.TaskCopies copies = new RemoteStorage.TaskCopies(parts.storage())) {
-            if (remote) {
-                line = copies.localise(line, work).line();
-            }
-            SparkMergeCommand cmd = new SparkMergeCommand();
-            dev.wudi.cli.MergeCommand.withOptions(new CommandLine(cmd)).parseArgs(line.toArray(String[]::new));
-            MergeSpec options = cmd.options();
+            SpecText local = remote ? copies.localise(merge, work).merge() : merge;
+            MergeSpec spec = GivenOptions.builder(local, line -> { }).build();
             Path part = parts.localDir() != null ? parts.localDir().resolve(name) : work.resolve(name);
             List<DistributedMerge.PartTensor> done;
-            try (Backend backend = Backends.select(device(tc, cmd.device()), cmd.threads(), cmd.tf32(), l -> { })) {
-                DistributedMerge merger = new DistributedMerge(options, backend, null, Merger.Safety.defaults());
+            try (Backend backend = Backends.select(device(tc, spec.device()), spec.threads(), spec.tf32(), l -> { })) {
+                DistributedMerge merger = new DistributedMerge(spec, backend, null, Merger.Safety.defaults());
                 if (remote) {
                     copies.fill(merger.sourcesOf(group.names()));
                 }

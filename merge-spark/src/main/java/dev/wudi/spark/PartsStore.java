@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.merge.DistributedMerge;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,10 +23,11 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * The folder where tasks leave their parts, on storage every node sees: a shared local path, or remote storage through
- * Hadoop ({@link RemoteStorage}). Each attempt writes its own part ({@code group-G-attempt-A.safetensors}); a completed
- * part is then recorded in a manifest beside it ({@code .done.json}, written to a temporary name and renamed), which
- * names the merge it belongs to, so that a killed job's rerun with --resume finds the groups that finished. Cleaning
- * up removes only these files, and the folder if nothing else is in it.
+ * Hadoop ({@link RemoteStorage}). Each attempt writes its own part ({@code group-G-JOB-attempt-A.safetensors}, JOB
+ * new for each job, so a rerun's parts never replace the earlier run's it resumes from); a completed part is then
+ * recorded in a manifest beside it ({@code .done.json}, written to a temporary name and renamed), which names the
+ * merge it belongs to ({@link PartsFingerprint}), so that a killed job's rerun with --resume finds the groups that
+ * finished. Cleaning up removes only these files, and the folder if nothing else is in it.
  */
 final class PartsStore implements java.io.Serializable {
 
@@ -66,8 +68,12 @@ final class PartsStore implements java.io.Serializable {
         return storage.fs(new Path(dir));
     }
 
-    static String partName(int group, long attempt) {
-        return String.format("group-%05d-attempt-%d.safetensors", group, attempt);
+    /**
+     * @param job     this job's own name among the runs that used the folder
+     * @param attempt Spark's task attempt id: unique within the job, so attempts of one group never share a file
+     */
+    static String partName(String job, int group, long attempt) {
+        return String.format(java.util.Locale.ROOT, "group-%05d-%s-attempt-%d.safetensors", group, job, attempt);
     }
 
     void create() throws IOException {
@@ -83,18 +89,13 @@ final class PartsStore implements java.io.Serializable {
         fs().copyFromLocalFile(false, true, new Path(part.toAbsolutePath().toUri()), path(name));
     }
 
-    /** Writes bytes as a file of the folder (what a lost executor leaves: tests only). */
-    void putBytes(String name, byte[] bytes) throws IOException {
-        try (OutputStream o = fs().create(path(name), true)) {
-            o.write(bytes);
-        }
-    }
-
     /** Records a completed part: written to a temporary name, then renamed. */
-    void writeManifest(String part, List<String> fingerprint, List<DistributedMerge.PartTensor> tensors) throws IOException {
+    void writeManifest(String part, Map<String, String> fingerprint, List<DistributedMerge.PartTensor> tensors)
+            throws IOException {
         ObjectNode n = JSON.createObjectNode();
-        n.put("schema", 1);
-        fingerprint.forEach(n.putArray("merge")::add);
+        n.put("schema", 2);
+        ObjectNode merge = n.putObject("merge");
+        fingerprint.forEach(merge::put);
         n.put("part", part);
         ArrayNode t = n.putArray("tensors");
         for (DistributedMerge.PartTensor p : tensors) {
@@ -112,8 +113,12 @@ final class PartsStore implements java.io.Serializable {
         }
     }
 
-    /** The tensors of every completed part of this same merge: name -> (part file name, its records). */
-    Map<String, PartTask.Result> manifests(List<String> fingerprint) throws IOException {
+    /**
+     * The tensors of every completed part: name -> (part file name, its records). Parts whose file is gone are left
+     * out; a part of another merge (its fingerprint differs) is refused, naming what differs: its tensors are not
+     * this merge's, and starting over is the user's call.
+     */
+    Map<String, PartTask.Result> manifests(Map<String, String> fingerprint) throws IOException {
         Map<String, PartTask.Result> out = new LinkedHashMap<>();
         FileSystem fs = fs();
         if (!fs.exists(new Path(dir))) {
@@ -129,11 +134,18 @@ final class PartsStore implements java.io.Serializable {
             try (InputStream in = fs.open(m.getPath())) {
                 n = JSON.readTree(in);
             }
-            List<String> of = new ArrayList<>();
-            n.path("merge").forEach(x -> of.add(x.asText()));
             String part = n.path("part").asText();
-            if (!of.equals(fingerprint) || !fs.exists(path(part))) {
-                continue;                               // another merge's, or its part is gone
+            if (!fs.exists(path(part))) {
+                continue;                               // its part is gone: computed again
+            }
+            Map<String, String> of = new LinkedHashMap<>();
+            n.path("merge").fields().forEachRemaining(e -> of.put(e.getKey(), e.getValue().asText()));
+            List<String> differences = n.path("merge").isObject() ? PartsFingerprint.differences(of, fingerprint)
+                    : List.of("written by an earlier version of wudi-spark");
+            if (!differences.isEmpty()) {
+                throw new CheckpointException("--resume: the parts in " + this + " were computed for a different"
+                        + " merge (" + String.join("; ", differences) + "); rerun with the same settings and unchanged"
+                        + " inputs, or without --resume to start over");
             }
             List<DistributedMerge.PartTensor> tensors = new ArrayList<>();
             n.path("tensors").forEach(x -> tensors.add(new DistributedMerge.PartTensor(x.path("name").asText(),

@@ -3,6 +3,8 @@ package dev.wudi.spark;
 import dev.wudi.format.PartialCopies;
 import dev.wudi.format.SafetensorsFile;
 import dev.wudi.format.TensorInfo;
+import dev.wudi.spec.OptionTable;
+import dev.wudi.spec.SpecText;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -65,7 +67,7 @@ final class RemoteStorage implements java.io.Serializable {
         return out;
     }
 
-    /** Whether a command-line path names remote storage: a URI with a scheme, {@code scheme://...}. */
+    /** Whether a path as given names remote storage: a URI with a scheme, {@code scheme://...}. */
     static boolean isRemote(String path) {
         return path != null && path.matches("[A-Za-z][A-Za-z0-9+.-]*://.*");
     }
@@ -184,37 +186,47 @@ final class RemoteStorage implements java.io.Serializable {
         }
 
         /**
-         * A command line on local stand-ins for its remote paths.
+         * A merge on local stand-ins for its remote paths.
          *
-         * @param line  the command line, each remote path replaced by its stand-in
-         * @param local each remote path's stand-in, by argument
-         * @param names each stand-in's path -> the remote path as given (for {@link StagedNames})
+         * @param merge  the merge, each remote path replaced by its stand-in
+         * @param copies each remote path given and its stand-in, in the merge's order of paths
+         * @param names  each stand-in's path -> the remote path as given (for {@link StagedNames})
          */
-        record Localised(List<String> line, Map<PathArgs.Arg, String> local, Map<String, String> names) {
+        record Localised(SpecText merge, List<Copy> copies, Map<String, String> names) {
+        }
+
+        /** A remote path as given (which option, its text) and the local path standing in for it. */
+        record Copy(SpecText.Place given, String local) {
         }
 
         /**
-         * The command line with each remote input replaced by a mirror of it under {@code work} (headers now, tensors
-         * after {@link #fill}) and each remote output by a local name under {@code work} (nothing is written there
-         * here). "OUT/" keeps its slash: it names a folder, as in {@code wudi merge}.
+         * The merge with each remote input replaced by a mirror of it under {@code work} (headers now, tensors after
+         * {@link #fill}) and each remote output by a local name under {@code work} (nothing is written there here).
+         * "OUT/" keeps its slash: it names a folder, as in {@code wudi merge}.
          */
-        Localised localise(List<String> line, java.nio.file.Path work) throws IOException {
-            Map<PathArgs.Arg, String> local = new LinkedHashMap<>();
+        Localised localise(SpecText merge, java.nio.file.Path work) throws IOException {
+            List<Copy> copies = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
             Map<String, String> names = new LinkedHashMap<>();
-            for (PathArgs.Arg a : PathArgs.of(line)) {
-                if (!isRemote(a.value())) {
+            List<SpecText.Place> paths = merge.paths();
+            for (int i = 0; i < paths.size(); i++) {
+                SpecText.Place p = paths.get(i);
+                if (!isRemote(p.text())) {
+                    texts.add(p.text());
                     continue;
                 }
-                boolean input = PathArgs.INPUTS.contains(a.option());
-                java.nio.file.Path to = work.resolve((input ? "in-" : "out-") + a.index())
-                        .resolve(new Path(a.value()).getName());
+                boolean input = p.option() == OptionTable.BASE || p.option() == OptionTable.MODEL;
+                java.nio.file.Path to = work.resolve((input ? "in-" : "out-") + i)
+                        .resolve(new Path(p.text()).getName());
                 if (input) {
-                    mirror(a.value(), to);
+                    mirror(p.text(), to);
                 }
-                local.put(a, to + (a.value().endsWith("/") ? "/" : ""));
-                names.put(to.toString(), a.value().replaceAll("/+$", ""));
+                String local = to + (p.text().endsWith("/") ? "/" : "");
+                copies.add(new Copy(p, local));
+                texts.add(local);
+                names.put(to.toString(), p.text().replaceAll("/+$", ""));
             }
-            return new Localised(PathArgs.replaced(line, local), local, names);
+            return new Localised(merge.withPaths(texts), copies, names);
         }
 
         /** Mirrors a remote checkpoint (file or folder) at {@code to}: headers only for its safetensors files. */

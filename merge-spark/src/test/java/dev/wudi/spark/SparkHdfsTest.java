@@ -22,7 +22,9 @@ import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.hdfs.protocol.HdfsConstants;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code wudi-spark merge} with its inputs, output and parts on a real HDFS (a NameNode and a DataNode in this JVM,
  * Hadoop's MiniDFSCluster), against {@code wudi merge} of the same checkpoints as local files: the same bytes, the
  * tasks reading only the headers and the tensors they merge, nothing left behind on HDFS or on the driver's disk; an
- * existing output kept without --force; a stopped job resumed from its parts on HDFS.
+ * existing output kept without --force; a job whose upload failed resumed from its parts on HDFS.
  */
 class SparkHdfsTest {
 
@@ -165,25 +167,23 @@ class SparkHdfsTest {
         nothingLeftBehind("/o1", "adam.safetensors", "report.json");
     }
 
-    /** A sharded folder in and out, every task's first attempt failing on purpose: the same files. */
+    /**
+     * A sharded folder in and out, HDFS refusing every task's first upload of its part (which leaves the start of the
+     * part there, as a lost executor would): the same files.
+     */
     @Test
     void shardedFoldersOnHdfsWithRetriedAttemptsAreByteIdentical() throws Exception {
         SparkMergeTest.Run one = SparkMergeTest.run(false, args(true, "one-folder", null, "--solver", "spectral",
                 "--shard-size", "4KB", "--quiet"));
         assertEquals(0, one.exit(), one.err());
-        int before = PartTask.FAILED_ON_PURPOSE.get();
-        System.setProperty("wudi.spark.failFirstAttempt", "true");
-        SparkMergeTest.Run r;
-        try {
-            List<String> a = spark(args(true, null, "/o2/folder", "--solver", "spectral", "--shard-size", "4KB",
-                    "--quiet"), "--tasks", "2");
-            a.set(a.indexOf("local[2]"), "local[2,2]");
-            r = SparkMergeTest.run(true, a);
-        } finally {
-            System.clearProperty("wudi.spark.failFirstAttempt");
-        }
+        int before = RefusedParts.REFUSED.get();
+        List<String> a = spark(args(true, null, "/o2/folder", "--solver", "spectral", "--shard-size", "4KB",
+                "--quiet"), "--tasks", "2");
+        a.set(a.indexOf("local[2]"), "local[2,2]");
+        a.addAll(RefusedParts.settings("hdfs", RefusingHdfs.class, "first-attempts"));
+        SparkMergeTest.Run r = SparkMergeTest.run(true, a);
         assertEquals(0, r.exit(), r.err());
-        assertEquals(2, PartTask.FAILED_ON_PURPOSE.get() - before, "both tasks' first attempts failed");
+        assertEquals(2, RefusedParts.REFUSED.get() - before, "both tasks' first attempts failed");
         try (Stream<Path> s = Files.list(dir.resolve("one-folder"))) {
             List<Path> files = s.sorted().toList();
             assertTrue(files.size() > 3, "a sharded folder: " + files);
@@ -296,17 +296,18 @@ class SparkHdfsTest {
         assertFalse(plan.err().contains("checking the inputs"), "a plan reads no value: " + plan.err());
         assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/planned")));
 
-        List<String> a = spark(args(false, null, "/o3/resumed.safetensors", "--iters", "5", "--lr", "1e-3"));
-        System.setProperty("wudi.spark.stopBeforeWriting", "true");
-        SparkMergeTest.Run first;
-        try {
-            first = SparkMergeTest.run(true, a);
-        } finally {
-            System.clearProperty("wudi.spark.stopBeforeWriting");
-        }
+        // the upload refused (a folder at its namespace quota: nothing more fits in it): the parts are kept
+        org.apache.hadoop.fs.Path full = new org.apache.hadoop.fs.Path("/o3/full");
+        fs.mkdirs(full);
+        ((DistributedFileSystem) fs).setQuota(full, 1, HdfsConstants.QUOTA_DONT_SET);
+        List<String> a = spark(args(false, null, "/o3/full/resumed.safetensors", "--iters", "5", "--lr", "1e-3"),
+                "--parts-dir", root + "/o3/parts");
+        SparkMergeTest.Run first = SparkMergeTest.run(true, a);
         assertEquals(1, first.exit(), first.err());
-        assertTrue(fs.exists(new org.apache.hadoop.fs.Path("/o3/resumed.safetensors.wudi-spark-parts")));
-        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/resumed.safetensors")));
+        assertTrue(first.err().contains("quota"), first.err());
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path("/o3/parts")), "the parts are kept for --resume");
+        assertFalse(fs.exists(new org.apache.hadoop.fs.Path("/o3/full/resumed.safetensors")));
+        ((DistributedFileSystem) fs).setQuota(full, HdfsConstants.QUOTA_RESET, HdfsConstants.QUOTA_DONT_SET);
         List<String> again = new ArrayList<>(a);
         again.add("--resume");
         SparkMergeTest.Run resumed = SparkMergeTest.run(true, again);
@@ -319,7 +320,8 @@ class SparkHdfsTest {
         SparkMergeTest.Run one = SparkMergeTest.run(false, args(false, "resumed-one.safetensors", null, "--iters", "5",
                 "--lr", "1e-3", "--quiet"));
         assertEquals(0, one.exit(), one.err());
-        assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")), read("/o3/resumed.safetensors"));
+        assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")),
+                read("/o3/full/resumed.safetensors"));
         SparkMergeTest.Run complete = SparkMergeTest.run(true, again);
         assertEquals(0, complete.exit(), complete.err());
         assertTrue(complete.err().contains("is complete; nothing to resume"), complete.err());
@@ -329,6 +331,7 @@ class SparkHdfsTest {
                 "5", "--lr", "1e-3", "--force")));
         assertEquals(0, forced.exit(), forced.err());
         assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")), read("/o3/kept.safetensors"));
-        nothingLeftBehind("/o3", "kept.safetensors", "resumed.safetensors");
+        nothingLeftBehind("/o3/full", "resumed.safetensors");
+        nothingLeftBehind("/o3", "kept.safetensors", "full");
     }
 }

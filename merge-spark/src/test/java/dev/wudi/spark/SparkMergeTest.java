@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.checkpoint.TaskCheckpoints;
 import dev.wudi.cli.Main;
+import dev.wudi.spec.SpecText;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code wudi-spark merge --master local[2]} against {@code wudi merge} with the same options, in this JVM (Spark's
  * local mode: the driver and two executor threads): the same bytes for WUDI with every solver and for the
- * element-wise methods, for a single file and a sharded folder; a job stopped after its executors finished resumes
- * from their parts; options that cannot work are refused before Spark starts.
+ * element-wise methods, for a single file and a sharded folder; failed attempts retried; a job stopped after its
+ * executors finished, or one that failed part-way, resumes from their parts; options that cannot work are refused
+ * before Spark starts.
  */
 class SparkMergeTest {
 
@@ -80,10 +86,11 @@ class SparkMergeTest {
 
     /** wudi merge and wudi-spark merge with these options give the same bytes (every file, for a folder). */
     private static void same(boolean folder, String tag, String... options) throws Exception {
-        same(3, folder, tag, "local[2]", options);
+        same(3, folder, tag, List.of("--master", "local[2]"), options);
     }
 
-    private static void same(int models, boolean folder, String tag, String master, String... options)
+    /** @param sparkOnly the options of wudi-spark alone (--master, --spark-conf) */
+    private static void same(int models, boolean folder, String tag, List<String> sparkOnly, String... options)
             throws Exception {
         String one = folder ? tag + "-one" : tag + "-one.safetensors";
         String spark = folder ? tag + "-spark" : tag + "-spark.safetensors";
@@ -91,7 +98,8 @@ class SparkMergeTest {
         assertEquals(0, a.exit(), tag + ": " + a.err());
         List<String> loud = new ArrayList<>(mergeArgs(models, folder, spark, options));
         loud.remove("--quiet");                          // its lines say that Spark ran the tasks
-        Run b = run(true, with(loud, "--master", master, "--tasks", "3"));
+        loud.addAll(sparkOnly);
+        Run b = run(true, with(loud, "--tasks", "3"));
         lastRun = b;
         assertEquals(0, b.exit(), b.err());
         assertTrue(b.err().contains(" tasks on local["), b.err());
@@ -136,26 +144,23 @@ class SparkMergeTest {
             if (method.equals("slerp")) {
                 o.addAll(List.of("--t", "0.4"));
             }
-            same(models, false, method, "local[2]", o.toArray(String[]::new));
+            same(models, false, method, List.of("--master", "local[2]"), o.toArray(String[]::new));
         }
         same(true, "folder", "--iters", "5", "--lr", "1e-3", "--shard-size", "4KB");
     }
 
     /**
-     * A task attempt that fails (here: the first attempt of every task, by a test switch read on the executor) is
-     * retried by Spark (local[2,2]: two threads, two attempts per task), each attempt in its own part file: the output
-     * is still the one-process merge's bytes.
+     * A task attempt that fails (here: the storage refuses every task's first write of its part's manifest, as a
+     * failing disk would) is retried by Spark (local[2,2]: two threads, two attempts per task), each attempt in its
+     * own part file: the output is still the one-process merge's bytes.
      */
     @Test
     void failedAttemptsAreRetriedWithoutCorruptingTheOutput() throws Exception {
-        int before = PartTask.FAILED_ON_PURPOSE.get();
-        System.setProperty("wudi.spark.failFirstAttempt", "true");
-        try {
-            same(3, false, "retried", "local[2,2]", "--iters", "5", "--lr", "1e-3");
-        } finally {
-            System.clearProperty("wudi.spark.failFirstAttempt");
-        }
-        assertEquals(3, PartTask.FAILED_ON_PURPOSE.get() - before, "every task's first attempt failed and was retried");
+        int before = RefusedParts.REFUSED.get();
+        List<String> spark = new ArrayList<>(List.of("--master", "local[2,2]"));
+        spark.addAll(RefusedParts.settings("file", RefusingLocalFileSystem.class, "first-attempts"));
+        same(3, false, "retried", spark, "--iters", "5", "--lr", "1e-3");
+        assertEquals(3, RefusedParts.REFUSED.get() - before, "every task's first attempt failed and was retried");
         assertEquals(3, lastRun.err().split("did not finish", -1).length - 1, "each failed attempt is said: "
                 + lastRun.err());
     }
@@ -169,18 +174,17 @@ class SparkMergeTest {
     @Test
     void twoAttemptsOfOneGroupAtOnceWriteSeparatePartsOfTheSameBytes() throws Exception {
         List<String> line = mergeArgs(false, "twice.safetensors", "--iters", "3");
-        List<String> args = line.subList(1, line.size());                 // without the subcommand's name
+        SpecText merge = text(line);
         Path folder = dir.resolve("twice-parts");
         PartsStore parts = new PartsStore(folder.toString(), new RemoteStorage(Map.of()));
         parts.create();
         List<String> names = List.of("l0.attn.weight", "l2.mlp.weight");
         TensorGroups.Group g = new TensorGroups.Group(0, names, 1.0);
-        List<String> fingerprint = SparkMergeCommand.fingerprint(args);
+        Map<String, String> fingerprint = Map.of("--lr", "1e-5");
         List<PartTask.Result> r;
         try (org.apache.spark.api.java.JavaSparkContext sc = new org.apache.spark.api.java.JavaSparkContext(
                 new org.apache.spark.SparkConf().setMaster("local[2]").setAppName("two attempts"))) {
-            r = sc.parallelize(List.of(g, g), 2).map(new PartTask(args.toArray(String[]::new), parts, fingerprint))
-                    .collect();
+            r = sc.parallelize(List.of(g, g), 2).map(new PartTask(merge, parts, fingerprint, "job")).collect();
         }
         assertFalse(r.get(0).part().equals(r.get(1).part()), "each attempt its own file: " + r);
         assertArrayEquals(Files.readAllBytes(folder.resolve(r.get(0).part())),
@@ -194,22 +198,54 @@ class SparkMergeTest {
         assertFalse(Files.exists(folder), "both parts and both manifests removed");
     }
 
+    /** The merge a command line describes, as the driver gives it to the executors. */
+    private static SpecText text(List<String> line) {
+        SparkMergeCommand cmd = new SparkMergeCommand();
+        dev.wudi.cli.MergeArgs.withOptions(new picocli.CommandLine(cmd)).parseArgs(
+                line.subList(1, line.size()).toArray(String[]::new));              // without the subcommand's name
+        return cmd.mergeArgs().text();
+    }
+
+    /**
+     * A job stopped after its executors finished (here: another merge holds the output when the driver comes to write
+     * it) keeps its parts; a resume with a setting that decides the output changed, or an input, is refused, naming
+     * it; one with only where the work runs changed takes every part and runs no Spark job.
+     */
     @Test
     void aJobStoppedAfterItsExecutorsResumesFromTheirParts() throws Exception {
         List<String> a = with(mergeArgs(false, "resumed.safetensors", "--iters", "5", "--lr", "1e-3"),
                 "--master", "local[2]");
         a.remove("--quiet");
-        System.setProperty("wudi.spark.stopBeforeWriting", "true");
         Run first;
-        try {
+        try (FileChannel lock = FileChannel.open(dir.resolve(".resumed.safetensors.wudi-lock"),
+                StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock held = lock.lock()) {
             first = run(true, a);
-        } finally {
-            System.clearProperty("wudi.spark.stopBeforeWriting");
         }
         assertEquals(1, first.exit(), first.err());
+        assertTrue(first.err().contains("another wudi merge is writing"), first.err());
+        assertTrue(first.err().contains("tasks on local[2]"), "the executors ran first: " + first.err());
         assertTrue(Files.isDirectory(dir.resolve("resumed.safetensors.wudi-spark-parts")), first.err());
         assertFalse(Files.exists(dir.resolve("resumed.safetensors")));
-        Run again = run(true, with(a, "--resume"));
+        List<String> otherLr = new ArrayList<>(a);
+        otherLr.set(otherLr.indexOf("1e-3"), "2e-3");
+        Run refused = run(true, with(otherLr, "--resume"));
+        assertEquals(1, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("were computed for a different merge (--lr: 1e-3 then, 2e-3 now)"),
+                refused.err());
+        // so is one whose input changed since (here: its modification time)
+        Path m2 = dir.resolve("m2.safetensors");
+        FileTime then = Files.getLastModifiedTime(m2);
+        Run touched;
+        try {
+            Files.setLastModifiedTime(m2, FileTime.fromMillis(then.toMillis() + 60_000));
+            touched = run(true, with(a, "--resume"));
+        } finally {
+            Files.setLastModifiedTime(m2, then);
+        }
+        assertEquals(1, touched.exit(), touched.err());
+        assertTrue(touched.err().contains("different merge (model 2: "), touched.err());
+        assertFalse(Files.exists(dir.resolve("resumed.safetensors")));
+        Run again = run(true, with(a, "--resume", "--tasks", "7"));
         assertEquals(0, again.exit(), again.err());
         assertTrue(again.err().contains("--resume: 5 of 5 tensors were computed by an earlier run"), again.err());
         assertFalse(again.err().contains("tasks on"), "no Spark job was needed: " + again.err());
@@ -217,6 +253,36 @@ class SparkMergeTest {
         assertEquals(0, one.exit(), one.err());
         assertArrayEquals(Files.readAllBytes(dir.resolve("resumed-one.safetensors")),
                 Files.readAllBytes(dir.resolve("resumed.safetensors")));
+        assertFalse(Files.exists(dir.resolve("resumed.safetensors.wudi-spark-parts")), "the parts are removed");
+    }
+
+    /**
+     * A job that failed part-way (one task at a time, one attempt each, the second task's writes refused) keeps the
+     * parts of the tasks that finished; the resume merges only the rest, in new parts that never take an earlier
+     * part's name, and the output is the one-process merge's bytes.
+     */
+    @Test
+    void aJobThatFailedPartWayResumesWithTheRest() throws Exception {
+        List<String> a = with(mergeArgs(false, "partway.safetensors", "--iters", "5", "--lr", "1e-3"),
+                "--master", "local[1]", "--tasks", "3");
+        a.remove("--quiet");
+        Run first = run(true, with(a, RefusedParts.settings("file", RefusingLocalFileSystem.class, "partition:1")
+                .toArray(String[]::new)));
+        assertEquals(1, first.exit(), first.err());
+        assertTrue(first.err().contains("the Spark job failed") && first.err().contains("rerun with --resume"),
+                first.err());
+        Run again = run(true, with(a, "--resume"));
+        assertEquals(0, again.exit(), again.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("--resume: (\\d) of 5 tensors were computed by an"
+                + " earlier run").matcher(again.err());
+        assertTrue(m.find(), again.err());
+        int earlier = Integer.parseInt(m.group(1));
+        assertTrue(earlier > 0 && earlier < 5, again.err());
+        assertTrue(again.err().contains("wudi-spark: " + (5 - earlier) + " tensors in "), again.err());
+        Run one = run(false, mergeArgs(false, "partway-one.safetensors", "--iters", "5", "--lr", "1e-3"));
+        assertEquals(0, one.exit(), one.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("partway-one.safetensors")),
+                Files.readAllBytes(dir.resolve("partway.safetensors")));
     }
 
     /** --parts-dir may name a folder that holds other things: only the parts are removed from it. */
