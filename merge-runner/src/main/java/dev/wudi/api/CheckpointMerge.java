@@ -60,6 +60,7 @@ public final class CheckpointMerge {
         this.resume = b.resume;
         this.allowNonFinite = b.allowNonFinite;
         MergeSpecBuilder o = b.config != null ? b.config : MergeSpec.builder(b.base, b.models, b.out);
+        dev.wudi.method.ParameterSource params = b.config != null ? b.config.build().parameters() : null;
         if (b.method != null) {
             o.method(b.method);
         }
@@ -92,6 +93,21 @@ public final class CheckpointMerge {
         }
         b.options.forEach(o::set);
         try {
+            o.build();                                      // checks every text before the config's values read any
+            if (b.config != null) {
+                // settings given over a config replace its per-model and per-tensor values too, as on the command line
+                java.util.Map<MergeOption, String> given = new java.util.LinkedHashMap<>(b.options);
+                if (b.scale != null) {
+                    given.put(dev.wudi.spec.OptionTable.SCALE, String.valueOf(b.scale));
+                }
+                if (b.density != null) {
+                    given.put(dev.wudi.spec.OptionTable.DENSITY, String.valueOf(b.density));
+                }
+                for (java.util.Map.Entry<MergeOption, String> e : given.entrySet()) {
+                    params = dev.wudi.config.GivenOptions.replacing(params, e.getKey(), e.getValue());
+                }
+                o.parameters(params);
+            }
             this.options = o.build();
         } catch (dev.wudi.spec.OptionException e) {
             throw new IllegalArgumentException(e.getMessage(), e);   // the command line's words: "--lr applies to ..."

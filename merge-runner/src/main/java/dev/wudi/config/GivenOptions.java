@@ -19,6 +19,10 @@ import java.util.function.Consumer;
  */
 public final class GivenOptions {
 
+    /** The options that replace a config's values per model and per tensor ({@link #replacing}). */
+    private static final java.util.Set<MergeOption> PER_TENSOR = java.util.Set.of(OptionTable.SCALE,
+            OptionTable.DENSITY, OptionTable.T, OptionTable.SEED);
+
     private GivenOptions() {
     }
 
@@ -37,24 +41,12 @@ public final class GivenOptions {
         List<String> overridden = new ArrayList<>();
         ParameterSource params = b.build().parameters();
         List<String> solverOptions = new ArrayList<>();
+        Map<MergeOption, String> lastGiven = new java.util.LinkedHashMap<>();
         for (Map.Entry<MergeOption, List<String>> e : text.given().entrySet()) {
             MergeOption o = e.getKey();
             List<String> texts = e.getValue();
-            String last = texts.get(texts.size() - 1);
-            boolean replaces = b.isSet(o);
-            if (o == OptionTable.SCALE && params instanceof ConfigParameters cp) {
-                params = cp.without("lambda");              // the config's lambda, per tensor too
-                replaces = true;
-            } else if (o == OptionTable.DENSITY && params instanceof ConfigParameters cp) {
-                params = cp.without("density");
-                replaces = true;
-            } else if (o == OptionTable.T && params instanceof ConfigParameters cp) {
-                params = cp.withGlobal("t", Double.parseDouble(last));
-                replaces = true;
-            } else if (o == OptionTable.SEED && params instanceof ConfigParameters cp) {
-                params = cp.withSeed(Long.parseLong(last.trim()));
-                replaces = true;
-            }
+            lastGiven.put(o, texts.get(texts.size() - 1));
+            boolean replaces = b.isSet(o) || params instanceof ConfigParameters && PER_TENSOR.contains(o);
             if (o == OptionTable.SOLVER || o.group() == MergeOption.Group.SOLVER && !o.configNames().isEmpty()) {
                 solverOptions.add(o.name());
             } else if (replaces && o.effect() == MergeOption.Effect.OUTPUT) {
@@ -67,11 +59,37 @@ public final class GivenOptions {
         if (!solverOptions.isEmpty()) {
             overridden.add(0, String.join(" ", solverOptions));
         }
+        b.build();                                          // every text checked before the config's values read one
+        for (Map.Entry<MergeOption, String> e : lastGiven.entrySet()) {
+            params = replacing(params, e.getKey(), e.getValue());
+        }
         b.parameters(params);
         r.notes().forEach(say);
         if (!overridden.isEmpty()) {
             say.accept("given on the command line, overriding " + config + ": " + String.join(", ", overridden));
         }
         return b.command(text.command());
+    }
+
+    /**
+     * A config's parameters once option o, given as last, replaces what the config says of it for every tensor:
+     * --scale its lambda, --density its density, --t its t and --seed its random_seed, per model and per tensor too
+     * (a spec's scale alone would lose to a model's own lambda). params itself for any other option or source.
+     */
+    public static ParameterSource replacing(ParameterSource params, MergeOption o, String last) {
+        // last was checked by MergeSpecBuilder.build (a number for --t, an integer for --seed)
+        if (!(params instanceof ConfigParameters cp)) {
+            return params;
+        }
+        if (o == OptionTable.SCALE) {
+            return cp.without("lambda");
+        } else if (o == OptionTable.DENSITY) {
+            return cp.without("density");
+        } else if (o == OptionTable.T) {
+            return cp.withGlobal("t", Double.parseDouble(last));
+        } else if (o == OptionTable.SEED) {
+            return cp.withSeed(Long.parseLong(last.trim()));
+        }
+        return params;
     }
 }

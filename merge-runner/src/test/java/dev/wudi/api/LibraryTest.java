@@ -129,6 +129,16 @@ class LibraryTest {
         CheckpointMerge.fromConfig(cfg, fromConfig).device("cpu").build().run();
         assertArrayEquals(Files.readAllBytes(typed), Files.readAllBytes(fromConfig), "the config's merge, as the CLI's");
         assertThrows(IllegalStateException.class, () -> CheckpointMerge.fromConfig(cfg, fromConfig).model(base));
+
+        // settings given over the config replace its per-model density and its lambda, as `wudi mergekit-yaml` does
+        Path typedOver = tmp.resolve("typed-over.safetensors");
+        CheckpointMerge.builder(base, typedOver).models(models).method("ties").density(0.8).scale(0.3).device("cpu")
+                .build().run();
+        Path over = tmp.resolve("over-config.safetensors");
+        CheckpointMerge.fromConfig(cfg, over).density(0.8).option("--scale", "0.3").device("cpu").build().run();
+        assertArrayEquals(Files.readAllBytes(typedOver), Files.readAllBytes(over),
+                "density and scale given over a config replace its per-model values");
+        assertFalse(java.util.Arrays.equals(Files.readAllBytes(typed), Files.readAllBytes(over)));
     }
 
     @Test

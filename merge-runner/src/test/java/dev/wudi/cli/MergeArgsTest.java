@@ -3,6 +3,7 @@ package dev.wudi.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.checkpoint.TaskCheckpoints;
@@ -121,6 +122,12 @@ class MergeArgsTest {
         assertNotNull(rebuilt.config());
         assertTrue(said.stream().anyMatch(l -> l.contains("overriding " + cfg) && l.contains("--scale")),
                 said.toString());
+
+        // a malformed value over a config is the command line's refusal, not a number parser's
+        SpecText badT = new SpecText(null, List.of(), text.out(), text.config(), java.util.Map.of("--t",
+                List.of("abc")), null);
+        assertEquals("--t abc: 'abc' is not a number", assertThrows(dev.wudi.spec.OptionException.class,
+                () -> GivenOptions.builder(badT, line -> { })).getMessage());
     }
 
     @Test
