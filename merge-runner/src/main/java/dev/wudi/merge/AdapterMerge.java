@@ -300,7 +300,7 @@ final class AdapterMerge implements TensorLoop.Target {
             meta.put("wudi_method", methodDescription);
             meta.put("wudi_version", Version.get());
             AdapterWriter.write(tmp, modules, full, config(ranks, full), dtype, meta);
-            new OutputFiles(options, plan, base, models).writeHeads(tmp);
+            new OutputFiles(options, plan, base, models, adapters).writeHeads(tmp);
             if (options.card() != CardPolicy.NONE) {
                 Files.writeString(tmp.resolve(OutputFiles.CARD), card(methodDescription, notes, modules.size()));
             }

@@ -225,11 +225,11 @@ final class MergePlanner {
                 } else if (c.role() == TensorRole.HEAD) {
                     if (i == fromModel) {
                         DType d = o.outDType() != null ? o.outDType() : r.info().dtype();
-                        entries.add(new MergePlan.Entry(bare, null, TensorRole.HEAD, c.layout(), c.source(),
+                        entries.add(new MergePlan.Entry(mn, null, TensorRole.HEAD, c.layout(), c.source(),
                                 r.info().shape().clone(), d, MergePlan.Action.FROM_MODEL, "from model " + (i + 1),
                                 List.of(i), List.of(r), Map.of(), -1));
-                        extras.add(new MergePlan.Extra(i, mn, r, c.role(), "in the output as " + bare
-                                + " (--heads from:" + (i + 1) + ")", false));
+                        extras.add(new MergePlan.Extra(i, mn, r, c.role(), "in the output (--heads from:" + (i + 1)
+                                + ")", false));
                     } else if (heads.kind() == HeadPolicy.Kind.SAVE) {
                         extras.add(new MergePlan.Extra(i, mn, r, c.role(), "saved to heads/" + headsFile(i), true));
                     } else {
@@ -249,6 +249,10 @@ final class MergePlanner {
                     + (bodyExtra.size() == 1 ? "" : "s") + " of the body that the base " + base.path() + " lacks: "
                     + first(bodyExtra) + "; it is not a fine-tune of this base");
         }
+        if (fromModel >= 0) {
+            entries = asModelSpellsThem(entries, alignments.get(fromModel), models, fromModel, configs, grownRows,
+                    notes);
+        }
         int tokenizerFrom = -1;
         if (grownTo > 0) {
             tokenizerFrom = tokenizerModel(entries, grownTo);
@@ -263,6 +267,51 @@ final class MergePlanner {
         notes.addAll(vocabNotes(grownRows, o.vocab(), tokenizerFrom, models));
         notes.addAll(extraNotes(extras, models));
         return new MergePlan(entries, extras, notes, baseConfig, configs, heads, grownTo, tokenizerFrom);
+    }
+
+    /**
+     * --heads from:K: the output is model K's class, so it is written as model K's own checkpoint is. Names are K's
+     * (a GPT2ForSequenceClassification fine-tune's {@code transformer.h.0...} beside its {@code score.weight}, where
+     * the base is GPT2Model's bare {@code h.0...}: bare names beside a head are what transformers 4.x calls a corrupted
+     * state dict); and where K brings heads of its own, the base's heads K lacks are left out (an untied
+     * {@code lm_head.weight} is no key of LlamaForSequenceClassification).
+     */
+    private static List<MergePlan.Entry> asModelSpellsThem(List<MergePlan.Entry> entries, NameAlignment k,
+                                                           List<Checkpoint> models, int fromModel,
+                                                           List<ModelConfig> configs, Map<String, long[]> grownRows,
+                                                           List<String> notes) {
+        boolean ownHeads = entries.stream().anyMatch(e -> e.action() == MergePlan.Action.FROM_MODEL);
+        List<String> dropped = new ArrayList<>();
+        List<MergePlan.Entry> out = new ArrayList<>();
+        int renamed = 0;
+        for (MergePlan.Entry e : entries) {
+            String why = e.leftOut().get(fromModel);
+            if (ownHeads && e.role() == TensorRole.HEAD && e.action() != MergePlan.Action.FROM_MODEL && why != null
+                    && why.startsWith("has no")) {
+                dropped.add(e.name());
+                grownRows.remove(e.name());
+                continue;
+            }
+            String name = e.base() == null ? e.name() : k.spelled(e.name());   // heads the base lacks: K's already
+            if (!name.equals(e.name())) {
+                renamed++;
+            }
+            out.add(name.equals(e.name()) ? e : new MergePlan.Entry(name, e.base(), e.role(), e.layout(),
+                    e.layoutSource(), e.outShape(), e.outDType(), e.action(), e.label(), e.models(), e.sources(),
+                    e.leftOut(), e.baseRows()));
+        }
+        String cls = configs.get(fromModel).architectures().isEmpty() ? "its class"
+                : configs.get(fromModel).architectures().get(0);
+        if (renamed > 0) {
+            notes.add(renamed + " output name" + (renamed == 1 ? "" : "s") + " spelled as " + who(models, fromModel)
+                    + " spells them (" + out.get(0).name() + ", ...), so that transformers loads the output as " + cls
+                    + " (--heads from:" + (fromModel + 1) + ")");
+        }
+        if (!dropped.isEmpty()) {
+            notes.add("the base's " + first(dropped) + " left out: " + who(models, fromModel) + " has no such head and"
+                    + " the output is " + cls + " (--heads from:" + (fromModel + 1) + ")");
+        }
+        return out;
     }
 
     /** "wudi (adam)", "task-arithmetic", ... */
