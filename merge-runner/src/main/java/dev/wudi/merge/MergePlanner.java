@@ -44,6 +44,11 @@ final class MergePlanner {
 
     private static final int LIST_AT_MOST = 6;
 
+    private static final String UNTOUCHED_LABEL = "rest: base (no adapter adapts it)";
+
+    /** Why a LoRA adapter takes no part in a weight it does not adapt. */
+    static final String UNTOUCHED = "a LoRA adapter that does not adapt this module (its task vector is zero here)";
+
     /** Tensors whose first dimension is the vocabulary (embeddings, output heads, their biases). */
     private static final Pattern VOCABULARY = Pattern.compile("(embed_tokens|(^|\\.)wte\\.|word_embeddings|tokens_embed"
             + "|(^|\\.)lm_head\\.|embed_out|vocab_projector|predictions\\.decoder|predictions\\.bias|(^|\\.)shared\\.)");
@@ -98,6 +103,7 @@ final class MergePlanner {
         List<List<String>> missing = new ArrayList<>();
         models.forEach(m -> missing.add(new ArrayList<>()));
         TensorSelection selection = TensorSelection.of(o);
+        Map<Integer, Integer> untouchedByMethod = new TreeMap<>();
         long grownTo = -1;
         Map<String, long[]> grownRows = new LinkedHashMap<>();
         for (String name : base.names()) {
@@ -184,12 +190,24 @@ final class MergePlanner {
             } else if (selection.selects(bi, c.role(), c.layout())) {
                 action = MergePlan.Action.METHOD;
                 label = methodLabel(o);
+                if (o.method() == MergeMethods.WUDI) {
+                    if (leaveOutUntouched(bref, idx, src, left)) {
+                        action = MergePlan.Action.REST;    // no model changes it: W_0, without a solve
+                        label = UNTOUCHED_LABEL;
+                    }
+                } else {
+                    for (int k = 0; k < src.size(); k++) {
+                        if (src.get(k) == bref) {
+                            untouchedByMethod.merge(idx.get(k), 1, Integer::sum);
+                        }
+                    }
+                }
             } else {
                 action = MergePlan.Action.REST;
                 label = "rest: " + o.rest().cliName();
             }
             if ((action == MergePlan.Action.METHOD || action == MergePlan.Action.REST) && idx.isEmpty()
-                    && !(action == MergePlan.Action.REST && o.rest() == RestPolicy.BASE)) {
+                    && !(action == MergePlan.Action.REST && o.rest() == RestPolicy.BASE) && !label.equals(UNTOUCHED_LABEL)) {
                 action = MergePlan.Action.REST;
                 label = "rest: base (no model has it in the base's shape)";
             }
@@ -263,6 +281,9 @@ final class MergePlanner {
                 tokenizerFrom = -1;
             }
         }
+        untouchedByMethod.forEach((i, n) -> notes.add(who(models, i) + ", a LoRA adapter, does not adapt " + n
+                + " of the tensors " + o.method().name() + " merges: its task vector is zero there, and it takes part"
+                + " with the base's weight"));
         notes.addAll(headNotes(entries, extras, models, heads));
         notes.addAll(vocabNotes(grownRows, o.vocab(), tokenizerFrom, models));
         notes.addAll(extraNotes(extras, models));
@@ -312,6 +333,23 @@ final class MergePlanner {
                     + " the output is " + cls + " (--heads from:" + (fromModel + 1) + ")");
         }
         return out;
+    }
+
+    /**
+     * A LoRA adapter that does not adapt a weight stands for the base's own tensor there (the same reference): its
+     * task vector is exactly zero, which WUDI leaves out of the loss, so it is left out of the tensor and said so.
+     * Returns true where every model was left out this way.
+     */
+    private static boolean leaveOutUntouched(TensorRef base, List<Integer> idx, List<TensorRef> src,
+                                             Map<Integer, String> left) {
+        for (int k = src.size() - 1; k >= 0; k--) {
+            if (src.get(k) == base) {
+                left.put(idx.get(k), UNTOUCHED);
+                idx.remove(k);
+                src.remove(k);
+            }
+        }
+        return idx.isEmpty() && !left.isEmpty() && left.values().stream().allMatch(UNTOUCHED::equals);
     }
 
     /** "wudi (adam)", "task-arithmetic", ... */
