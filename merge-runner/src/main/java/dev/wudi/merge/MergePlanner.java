@@ -44,10 +44,10 @@ final class MergePlanner {
 
     private static final int LIST_AT_MOST = 6;
 
-    private static final String UNTOUCHED_LABEL = "rest: base (no adapter adapts it)";
+    private static final String UNTOUCHED_LABEL = "rest: base (not adapted)";
 
     /** Why a LoRA adapter takes no part in a weight it does not adapt. */
-    static final String UNTOUCHED = "a LoRA adapter that does not adapt this module (its task vector is zero here)";
+    static final String UNTOUCHED = "a LoRA adapter that does not adapt this module: its task vector is zero here";
 
     /** Tensors whose first dimension is the vocabulary (embeddings, output heads, their biases). */
     private static final Pattern VOCABULARY = Pattern.compile("(embed_tokens|(^|\\.)wte\\.|word_embeddings|tokens_embed"

@@ -196,6 +196,12 @@ class LoadingChecksTest {
         assertEquals("[]", fc1.get("models").toString(), fc1.toString());
         assertEquals(2, fc1.get("models_left_out").size(), fc1.toString());
         assertEquals("[1,2]", find(plan, "h.0.attn.c_attn.weight").get("models").toString());
+        String text = Wudi.ok("plan", "--base", gpt2s.base().toString(), "--model", a1.toString(), "--model",
+                a2.toString()).out();
+        assertTrue(text.contains("model 1 left out of 6 tensors (a LoRA adapter that does not adapt this module: its"
+                + " task vector is zero here): h.0.attn.c_proj.weight, h.0.mlp.c_fc.weight,"), text);
+        assertTrue(text.matches("(?s).*h\\.1\\.mlp\\.c_fc\\.weight +linear +in-out +\\[64, 256\\] +rest: base \\(not"
+                + " adapted\\) +0/2 .*"), text);
         Path report = tmp.resolve("lora-full.json");
         merge(gpt2s.base(), List.of(a1, a2), "lora-full", "--report", report.toString());
         JsonNode rec = Wudi.record(Wudi.json(report), "h.0.mlp.c_fc.weight");
