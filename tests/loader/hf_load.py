@@ -275,46 +275,47 @@ LLAMA_BUFFERS = (r"rotary_emb\.inv_freq$",)
 BERT_BUFFERS = (r"embeddings\.(position_ids|token_type_ids)$",)
 GPT2_CONV1D = (r"(^|\.)(attn\.(c_attn|c_proj)|mlp\.(c_fc|c_proj))$",)
 
+def family(model_type, prefix, body, buffers, tie_default=True, conv1d=()):
+    """The classes of one model type: a bare model (task=False) or the body under prefix with a head."""
+    return lambda head=None, task=True, **more: Architecture(model_type, prefix, body, head, task=task,
+                                                            buffers=buffers, tie_default=tie_default, conv1d=conv1d,
+                                                            **more)
+
+
+def lm_head(c, h, v, n):
+    return linear("lm_head", v, h, False)
+
+
+GPT2 = family("gpt2", "transformer", gpt2_body, GPT2_BUFFERS, conv1d=GPT2_CONV1D)
+LLAMA = family("llama", "model", llama_body, LLAMA_BUFFERS, tie_default=False)
+BERT = family("bert", "bert", lambda c: bert_body(c, True), BERT_BUFFERS)
+BERT_NO_POOLER = family("bert", "bert", lambda c: bert_body(c, False), BERT_BUFFERS)
+DISTILBERT = family("distilbert", "distilbert", distilbert_body, BERT_BUFFERS)
+
 ARCHITECTURES = {
-    "GPT2Model": Architecture("gpt2", "transformer", gpt2_body, task=False, buffers=GPT2_BUFFERS, conv1d=GPT2_CONV1D),
-    "GPT2LMHeadModel": Architecture("gpt2", "transformer", gpt2_body, lambda c, h, v, n: linear("lm_head", v, h, False),
-                                    tied=("lm_head.weight",), buffers=GPT2_BUFFERS, conv1d=GPT2_CONV1D),
-    "GPT2ForSequenceClassification": Architecture("gpt2", "transformer", gpt2_body,
-                                                  lambda c, h, v, n: linear("score", n(), h, False),
-                                                  buffers=GPT2_BUFFERS, conv1d=GPT2_CONV1D),
-    "GPT2ForTokenClassification": Architecture("gpt2", "transformer", gpt2_body,
-                                               lambda c, h, v, n: linear("classifier", n(), h),
-                                               buffers=GPT2_BUFFERS, conv1d=GPT2_CONV1D),
-    "LlamaModel": Architecture("llama", "model", llama_body, task=False, buffers=LLAMA_BUFFERS, tie_default=False),
-    "LlamaForCausalLM": Architecture("llama", "model", llama_body, lambda c, h, v, n: linear("lm_head", v, h, False),
-                                     tied=("lm_head.weight",), buffers=LLAMA_BUFFERS, tie_default=False),
-    "LlamaForSequenceClassification": Architecture("llama", "model", llama_body,
-                                                   lambda c, h, v, n: linear("score", n(), h, False),
-                                                   buffers=LLAMA_BUFFERS, tie_default=False),
-    "LlamaForTokenClassification": Architecture("llama", "model", llama_body,
-                                                lambda c, h, v, n: linear("score", n(), h),
-                                                buffers=LLAMA_BUFFERS, tie_default=False),
-    "BertModel": Architecture("bert", "bert", lambda c: bert_body(c, True), task=False, buffers=BERT_BUFFERS),
-    "BertForSequenceClassification": Architecture("bert", "bert", lambda c: bert_body(c, True),
-                                                  lambda c, h, v, n: linear("classifier", n(), h),
-                                                  buffers=BERT_BUFFERS),
-    "BertForTokenClassification": Architecture("bert", "bert", lambda c: bert_body(c, False),
-                                               lambda c, h, v, n: linear("classifier", n(), h),
-                                               buffers=BERT_BUFFERS, ignore_unexpected=(r"pooler",)),
-    "BertForMaskedLM": Architecture("bert", "bert", lambda c: bert_body(c, False), lambda c, h, v, n: {
+    "GPT2Model": GPT2(task=False),
+    "GPT2LMHeadModel": GPT2(lm_head, tied=("lm_head.weight",)),
+    "GPT2ForSequenceClassification": GPT2(lambda c, h, v, n: linear("score", n(), h, False)),
+    "GPT2ForTokenClassification": GPT2(lambda c, h, v, n: linear("classifier", n(), h)),
+    "LlamaModel": LLAMA(task=False),
+    "LlamaForCausalLM": LLAMA(lm_head, tied=("lm_head.weight",)),
+    "LlamaForSequenceClassification": LLAMA(lambda c, h, v, n: linear("score", n(), h, False)),
+    "LlamaForTokenClassification": LLAMA(lambda c, h, v, n: linear("score", n(), h)),
+    "BertModel": BERT(task=False),
+    "BertForSequenceClassification": BERT(lambda c, h, v, n: linear("classifier", n(), h)),
+    "BertForTokenClassification": BERT_NO_POOLER(lambda c, h, v, n: linear("classifier", n(), h),
+                                                 ignore_unexpected=(r"pooler",)),
+    "BertForMaskedLM": BERT_NO_POOLER(lambda c, h, v, n: {
         "cls.predictions.bias": [v], **linear("cls.predictions.transform.dense", h, h),
         "cls.predictions.transform.LayerNorm.weight": [h], "cls.predictions.transform.LayerNorm.bias": [h],
         **linear("cls.predictions.decoder", v, h)},
-        tied=("cls.predictions.decoder.weight", "cls.predictions.decoder.bias"), buffers=BERT_BUFFERS,
-        ignore_unexpected=(r"pooler",)),
-    "DistilBertModel": Architecture("distilbert", "distilbert", distilbert_body, task=False, buffers=BERT_BUFFERS),
-    "DistilBertForSequenceClassification": Architecture("distilbert", "distilbert", distilbert_body,
-                                                        lambda c, h, v, n: {**linear("pre_classifier", h, h),
-                                                                            **linear("classifier", n(), h)},
-                                                        buffers=BERT_BUFFERS),
-    "DistilBertForMaskedLM": Architecture("distilbert", "distilbert", distilbert_body, lambda c, h, v, n: {
+        tied=("cls.predictions.decoder.weight", "cls.predictions.decoder.bias"), ignore_unexpected=(r"pooler",)),
+    "DistilBertModel": DISTILBERT(task=False),
+    "DistilBertForSequenceClassification": DISTILBERT(lambda c, h, v, n: {**linear("pre_classifier", h, h),
+                                                                         **linear("classifier", n(), h)}),
+    "DistilBertForMaskedLM": DISTILBERT(lambda c, h, v, n: {
         **linear("vocab_transform", h, h), "vocab_layer_norm.weight": [h], "vocab_layer_norm.bias": [h],
-        **linear("vocab_projector", v, h)}, tied=("vocab_projector.weight",), buffers=BERT_BUFFERS),
+        **linear("vocab_projector", v, h)}, tied=("vocab_projector.weight",)),
 }
 
 # the class PEFT's task_type makes (AutoModelFor...), by model_type

@@ -189,13 +189,13 @@ class LoadingChecksTest {
         // the plan and the report: adapter 1 takes no part in c_fc, adapter 2 none in layer 1's
         JsonNode plan = Wudi.json(Wudi.ok("plan", "--json", "--base", gpt2s.base().toString(), "--model", a1.toString(),
                 "--model", a2.toString()).out());
-        JsonNode fc0 = find(plan, "h.0.mlp.c_fc.weight");
+        JsonNode fc0 = Wudi.record(plan, "h.0.mlp.c_fc.weight");
         assertEquals("[2]", fc0.get("models").toString());
         assertTrue(fc0.get("models_left_out").get("1").asText().contains("does not adapt"), fc0.toString());
-        JsonNode fc1 = find(plan, "h.1.mlp.c_fc.weight");
+        JsonNode fc1 = Wudi.record(plan, "h.1.mlp.c_fc.weight");
         assertEquals("[]", fc1.get("models").toString(), fc1.toString());
         assertEquals(2, fc1.get("models_left_out").size(), fc1.toString());
-        assertEquals("[1,2]", find(plan, "h.0.attn.c_attn.weight").get("models").toString());
+        assertEquals("[1,2]", Wudi.record(plan, "h.0.attn.c_attn.weight").get("models").toString());
         String text = Wudi.ok("plan", "--base", gpt2s.base().toString(), "--model", a1.toString(), "--model",
                 a2.toString()).out();
         assertTrue(text.contains("model 1 left out of 6 tensors (a LoRA adapter that does not adapt this module: its"
@@ -207,15 +207,6 @@ class LoadingChecksTest {
         JsonNode rec = Wudi.record(Wudi.json(report), "h.0.mlp.c_fc.weight");
         assertTrue(rec.get("models_left_out").get(0).asText().startsWith("model 1: a LoRA adapter that does not"
                 + " adapt"), rec.toString());
-    }
-
-    private static JsonNode find(JsonNode plan, String name) {
-        for (JsonNode n : plan.get("tensors")) {
-            if (n.get("name").asText().equals(name)) {
-                return n;
-            }
-        }
-        throw new AssertionError(name + " not in the plan");
     }
 
     private static List<String> strings(JsonNode a) {
