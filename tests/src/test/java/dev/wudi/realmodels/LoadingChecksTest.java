@@ -225,7 +225,7 @@ class LoadingChecksTest {
         assertTrue(r.out().contains("is corrupted") && r.out().contains("score.weight"), r.out());
         // a head of 3 rows under labels for 5
         Model wrong = HubModels.sequenceClassifier(gpt2, 3, 5);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) wrong.config()).remove("label2id");
+        wrong.config().remove("label2id");
         wrong.config().putObject("id2label").put("0", "a").put("1", "b").put("2", "c").put("3", "d").put("4", "e");
         r = HfLoader.run(HubFolder.write(tmp.resolve("wrong-labels"), wrong, DType.F32));
         assertEquals(1, r.exit(), r.out());
