@@ -75,6 +75,8 @@ public final class OutputGuard {
 
     /** The folder of task heads a folder output may hold. */
     private static final String HEADS = "heads";
+    private static final java.util.regex.Pattern HEAD_FILES =
+            java.util.regex.Pattern.compile(".+\\.safetensors|model-\\d+\\.config\\.json|README\\.md");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -185,7 +187,7 @@ public final class OutputGuard {
     /**
      * What a folder holds that no checkpoint folder written by wudi holds, as a phrase ("holds notes.txt, photos/"),
      * or null where it is one: weights, index and config, card, tokenizer, a merge config, the given companion files,
-     * and heads/ with safetensors files in it.
+     * and heads/ with the heads' safetensors files, their config.json files and README.md in it.
      */
     private static String foreignEntries(Path dir, Set<String> companions) throws IOException {
         List<String> foreign = new ArrayList<>();
@@ -194,7 +196,7 @@ public final class OutputGuard {
             for (Path e : (Iterable<Path>) s.sorted()::iterator) {
                 String n = e.getFileName().toString();
                 if (Files.isDirectory(e, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    if (!(n.equals(HEADS) && onlySafetensors(e))) {
+                    if (!(n.equals(HEADS) && onlyHeads(e))) {
                         foreign.add(n + "/");
                     }
                 } else if (!Files.isRegularFile(e, java.nio.file.LinkOption.NOFOLLOW_LINKS)
@@ -216,10 +218,11 @@ public final class OutputGuard {
         return weights ? null : "holds no .safetensors weights, so it is not an earlier output";
     }
 
-    private static boolean onlySafetensors(Path dir) throws IOException {
+    /** heads/ as wudi writes it: model-K.safetensors, model-K.config.json and its README.md, nothing else. */
+    private static boolean onlyHeads(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.allMatch(e -> Files.isRegularFile(e, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                    && e.getFileName().toString().endsWith(".safetensors"));
+                    && HEAD_FILES.matcher(e.getFileName().toString()).matches());
         }
     }
 

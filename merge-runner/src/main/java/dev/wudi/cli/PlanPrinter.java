@@ -25,6 +25,9 @@ import java.util.Map;
  */
 final class PlanPrinter {
 
+    /** Tensor names shown per line of the text; the JSON has every one. */
+    private static final int LIST_AT_MOST = 6;
+
     private final MergeSpec options;
     private final MergePlan plan;
     private final String method;
@@ -104,13 +107,18 @@ final class PlanPrinter {
             s.append("layouts of the tensors the method computes:\n");
             sources.forEach((k, n) -> s.append("  ").append(n).append(" x ").append(k).append('\n'));
         }
-        List<String> left = new ArrayList<>();
+        // per model and reason, the tensors: an adapter on c_attn alone is left out of every other weight
+        Map<Integer, Map<String, List<String>>> left = new java.util.TreeMap<>();
         for (MergePlan.Entry e : plan.entries()) {
-            e.leftOut().forEach((k, why) -> left.add(e.name() + ": model " + (k + 1) + " left out (" + why + ")"));
+            e.leftOut().forEach((k, why) -> left.computeIfAbsent(k, x -> new LinkedHashMap<>())
+                    .computeIfAbsent(why, x -> new ArrayList<>()).add(e.name()));
         }
         if (!left.isEmpty()) {
             s.append("models left out of a tensor:\n");
-            left.forEach(l -> s.append("  ").append(l).append('\n'));
+            left.forEach((k, reasons) -> reasons.forEach((why, names) -> s.append("  model ").append(k + 1)
+                    .append(" left out of ").append(names.size()).append(names.size() == 1 ? " tensor (" : " tensors (")
+                    .append(why).append("): ").append(String.join(", ", names.subList(0, Math.min(LIST_AT_MOST,
+                            names.size())))).append(names.size() > LIST_AT_MOST ? ", ..." : "").append('\n')));
         }
         if (!plan.extras().isEmpty()) {
             s.append("fine-tunes' tensors not in the output as such:\n");

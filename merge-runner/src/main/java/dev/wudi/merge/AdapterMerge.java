@@ -10,10 +10,12 @@ import dev.wudi.checkpoint.CheckpointWriter;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.lora.AdapterConfig;
 import dev.wudi.lora.AdapterWriter;
 import dev.wudi.lora.LoraAdapter;
 import dev.wudi.lora.LoraTensor;
 import dev.wudi.lora.LowRankWudi;
+import dev.wudi.lora.TargetModules;
 import dev.wudi.lora.TruncatedSvd;
 import dev.wudi.method.TensorOutcome;
 import dev.wudi.method.Transpose;
@@ -300,7 +302,7 @@ final class AdapterMerge implements TensorLoop.Target {
             meta.put("wudi_method", methodDescription);
             meta.put("wudi_version", Version.get());
             AdapterWriter.write(tmp, modules, full, config(ranks, full), dtype, meta);
-            new OutputFiles(options, plan, base, models).writeHeads(tmp);
+            new OutputFiles(options, plan, base, models, adapters).writeHeads(tmp);
             if (options.card() != CardPolicy.NONE) {
                 Files.writeString(tmp.resolve(OutputFiles.CARD), card(methodDescription, notes, modules.size()));
             }
@@ -338,7 +340,7 @@ final class AdapterMerge implements TensorLoop.Target {
                 ap.put(m, r);
             }
         });
-        ranks.keySet().forEach(c.putArray("target_modules")::add);
+        TargetModules.of(ranks.keySet(), modulesOfTheBase(), inputConfigs()).forEach(c.putArray("target_modules")::add);
         Set<String> save = new LinkedHashSet<>();
         for (AdapterWriter.Full f : full) {
             int dot = f.name().lastIndexOf('.');
@@ -359,6 +361,33 @@ final class AdapterMerge implements TensorLoop.Target {
         return c;
     }
 
+    /** Every module of the base (each tensor's owner and the modules above it), named as the adapters name them. */
+    private Set<String> modulesOfTheBase() {
+        Set<String> out = new LinkedHashSet<>();
+        for (MergePlan.Entry e : plan.entries()) {
+            if (e.base() == null) {
+                continue;
+            }
+            String[] parts = ((prefix == null ? "" : prefix) + e.name()).split("\\.");
+            StringBuilder m = new StringBuilder();
+            for (int i = 0; i < parts.length - 1; i++) {
+                m.append(i == 0 ? "" : ".").append(parts[i]);
+                out.add(m.toString());
+            }
+        }
+        return out;
+    }
+
+    private List<AdapterConfig> inputConfigs() {
+        List<AdapterConfig> out = new ArrayList<>();
+        adapters.forEach(a -> {
+            if (a != null) {
+                out.add(a.config());
+            }
+        });
+        return out;
+    }
+
     /** The adapters' common value of a setting, or null where they differ or none has it. */
     private String agreed(Function<LoraAdapter, String> f) {
         Set<String> values = new LinkedHashSet<>();
@@ -368,7 +397,20 @@ final class AdapterMerge implements TensorLoop.Target {
 
     private String card(String method, List<String> notes, int moduleCount) {
         StringBuilder s = new StringBuilder();
-        s.append("---\nlibrary_name: peft\ntags:\n- merge\n- wudi\n- lora\n---\n\n");
+        s.append("---\n");
+        Set<String> bases = new LinkedHashSet<>();
+        adapters.forEach(a -> {
+            if (a != null && a.config().baseModel() != null) {
+                bases.add(a.config().baseModel());
+            }
+        });
+        if (bases.size() == 1) {
+            s.append("base_model: ").append(yamlText(bases.iterator().next())).append('\n');
+        } else if (!bases.isEmpty()) {
+            s.append("base_model:\n");                    // the inputs disagree: each one the card can name
+            bases.forEach(b -> s.append("- ").append(yamlText(b)).append('\n'));
+        }
+        s.append("library_name: peft\ntags:\n- merge\n- wudi\n- lora\n---\n\n");
         s.append("# Merged LoRA adapter\n\n");
         s.append("This adapter merges ").append(models.size()).append(" LoRA adapters with ").append(method)
                 .append(" (WUDI-Merging, arXiv 2503.08099) and holds the merged change of ").append(moduleCount)
@@ -384,6 +426,14 @@ final class AdapterMerge implements TensorLoop.Target {
         s.append("\n## Reproduce\n\n```\n").append(options.command() != null ? options.command()
                 : dev.wudi.spec.ReproduceCommand.of(options)).append("\n```\n");
         return s.toString();
+    }
+
+    /** A YAML scalar as it is where it is plain, else double-quoted (a path with ": ", a leading "-", ...). */
+    private static String yamlText(String v) {
+        if (v.matches("[A-Za-z0-9_][A-Za-z0-9_./@+-]*")) {
+            return v;
+        }
+        return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
     private static boolean allZero(float[] v) {

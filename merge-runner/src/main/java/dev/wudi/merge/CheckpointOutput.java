@@ -43,7 +43,8 @@ final class CheckpointOutput implements TensorLoop.Target {
         List<TensorSpec> specs = TensorLoop.specs(plan);
         loop.started(loop.rulesOf(entries));
         Map<String, String> metadata = new LinkedHashMap<>(session.base().metadata());
-        OutputFiles files = new OutputFiles(session.spec(), plan, session.base(), session.models());
+        OutputFiles files = new OutputFiles(session.spec(), plan, session.base(), session.models(),
+                session.adapters());
         MergeListener listener = session.listener();
         try (CheckpointWriter writer = CheckpointWriter.create(session.spec().out(), session.base().isFolder(), specs,
                 metadata, session.spec().shardBytes(), files.companions(), session.fingerprint(backendName), resume,

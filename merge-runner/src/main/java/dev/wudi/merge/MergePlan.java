@@ -72,7 +72,7 @@ public record MergePlan(List<Entry> entries, List<Extra> extras, List<String> no
         public Entry {
             models = List.copyOf(models);
             sources = List.copyOf(sources);
-            leftOut = Map.copyOf(leftOut);
+            leftOut = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(leftOut));   // in --model order
         }
 
         /** True where the vocabulary grew: the output has rows the base lacks. */

@@ -43,6 +43,11 @@ final class MergePlanner {
 
     private static final int LIST_AT_MOST = 6;
 
+    private static final String UNTOUCHED_LABEL = "rest: base (not adapted)";
+
+    /** Why a LoRA adapter takes no part in a weight it does not adapt. */
+    static final String UNTOUCHED = "a LoRA adapter that does not adapt this module: its task vector is zero here";
+
     /** Tensors whose first dimension is the vocabulary (embeddings, output heads, their biases). */
     static final Pattern VOCABULARY = Pattern.compile("(embed_tokens|(^|\\.)wte\\.|word_embeddings|tokens_embed"
             + "|(^|\\.)lm_head\\.|embed_out|vocab_projector|predictions\\.decoder|predictions\\.bias|(^|\\.)shared\\.)");
@@ -97,6 +102,7 @@ final class MergePlanner {
         List<List<String>> missing = new ArrayList<>();
         models.forEach(m -> missing.add(new ArrayList<>()));
         TensorSelection selection = TensorSelection.of(o);
+        Map<Integer, Integer> untouchedByMethod = new TreeMap<>();
         long grownTo = -1;
         VocabularyRows vocabRows = VocabularyRows.of(o, base, models, baseConfig);
         Map<String, long[]> grownRows = new LinkedHashMap<>();
@@ -184,12 +190,24 @@ final class MergePlanner {
             } else if (selection.selects(bi, c.role(), c.layout())) {
                 action = MergePlan.Action.METHOD;
                 label = methodLabel(o);
+                if (o.method() == MergeMethods.WUDI) {
+                    if (leaveOutUntouched(bref, idx, src, left)) {
+                        action = MergePlan.Action.REST;    // no model changes it: W_0, without a solve
+                        label = UNTOUCHED_LABEL;
+                    }
+                } else {
+                    for (int k = 0; k < src.size(); k++) {
+                        if (src.get(k) == bref) {
+                            untouchedByMethod.merge(idx.get(k), 1, Integer::sum);
+                        }
+                    }
+                }
             } else {
                 action = MergePlan.Action.REST;
                 label = "rest: " + o.rest().cliName();
             }
             if ((action == MergePlan.Action.METHOD || action == MergePlan.Action.REST) && idx.isEmpty()
-                    && !(action == MergePlan.Action.REST && o.rest() == RestPolicy.BASE)) {
+                    && !(action == MergePlan.Action.REST && o.rest() == RestPolicy.BASE) && !label.equals(UNTOUCHED_LABEL)) {
                 action = MergePlan.Action.REST;
                 label = "rest: base (no model has it in the base's shape)";
             }
@@ -225,11 +243,11 @@ final class MergePlanner {
                 } else if (c.role() == TensorRole.HEAD) {
                     if (i == fromModel) {
                         DType d = o.outDType() != null ? o.outDType() : r.info().dtype();
-                        entries.add(new MergePlan.Entry(bare, null, TensorRole.HEAD, c.layout(), c.source(),
+                        entries.add(new MergePlan.Entry(mn, null, TensorRole.HEAD, c.layout(), c.source(),
                                 r.info().shape().clone(), d, MergePlan.Action.FROM_MODEL, "from model " + (i + 1),
                                 List.of(i), List.of(r), Map.of(), -1));
-                        extras.add(new MergePlan.Extra(i, mn, r, c.role(), "in the output as " + bare
-                                + " (--heads from:" + (i + 1) + ")", false));
+                        extras.add(new MergePlan.Extra(i, mn, r, c.role(), "in the output (--heads from:" + (i + 1)
+                                + ")", false));
                     } else if (heads.kind() == HeadPolicy.Kind.SAVE) {
                         extras.add(new MergePlan.Extra(i, mn, r, c.role(), "saved to heads/" + headsFile(i), true));
                     } else {
@@ -249,6 +267,10 @@ final class MergePlanner {
                     + (bodyExtra.size() == 1 ? "" : "s") + " of the body that the base " + base.path() + " lacks: "
                     + first(bodyExtra) + "; it is not a fine-tune of this base");
         }
+        if (fromModel >= 0) {
+            entries = asModelSpellsThem(entries, alignments.get(fromModel), models, fromModel, configs, grownRows,
+                    notes);
+        }
         int tokenizerFrom = vocabRows.sourceModel();
         if (grownTo > 0 && vocabRows.extendsToEveryRow()) {
             tokenizerFrom = tokenizerModel(entries, grownTo);
@@ -259,10 +281,75 @@ final class MergePlanner {
                 tokenizerFrom = -1;
             }
         }
+        untouchedByMethod.forEach((i, n) -> notes.add(who(models, i) + ", a LoRA adapter, does not adapt " + n
+                + " of the tensors " + o.method().name() + " merges: its task vector is zero there, and it takes part"
+                + " with the base's weight"));
         notes.addAll(headNotes(entries, extras, models, heads));
         notes.addAll(vocabRows.notes(grownRows, tokenizerFrom, models));
         notes.addAll(extraNotes(extras, models));
         return new MergePlan(entries, extras, notes, baseConfig, configs, heads, grownTo, tokenizerFrom);
+    }
+
+    /**
+     * --heads from:K: the output is model K's class, so it is written as model K's own checkpoint is. Names are K's
+     * (a GPT2ForSequenceClassification fine-tune's {@code transformer.h.0...} beside its {@code score.weight}, where
+     * the base is GPT2Model's bare {@code h.0...}: bare names beside a head are what transformers 4.x calls a corrupted
+     * state dict); and where K brings heads of its own, the base's heads K lacks are left out (an untied
+     * {@code lm_head.weight} is no key of LlamaForSequenceClassification).
+     */
+    private static List<MergePlan.Entry> asModelSpellsThem(List<MergePlan.Entry> entries, NameAlignment k,
+                                                           List<Checkpoint> models, int fromModel,
+                                                           List<ModelConfig> configs, Map<String, long[]> grownRows,
+                                                           List<String> notes) {
+        boolean ownHeads = entries.stream().anyMatch(e -> e.action() == MergePlan.Action.FROM_MODEL);
+        List<String> dropped = new ArrayList<>();
+        List<MergePlan.Entry> out = new ArrayList<>();
+        int renamed = 0;
+        for (MergePlan.Entry e : entries) {
+            String why = e.leftOut().get(fromModel);
+            if (ownHeads && e.role() == TensorRole.HEAD && e.action() != MergePlan.Action.FROM_MODEL && why != null
+                    && why.startsWith("has no")) {
+                dropped.add(e.name());
+                grownRows.remove(e.name());
+                continue;
+            }
+            String name = e.base() == null ? e.name() : k.spelled(e.name());   // heads the base lacks: K's already
+            if (!name.equals(e.name())) {
+                renamed++;
+            }
+            out.add(name.equals(e.name()) ? e : new MergePlan.Entry(name, e.base(), e.role(), e.layout(),
+                    e.layoutSource(), e.outShape(), e.outDType(), e.action(), e.label(), e.models(), e.sources(),
+                    e.leftOut(), e.baseRows()));
+        }
+        String cls = configs.get(fromModel).architectures().isEmpty() ? "its class"
+                : configs.get(fromModel).architectures().get(0);
+        if (renamed > 0) {
+            notes.add(renamed + " output name" + (renamed == 1 ? "" : "s") + " spelled as " + who(models, fromModel)
+                    + " spells them (" + out.get(0).name() + ", ...), so that transformers loads the output as " + cls
+                    + " (--heads from:" + (fromModel + 1) + ")");
+        }
+        if (!dropped.isEmpty()) {
+            notes.add("the base's " + first(dropped) + " left out: " + who(models, fromModel) + " has no such head and"
+                    + " the output is " + cls + " (--heads from:" + (fromModel + 1) + ")");
+        }
+        return out;
+    }
+
+    /**
+     * A LoRA adapter that does not adapt a weight stands for the base's own tensor there (the same reference): its
+     * task vector is exactly zero, which WUDI leaves out of the loss, so it is left out of the tensor and said so.
+     * Returns true where every model was left out this way.
+     */
+    private static boolean leaveOutUntouched(TensorRef base, List<Integer> idx, List<TensorRef> src,
+                                             Map<Integer, String> left) {
+        for (int k = src.size() - 1; k >= 0; k--) {
+            if (src.get(k) == base) {
+                left.put(idx.get(k), UNTOUCHED);
+                idx.remove(k);
+                src.remove(k);
+            }
+        }
+        return idx.isEmpty() && !left.isEmpty() && left.values().stream().allMatch(UNTOUCHED::equals);
     }
 
     /** "wudi (adam)", "task-arithmetic", ... */

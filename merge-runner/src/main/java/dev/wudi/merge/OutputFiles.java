@@ -13,6 +13,7 @@ import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.SafetensorsWriter;
 import dev.wudi.format.SafetensorsWriter.TensorSpec;
+import dev.wudi.lora.LoraAdapter;
 import dev.wudi.method.TensorCopy;
 import dev.wudi.model.ModelConfig;
 import java.io.IOException;
@@ -43,6 +44,10 @@ final class OutputFiles {
 
     static final String CARD = "README.md";
 
+    /** config.json fields that belong to a model's task head: its class, labels and what classifying needs. */
+    private static final String[] HEAD_FIELDS = {"architectures", "id2label", "label2id", "num_labels", "problem_type",
+        "finetuning_task", "pad_token_id"};
+
     /** A merge config's form as run, mergekit's file name. */
     static final String CONFIG_FILE = "mergekit_config.yml";
 
@@ -50,12 +55,16 @@ final class OutputFiles {
     private final MergePlan plan;
     private final Checkpoint base;
     private final List<Checkpoint> models;
+    private final List<LoraAdapter> adapters;
 
-    OutputFiles(MergeSpec options, MergePlan plan, Checkpoint base, List<Checkpoint> models) {
+    /** @param adapters per model, its LoRA adapter, or null for a full checkpoint */
+    OutputFiles(MergeSpec options, MergePlan plan, Checkpoint base, List<Checkpoint> models,
+                List<LoraAdapter> adapters) {
         this.options = options;
         this.plan = plan;
         this.base = base;
         this.models = models;
+        this.adapters = adapters;
     }
 
     /** Whether the model card is written (a folder output only): always, but under --card none. */
@@ -180,6 +189,11 @@ final class OutputFiles {
 
     /** The base's config.json with the output's dtype, vocabulary and (--heads from:K) labels. */
     String config() throws IOException {
+        return config(plan.heads().kind() == HeadPolicy.Kind.FROM ? plan.heads().model() - 1 : -1);
+    }
+
+    /** The base's config.json with the output's dtype and vocabulary, and model {@code withHeadOf}'s class and labels. */
+    private String config(int withHeadOf) throws IOException {
         ObjectNode c = plan.baseConfig().json().deepCopy();
         if (options.outDType() != null) {
             String t = torchName(options.outDType());
@@ -197,10 +211,9 @@ final class OutputFiles {
                 ((ObjectNode) c.get("text_config")).put("vocab_size", plan.vocabSize());
             }
         }
-        if (plan.heads().kind() == HeadPolicy.Kind.FROM) {
-            JsonNode k = plan.modelConfigs().get(plan.heads().model() - 1).json();
-            for (String f : new String[] {"architectures", "id2label", "label2id", "num_labels", "problem_type",
-                    "finetuning_task", "pad_token_id"}) {
+        if (withHeadOf >= 0) {
+            JsonNode k = plan.modelConfigs().get(withHeadOf).json();
+            for (String f : HEAD_FIELDS) {
                 if (k.has(f)) {
                     c.set(f, k.get(f).deepCopy());
                 }
@@ -218,7 +231,11 @@ final class OutputFiles {
         }
     }
 
-    /** heads/model-K.safetensors: model K's task-head tensors, bytes as they are, under the model's own names. */
+    /**
+     * heads/: per model K, model-K.safetensors (its task-head tensors, bytes as they are, under the model's own names),
+     * model-K.config.json (the output's config.json with model K's class and labels, where K has a config.json), and a
+     * README.md that says which is which and how to load the merged body with one of them.
+     */
     void writeHeads(Path dir) throws IOException {
         Map<Integer, Map<String, TensorRef>> byModel = new TreeMap<>();
         for (MergePlan.Extra x : plan.extras()) {
@@ -243,6 +260,16 @@ final class OutputFiles {
                 }
                 w.finish();
             }
+            if (headConfig(e.getKey())) {
+                Files.writeString(heads.resolve(HeadsReadme.configFile(e.getKey())), config(e.getKey()) + "\n");
+            }
         }
+        Files.writeString(heads.resolve(CARD), new HeadsReadme(options, plan, models, adapters).render(byModel,
+                this::headConfig));
+    }
+
+    /** Whether model K's head gets a config.json: K's and the base's are there to make it from. */
+    private boolean headConfig(int model) {
+        return plan.baseConfig().present() && plan.modelConfigs().get(model).present();
     }
 }

@@ -21,11 +21,15 @@ public final class NameAlignment {
     private final Map<String, String> baseToModel;
     private final List<String> unmatched;
     private final Map<String, Integer> prefixChanges;
+    /** The prefix the model's names have (+) or lack (-) where the base's differ, most often: "+transformer". */
+    private final String usualChange;
 
-    private NameAlignment(Map<String, String> baseToModel, List<String> unmatched, Map<String, Integer> prefixChanges) {
+    private NameAlignment(Map<String, String> baseToModel, List<String> unmatched, Map<String, Integer> prefixChanges,
+                          String usualChange) {
         this.baseToModel = baseToModel;
         this.unmatched = unmatched;
         this.prefixChanges = prefixChanges;
+        this.usualChange = usualChange;
     }
 
     /**
@@ -46,20 +50,24 @@ public final class NameAlignment {
         }
         List<String> unmatched = new ArrayList<>();
         Map<String, Integer> changes = new TreeMap<>();
+        Map<String, Integer> usual = new TreeMap<>();
         for (String k : rest) {
             String hit = null;
             String change = null;
+            String sign = null;
             for (String p : prefixes) {
                 String stripped = k.startsWith(p + ".") ? k.substring(p.length() + 1) : null;
                 if (stripped != null && base.contains(stripped) && !map.containsKey(stripped)) {
                     hit = stripped;
                     change = "without '" + p + ".'";
+                    sign = "+" + p;
                     break;
                 }
                 String added = p + "." + k;
                 if (base.contains(added) && !map.containsKey(added)) {
                     hit = added;
                     change = "with '" + p + ".'";
+                    sign = "-" + p;
                     break;
                 }
             }
@@ -68,9 +76,11 @@ public final class NameAlignment {
             } else {
                 map.put(hit, k);
                 changes.merge(change, 1, Integer::sum);
+                usual.merge(sign, 1, Integer::sum);
             }
         }
-        return new NameAlignment(map, unmatched, changes);
+        String most = usual.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(null);
+        return new NameAlignment(map, unmatched, changes, most);
     }
 
     /** The prefixes to try for a base and a fine-tune: their base_model_prefix, then the common ones. */
@@ -89,6 +99,23 @@ public final class NameAlignment {
     /** The fine-tune's name for a base tensor, or null where it has none. */
     public String modelName(String baseName) {
         return baseToModel.get(baseName);
+    }
+
+    /**
+     * A base tensor's name as the fine-tune spells it: its own name for the tensor where it has one, else the base's
+     * with the prefix the fine-tune's names usually add or drop (a buffer the fine-tune's file leaves out is named as
+     * the rest of its file is).
+     */
+    public String spelled(String baseName) {
+        String own = baseToModel.get(baseName);
+        if (own != null || usualChange == null) {
+            return own != null ? own : baseName;
+        }
+        String p = usualChange.substring(1);
+        if (usualChange.charAt(0) == '+') {
+            return p + "." + baseName;
+        }
+        return baseName.startsWith(p + ".") ? baseName.substring(p.length() + 1) : baseName;
     }
 
     /** The fine-tune's names that match no base tensor, in its order. */

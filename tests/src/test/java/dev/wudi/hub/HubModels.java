@@ -88,8 +88,13 @@ public final class HubModels {
      * h.0.attn.c_attn.weight, ...); attention and MLP weights are Conv1D, stored [in, out].
      */
     public static Model gpt2(int layers, int vocab, int positions, long seed) {
+        return gpt2(layers, vocab, positions, GPT2_EMBD, GPT2_HEADS, seed);
+    }
+
+    /** GPT2Model as {@link #gpt2(int, int, int, long)}, at width {@code embd} with {@code heads} heads. */
+    public static Model gpt2(int layers, int vocab, int positions, int embd, int heads, long seed) {
         Builder b = new Builder(seed);
-        long d = GPT2_EMBD;
+        long d = embd;
         b.weight("wte.weight", vocab, d);
         b.weight("wpe.weight", positions, d);
         for (int i = 0; i < layers; i++) {
@@ -105,7 +110,7 @@ public final class HubModels {
         ObjectNode c = config("gpt2", "GPT2LMHeadModel");
         c.put("n_embd", d);
         c.put("n_layer", layers);
-        c.put("n_head", GPT2_HEADS);
+        c.put("n_head", heads);
         c.put("n_positions", positions);
         c.put("n_ctx", positions);
         c.put("vocab_size", vocab);
@@ -355,6 +360,37 @@ public final class HubModels {
         }
         putLabels(r.config(), classes);
         return r;
+    }
+
+    /**
+     * What a fine-tune saved from the architecture's *ForSequenceClassification holds: the body under the class's
+     * base_model_prefix (GPT-2's "transformer.", where the base is the bare GPT2Model file; Llama's and BERT's
+     * already have it) and its head, {@code score.weight} [classes, hidden] without a bias for GPT-2 and Llama (with
+     * pad_token_id, which they need to classify a batch), {@code classifier} with a bias for BERT and DistilBERT
+     * (DistilBERT's pre_classifier too), with the class and its labels in config.json.
+     */
+    public static Model sequenceClassifier(Model m, int classes, long seed) {
+        String type = m.config().path("model_type").asText();
+        switch (type) {
+            case "gpt2", "llama" -> {
+                Model r = type.equals("gpt2") ? renamePrefix(m, "", "transformer.") : m.copy();
+                r.tensors().remove("lm_head.weight");
+                Builder b = new Builder(seed);
+                b.linear("score", classes, hiddenSize(m.config()), false);
+                r.tensors().putAll(b.t);
+                r.config().putArray("architectures").add(type.equals("gpt2") ? "GPT2ForSequenceClassification"
+                        : "LlamaForSequenceClassification");
+                putLabels(r.config(), classes);
+                r.config().put("pad_token_id", 0);
+                return r;
+            }
+            case "distilbert" -> {
+                return withDistilbertHead(m, classes, seed);
+            }
+            default -> {
+                return withClassifier(m, "classifier", classes, seed);
+            }
+        }
     }
 
     /** id2label/label2id as save_pretrained writes them (num_labels is derived from these on load). */

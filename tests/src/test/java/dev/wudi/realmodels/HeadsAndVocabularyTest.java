@@ -98,6 +98,8 @@ class HeadsAndVocabularyTest {
         Wudi.ok(merge(gpt2Base, gpt2Models, from, "--heads", "from:2"));
         Map<String, Tensor> m = Wudi.tensors(from);
         assertArrayEquals(gpt2FineTunes.get(1).tensor("score.weight").data(), m.get("score.weight").data());
+        assertEquals(gpt2FineTunes.get(1).tensors().keySet(), m.keySet(), "model 2's own names: transformer.h.0..."
+                + " beside score.weight, as GPT2ForSequenceClassification loads them");
         JsonNode config = Wudi.json(from.resolve("config.json"));
         assertEquals("GPT2ForSequenceClassification", config.get("architectures").get(0).asText());
         assertEquals(2, config.get("id2label").size());
