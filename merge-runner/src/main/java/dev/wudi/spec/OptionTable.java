@@ -173,9 +173,10 @@ public final class OptionTable {
 
     public static final MergeOption HEADS = option("--heads").label("POLICY").group(Group.OUTPUT).defaultText("auto")
             .help("Task heads the base lacks or has in another shape (score, classifier, ...): save (each model's"
-                    + " heads to OUT/heads/model-K.safetensors, to use with the merged body), drop (left out, named),"
-                    + " from:K (the output takes model K's heads and config labels). auto: save for a folder output,"
-                    + " drop for a file.");
+                    + " heads to OUT/heads/model-K.safetensors with its config, model-K.config.json, and"
+                    + " OUT/heads/README.md saying how to load each onto the merged body), drop (left out, named),"
+                    + " from:K (the output is model K's class: its heads, its config labels and its tensor names, as"
+                    + " transformers loads it). auto: save for a folder output, drop for a file.");
 
     public static final MergeOption VOCAB = option("--vocab").label("POLICY").group(Group.OUTPUT).defaultText("extend")
             .applies(new Applies(s -> s.config() == null || s.config().tokenizer() == null,
