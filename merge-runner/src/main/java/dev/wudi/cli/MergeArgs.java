@@ -217,10 +217,15 @@ public final class MergeArgs {
     /** The command as typed, quoted for a POSIX shell: the model card shows it as the way to reproduce the merge. */
     private String commandLine() {
         List<String> args = new ArrayList<>();
-        args.add("wudi");
         if (command != null && command.commandLine() != null && command.commandLine().getParseResult() != null) {
+            picocli.CommandLine root = command.commandLine();
+            while (root.getParent() != null) {
+                root = root.getParent();
+            }
+            args.add(root.getCommandName());                                      // wudi, or wudi-spark
             args.addAll(command.commandLine().getParseResult().originalArgs());   // the subcommand's name included
         } else {
+            args.add("wudi");
             args.add("merge");
         }
         List<String> q = new ArrayList<>();
