@@ -86,7 +86,8 @@ public final class MergeRun {
         Cancellation cancel = new Cancellation();
         Interrupts interrupts = Interrupts.install(cancel, System.err);
         boolean jsonProgress = spec.progressJson();
-        try (Backend backend = openBackend();
+        List<String> deviceLines = new ArrayList<>();          // a fallback to the CPU, said with the banner
+        try (Backend backend = openBackend(deviceLines::add);
              Progress progress = new Progress(System.err, quiet || jsonProgress);
              JsonProgress json = jsonProgress ? new JsonProgress(System.out) : null) {
             Merger.Safety safety = new Merger.Safety(spec.resume(), spec.allowNonFinite(), cancel, alsoWritten,
@@ -96,8 +97,12 @@ public final class MergeRun {
                     + " into " + spec.out() + " with " + new Merger(spec, backend, null).methodDescription()
                     + " on " + backend.name() + " (" + cores + " CPU thread" + (cores == 1 ? "" : "s") + ")";
             // said once every check has passed (as the merge starts), never before a refusal
-            MergeListener listener = new Announcing(jsonProgress ? json : progress, quiet || jsonProgress ? null
-                    : () -> System.err.println("wudi: " + banner));
+            MergeListener listener = new Announcing(jsonProgress ? json : progress, () -> {
+                deviceLines.forEach(args::say);
+                if (!quiet && !jsonProgress) {
+                    System.err.println("wudi: " + banner);
+                }
+            });
             MergeReport r = computation.compute(spec, backend, listener, safety);
             progress.close();
             for (OutputGuard.Target t : reports(spec)) {
@@ -128,7 +133,7 @@ public final class MergeRun {
 
     /** Prints the plan on stdout (text or JSON); nothing is written. */
     private int plan() throws Exception {
-        try (Backend backend = openBackend()) {
+        try (Backend backend = openBackend(args::say)) {
             double rate = spec.method() == MergeMethods.WUDI ? StepRate.flopsPerSecond(backend) : CostModel.NOMINAL_FLOPS;
             Merger merger = new Merger(spec, backend, null);
             String text = merger.plan(p -> {
@@ -145,11 +150,15 @@ public final class MergeRun {
         return 0;
     }
 
-    /** A native library that will not load is one line for the user, never a crash. */
-    private Backend openBackend() {
+    /**
+     * A native library that will not load is one line for the user, never a crash.
+     *
+     * @param say told of a fallback (no GPU: the CPU instead)
+     */
+    private Backend openBackend(java.util.function.Consumer<String> say) {
         String device = spec.device();
         try {
-            return Backends.select(device, spec.threads(), spec.tf32(), args::say);
+            return Backends.select(device, spec.threads(), spec.tf32(), say);
         } catch (LinkageError e) {
             throw new BackendUnavailableException("device " + device + ": a native library failed to load (" + e
                     + "); pass --device cpu", e);

@@ -60,6 +60,12 @@ class CliLinesTest {
         assertEquals(2, refused.exit(), refused.toString());
         assertTrue(refused.err().contains("already exists"), refused.toString());
         assertFalse(refused.err().contains("merging"), "no banner before a refusal: " + refused);
+        Cli.Result auto = InProcess.run("merge", "--model", a.toString(), "--model", b.toString(), "--out",
+                tmp.resolve("n").toString(), "--as-adapter", "--device", "auto");
+        assertEquals(2, auto.exit(), auto.toString());
+        assertEquals(List.of("no base"), auto.err().lines().filter(l -> l.startsWith("wudi: "))
+                .map(l -> l.contains("without --base") ? "no base" : l).toList(),
+                "the refusal alone, no device line before it: " + auto);
     }
 
     @Test
