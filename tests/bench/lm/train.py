@@ -205,6 +205,19 @@ def check_merge(model, folder, stream, ctx):
     return {"unmerged": unmerged, "merged": merged}
 
 
+def warn_if_slow_blas():
+    """One line when torch's matrix product runs at reference-BLAS speed (Debian's python3-torch uses whatever
+    libblas.so.3 the alternatives system selects): the times in README.md assume an optimised BLAS."""
+    a = torch.randn(512, 512)
+    t0 = time.time()
+    for _ in range(4):
+        a @ a
+    gflops = 4 * 2 * 512 ** 3 / max(time.time() - t0, 1e-9) / 1e9
+    if gflops < 20:
+        print("train.py: torch multiplies matrices at %.1f GFLOP/s on one thread, a reference BLAS; this run will be "
+              "10-40x slower than with OpenBLAS (set LM_BLAS, see tests/bench/lm/README.md)" % gflops, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("workdir")
@@ -212,6 +225,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(1)
     st = settings_for(a.workdir, "quick" if a.quick else "full")
+    warn_if_slow_blas()
     t0 = time.time()
     if not os.path.isfile(os.path.join(a.workdir, "data", "summary.json")):
         d = st["data"]
