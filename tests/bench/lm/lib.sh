@@ -31,3 +31,15 @@ set_models() {  # set_models SET: models=(--model WORKDIR/SET/DOMAIN ...), domai
     models+=(--model "$work/$1/$d")
   done
 }
+
+shell_words() {  # shell_words ARG...: the arguments as one line a shell reads back the same (single quotes where needed)
+  local a out=()
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then
+      out+=("$a")
+    else
+      out+=("'${a//\'/\'\\\'\'}'")
+    fi
+  done
+  echo "${out[*]}"
+}

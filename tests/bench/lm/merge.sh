@@ -26,4 +26,4 @@ out="$work/merges/$set_name/$name"
 mkdir -p "$work/merges/$set_name" "$work/scores"
 cmd=(merge --base "$work/base" "${models[@]}" "$@" --out "$out")
 timed "$set_name/$name" "$root/wudi" "${cmd[@]}" --force --quiet --report "$out.report.json"
-score "$set_name/$name" "$out" "./wudi ${cmd[*]}"
+score "$set_name/$name" "$out" "./wudi $(shell_words "${cmd[@]}")"

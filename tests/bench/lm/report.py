@@ -16,9 +16,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
 
-SETS = ("gentle", "harsh", "lora")
+SETS = ("gentle", "harsh", "lora", "lora-distinct")
 MERGES = ("numpy-average", "wudi-average", "numpy-ta0.3", "wudi-ta0.3", "wudi-default", "wudi-spectral",
-          "wudi-lr-auto")
+          "wudi-lr-auto", "sum-linear")
 
 
 def load_scores(work):
@@ -51,7 +51,7 @@ def row(label, s, domains, extra=()):
 def short(cmd, work, set_name):
     """The command with WORKDIR as $W and the run of --model options of the set as $MODELS."""
     cmd = re.sub(r"(--model %s/%s/[^ ]+ ?)+" % (re.escape(work), set_name), "$MODELS ", cmd)
-    return "`" + " ".join(cmd.replace(work, "$W").split()) + "`"
+    return "`" + " ".join(cmd.replace(work, "$W").split()).replace("|", "\\|") + "`"     # \| keeps the table
 
 
 def main():

@@ -10,6 +10,7 @@ WORKDIR/base/           model.safetensors + config.json
 WORKDIR/gentle/DOMAIN/  model.safetensors + config.json
 WORKDIR/harsh/DOMAIN/   model.safetensors + config.json
 WORKDIR/lora/DOMAIN/    adapter_config.json + adapter_model.safetensors
+WORKDIR/lora-distinct/DOMAIN/  with --lora-distinct only: the same adapters, each with its own lora_A initialisation
 WORKDIR/logs/*.json     loss curves and wall times
 
 One torch thread, so that a core stays free. Every folder is written under a temporary name and renamed when
@@ -22,6 +23,7 @@ import os
 import shutil
 import sys
 import time
+import zlib
 
 import numpy as np
 import torch
@@ -166,27 +168,31 @@ def finetune(workdir, st, kind, domain, stream):
     build(os.path.join(workdir, kind, domain), make)
 
 
-def lora(workdir, st, domain, stream):
+def lora(workdir, st, domain, stream, set_name="lora"):
+    """set_name lora: every domain's lora_A starts from the same draw, as adapters trained by one script with a
+    fixed seed do (PEFT draws lora_A from torch's generator); lora-distinct: each domain's own draw. The batches
+    are the same in both sets."""
     s = st["lora"]
     base_dir = os.path.join(workdir, "base")
+    init_seed = s["seed"] + (zlib.crc32(domain.encode()) if set_name == "lora-distinct" else 0)
 
     def make(tmp):
         model, cfg = gpt2.load_folder(base_dir)
         for p in model.parameters():
             p.requires_grad_(False)
-        g = torch.Generator().manual_seed(s["seed"])
+        g = torch.Generator().manual_seed(init_seed)
         adapted = [(n, m) for n, m in model.named_modules()
                    if isinstance(m, gpt2.Conv1D) and n.rsplit(".", 1)[-1] in s["targets"]]
         for _, m in adapted:
             m.attach_lora(s["r"], s["alpha"], g)
         params = [p for _, m in adapted for p in (m.lora_A, m.lora_B)]
-        log = train(model, params, [stream], s, cfg["n_ctx"], "lora/%s" % domain)
+        log = train(model, params, [stream], s, cfg["n_ctx"], "%s/%s" % (set_name, domain))
         peft_lora.write(tmp, [("transformer." + n, m.lora_A.detach().numpy(), m.lora_B.detach().numpy())
                               for n, m in adapted], s["r"], s["alpha"], s["targets"], os.path.abspath(base_dir))
         log["merged_vs_unmerged"] = check_merge(model, tmp, stream, cfg["n_ctx"])
-        write_log(workdir, "lora-%s" % domain, log)
+        write_log(workdir, "%s-%s" % (set_name, domain), log)
 
-    build(os.path.join(workdir, "lora", domain), make)
+    build(os.path.join(workdir, set_name, domain), make)
 
 
 def check_merge(model, folder, stream, ctx):
@@ -222,6 +228,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("workdir")
     p.add_argument("--quick", action="store_true", help="a tiny model and few steps: a smoke test in minutes")
+    p.add_argument("--lora-distinct", action="store_true",
+                   help="also train the lora-distinct set (each adapter its own lora_A initialisation)")
     a = p.parse_args()
     torch.set_num_threads(1)
     st = settings_for(a.workdir, "quick" if a.quick else "full")
@@ -236,6 +244,9 @@ def main():
         finetune(a.workdir, st, "gentle", domain, stream)
         finetune(a.workdir, st, "harsh", domain, stream)
         lora(a.workdir, st, domain, stream)
+    if a.lora_distinct:
+        for domain, stream in streams.items():
+            lora(a.workdir, st, domain, stream, "lora-distinct")
     print("train.py: done in %.0f s" % (time.time() - t0), flush=True)
 
 
