@@ -6,29 +6,16 @@ at shapes no real adapter in ../shared/fixtures has, e.g. one layer of a 7B deco
         --module model.layers.0.self_attn.q_proj=4096x4096 --module model.layers.0.mlp.down_proj=4096x11008
 
 Each adapter k gets lora_A ~ N(0, 1/in) and lora_B ~ N(0, 0.01), seeded by (k, module), lora_alpha = 2 r.
-Needs numpy only (the safetensors header is written by hand)."""
+Needs numpy only (the safetensors header is written by hand, lm/safetensors_io.py)."""
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name, a in tensors.items():
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lm"))
+from safetensors_io import write as write_safetensors  # noqa: E402  (F32, the header written by hand)
 
 
 def main():
