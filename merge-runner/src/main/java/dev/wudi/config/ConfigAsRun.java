@@ -112,7 +112,8 @@ final class ConfigAsRun {
 
     /**
      * wudi's settings in the options' order: each one that applies to this merge's solver, as given (under its first
-     * config name) or at its default; settings without a default (a data-free rule) only where given.
+     * config name) or at its default; settings without a default (a data-free rule) only where given. The default merge
+     * (no solver setting given) writes none of the solver's: naming one runs that solver's own answer instead.
      */
     private static Map<String, Object> wudi(MergekitConfig c, MergeSpec spec) {
         Map<String, Object> ps = new LinkedHashMap<>();
@@ -131,8 +132,10 @@ final class ConfigAsRun {
                 ps.put(o.configNames().get(0), value(c.doc(), "/parameters/" + given));
             } else if (o == OptionTable.EXCLUDE && c.options().containsKey("exclude_regex")) {
                 ps.put("exclude_regex", c.options().get("exclude_regex"));   // mergekit's, matched ignoring case
-            } else if (o.defaultText() != null) {
-                String d = o.defaultText();
+            } else if (o.group() == MergeOption.Group.SOLVER && spec.wudiDefault()) {
+                continue;       // the default merge is the absence of solver settings: any written would change it
+            } else if (o.defaultFor(spec) != null) {
+                String d = o.defaultFor(spec);
                 ps.put(o.configNames().get(0), d.matches("[-+0-9.eE]+") ? number(d) : d);
             }
         }

@@ -50,6 +50,27 @@ public final class LowRankWudi {
     private LowRankWudi() {
     }
 
+    /**
+     * The mean task vector (1/n) sum_i s_i P_i Q_i in the solution's basis (every Q_i's rows lie in its span):
+     * x = (1/n) sum_i s_i P_i (Q_i U), so the models' average is written in factors as exactly as tau_m is.
+     *
+     * @param n the number of models, those whose task vector here is zero included
+     */
+    public static Solution mean(Solution s, List<Factors> tasks, int n) {
+        float[] x = new float[Math.multiplyExact(s.rows(), s.r())];
+        for (Factors f : tasks) {
+            if (s.r() == 0 || f.rank() == 0) {
+                continue;
+            }
+            float[] qu = new float[f.rank() * s.r()];    // Q_i U: [rank, r]
+            dev.wudi.solver.spectral.Gemm.sgemm(false, true, f.rank(), s.r(), s.cols(), 1f, f.q(), s.basis(), 0f, qu);
+            dev.wudi.solver.spectral.Gemm.sgemm(false, false, s.rows(), s.r(), f.rank(), (float) (f.scaling() / n),
+                    f.p(), qu, 1f, x);
+        }
+        return new Solution(s.rows(), s.cols(), s.r(), x, s.basis(), s.lossBefore(), s.lossAfter(), s.param(),
+                s.used(), s.eigenSeconds(), s.totalSeconds(), s.zeroTasks());
+    }
+
     /** True where the factor form is smaller than the dense one: sum of ranks below cols. */
     public static boolean worthIt(List<Factors> tasks, int cols) {
         int r = 0;

@@ -9,6 +9,7 @@ import dev.wudi.checkpoint.CheckpointException;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
 import dev.wudi.format.TensorInfo;
+import dev.wudi.method.CoverageRule;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.model.Architectures;
 import dev.wudi.model.LayoutClaims;
@@ -284,6 +285,10 @@ final class MergePlanner {
         untouchedByMethod.forEach((i, n) -> notes.add(who(models, i) + ", a LoRA adapter, does not adapt " + n
                 + " of the tensors " + o.method().name() + " merges: its task vector is zero there, and it takes part"
                 + " with the base's weight"));
+        if (o.scaleAuto()) {
+            notes.add((o.wudiDefault() ? "the default merge (--solver adam for the paper's Adam, scale 1, the base's"
+                    + " other tensors): " : "") + CoverageRule.summary());
+        }
         notes.addAll(headNotes(entries, extras, models, heads));
         notes.addAll(vocabRows.notes(grownRows, tokenizerFrom, models));
         notes.addAll(extraNotes(extras, models));

@@ -1,6 +1,8 @@
 package dev.wudi.merge;
 
 import dev.wudi.checkpoint.Version;
+import dev.wudi.method.CoverageRule;
+import dev.wudi.method.HarmSignals;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.spec.MergeOption;
@@ -10,6 +12,7 @@ import dev.wudi.spec.ReproduceCommand;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -37,7 +40,11 @@ final class Reports {
         Optional<String> kept = keptNote(session.keptChanged());
         kept.ifPresent(allNotes::add);
         kept.ifPresent(session.listener()::info);
+        Optional<String> coverage = coverageNote(records);
+        coverage.ifPresent(allNotes::add);
+        coverage.ifPresent(session.listener()::info);
         List<String> warnings = withZeroNote(inputWarnings, records);
+        harmWarning(records).ifPresent(warnings::add);
         warnings.subList(inputWarnings.size(), warnings.size()).forEach(session.listener()::warning);
         return new MergeReport(TensorRules.describe(session.spec()), rules.device(), session.spec().out().toString(),
                 records, warnings, (System.nanoTime() - start) / 1e9, outputBytes, runInfo(session, rules, allNotes));
@@ -105,6 +112,84 @@ final class Reports {
         return Optional.of(n + " tensor" + (n == 1 ? "" : "s") + " kept the base although the fine-tunes changed "
                 + them + " (" + ActionSummary.some(keptChanged) + ") under --rest base: --rest average or --rest"
                 + " task-arithmetic merges " + them + ", --include REGEX gives " + them + " to the method");
+    }
+
+    /**
+     * What --scale auto did (CoverageRule): how many matrices took WUDI's solution scaled, how many the models' average,
+     * with the range of coverage of each (the per-tensor values are in the records' "coverage" and "coefficient").
+     */
+    static Optional<String> coverageNote(List<TensorRecord> records) {
+        List<Double> scaled = new ArrayList<>();
+        List<Double> averaged = new ArrayList<>();
+        for (TensorRecord r : records) {
+            Double c = r.details().get("coefficient");
+            Double cov = r.details().get("coverage");
+            if (c != null && cov != null) {
+                (c == 0 ? averaged : scaled).add(cov);
+            }
+        }
+        if (scaled.isEmpty() && averaged.isEmpty()) {
+            return Optional.empty();
+        }
+        List<String> parts = new ArrayList<>();
+        if (!scaled.isEmpty()) {
+            parts.add(count(scaled.size()) + " took " + CoverageRule.SCALE + " x tau_m (its task vectors"
+                    + " span " + range(scaled) + " of the input space)");
+        }
+        if (!averaged.isEmpty()) {
+            parts.add(count(averaged.size()) + " took the models' average (the task vectors span only "
+                    + range(averaged) + " of it, under " + CoverageRule.MIN_COVERAGE + ": there WUDI's"
+                    + " solution is about their sum, no evidence against averaging)");
+        }
+        return Optional.of("scale auto: " + String.join("; ", parts));
+    }
+
+    /**
+     * One line for the tensors whose merge is likely worse than averaging (HarmSignals), by cause, with what to do; the
+     * tensors' records hold "likely_hurts" and the value that decided it.
+     */
+    static Optional<String> harmWarning(List<TensorRecord> records) {
+        List<Double> nearSum = new ArrayList<>();
+        List<Double> sliver = new ArrayList<>();
+        for (TensorRecord r : records) {
+            if (r.details().get(HarmSignals.LIKELY_HURTS) == null) {
+                continue;
+            }
+            Double d = r.details().get(HarmSignals.DISTANCE_FROM_SUM);
+            if (d != null) {
+                nearSum.add(d);
+            } else {
+                sliver.add(r.details().getOrDefault("coverage", 0.0));
+            }
+        }
+        List<String> parts = new ArrayList<>();
+        if (!nearSum.isEmpty()) {
+            parts.add(count(nearSum.size()) + ": Adam ended near its start, the sum of the task vectors (distance "
+                    + range(nearSum) + " of its length: a step moves an element by about lr, too little for these task"
+                    + " vectors; --lr auto scales lr to them, the default merge (no solver option) halves a solved"
+                    + " tau_m)");
+        }
+        if (!sliver.isEmpty()) {
+            parts.add(count(sliver.size()) + ": the task vectors span only " + range(sliver) + " of the input"
+                    + " space, where WUDI's solution is about their sum (LoRA adapters; the default merge, no solver"
+                    + " option, averages such tensors)");
+        }
+        if (parts.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of("likely worse than averaging the models (data-free signs, docs/quality.md): "
+                + String.join("; ", parts));
+    }
+
+    private static String count(int n) {
+        return n + " tensor" + (n == 1 ? "" : "s");
+    }
+
+    private static String range(List<Double> xs) {
+        double lo = xs.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+        double hi = xs.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        return lo == hi ? String.format(Locale.ROOT, "%.2f", lo)
+                : String.format(Locale.ROOT, "%.2f-%.2f", lo, hi);
     }
 
     /** The warnings with one more naming the models whose task vector was zero somewhere (left out of those losses). */

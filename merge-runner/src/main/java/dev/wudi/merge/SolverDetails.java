@@ -1,5 +1,6 @@
 package dev.wudi.merge;
 
+import dev.wudi.method.HarmSignals;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -64,6 +65,22 @@ public final class SolverDetails {
                     : ", relative error of the truncation " + fmt("%.2g", adapterError)));
         } else if (adapterError != null) {
             out.add("adapter relative error " + fmt("%.2g", adapterError));
+        }
+        Double coefficient = rest.remove("coefficient");
+        Double coverage = rest.remove("coverage");
+        if (coefficient != null) {
+            out.add((coefficient == 0 ? "the models' average" : fmt("%.3g", coefficient) + " x tau_m")
+                    + " (--scale auto; the task vectors span " + fmt("%.2f", coverage == null ? 0 : coverage)
+                    + " of the input space)");
+        } else if (coverage != null) {
+            out.add("the task vectors span " + fmt("%.2f", coverage) + " of the input space");
+        }
+        Double distance = rest.remove(HarmSignals.DISTANCE_FROM_SUM);
+        if (distance != null) {
+            out.add("tau_m at " + fmt("%.2f", distance) + " of the sum's length from the sum of the task vectors");
+        }
+        if (rest.remove(HarmSignals.LIKELY_HURTS) != null) {
+            out.add("likely worse than averaging (see the warnings)");
         }
         Double added = rest.remove("added_rows");
         if (added != null) {

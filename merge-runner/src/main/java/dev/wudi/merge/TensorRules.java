@@ -82,6 +82,11 @@ final class TensorRules implements AutoCloseable {
             }
 
             @Override
+            public boolean scaleAuto() {
+                return spec.scaleAuto();
+            }
+
+            @Override
             public String solverDescription() {
                 SolverSpec s = spec.effectiveSolver();
                 return s instanceof SolverSpec.Adam && spec.autoLr() != null ? "adam lr " + spec.autoLr()
@@ -172,7 +177,7 @@ final class TensorRules implements AutoCloseable {
             if (steps) {
                 listener.step(t, iters);
             }
-        }), steps ? listener::warning : this::warningFromWorker, spec.effectiveScale());
+        }), steps ? listener::warning : this::warningFromWorker, spec.effectiveScale(), spec.scaleAuto());
     }
 
     private synchronized void warningFromWorker(String line) {

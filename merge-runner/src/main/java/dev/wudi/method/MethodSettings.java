@@ -22,6 +22,11 @@ public interface MethodSettings {
     /** WUDI's solver and its settings, as the report names them: "adam lr 1.0E-5, 300 steps". */
     String solverDescription();
 
+    /** WUDI's --scale auto: the coefficient decided per matrix by {@link CoverageRule}. */
+    default boolean scaleAuto() {
+        return false;
+    }
+
     /** The per-tensor parameters given (a config's), which win over the settings above where they apply. */
     default ParameterSource parameters() {
         return ParameterSource.NONE;

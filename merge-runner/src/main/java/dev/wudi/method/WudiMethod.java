@@ -12,12 +12,14 @@ import java.util.Set;
 public final class WudiMethod extends MergeMethod {
 
     WudiMethod() {
-        super("wudi", "WUDI-Merging: minimise the data-free interference loss with Adam from the sum of task vectors",
+        super("wudi", "WUDI-Merging: minimise the data-free interference loss (default: the spectral solver, then"
+                + " --scale auto and the models' average for the other tensors; --solver adam: the paper's Adam from"
+                + " the sum of task vectors, lr 1e-5, 300 steps, scale 1, the base's other tensors)",
                 "Cheng et al., Whoever Started the Interference Should End It, ICML 2025, arXiv:2503.08099",
                 List.of(new MethodParam("lr", 1e-5, "Adam learning rate (the paper's 1e-5)"),
                         new MethodParam("iters", 300, "Adam iterations (the paper's 300)"),
                         new MethodParam("scale", 1.0, "the merged weight is W0 + scale * tau_m (1: the paper's, no"
-                                + " rescaling; published LLM merges use 0.3-0.5)")),
+                                + " rescaling, with any --solver; auto, the default merge's: per matrix by coverage)")),
                 Scope.LINEAR_WEIGHTS);
     }
 
@@ -41,6 +43,7 @@ public final class WudiMethod extends MergeMethod {
 
     @Override
     public String describe(MethodSettings s) {
-        return "wudi (" + s.solverDescription() + (s.scale() != 1.0 ? ", scale " + s.scale() : "") + ")";
+        return "wudi (" + s.solverDescription() + (s.scaleAuto() ? ", scale auto" : s.scale() != 1.0 ? ", scale "
+                + s.scale() : "") + ")";
     }
 }

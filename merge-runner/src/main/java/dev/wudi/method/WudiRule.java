@@ -65,14 +65,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
 
     /**
      * A problem with all its task vectors added, W_0 widened to float32 for the output (null where the backend
-     * was given the raw bytes: read again only if the host forms the output), and the RMS of the task vectors
-     * (NaN where the backend formed them itself).
+     * was given the raw bytes: read again only if the host forms the output), the RMS of the task vectors (NaN where
+     * the backend formed them itself), their sum where the host formed them for the default merge or Adam (else null),
+     * the input width, and whether every task vector is zero (taken at load: the problem may be closed before use).
      */
-    private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms, List<Integer> zeros) {
-
-        boolean allZero() {
-            return problem.taskCount() > 0 && problem.zeroTaskCount() == problem.taskCount();
-        }
+    private record Loaded(TensorJob job, WudiProblem problem, float[] w0, double taskVectorRms, List<Integer> zeros,
+                          float[] taskSum, int cols, boolean allZero) {
     }
 
     /**
@@ -88,6 +86,17 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      */
     public WudiRule(Backend backend, Placement placement, SolverSpec solver, AutoLr autoLr,
                     StepListener listener, Consumer<String> warnings, double scale) {
+        this(backend, placement, solver, autoLr, listener, warnings, scale, false);
+    }
+
+    /**
+     * @param scaleAuto the coefficient decided per matrix by {@link CoverageRule} (--scale auto, the default merge's):
+     *                  {@code scale} x tau_m, or the mean task vector where the task vectors span a sliver of the input
+     *                  space; the solver must report C's rank ("rank_used": the spectral solvers)
+     */
+    public WudiRule(Backend backend, Placement placement, SolverSpec solver, AutoLr autoLr,
+                    StepListener listener, Consumer<String> warnings, double scale, boolean scaleAuto) {
+        this.scaleAuto = scaleAuto;
         this.backend = backend;
         this.placement = Objects.requireNonNull(placement, "placement");
         this.solver = solver;
@@ -98,6 +107,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     }
 
     private final float scale;
+    private final boolean scaleAuto;
+
+    /** Whether the task vectors pass through the host: for --lr auto's RMS, for --scale auto's mean task vector. */
+    private boolean viaHost() {
+        return autoLr != null || scaleAuto;
+    }
 
     @Override
     public String label() {
@@ -154,20 +169,20 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             Map<String, Double> details = new LinkedHashMap<>();
             try {
                 try {
-                    l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
+                    l = load(on, part, rows, cols, m.transposed(), viaHost(), false);
                     result = solve(l, details);
                 } catch (DeviceMemoryException ex) {
                     close(l);
                     l = null;
                     on = movedAfter(ex);
-                    l = load(on, part, rows, cols, m.transposed(), autoLr != null, false);
+                    l = load(on, part, rows, cols, m.transposed(), viaHost(), false);
                     result = solve(l, details);
                 }
                 l.zeros().forEach(i -> zeroSomewhere[i] = true);
             } finally {
                 close(l);
             }
-            float[] merged = add(result, l.w0(), part);
+            float[] merged = add(result, l, part, details);
             if (out != null) {
                 Transpose.of(merged, rows, cols, out);      // back to the stored [in, out]
                 merged = out;
@@ -207,7 +222,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         try {
             if (current == null) {
                 current = load(backend, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false,
-                        autoLr != null, false);
+                        viaHost(), false);
             }
             zeros = current.zeros();
             Set<Capability> can = backend.capabilities();
@@ -236,7 +251,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             sink.writeRaw(encoded);
             return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, zeros);
         }
-        float[] merged = add(result, current == null ? null : current.w0(), job);
+        float[] merged = add(result, current, job, details);
         sink.writeFloats(merged, 0, merged.length);
         return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, zeros);
     }
@@ -299,8 +314,13 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         if (where.note() != null && told.add(where.note())) {
             warnings.accept(where.note());
         }
-        LowRankWudi.Solution s = where.backend().solveLowRank(rows, cols, low.factors(),
-                SpectralSolver.filterOf(solver)).scaled(scale);   // s tau_m = (s x) U^T: still exact in factors
+        LowRankWudi.Solution solved = where.backend().solveLowRank(rows, cols, low.factors(),
+                SpectralSolver.filterOf(solver));
+        boolean allZero = solved.zeroTasks().size() + low.untouched().size() == job.models().size();
+        CoverageRule.Choice choice = scaleAuto && !allZero ? CoverageRule.decide(solved.used(), cols) : null;
+        LowRankWudi.Solution s = choice != null && choice.average()
+                ? LowRankWudi.mean(solved, low.factors(), job.models().size())
+                : solved.scaled(scale);                  // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
         for (int j = 0; j < merged.length; j++) {
@@ -323,6 +343,12 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         details.put("rank_used", (double) s.used());
         details.put("eigen_seconds", s.eigenSeconds());
         details.put("lora_rank", (double) s.r());
+        if (choice != null) {
+            details.put("coverage", choice.coverage());
+            details.put("coefficient", choice.coefficient());
+        } else if (!scaleAuto && !allZero) {
+            HarmSignals.coverage(solved.used(), cols, details);
+        }
         return new TensorOutcome(s.lossBefore(), s.lossAfter(), details, zeros, s);
     }
 
@@ -371,7 +397,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             Layout.Matrices m = checkShape(next);
             if (m.count() == 1 && !m.transposed()) {
                 prepared = load(backend, next, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false,
-                        autoLr != null, false);
+                        viaHost(), false);
             }
         } catch (DeviceMemoryException | IllegalArgumentException e) {
             prepared = null;                             // met again, and reported, when its turn comes
@@ -388,7 +414,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     private TensorOutcome applyOnFallback(TensorJob job, TensorSink sink, DeviceMemoryException why,
                                           Layout.Matrices m) throws IOException {
         Backend cpu = movedAfter(why);
-        Loaded l = load(cpu, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false, autoLr != null, true);
+        Loaded l = load(cpu, job, Math.toIntExact(m.rows()), Math.toIntExact(m.cols()), false, viaHost(), true);
         WudiResult result;
         Map<String, Double> details = new LinkedHashMap<>();
         try {
@@ -397,7 +423,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             close(l);
         }
         details.putAll(result.details());
-        float[] merged = add(result, l.w0(), job);
+        float[] merged = add(result, l, job, details);
         sink.writeFloats(merged, 0, merged.length);
         return new TensorOutcome(result.lossBefore(), result.lossAfter(), details, l.zeros());
     }
@@ -419,6 +445,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         List<Integer> zeros = new ArrayList<>();
         try {
             double sumSquares = 0;
+            float[] taskSum = null;
             if (on.capabilities().contains(Capability.TASK_VECTORS_FROM_CHECKPOINT) && sameDType(job) && !needRms
                     && !transposed && !hostOnly && storedOnly(job)) {
                 problem.setBase(rawBytes(job.base()), job.info().dtype());
@@ -433,6 +460,8 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 w0 = readPaperOrientation(job.base(), rows, cols, transposed);
                 float[] tau = new float[count];
                 float[] stored = transposed ? new float[count] : null;
+                // the sum of the task vectors: the default merge's mean, and Adam's start to measure how far it went
+                taskSum = scaleAuto || solver instanceof SolverSpec.Adam ? new float[count] : null;
                 // the inputs' rounding, which only the solvers in double read (ExactMinimiser: exact without a ridge,
                 // a filter whose knee nears float32's zero): not measured on Adam's path, where it would be one more
                 // pass over every weight for nothing
@@ -471,6 +500,11 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                             noise = ui * Math.sqrt(wiSquares / count) + u0 * w0Rms;   // W_i and W_0 as stored
                         }
                     }
+                    if (taskSum != null) {
+                        for (int j = 0; j < count; j++) {
+                            taskSum[j] += tau[j];
+                        }
+                    }
                     int zeroBefore = problem.zeroTaskCount();
                     problem.addTaskVector(tau, noise);
                     if (problem.zeroTaskCount() > zeroBefore) {
@@ -479,7 +513,9 @@ public final class WudiRule implements TensorRule, AutoCloseable {
                 }
             }
             double rms = Math.sqrt(sumSquares / ((double) count * job.models().size()));
-            return new Loaded(job, problem, w0, needRms ? rms : Double.NaN, zeros);
+            // whether every task vector is zero, taken now: the problem may be closed before the output is formed
+            boolean allZero = problem.taskCount() > 0 && problem.zeroTaskCount() == problem.taskCount();
+            return new Loaded(job, problem, w0, needRms ? rms : Double.NaN, zeros, taskSum, cols, allZero);
         } catch (IOException | RuntimeException e) {
             problem.close();
             throw e;
@@ -525,7 +561,23 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      * W = W_0 + s tau_m in the paper's orientation (W_0 read again, as stored, where the backend was given raw
      * bytes: then the matrix is not transposed), in place of tau_m.
      */
-    private float[] add(WudiResult result, float[] w0, TensorJob job) throws IOException {
+    private float[] add(WudiResult result, Loaded l, TensorJob job, Map<String, Double> details) throws IOException {
+        float[] w0 = l.w0();
+        if (scaleAuto && l.taskSum() != null) {
+            Double rank = result.details().get("rank_used");
+            if (rank == null && !l.allZero()) {
+                throw new IllegalStateException("--scale auto needs C's rank, which the " + solver.name()
+                        + " solver does not report");
+            }
+            return CoverageRule.merged(w0, result.tauM(), l.taskSum(), l.job().models().size(), l.allZero() ? -1
+                    : rank, l.cols(), scale, details);
+        }
+        boolean merges = l.job().models().size() - l.zeros().size() >= 2;   // two task vectors or more to merge
+        if (l.taskSum() != null && solver instanceof SolverSpec.Adam && merges) {
+            HarmSignals.adam(result.tauM(), l.taskSum(), result.lossBefore(), details);
+        } else if (!scaleAuto && result.details().get("rank_used") != null && merges) {
+            HarmSignals.coverage(result.details().get("rank_used"), l.cols(), details);
+        }
         if (w0 == null) {
             w0 = new float[(int) job.numel()];
             job.base().readAll(w0);

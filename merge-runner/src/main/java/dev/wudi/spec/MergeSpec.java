@@ -3,6 +3,7 @@ package dev.wudi.spec;
 import dev.wudi.backend.cuda.Precision;
 import dev.wudi.checkpoint.ShardPlan;
 import dev.wudi.format.DType;
+import dev.wudi.method.CoverageRule;
 import dev.wudi.method.FixedParameters;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
@@ -45,6 +46,8 @@ public final class MergeSpec {
 
     private final MergeMethod method;
     private final Double scale;
+    private final boolean scaleAuto;
+    private final boolean wudiDefault;
     private final Double density;
     private final AdamConfig adam;
     private final AutoLr autoLr;
@@ -90,7 +93,9 @@ public final class MergeSpec {
         OptionValues v = new OptionValues(given);
         this.values = v;
         this.method = v.parse(OptionTable.METHOD, MergeMethods::byName);
-        this.scale = v.number(OptionTable.SCALE, ParameterRange.FINITE);
+        String scaleText = v.text(OptionTable.SCALE);
+        boolean autoScale = scaleText != null && scaleText.trim().equalsIgnoreCase("auto");
+        this.scale = autoScale ? null : v.number(OptionTable.SCALE, ParameterRange.FINITE);
         this.density = v.number(OptionTable.DENSITY, ParameterRange.DENSITY);
         this.autoLr = v.parse(OptionTable.LR, AutoLr::parse);
         AdamConfig paper = AdamConfig.paper();
@@ -107,6 +112,9 @@ public final class MergeSpec {
         }
         this.solver = given.containsKey(OptionTable.SOLVER) || given.keySet().stream().anyMatch(
                 o -> o.group() == MergeOption.Group.SOLVER) ? v.solverSpec(adam) : null;
+        // no solver option at all: the default merge (CoverageRule), else the solver's own answer as the options say
+        this.wudiDefault = solver == null && (method == null || method == MergeMethods.WUDI);
+        this.scaleAuto = autoScale || (wudiDefault && scale == null);
         this.include = v.parse(OptionTable.INCLUDE, OptionValues::regex);
         this.exclude = v.parse(OptionTable.EXCLUDE, OptionValues::regex);
         this.rest = v.parse(OptionTable.REST, RestPolicy::parse);
@@ -140,6 +148,13 @@ public final class MergeSpec {
         this.parameters = p;
         if (checkApplicable) {
             checkApplicable();
+        }
+        if (autoScale && method() != MergeMethods.WUDI) {
+            throw new OptionException("--scale auto applies to wudi; give " + method().name() + " a number");
+        }
+        if (autoScale && !(effectiveSolver() instanceof SolverSpec.Spectral)) {
+            throw new OptionException("--scale auto reads the rank of C from the spectral solver's eigendecomposition:"
+                    + " it needs --solver spectral (the default), not " + effectiveSolver().name());
         }
         if (v.flag(OptionTable.RESUME) && asAdapter != null) {
             throw new OptionException("--resume does not apply to --as-adapter: an adapter is written at the end, so"
@@ -185,9 +200,23 @@ public final class MergeSpec {
         return t != null ? t : o.defaultText();
     }
 
-    /** --solver as given (lower case), or adam. */
+    /** --solver as given (lower case); spectral for the default merge (no solver option given), else adam. */
     public String solverName() {
-        return values.solverName();
+        return wudiDefault ? "spectral" : values.solverName();
+    }
+
+    /**
+     * Whether this is WUDI's default merge: no solver option given, so the spectral solver with the coverage rule
+     * ({@code --scale auto}) and the models' average for the other tensors, where not given otherwise. Any solver
+     * option (--solver adam for the paper's) gives that solver's answer at scale 1 with the base's other tensors.
+     */
+    public boolean wudiDefault() {
+        return wudiDefault;
+    }
+
+    /** --scale auto, given or the default merge's: per matrix, CoverageRule decides the coefficient. */
+    public boolean scaleAuto() {
+        return scaleAuto && method() == MergeMethods.WUDI;
     }
 
     /**
@@ -273,7 +302,7 @@ public final class MergeSpec {
     }
 
     public RestPolicy rest() {
-        return rest == null ? RestPolicy.BASE : rest;
+        return rest != null ? rest : wudiDefault ? RestPolicy.AVERAGE : RestPolicy.BASE;
     }
 
     public List<LayoutOverride> layouts() {
@@ -387,15 +416,24 @@ public final class MergeSpec {
         return t == null ? null : Path.of(t);
     }
 
-    /** The solver WUDI runs: --solver as given, else Adam with the --lr/--iters/betas/eps settings. */
+    /** The solver WUDI runs: --solver as given, the default merge's spectral solver, else Adam as configured. */
     public SolverSpec effectiveSolver() {
-        return solver != null ? solver : new SolverSpec.Adam(adam);
+        if (solver != null) {
+            return solver;
+        }
+        return wudiDefault ? SolverSpec.Spectral.defaults() : new SolverSpec.Adam(adam);
     }
 
-    /** --scale as given, else the method's default, else task arithmetic's 0.3 (for --rest). */
+    /**
+     * --scale as given, else the method's default, else task arithmetic's 0.3 (for --rest). Under --scale auto,
+     * WUDI's coefficient is decided per matrix (CoverageRule); this is then the coefficient where the rule scales.
+     */
     public double effectiveScale() {
         if (scale != null) {
             return scale;
+        }
+        if (scaleAuto()) {
+            return CoverageRule.SCALE;
         }
         return method().hasParam("scale") ? method().defaultOf("scale")
                 : MergeMethods.TASK_ARITHMETIC.defaultOf("scale");
@@ -411,7 +449,7 @@ public final class MergeSpec {
 
     // ---------------------------------------------------------------- building
 
-    /** Defaults for everything but the paths: WUDI with the paper's Adam, rest = base. */
+    /** Defaults for everything but the paths: WUDI's default merge (spectral, --scale auto, rest average). */
     public static MergeSpec defaults(Path base, List<Path> models, Path out) {
         return builder(base, models, out).build();
     }

@@ -2,6 +2,7 @@ package dev.wudi.spec;
 
 import static dev.wudi.spec.MergeOption.option;
 
+import dev.wudi.method.CoverageRule;
 import dev.wudi.method.MergeMethod;
 import dev.wudi.method.MergeMethods;
 import dev.wudi.solver.AutoLr;
@@ -67,13 +68,16 @@ public final class OptionTable {
                     + " ...); `wudi methods` describes each.");
 
     public static final MergeOption SCALE = option("--scale").label("S").group(Group.METHOD)
-            .defaultFrom(s -> String.valueOf(s.effectiveScale()))
+            .defaultFrom(s -> s.scaleAuto() ? "auto" : String.valueOf(s.effectiveScale()))
             .applies(new Applies(s -> s.method().hasParam("scale") || s.rest() == RestPolicy.TASK_ARITHMETIC,
                     s -> "applies to " + MergeMethods.namesWhere(m -> m.hasParam("scale")) + " and --rest"
                             + " task-arithmetic; the method here is " + s.method().name(),
                     MergeMethods.namesWhere(m -> m.hasParam("scale")) + ", --rest task-arithmetic"))
             .help("The coefficient on the (merged) task vector: W0 + S * tau (wudi: 1 is the paper's, no rescaling;"
-                    + " published LLM merges use 0.3-0.5; the reported loss is tau_m's). Default: the method's ("
+                    + " the reported loss is tau_m's). wudi also takes auto, the default merge's rule per matrix: "
+                    + CoverageRule.SCALE + " x tau_m where the task vectors span at least " + CoverageRule.MIN_COVERAGE
+                    + " of the input space, the models' average where they span less (LoRA adapters); it needs"
+                    + " --solver spectral. Default: auto for wudi with no solver option, else the method's ("
                     + defaults("scale") + "); --rest task-arithmetic: 0.3.");
 
     public static final MergeOption DENSITY = option("--density").label("D").group(Group.METHOD)
@@ -92,9 +96,12 @@ public final class OptionTable {
             .help("The seed of the random drops (a config's random_seed). Each draw is keyed by the seed, the tensor"
                     + " and the element, so a merge gives the same bytes on every run and thread count.");
 
-    public static final MergeOption SOLVER = option("--solver").label("NAME").group(Group.SOLVER).defaultText("adam")
-            .applies(wudi()).config("solver")
-            .help("adam (the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient flow from the sum in"
+    public static final MergeOption SOLVER = option("--solver").label("NAME").group(Group.SOLVER)
+            .defaultFrom(MergeSpec::solverName).applies(wudi()).config("solver")
+            .help("With no solver option, the default merge: spectral, then --scale auto and --rest average (chosen on"
+                    + " the benchmarks of docs/quality.md, where it beats averaging and task arithmetic or ties"
+                    + " averaging). Any solver option gives that solver's own answer at --scale 1 with --rest base;"
+                    + " --solver adam is the paper's merge (lr 1e-5, 300 steps). adam (the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient flow from the sum in"
                     + " closed form), spectral (a filter of C's eigenvalues; with no further options a data-free"
                     + " default). The last three cost one symmetric eigendecomposition per tensor (LAPACK on the CPU,"
                     + " cuSOLVER on the GPU); exact without --ridge runs on the CPU in double whatever the device, with"
@@ -152,10 +159,10 @@ public final class OptionTable {
     public static final MergeOption EXCLUDE = option("--exclude").label("REGEX").group(Group.SELECTION).config("exclude")
             .help("Tensors the method never computes (a regex searched in the name); wins over --include.");
 
-    public static final MergeOption REST = option("--rest").label("POLICY").group(Group.SELECTION).defaultText("base")
-            .config("rest")
+    public static final MergeOption REST = option("--rest").label("POLICY").group(Group.SELECTION)
+            .defaultFrom(s -> s.rest().cliName()).config("rest")
             .help("Tensors the method does not compute: base (keep W0, as the paper's code), average, or"
-                    + " task-arithmetic (with --scale).");
+                    + " task-arithmetic (with --scale). Default: average for WUDI's default merge, else base.");
 
     public static final MergeOption LAYOUT = option("--layout").label("REGEX=LAYOUT").group(Group.SELECTION)
             .repeatable()

@@ -137,8 +137,9 @@ class NonFiniteResultsTest {
             adapters[k] = dir;
         }
         Path out = tmp.resolve("o.safetensors");
+        // the paper's Adam: its loss overflows on the huge task vector (the default merge gives a finite, useless one)
         failsNaming(InProcess.run("merge", "-q", "--base", base.toString(), "--model", adapters[0].toString(),
-                "--model", adapters[1].toString(), "--out", out.toString()), "tensor layer.weight",
+                "--model", adapters[1].toString(), "--solver", "adam", "--out", out.toString()), "tensor layer.weight",
                 "an adapter's scaling lora_alpha / r = 5.00e+19");
         nothingLeft(out);
     }

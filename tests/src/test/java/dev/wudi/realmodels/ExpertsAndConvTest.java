@@ -151,7 +151,7 @@ class ExpertsAndConvTest {
         JsonNode conv = p.get("tensors").get(0);
         assertEquals("features.conv.weight", conv.get("name").asText());
         assertEquals("conv", conv.get("layout").asText());
-        assertEquals("rest: base", conv.get("label").asText());
+        assertEquals("rest: average", conv.get("label").asText());   // the default merge averages the rest
         assertEquals(27, conv.get("matrices").get("in").asInt());
     }
 }

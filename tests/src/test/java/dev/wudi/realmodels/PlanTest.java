@@ -50,15 +50,18 @@ class PlanTest {
     void planShowsRolesLayoutsActionsAndCosts() throws Exception {
         Wudi.Result text = Wudi.ok("plan", "--base", base.toString(), "--model", a.toString(), "--model", b.toString());
         String t = text.out();
-        assertTrue(t.matches("(?s).*h\\.0\\.attn\\.c_attn\\.weight\\s+linear\\s+in-out\\s+\\[768, 2304\\]\\s+wudi \\(adam\\).*"), t);
-        assertTrue(t.matches("(?s).*wte\\.weight\\s+embedding\\s+out-in\\s+\\[32, 768\\]\\s+rest: base.*"), t);
+        // the default merge: the spectral solver on the linear weights, the models' average elsewhere
+        assertTrue(t.matches("(?s).*h\\.0\\.attn\\.c_attn\\.weight\\s+linear\\s+in-out\\s+\\[768, 2304\\]\\s+wudi \\(spectral\\).*"), t);
+        assertTrue(t.matches("(?s).*wte\\.weight\\s+embedding\\s+out-in\\s+\\[32, 768\\]\\s+rest: average.*"), t);
+        assertTrue(t.contains("the default merge (--solver adam for the paper's Adam"), t);
         assertTrue(t.matches("(?s).*h\\.0\\.ln_1\\.weight\\s+norm\\s+vector.*"), t);
         assertTrue(t.contains("4 x in-out: config.json model_type gpt2: Conv1D"), t);
         assertTrue(t.contains("model 1: score.weight [6, 768]: saved to heads/model-1.safetensors"), t);
         assertTrue(t.contains("total: 16 tensors, 4 computed by wudi"), t);
 
+        // the paper's merge: Adam's solver state and step rate
         JsonNode p = Wudi.json(Wudi.ok("plan", "--json", "--base", base.toString(), "--model", a.toString(),
-                "--model", b.toString()).out());
+                "--model", b.toString(), "--solver", "adam").out());
         JsonNode cattn = null;
         for (JsonNode n : p.get("tensors")) {
             if (n.get("name").asText().equals("h.0.attn.c_attn.weight")) {

@@ -1,5 +1,6 @@
 package dev.wudi.realmodels;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -83,6 +84,71 @@ class RealArchitecturesTest {
         return PeftAdapter.read(PeftFixtures.adapter(name));
     }
 
+    /**
+     * The default merge (no solver option) on every architecture, transposed Conv1D weights, stacked experts and
+     * matrices no model changed included: each WUDI weight is W_0 + 0.5 tau_m of the unscaled spectral merge where its
+     * task vectors span a quarter of the input space or more, the models' average where they span less (these
+     * fine-tunes are of low rank), as the report's coefficient says; every other tensor is averaged.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void theDefaultMergeTakesHalfTheSpectralSolutionOrTheAverageByCoverage(Case c) throws Exception {
+        Path base = HubFolder.write(tmp.resolve(c.name() + "-dbase"), c.base(), DType.F32);
+        List<String> args = new ArrayList<>(List.of("merge", "--base", base.toString()));
+        for (int i = 0; i < c.models().size(); i++) {
+            args.add("--model");
+            args.add(HubFolder.write(tmp.resolve(c.name() + "-d" + i), c.models().get(i), DType.F32).toString());
+        }
+        Path report = tmp.resolve(c.name() + "-default.json");
+        Map<String, Tensor> merged = merge(c.name() + "-default", args, "--report", report.toString());
+        Map<String, Tensor> spectral = merge(c.name() + "-spectral", args, "--solver", "spectral", "--rest", "average");
+        Map<String, Tensor> average = merge(c.name() + "-average", args, "--method", "average");
+        Map<String, Tensor> w0 = Wudi.tensors(base);
+        int[] taken = new int[2];
+        for (JsonNode t : Wudi.json(report).get("tensors")) {
+            String n = t.get("name").asText();
+            float[] h = merged.get(n).data();
+            if (!t.get("method").asText().equals("wudi")) {
+                assertArrayEquals(spectral.get(n).data(), h, n + ": the rest, averaged by both");
+                continue;
+            }
+            JsonNode details = t.get("solver");
+            if (details != null && details.has("all_task_vectors_zero")) {
+                assertArrayEquals(w0.get(n).data(), h, n + ": no model changed it");
+                continue;
+            }
+            double coefficient = details.get("coefficient").asDouble();
+            double coverage = details.get("coverage").asDouble();
+            assertEquals(coverage < 0.25 ? 0.0 : 0.5, coefficient, n + " " + details);
+            taken[coefficient == 0 ? 0 : 1]++;
+            float[] b = w0.get(n).data();
+            float[] f = spectral.get(n).data();
+            float[] a = average.get(n).data();
+            double magnitude = 0;                        // the tensor's largest |W_0| + |W|: what each rounding scales
+            for (int j = 0; j < h.length; j++) {
+                magnitude = Math.max(magnitude, Math.abs(b[j]) + Math.abs(a[j]) + Math.abs(f[j]));
+            }
+            for (int j = 0; j < h.length; j++) {
+                // half: W_0 + 0.5 (W_spectral - W_0), W_spectral rounded once, then the difference and the halving once
+                // more; average: W_0 + (1/n) sum (W_i - W_0) against the mean of the W_i, a few roundings each, of terms
+                // no larger than the tensor's magnitude (an element near zero cancels larger terms)
+                double want = coefficient == 0 ? a[j] : b[j] + 0.5 * ((double) f[j] - b[j]);
+                double tol = 8 * 0x1p-24 * magnitude;
+                assertEquals(want, h[j], tol, n + "[" + j + "] coefficient " + coefficient);
+            }
+        }
+        assertTrue(taken[0] + taken[1] > 0, c.name() + ": no WUDI tensor merged");
+    }
+
+    private Map<String, Tensor> merge(String name, List<String> inputs, String... more) throws Exception {
+        Path out = tmp.resolve(name);
+        List<String> a = new ArrayList<>(inputs);
+        a.addAll(List.of(more));
+        a.addAll(List.of("--out", out.toString(), "-q"));
+        Wudi.ok(a.toArray(new String[0]));
+        return Wudi.tensors(out);
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void mergesWithDefaultsInThePapersOrientation(Case c) throws Exception {
@@ -94,7 +160,8 @@ class RealArchitecturesTest {
         }
         Path out = tmp.resolve(c.name() + "-merged");
         Path report = tmp.resolve(c.name() + ".json");
-        args.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+        // the paper's merge (W = W_0 + tau_m, so the merged weight's loss is the one reported)
+        args.addAll(List.of("--solver", "adam", "--out", out.toString(), "--report", report.toString()));
         Wudi.ok(args.toArray(new String[0]));
 
         // the output loads as the base's architecture: same names, same shapes but the grown vocabulary
