@@ -22,7 +22,7 @@ public final class PeftFixtures {
             + " are not part of this repository";
 
     /** Where the folder is looked for: -Dwudi.fixtures, then beside the checkout from either working directory. */
-    static List<Path> tried() {
+    public static List<Path> tried() {
         List<Path> tried = new ArrayList<>();
         String prop = System.getProperty("wudi.fixtures");
         if (prop != null) {
