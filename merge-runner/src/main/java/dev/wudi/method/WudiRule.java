@@ -7,14 +7,11 @@ import dev.wudi.backend.Placement;
 import dev.wudi.backend.WudiProblem;
 import dev.wudi.checkpoint.TensorRef;
 import dev.wudi.format.DType;
-import dev.wudi.lora.LoraTensor;
-import dev.wudi.lora.LowRankWudi;
 import dev.wudi.model.Layout;
 import dev.wudi.solver.AutoLr;
 import dev.wudi.solver.SolverSpec;
 import dev.wudi.solver.StepListener;
 import dev.wudi.solver.WudiResult;
-import dev.wudi.solver.spectral.SpectralSolver;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -47,7 +44,8 @@ import java.util.function.Consumer;
  * cross PCIe at 2 bytes per element; backends that then hold W_0 form W_0 + tau_m themselves and hand back the output
  * bytes already encoded, so a 16-bit output comes back at 2 bytes per element too. Where a matrix runs when not here
  * is the {@link Placement}'s decision: a matrix that does not fit the device goes to the CPU with one warning, and the
- * solve on LoRA factors runs where the placement says (the CPU beside a backend that does not offer it).
+ * solve on LoRA factors ({@link FactoredWudi}) runs where the placement says (the CPU beside a backend that does not
+ * offer it).
  */
 public final class WudiRule implements TensorRule, AutoCloseable {
 
@@ -104,10 +102,19 @@ public final class WudiRule implements TensorRule, AutoCloseable {
         this.listener = listener;
         this.warnings = warnings;
         this.scale = (float) scale;
+        this.factored = new FactoredWudi(backend, this.placement, solver, this.scale, scaleAuto, this::noteOnce);
+    }
+
+    /** Says a placement's note the first time only (it holds for every tensor). */
+    private void noteOnce(String note) {
+        if (note != null && told.add(note)) {
+            warnings.accept(note);
+        }
     }
 
     private final float scale;
     private final boolean scaleAuto;
+    private final FactoredWudi factored;
 
     /** Whether the task vectors pass through the host: for --lr auto's RMS, for --scale auto's mean task vector. */
     private boolean viaHost() {
@@ -131,9 +138,10 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             return untouched(job, sink);
         }
         if (!(solver instanceof SolverSpec.Adam) && m.count() == 1) {
-            LowRank low = lowRank(job, m);
+            FactoredWudi.Factors low = FactoredWudi.factorsOf(job, m);
             if (low != null) {
-                return applyLowRank(job, sink, m, low);
+                close(takePrepared(null));
+                return factored.apply(job, sink, m, low);
             }
         }
         if (m.count() == 1 && !m.transposed()) {
@@ -268,88 +276,6 @@ public final class WudiRule implements TensorRule, AutoCloseable {
             all.add(i);
         }
         return new TensorOutcome(0.0, 0.0, Map.of("all_task_vectors_zero", 1.0), all);
-    }
-
-    /** The task vectors of one matrix as LoRA factors: those given, and the models (indices) that leave it as it is. */
-    private record LowRank(List<LowRankWudi.Factors> factors, List<Integer> factorModels, List<Integer> untouched) {
-    }
-
-    /**
-     * The job's task vectors as factors, where every model is a LoRA adapter that adapts this weight or leaves it
-     * as it is, and the factors are smaller than the matrix; else null (the dense path).
-     */
-    private static LowRank lowRank(TensorJob job, Layout.Matrices m) throws IOException {
-        List<LowRankWudi.Factors> factors = new ArrayList<>();
-        List<Integer> factorModels = new ArrayList<>();
-        List<Integer> untouched = new ArrayList<>();
-        for (int i = 0; i < job.models().size(); i++) {
-            TensorRef ref = job.models().get(i);
-            if (ref == job.base()) {
-                untouched.add(i);                        // an adapter that does not adapt this weight: tau_i = 0
-                continue;
-            }
-            if (ref.deltaOver(job.base()) == null || !(ref.computed() instanceof LoraTensor lora)) {
-                return null;
-            }
-            float[][] pq = lora.paperFactors(m.transposed());
-            factors.add(new LowRankWudi.Factors(pq[0], pq[1], lora.module().rank(), lora.module().scaling()));
-            factorModels.add(i);
-        }
-        if (factors.isEmpty() || !LowRankWudi.worthIt(factors, Math.toIntExact(m.cols()))) {
-            return null;
-        }
-        return new LowRank(factors, factorModels, untouched);
-    }
-
-    /**
-     * Exact, flow and spectral on LoRA factors ({@link LowRankWudi}): one eigendecomposition of the [R, R] matrix in
-     * the span of the adapters' factors instead of [in, in]; the result equals the dense computation's.
-     */
-    private TensorOutcome applyLowRank(TensorJob job, TensorSink sink, Layout.Matrices m, LowRank low)
-            throws IOException {
-        close(takePrepared(null));
-        int rows = Math.toIntExact(m.rows());
-        int cols = Math.toIntExact(m.cols());
-        Placement.Placed where = placement.forLowRank(backend);
-        if (where.note() != null && told.add(where.note())) {
-            warnings.accept(where.note());
-        }
-        LowRankWudi.Solution solved = where.backend().solveLowRank(rows, cols, low.factors(),
-                SpectralSolver.filterOf(solver));
-        boolean allZero = solved.zeroTasks().size() + low.untouched().size() == job.models().size();
-        CoverageRule.Choice choice = scaleAuto && !allZero ? CoverageRule.decide(solved.used(), cols) : null;
-        LowRankWudi.Solution s = choice != null && choice.average()
-                ? LowRankWudi.mean(solved, low.factors(), job.models().size())
-                : solved.scaled(scale);                  // s tau_m = (s x) U^T: still exact in factors
-        float[] merged = s.dense();
-        float[] w0 = readPaperOrientation(job.base(), rows, cols, m.transposed());
-        for (int j = 0; j < merged.length; j++) {
-            merged[j] += w0[j];                          // W = W_0 + s tau_m
-        }
-        if (m.transposed()) {
-            float[] stored = new float[merged.length];
-            Transpose.of(merged, rows, cols, stored);    // back to the stored [in, out]
-            merged = stored;
-        }
-        sink.writeFloats(merged, 0, merged.length);
-        List<Integer> zeros = new ArrayList<>(low.untouched());
-        s.zeroTasks().forEach(k -> zeros.add(low.factorModels().get(k)));
-        java.util.Collections.sort(zeros);
-        Map<String, Double> details = new LinkedHashMap<>();
-        if (zeros.size() == job.models().size()) {
-            details.put("all_task_vectors_zero", 1.0);
-        }
-        details.put("filter_param", s.param());
-        details.put("rank_used", (double) s.used());
-        details.put("eigen_seconds", s.eigenSeconds());
-        details.put("lora_rank", (double) s.r());
-        if (choice != null) {
-            details.put("coverage", choice.coverage());
-            details.put("coefficient", choice.coefficient());
-        } else if (!scaleAuto && !allZero) {
-            HarmSignals.coverage(solved.used(), cols, details);
-        }
-        return new TensorOutcome(s.lossBefore(), s.lossAfter(), details, zeros, s);
     }
 
     /** Solves a loaded problem; every task vector zero: tau_m = 0, what every solver would return. */
@@ -523,7 +449,7 @@ public final class WudiRule implements TensorRule, AutoCloseable {
     }
 
     /** Reads a matrix as the paper's [rows, cols] into a new array. */
-    private static float[] readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed) throws IOException {
+    static float[] readPaperOrientation(TensorRef t, int rows, int cols, boolean transposed) throws IOException {
         float[] out = new float[rows * cols];
         readPaperOrientation(t, rows, cols, transposed, transposed ? new float[rows * cols] : null, out);
         return out;
