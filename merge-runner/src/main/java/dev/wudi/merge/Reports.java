@@ -133,12 +133,12 @@ final class Reports {
         }
         List<String> parts = new ArrayList<>();
         if (!scaled.isEmpty()) {
-            parts.add(count(scaled.size()) + " took " + CoverageRule.SCALE + " x tau_m (its task vectors"
+            parts.add(count(scaled.size()) + " took " + CoverageRule.SCALE + " x tau_m (their task vectors"
                     + " span " + range(scaled) + " of the input space)");
         }
         if (!averaged.isEmpty()) {
-            parts.add(count(averaged.size()) + " took the models' average (the task vectors span only "
-                    + range(averaged) + " of it, under " + CoverageRule.MIN_COVERAGE + ": there WUDI's"
+            parts.add(count(averaged.size()) + " took the models' average (their task vectors span only "
+                    + range(averaged) + " of the input space, under " + CoverageRule.MIN_COVERAGE + ": there WUDI's"
                     + " solution is about their sum, no evidence against averaging)");
         }
         return Optional.of("scale auto: " + String.join("; ", parts));

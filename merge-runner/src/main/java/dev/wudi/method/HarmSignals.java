@@ -19,6 +19,8 @@ import java.util.Map;
  * </ul>
  *
  * The signs go into a tensor's details: "distance_from_sum" or "coverage", and "likely_hurts" = 1 where one holds.
+ * Adam's is read where the host forms the task vectors (the CPU, or a GPU under --lr auto); where a GPU forms them
+ * from the checkpoint's bytes their sum never reaches the host and the sign is not computed.
  */
 public final class HarmSignals {
 

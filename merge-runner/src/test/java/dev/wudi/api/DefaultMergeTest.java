@@ -113,6 +113,8 @@ class DefaultMergeTest {
         TensorResult w = r.tensors().stream().filter(t -> t.name().equals(WEIGHT)).findFirst().orElseThrow();
         assertEquals(CoverageRule.SCALE, w.details().get("coefficient"), "coefficient recorded per tensor");
         assertEquals(1.0, w.details().get("coverage"), "40 random directions per task: C has full rank");
+        assertTrue(r.toJson().contains("scale auto: 1 tensor took 0.5 x tau_m (their task vectors span 1.00 of the input"
+                + " space)"), "the report says what the rule did: " + r.toJson());
 
         Path yml = Files.writeString(tmp.resolve("wudi.yml"), "merge_method: wudi\nbase_model: " + base
                 + "\nmodels:\n  - model: " + models.get(0) + "\n  - model: " + models.get(1) + "\n  - model: "
@@ -132,6 +134,8 @@ class DefaultMergeTest {
         TensorResult w = r.tensors().stream().filter(t -> t.name().equals(WEIGHT)).findFirst().orElseThrow();
         assertEquals(0.0, w.details().get("coefficient"), "the average, not tau_m");
         assertEquals(6.0 / COLS, w.details().get("coverage"), 1e-12, "3 tasks of rank 2 over 40 inputs");
+        assertTrue(r.toJson().contains("scale auto: 1 tensor took the models' average (their task vectors span only 0.15"),
+                "the report says what the rule did: " + r.toJson());
         float[] merged = read(byDefault, WEIGHT);
         float[] w0 = read(base, WEIGHT);
         List<float[]> ws = new ArrayList<>();
