@@ -250,6 +250,12 @@ class GoldenOutputsTest {
                 + "\t--out\to/gpt2-wudi" + q);
         c.add("gpt2-ties\tmerge\t--base\tgpt2/base\t--model\tgpt2/ft1\t--model\tgpt2/ft2\t--method\tties"
                 + "\t--out\to/gpt2-ties" + q);
+        // the default merge (no solver option): spectral, --scale auto, the rest averaged; on full fine-tunes and on
+        // LoRA adapters (which take the models' average)
+        c.add("gpt2-default\tmerge\t--base\tgpt2/base\t--model\tgpt2/ft1\t--model\tgpt2/ft2\t--out\to/gpt2-default"
+                + q);
+        c.add("lora-default\tmerge\t--base\tgpt2/base\t--model\tlora/a1\t--model\tlora/a2\t--out\to/lora-default"
+                + q);
         // LoRA adapters in and out
         c.add("lora-wudi\tmerge\t--base\tgpt2/base\t--model\tlora/a1\t--model\tlora/a2\t--iters\t20"
                 + "\t--out\to/lora-wudi" + q);
