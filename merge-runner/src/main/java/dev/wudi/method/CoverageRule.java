@@ -1,6 +1,5 @@
 package dev.wudi.method;
 
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -42,10 +41,10 @@ public final class CoverageRule {
             return average ? 0 : SCALE;
         }
 
-        /** One phrase for a record: "0.5 x tau_m (coverage 0.98)" or "the average (coverage 0.04)". */
-        public String describe() {
-            return (average ? "the average" : SCALE + " x tau_m") + String.format(Locale.ROOT, " (coverage %.2f)",
-                    coverage);
+        /** Puts the choice into a tensor's details: "coverage" and "coefficient" (0 where the mean was taken). */
+        void record(Map<String, Double> details) {
+            details.put("coverage", coverage);
+            details.put("coefficient", coefficient());
         }
     }
 
@@ -60,17 +59,12 @@ public final class CoverageRule {
      * rule takes the average; the choice goes into the details ("coverage", "coefficient": 0 where the mean was taken).
      *
      * @param taskSum sum_i tau_i (the models whose task vector is zero count in n all the same: the models' average)
-     * @param rank    C's numerical rank from the solver; negative where every task vector is zero (W = W_0, no choice)
+     * @param rank    C's numerical rank from the solver
      */
     static float[] merged(float[] w0, float[] tauM, float[] taskSum, int n, double rank, int inputWidth, float scale,
                           Map<String, Double> details) {
-        if (rank < 0) {
-            System.arraycopy(w0, 0, tauM, 0, tauM.length);   // nothing changed this matrix: W = W_0
-            return tauM;
-        }
         Choice c = decide(rank, inputWidth);
-        details.put("coverage", c.coverage());
-        details.put("coefficient", c.coefficient());
+        c.record(details);
         float mean = 1f / n;
         for (int j = 0; j < tauM.length; j++) {
             tauM[j] = w0[j] + (c.average() ? mean * taskSum[j] : scale * tauM[j]);

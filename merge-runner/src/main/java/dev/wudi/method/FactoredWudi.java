@@ -103,7 +103,7 @@ final class FactoredWudi {
         s.zeroTasks().forEach(k -> zeros.add(low.factorModels().get(k)));
         Collections.sort(zeros);
         Map<String, Double> details = new LinkedHashMap<>();
-        if (zeros.size() == job.models().size()) {
+        if (allZero) {
             details.put("all_task_vectors_zero", 1.0);
         }
         details.put("filter_param", s.param());
@@ -111,10 +111,9 @@ final class FactoredWudi {
         details.put("eigen_seconds", s.eigenSeconds());
         details.put("lora_rank", (double) s.r());
         if (choice != null) {
-            details.put("coverage", choice.coverage());
-            details.put("coefficient", choice.coefficient());
-        } else if (!scaleAuto && !allZero) {
-            HarmSignals.coverage(solved.used(), cols, details);
+            choice.record(details);
+        } else if (!scaleAuto) {
+            HarmSignals.coverage(solved.used(), cols, job.models().size() - zeros.size(), details);
         }
         return new TensorOutcome(s.lossBefore(), s.lossAfter(), details, zeros, s);
     }

@@ -35,10 +35,14 @@ public final class HarmSignals {
 
     /**
      * Records Adam's distance from the sum of the task vectors, and the sign where it is near; not where the sum had no
-     * loss to reduce: Adam then stays there because it is the minimiser, not for want of steps. (The caller asks only
-     * where two task vectors or more are merged: with one, WUDI returns it, and nothing was merged.)
+     * loss to reduce: Adam then stays there because it is the minimiser, not for want of steps.
+     *
+     * @param changed how many task vectors are not zero here: under two, nothing was merged and nothing is recorded
      */
-    static void adam(float[] tauM, float[] taskSum, double lossBefore, Map<String, Double> details) {
+    static void adam(float[] tauM, float[] taskSum, double lossBefore, int changed, Map<String, Double> details) {
+        if (changed < 2) {
+            return;                                      // one task vector: WUDI returns it, nothing was merged
+        }
         double diff = 0;
         double norm = 0;
         for (int j = 0; j < tauM.length; j++) {
@@ -56,8 +60,15 @@ public final class HarmSignals {
         }
     }
 
-    /** Records the coverage of an unscaled solve (a spectral solver's rank of C), and the sign where it is small. */
-    static void coverage(double rank, int inputWidth, Map<String, Double> details) {
+    /**
+     * Records the coverage of an unscaled solve (a spectral solver's rank of C), and the sign where it is small.
+     *
+     * @param changed how many task vectors are not zero here: under two, nothing was merged and nothing is recorded
+     */
+    static void coverage(double rank, int inputWidth, int changed, Map<String, Double> details) {
+        if (changed < 2) {
+            return;
+        }
         CoverageRule.Choice c = CoverageRule.decide(rank, inputWidth);
         details.put("coverage", c.coverage());
         if (c.average()) {

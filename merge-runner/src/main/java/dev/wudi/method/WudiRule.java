@@ -489,20 +489,21 @@ public final class WudiRule implements TensorRule, AutoCloseable {
      */
     private float[] add(WudiResult result, Loaded l, TensorJob job, Map<String, Double> details) throws IOException {
         float[] w0 = l.w0();
-        if (scaleAuto && l.taskSum() != null) {
-            Double rank = result.details().get("rank_used");
-            if (rank == null && !l.allZero()) {
+        Double rank = result.details().get("rank_used");
+        // every task vector zero: tau_m = 0 from every solver, and W = W_0 below whatever the coefficient
+        if (scaleAuto && l.taskSum() != null && !l.allZero()) {
+            if (rank == null) {
                 throw new IllegalStateException("--scale auto needs C's rank, which the " + solver.name()
                         + " solver does not report");
             }
-            return CoverageRule.merged(w0, result.tauM(), l.taskSum(), l.job().models().size(), l.allZero() ? -1
-                    : rank, l.cols(), scale, details);
+            return CoverageRule.merged(w0, result.tauM(), l.taskSum(), l.job().models().size(), rank, l.cols(), scale,
+                    details);
         }
-        boolean merges = l.job().models().size() - l.zeros().size() >= 2;   // two task vectors or more to merge
-        if (l.taskSum() != null && solver instanceof SolverSpec.Adam && merges) {
-            HarmSignals.adam(result.tauM(), l.taskSum(), result.lossBefore(), details);
-        } else if (!scaleAuto && result.details().get("rank_used") != null && merges) {
-            HarmSignals.coverage(result.details().get("rank_used"), l.cols(), details);
+        int changed = l.job().models().size() - l.zeros().size();
+        if (l.taskSum() != null && solver instanceof SolverSpec.Adam) {
+            HarmSignals.adam(result.tauM(), l.taskSum(), result.lossBefore(), changed, details);
+        } else if (!scaleAuto && rank != null) {
+            HarmSignals.coverage(rank, l.cols(), changed, details);
         }
         if (w0 == null) {
             w0 = new float[(int) job.numel()];

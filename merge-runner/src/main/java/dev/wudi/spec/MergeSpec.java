@@ -214,9 +214,12 @@ public final class MergeSpec {
         return wudiDefault;
     }
 
-    /** --scale auto, given or the default merge's: per matrix, CoverageRule decides the coefficient. */
+    /**
+     * --scale auto, given or the default merge's: per matrix, CoverageRule decides the coefficient (only ever for wudi:
+     * given with another method it is refused, and the default merge is wudi's).
+     */
     public boolean scaleAuto() {
-        return scaleAuto && method() == MergeMethods.WUDI;
+        return scaleAuto;
     }
 
     /**

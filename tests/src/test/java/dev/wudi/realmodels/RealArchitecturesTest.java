@@ -15,6 +15,7 @@ import dev.wudi.hub.PeftFixtures;
 import dev.wudi.hub.Tensor;
 import dev.wudi.hub.Wudi;
 import dev.wudi.solver.InterferenceLoss;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -83,6 +84,20 @@ class RealArchitecturesTest {
         return out.stream();
     }
 
+    /**
+     * Writes the case's base and models as F32 folders (named CASE-TAGbase, CASE-TAG0, ...) and adds the words
+     * `merge --base BASE --model M1 ...` to args; returns the base's folder.
+     */
+    private static Path inputs(Case c, String tag, List<String> args) throws IOException {
+        Path base = HubFolder.write(tmp.resolve(c.name() + "-" + tag + "base"), c.base(), DType.F32);
+        args.addAll(List.of("merge", "--base", base.toString()));
+        for (int i = 0; i < c.models().size(); i++) {
+            args.add("--model");
+            args.add(HubFolder.write(tmp.resolve(c.name() + "-" + tag + i), c.models().get(i), DType.F32).toString());
+        }
+        return base;
+    }
+
     private static void assumeFixtures(Case c) {
         assumeTrue(c.models() != null, PeftFixtures.ABSENT + " (looked in " + PeftFixtures.tried() + ")");
     }
@@ -101,12 +116,8 @@ class RealArchitecturesTest {
     @MethodSource("cases")
     void theDefaultMergeTakesHalfTheSpectralSolutionOrTheAverageByCoverage(Case c) throws Exception {
         assumeFixtures(c);
-        Path base = HubFolder.write(tmp.resolve(c.name() + "-dbase"), c.base(), DType.F32);
-        List<String> args = new ArrayList<>(List.of("merge", "--base", base.toString()));
-        for (int i = 0; i < c.models().size(); i++) {
-            args.add("--model");
-            args.add(HubFolder.write(tmp.resolve(c.name() + "-d" + i), c.models().get(i), DType.F32).toString());
-        }
+        List<String> args = new ArrayList<>();
+        Path base = inputs(c, "d", args);
         Path report = tmp.resolve(c.name() + "-default.json");
         Map<String, Tensor> merged = merge(c.name() + "-default", args, "--report", report.toString());
         Map<String, Tensor> spectral = merge(c.name() + "-spectral", args, "--solver", "spectral", "--rest", "average");
@@ -161,12 +172,8 @@ class RealArchitecturesTest {
     @MethodSource("cases")
     void mergesWithDefaultsInThePapersOrientation(Case c) throws Exception {
         assumeFixtures(c);
-        Path base = HubFolder.write(tmp.resolve(c.name() + "-base"), c.base(), DType.F32);
-        List<String> args = new ArrayList<>(List.of("merge", "--base", base.toString()));
-        for (int i = 0; i < c.models().size(); i++) {
-            args.add("--model");
-            args.add(HubFolder.write(tmp.resolve(c.name() + "-" + i), c.models().get(i), DType.F32).toString());
-        }
+        List<String> args = new ArrayList<>();
+        Path base = inputs(c, "", args);
         Path out = tmp.resolve(c.name() + "-merged");
         Path report = tmp.resolve(c.name() + ".json");
         // the paper's merge (W = W_0 + tau_m, so the merged weight's loss is the one reported)
