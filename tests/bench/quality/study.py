@@ -13,6 +13,7 @@ Each row is one of:
           computed, every other tensor the average of the models (",rest-base": the base's)
   solver  solvers.py's spectral solve (numpy) on the tensors the engine's spectral row computed, from the sum or
           from the mean of the task vectors, every other tensor the average of the models
+  spectrum  spectra.py's Iso-C or TSV-M at the average's norm on the same tensors, every other tensor the average
 Merges go to OUT/TESTBED/ROW, scores to OUT/scores/TESTBED__ROW.json; a row whose score exists is skipped
 (--redo to redo it). --only REGEX runs only the rows whose name it finds. WORKDIR is a work folder built by
 tests/bench/lm/run.sh; the language-model scorer runs on one torch thread with LM_BLAS first on the library path,
@@ -31,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import rules  # noqa: E402
 import solvers  # noqa: E402
+import spectra  # noqa: E402
 import testbeds  # noqa: E402
 
 WUDI = os.path.join(testbeds.ROOT, "wudi")
@@ -75,6 +77,7 @@ def rows(testbed):
         out += [("%s@%s" % (solver, r), "rule", (solver, r, "average")) for r in RULES]
         out.append(("%s@norm,rest-base" % solver, "rule", (solver, "norm", "base")))
     out += [(name, "solver", what) for name, what in NUMPY_SOLVERS.items()]
+    out += [(name, "spectrum", merge) for name, merge in spectra.MERGES.items()]
     out += [("ta%g" % lam, "numpy", lam) for lam in TA_LAMBDAS if lam != 0.3]
     extra = dict(ENGINE_EXTRA, **(LM_ONLY if isinstance(testbed, testbeds.LanguageModel) else {}))
     out += [(name, "engine", opts) for name, opts in extra.items()]
@@ -131,6 +134,15 @@ def solver_merge(tb, out, start, kind, cutoff):
                                 % (kind, cutoff, start)}
 
 
+def spectrum_merge(tb, out, name, merge):
+    _, taken = solver_tensors(tb, out, "wudi-spectral")
+    tensors = tb.average()
+    for k, layout in taken.items():
+        tensors[k] = tb.base[k] + oriented(merge([oriented(t, layout) for t in tb.task_vectors(k)]), layout)
+    return tensors, {"command": "study.py: spectra.py %s on the tensors of row wudi-spectral, scaled to the norm "
+                                "of the task vectors' mean; other tensors: the models' average" % name}
+
+
 def signals(tb, out, solver):
     """Per merge: the data-free signals a guard could read (overlap of the task vectors, the solver's loss
     reduction, the norm rule's c), for the predictor table."""
@@ -171,6 +183,8 @@ def run(tb, out, only, redo):
                                                   else "W0 + %g sum_i tau_i, every tensor" % lam)}
             elif kind == "solver":
                 tensors, info = solver_merge(tb, out, *what)
+            elif kind == "spectrum":
+                tensors, info = spectrum_merge(tb, out, name, what)
             else:
                 tensors, info = rule_merge(tb, out, *what)
             path = os.path.join(out, tb.name, name.replace("/", "_") + tb.out_suffix)

@@ -59,13 +59,17 @@ public final class QualityBench {
     private QualityBench() {
     }
 
-    /** Every method and solver the bench compares, at its defaults (the paper's Adam first among WUDI's). */
+    /**
+     * Every method and solver the bench compares: the default merge (no solver option), then the paper's Adam and
+     * each solver at its own defaults (scale 1, the base's other tensors).
+     */
     public static List<Method> methods() {
         List<Method> m = new ArrayList<>();
         m.add(new Method("task-arithmetic x0.3", o -> o.withMethod(MergeMethods.TASK_ARITHMETIC)));
         m.add(new Method("average", o -> o.withMethod(MergeMethods.AVERAGE)));
         m.add(new Method("ties", o -> o.withMethod(MergeMethods.TIES)));
-        m.add(new Method("wudi adam lr 1e-5 (paper)", o -> o));
+        m.add(new Method("wudi default merge", o -> o));
+        m.add(new Method("wudi adam lr 1e-5 (paper)", o -> o.withAdam(AdamConfig.paper())));
         m.add(new Method("wudi adam lr 1e-3", o -> o.withAdam(AdamConfig.paper().withLr(1e-3f))));
         m.add(new Method("wudi adam lr auto", o -> o.withAutoLr(AutoLr.defaults())));
         m.add(new Method("wudi exact", o -> o.withSolver(new SolverSpec.Exact(0))));

@@ -138,9 +138,11 @@ public final class Demo {
         }
         MergeReport w = r.reports().get(MergeMethods.WUDI.name());
         out.println();
-        out.printf(Locale.ROOT, "WUDI (Adam, lr 1e-5, 300 steps): interference loss summed over layers %.4g -> %.4g;"
-                + " the column WUDI loss is that loss of each method's merge (merge time includes computing it).%n",
-                w.totalLossBefore(), w.totalLossAfter());
+        out.printf(Locale.ROOT, "wudi is the default merge: WUDI's spectral solver, then per layer half its solution"
+                + " tau_m or the models' average (--scale auto; --solver adam for the paper's Adam). WUDI's"
+                + " interference loss summed over layers: %.4g at the sum of the task vectors, %.4g at tau_m (the wudi"
+                + " row's column); the other rows' column is that loss of their merge (merge time includes computing"
+                + " it).%n", w.totalLossBefore(), w.totalLossAfter());
         String best = r.errors().keySet().stream().filter(k -> !k.equals("pretrained"))
                 .min((a, b) -> Double.compare(r.mean(a), r.mean(b))).orElseThrow();
         out.println("Lowest mean interference: " + best + ".");

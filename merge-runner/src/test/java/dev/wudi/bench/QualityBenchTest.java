@@ -1,6 +1,7 @@
 package dev.wudi.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wudi.backend.Backend;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class QualityBenchTest {
 
-    /** The synthetic bench: a row per method and solver, the paper's Adam beaten by the spectral default, a PNG. */
+    /** The synthetic bench: a row per method and solver, the paper's Adam beaten by the spectral solver, a PNG. */
     @Test
     void syntheticBenchScoresEveryMethodAndDrawsAPng(@TempDir Path tmp) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -36,8 +37,15 @@ class QualityBenchTest {
         double paper = meanOf(text, "wudi adam lr 1e-5 (paper)");
         double spectral = meanOf(text, "wudi spectral (default: flow)");
         double pretrained = meanOf(text, "pretrained (no merge)");
+        double byDefault = meanOf(text, "wudi default merge");
+        double average = meanOf(text, "average");
         assertTrue(spectral < paper && paper < pretrained, "interference: spectral " + spectral + ", paper Adam "
                 + paper + ", pretrained " + pretrained);
+        // the default merge (half the spectral solution here) is its own row, between the unscaled solution and
+        // averaging; the paper's row is Adam's, not the default's
+        assertTrue(spectral < byDefault && byDefault < average, "interference: spectral " + spectral
+                + ", default merge " + byDefault + ", average " + average);
+        assertNotEquals(byDefault, paper, "the paper's row must run Adam, not the default merge");
     }
 
     private static double meanOf(String table, String label) {
