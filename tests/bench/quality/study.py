@@ -65,7 +65,7 @@ NUMPY_SOLVERS = {  # (start, filter, cutoff fraction)
     "np-flow-mean-cutoff1": ("mean", "exponential", 1.0),
     "np-tikhonov-mean": ("mean", "tikhonov", 0.1),
 }
-TA_LAMBDAS = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+TA_LAMBDAS = [0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0]
 RULES = ["x0.5", "x0.3", "inv-n", "norm", "proj", "sqrt-norm", "neff", "norm-global", "proj-global"]
 
 

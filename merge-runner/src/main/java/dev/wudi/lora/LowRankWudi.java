@@ -57,6 +57,11 @@ public final class LowRankWudi {
      * @param n the number of models, those whose task vector here is zero included
      */
     public static Solution mean(Solution s, List<Factors> tasks, int n) {
+        return sumTimes(s, tasks, 1.0 / n);
+    }
+
+    /** As {@link #mean}, with any coefficient on the sum of the task vectors: x = weight sum_i s_i P_i (Q_i U). */
+    public static Solution sumTimes(Solution s, List<Factors> tasks, double weight) {
         float[] x = new float[Math.multiplyExact(s.rows(), s.r())];
         for (Factors f : tasks) {
             if (s.r() == 0 || f.rank() == 0) {
@@ -64,7 +69,7 @@ public final class LowRankWudi {
             }
             float[] qu = new float[f.rank() * s.r()];    // Q_i U: [rank, r]
             dev.wudi.solver.spectral.Gemm.sgemm(false, true, f.rank(), s.r(), s.cols(), 1f, f.q(), s.basis(), 0f, qu);
-            dev.wudi.solver.spectral.Gemm.sgemm(false, false, s.rows(), s.r(), f.rank(), (float) (f.scaling() / n),
+            dev.wudi.solver.spectral.Gemm.sgemm(false, false, s.rows(), s.r(), f.rank(), (float) (f.scaling() * weight),
                     f.p(), qu, 1f, x);
         }
         return new Solution(s.rows(), s.cols(), s.r(), x, s.basis(), s.lossBefore(), s.lossAfter(), s.param(),

@@ -115,7 +115,8 @@ final class Reports {
     }
 
     /**
-     * What --scale auto did (CoverageRule): how many matrices took WUDI's solution scaled, how many the models' average,
+     * What --scale auto did (CoverageRule): how many matrices took WUDI's solution scaled, how many a fraction of the
+     * models' average,
      * with the range of coverage of each (the per-tensor values are in the records' "coverage" and "coefficient").
      */
     static Optional<String> coverageNote(List<TensorRecord> records) {
@@ -137,9 +138,10 @@ final class Reports {
                     + " span " + range(scaled) + " of the input space)");
         }
         if (!averaged.isEmpty()) {
-            parts.add(count(averaged.size()) + " took the models' average (their task vectors span only "
-                    + range(averaged) + " of the input space, under " + CoverageRule.MIN_COVERAGE + ": there WUDI's"
-                    + " solution is about their sum, no evidence against averaging)");
+            parts.add(count(averaged.size()) + " took " + CoverageRule.AVERAGE_FRACTION + " x the models' average"
+                    + " (their task vectors span only " + range(averaged) + " of the input space, under "
+                    + CoverageRule.MIN_COVERAGE + ": there WUDI's solution is about their sum, no evidence against"
+                    + " averaging; three quarters of it, as the adapters measured went past their held-out optimum)");
         }
         return Optional.of("scale auto: " + String.join("; ", parts));
     }
@@ -172,7 +174,7 @@ final class Reports {
         if (!sliver.isEmpty()) {
             parts.add(count(sliver.size()) + ": the task vectors span only " + range(sliver) + " of the input"
                     + " space, where WUDI's solution is about their sum (LoRA adapters; the default merge, no solver"
-                    + " option, averages such tensors)");
+                    + " option, takes " + CoverageRule.AVERAGE_FRACTION + " x their average there)");
         }
         if (parts.isEmpty()) {
             return Optional.empty();

@@ -68,8 +68,10 @@ public final class SolverDetails {
         }
         Double coefficient = rest.remove("coefficient");
         Double coverage = rest.remove("coverage");
+        Double ofAverage = rest.remove("average_fraction");
         if (coefficient != null) {
-            out.add((coefficient == 0 ? "the models' average" : fmt("%.3g", coefficient) + " x tau_m")
+            out.add((coefficient == 0 ? fmt("%.3g", ofAverage == null ? 1.0 : ofAverage) + " x the models' average"
+                    : fmt("%.3g", coefficient) + " x tau_m")
                     + " (--scale auto; the task vectors span " + fmt("%.2f", coverage == null ? 0 : coverage)
                     + " of the input space)");
         } else if (coverage != null) {

@@ -19,7 +19,8 @@ import java.util.function.Consumer;
 /**
  * WUDI on one matrix whose task vectors are all LoRA factors (exact, flow and spectral solvers): solved in the span of
  * the adapters' factors ({@link LowRankWudi}) where the placement puts it, then W_0 + s tau_m, or under --scale auto
- * the choice of {@link CoverageRule} (the models' average written in the same factors), in the stored orientation.
+ * the choice of {@link CoverageRule} (a fraction of the models' average written in the same factors), in the stored
+ * orientation.
  */
 final class FactoredWudi {
 
@@ -86,7 +87,7 @@ final class FactoredWudi {
         boolean allZero = solved.zeroTasks().size() + low.untouched().size() == job.models().size();
         CoverageRule.Choice choice = scaleAuto && !allZero ? CoverageRule.decide(solved.used(), cols) : null;
         LowRankWudi.Solution s = choice != null && choice.average()
-                ? LowRankWudi.mean(solved, low.factors(), job.models().size())
+                ? LowRankWudi.sumTimes(solved, low.factors(), choice.averageFraction() / job.models().size())
                 : solved.scaled(scale);                  // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = WudiRule.readPaperOrientation(job.base(), rows, cols, m.transposed());

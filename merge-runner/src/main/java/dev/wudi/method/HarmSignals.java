@@ -15,7 +15,8 @@ import java.util.Map;
  *   length: distance ||tau_m - sum_i tau_i|| / ||sum_i tau_i|| below {@link #NEAR_SUM}.</li>
  *   <li><b>The task vectors span a sliver of the input space</b> (rank(C) / input width below
  *   {@link CoverageRule#MIN_COVERAGE}, LoRA adapters): the loss reaches about zero near their sum whatever the inputs
- *   do, so the solution is no evidence against averaging. The default merge averages such matrices instead.</li>
+ *   do, so the solution is no evidence against averaging. The default merge takes three quarters of the models'
+ *   average there instead.</li>
  * </ul>
  *
  * The signs go into a tensor's details: "distance_from_sum" or "coverage", and "likely_hurts" = 1 where one holds.

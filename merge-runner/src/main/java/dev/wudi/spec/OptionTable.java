@@ -76,7 +76,8 @@ public final class OptionTable {
             .help("The coefficient on the (merged) task vector: W0 + S * tau (wudi: 1 is the paper's, no rescaling;"
                     + " the reported loss is tau_m's). wudi also takes auto, the default merge's rule per matrix: "
                     + CoverageRule.SCALE + " x tau_m where the task vectors span at least " + CoverageRule.MIN_COVERAGE
-                    + " of the input space, the models' average where they span less (LoRA adapters); it needs"
+                    + " of the input space, " + CoverageRule.AVERAGE_FRACTION + " x the models' average where they"
+                    + " span less (LoRA adapters); it needs"
                     + " --solver spectral. Default: auto for wudi with no solver option, else the method's ("
                     + defaults("scale") + "); --rest task-arithmetic: 0.3.");
 
@@ -99,8 +100,8 @@ public final class OptionTable {
     public static final MergeOption SOLVER = option("--solver").label("NAME").group(Group.SOLVER)
             .defaultFrom(MergeSpec::solverName).applies(wudi()).config("solver")
             .help("With no solver option, the default merge: spectral, then --scale auto and --rest average (chosen on"
-                    + " the benchmarks of docs/quality.md, where it beats averaging and task arithmetic or ties"
-                    + " averaging). Any solver option gives that solver's own answer at --scale 1 with --rest base;"
+                    + " the benchmarks of docs/quality.md, where it beats averaging and task arithmetic x0.3 on every"
+                    + " testbed). Any solver option gives that solver's own answer at --scale 1 with --rest base;"
                     + " --solver adam is the paper's merge (lr 1e-5, 300 steps). adam (the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient flow from the sum in"
                     + " closed form), spectral (a filter of C's eigenvalues; with no further options a data-free"
                     + " default). The last three cost one symmetric eigendecomposition per tensor (LAPACK on the CPU,"

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The default merge (no solver option) on every surface: the spectral solver, then per matrix {@link CoverageRule}
- * (half of tau_m where the task vectors span most of the input space, the models' average where they span a sliver),
+ * (half of tau_m where the task vectors span most of the input space, 0.75 x the models' average where they span a
+ * sliver),
  * and the models' average for the other tensors. The Java API, a mergekit config with `merge_method: wudi` and no
  * parameters, and the options spelled out give the same bytes; `--solver adam` is the paper's merge.
  */
@@ -126,15 +127,17 @@ class DefaultMergeTest {
     }
 
     @Test
-    void lowRankTaskVectorsTakeTheModelsAverage() throws Exception {
+    void lowRankTaskVectorsTakeThreeQuartersOfTheModelsAverage() throws Exception {
         Path base = checkpoint("base.safetensors", 0, false);
         List<Path> models = models(true);
         Path byDefault = tmp.resolve("default.safetensors");
         MergeResult r = CheckpointMerge.builder(base, byDefault).models(models).device("cpu").build().run();
         TensorResult w = r.tensors().stream().filter(t -> t.name().equals(WEIGHT)).findFirst().orElseThrow();
         assertEquals(0.0, w.details().get("coefficient"), "the average, not tau_m");
+        assertEquals(0.75, w.details().get("average_fraction"), "three quarters of it");
         assertEquals(6.0 / COLS, w.details().get("coverage"), 1e-12, "3 tasks of rank 2 over 40 inputs");
-        assertTrue(r.toJson().contains("scale auto: 1 tensor took the models' average (their task vectors span only 0.15"),
+        assertTrue(r.toJson().contains("scale auto: 1 tensor took 0.75 x the models' average (their task vectors span"
+                + " only 0.15"),
                 "the report says what the rule did: " + r.toJson());
         float[] merged = read(byDefault, WEIGHT);
         float[] w0 = read(base, WEIGHT);
@@ -143,15 +146,15 @@ class DefaultMergeTest {
             ws.add(read(m, WEIGHT));
         }
         for (int j = 0; j < merged.length; j++) {
-            // W_0 + (1/3) sum (W_i - W_0) in float32 against the mean in double: each of the 3 subtractions, the sum
-            // and the scaling round once (relative u), on terms of at most |W_0| + sum |W_i|
-            double mean = 0;
+            // W_0 + (0.75/3) sum (W_i - W_0) in float32 against the same in double: each of the 3 subtractions, the
+            // sum, the scaling and the addition round once (relative u), on terms of at most |W_0| + sum |W_i|
+            double sum = 0;
             double mag = Math.abs(w0[j]);
             for (float[] wi : ws) {
-                mean += wi[j] / 3.0;
+                sum += (double) wi[j] - w0[j];
                 mag += Math.abs(wi[j]);
             }
-            assertEquals(mean, merged[j], 8 * U * mag, "element " + j + " is the models' average");
+            assertEquals(w0[j] + 0.25 * sum, merged[j], 8 * U * mag, "element " + j + ": 0.75 x the models' average");
         }
         assertFalse(r.tensors().isEmpty());
     }
@@ -159,7 +162,7 @@ class DefaultMergeTest {
     /**
      * The data-free signs that a merge likely hurts (HarmSignals): Adam at the paper's lr on task vectors of RMS 0.01,
      * above lr x steps = 3e-3, ends near the sum it starts from; at lr 1e-3 it travels; the unscaled spectral solution
-     * on task vectors spanning 6 of 40 input directions is flagged, the default merge (which averages there) is not.
+     * on task vectors spanning 6 of 40 input directions is flagged, the default merge (0.75 x the average there) is not.
      */
     @Test
     void aMergeLikelyWorseThanAveragingIsNamedPerTensorAndInOneWarning() throws Exception {

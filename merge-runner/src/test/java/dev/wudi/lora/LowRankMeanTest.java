@@ -11,8 +11,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The models' average written in a low-rank solution's basis ({@link LowRankWudi#mean}, what the default merge takes
- * where LoRA adapters span a sliver of the input space) equals (1/n) sum_i s_i P_i Q_i formed densely, n counting a
+ * The models' average written in a low-rank solution's basis ({@link LowRankWudi#mean}; the default merge takes 0.75 x
+ * it where LoRA adapters span a sliver of the input space) equals (1/n) sum_i s_i P_i Q_i formed densely, n counting a
  * model that leaves the matrix as it is.
  */
 class LowRankMeanTest {

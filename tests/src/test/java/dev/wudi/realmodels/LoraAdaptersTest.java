@@ -331,6 +331,42 @@ class LoraAdaptersTest {
         assertTrue(Files.readString(out.resolve("README.md")).contains("exact"), "the card says the adapter is exact");
     }
 
+    /**
+     * The default merge of adapters written as an adapter: the coverage rule takes 0.75 x the models' average on every
+     * adapted weight (3 adapters of rank 8 span 24 of 768 inputs), in factors, as the dense default merge writes it.
+     */
+    @Test
+    void theDefaultMergeAsAnAdapterIsThreeQuartersOfTheAverage() throws Exception {
+        Path full = merge(gpt2Base, gpt2Adapters, tmp.resolve("default-full"));
+        Path out = merge(gpt2Base, gpt2Adapters, tmp.resolve("default-adapter"), "--as-adapter");
+        PeftAdapter back = PeftAdapter.read(out);
+        List<PeftAdapter> inputs = new ArrayList<>();
+        for (Path a : gpt2Adapters) {
+            inputs.add(PeftAdapter.read(a));
+        }
+        Map<String, Tensor> merged = Wudi.tensors(full);
+        for (int layer = 0; layer < LAYERS; layer++) {
+            String w = "h." + layer + ".attn.c_attn.weight";
+            String module = "transformer.h." + layer + ".attn.c_attn";
+            float[] tauFull = merged.get(w).minus(gpt2.tensor(w)).data();
+            float[] tauAdapter = back.denseDelta(module).data();
+            float[] want = new float[tauAdapter.length];
+            for (PeftAdapter a : inputs) {
+                float[] d = a.denseDelta(module).data();
+                for (int j = 0; j < want.length; j++) {
+                    want[j] += (float) (0.75 / inputs.size() * d[j]);
+                }
+            }
+            // as in the spectral case: the dense merge rounds W_0 + tau to float32 (u |W_0|), the factors sum in
+            // another order (R u |tau| per element, R = 24), and the reference's own sum of 3 rounds likewise
+            double bound = 4 * U * (norm(gpt2.tensor(w).data()) + 24 * norm(tauFull));
+            assertTrue(diffNorm(tauFull, tauAdapter) <= bound, w + ": adapter delta differs from the dense default"
+                    + " merge's by " + diffNorm(tauFull, tauAdapter) + ", bound " + bound);
+            assertTrue(diffNorm(want, tauAdapter) <= bound, w + ": not 0.75 x the mean of the adapters' deltas: "
+                    + diffNorm(want, tauAdapter) + ", bound " + bound);
+        }
+    }
+
     @Test
     void asAdapterTruncatesAdamBySvdAndReportsTheError() throws Exception {
         Path full = merge(gpt2Base, gpt2Adapters, tmp.resolve("adam-full"), "--iters", "10");
