@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The default study: which data-free WUDI-family rule merges best on every testbed (docs/quality-study-draft.md).
+"""The default study: which data-free WUDI-family rule merges best on every testbed (docs/quality.md).
 
     study.py run lm WORKDIR OUT [--sets gentle,harsh,lora,lora-distinct] [--only REGEX]
     study.py run digits6 FIXTURE OUT [--only REGEX]

@@ -139,7 +139,7 @@ public final class Demo {
         MergeReport w = r.reports().get(MergeMethods.WUDI.name());
         out.println();
         out.printf(Locale.ROOT, "wudi is the default merge: WUDI's spectral solver, then per layer half its solution"
-                + " tau_m or the models' average (--scale auto; --solver adam for the paper's Adam). WUDI's"
+                + " tau_m or 0.75 x the models' average (--scale auto; --solver adam for the paper's Adam). WUDI's"
                 + " interference loss summed over layers: %.4g at the sum of the task vectors, %.4g at tau_m (the wudi"
                 + " row's column); the other rows' column is that loss of their merge (merge time includes computing"
                 + " it).%n", w.totalLossBefore(), w.totalLossAfter());
