@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-SETS = ("gentle", "harsh", "lora", "lora-distinct")
+SETS = ("gentle", "harsh", "lora", "lora-distinct", "lora-gentle")
 
 
 def main():

@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
 
-SETS = ("gentle", "harsh", "lora", "lora-distinct")
+SETS = ("gentle", "harsh", "lora", "lora-distinct", "lora-gentle")
 MERGES = ("numpy-average", "wudi-average", "numpy-ta0.3", "wudi-ta0.3", "wudi-default", "wudi-spectral",
           "wudi-lr-auto", "sum-linear")
 

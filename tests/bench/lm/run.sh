@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The language-model merging benchmark, rebuilt and scored by one command (README.md in this folder):
 #
-#   tests/bench/lm/run.sh WORKDIR [--quick] [--lora-distinct]
+#   tests/bench/lm/run.sh WORKDIR [--quick] [--lora-distinct] [--lora-gentle]
 #
 # trains what WORKDIR lacks (train.py, given the options), then scores the base, every fine-tune and adapter, and
-# for each set (gentle, harsh, lora, and lora-distinct where WORKDIR has it): numpy averaging and task arithmetic x0.3 (baselines.py), the engine's average and
+# for each set (gentle, harsh, lora, and lora-distinct and lora-gentle where WORKDIR has them): numpy averaging and task arithmetic x0.3 (baselines.py), the engine's average and
 # task-arithmetic --scale 0.3 (each checked against numpy's), its default merge, --solver spectral, --lr auto, and
 # the plain sum of the task vectors on the tensors WUDI computes (merge.sh). Scores go to WORKDIR/scores/*.json, the tables to WORKDIR/scores.md, wall times to
 # WORKDIR/timings.tsv. Environment: LM_PYTHON, LM_BLAS (lib.sh).
 set -euo pipefail
 usage() {
-  echo "usage: tests/bench/lm/run.sh WORKDIR [--quick] [--lora-distinct]" >&2
+  echo "usage: tests/bench/lm/run.sh WORKDIR [--quick] [--lora-distinct] [--lora-gentle]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -22,7 +22,7 @@ quick=""
 for o in "$@"; do
   case "$o" in
     --quick) quick=--quick; train_opts+=("$o") ;;
-    --lora-distinct) train_opts+=("$o") ;;
+    --lora-distinct | --lora-gentle) train_opts+=("$o") ;;
     *) usage ;;
   esac
 done
@@ -34,7 +34,7 @@ printf "# run %s %s\n" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${quick:-full}" >> "$ti
 
 timed "train${quick:+-quick}" "${py[@]}" "$here/train.py" "$work" "${train_opts[@]}"
 sets=()
-for set in gentle harsh lora lora-distinct; do
+for set in gentle harsh lora lora-distinct lora-gentle; do
   if [ -d "$work/$set" ]; then sets+=("$set"); fi
 done
 

@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from baselines import fine_tunes  # noqa: E402
 
-SETS = ("gentle", "harsh", "lora", "lora-distinct")
+SETS = ("gentle", "harsh", "lora", "lora-distinct", "lora-gentle")
 
 
 def kind(name):

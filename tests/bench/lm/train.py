@@ -2,7 +2,7 @@
 """Builds the benchmark's weights in WORKDIR: the data split, a GPT-2 pretrained on the mix of every domain, and per
 domain a gentle full fine-tune, a harsh one (10x the lr, more steps) and a PEFT LoRA adapter:
 
-    /usr/bin/python3 tests/bench/lm/train.py WORKDIR [--quick]
+    /usr/bin/python3 tests/bench/lm/train.py WORKDIR [--quick] [--lora-distinct] [--lora-gentle]
 
 WORKDIR/settings.json   every setting below, as used (eval.py reads the model and evaluation ones)
 WORKDIR/data/           the file-level split (corpus.py)
@@ -11,6 +11,8 @@ WORKDIR/gentle/DOMAIN/  model.safetensors + config.json
 WORKDIR/harsh/DOMAIN/   model.safetensors + config.json
 WORKDIR/lora/DOMAIN/    adapter_config.json + adapter_model.safetensors
 WORKDIR/lora-distinct/DOMAIN/  with --lora-distinct only: the same adapters, each with its own lora_A initialisation
+WORKDIR/lora-gentle/DOMAIN/    with --lora-gentle only: adapters trained gently (a tenth of the lr, half the steps),
+                               from the lora set's shared lora_A draw
 WORKDIR/logs/*.json     loss curves and wall times
 
 One torch thread, so that a core stays free. Every folder is written under a temporary name and renamed when
@@ -47,6 +49,8 @@ SETTINGS = {
                   "weight_decay": 0.0, "seed": 3},
         "lora": {"steps": 250, "batch": 16, "lr": 2e-3, "warmup": 15, "final_lr": 0.1, "betas": [0.9, 0.999],
                  "weight_decay": 0.0, "seed": 4, "r": 8, "alpha": 16, "targets": ["c_attn", "c_proj", "c_fc"]},
+        "lora-gentle": {"steps": 125, "batch": 16, "lr": 2e-4, "warmup": 15, "final_lr": 0.1, "betas": [0.9, 0.999],
+                        "weight_decay": 0.0, "seed": 4, "r": 8, "alpha": 16, "targets": ["c_attn", "c_proj", "c_fc"]},
     },
     "quick": {
         "model": {"n_embd": 64, "n_layer": 2, "n_head": 2, "n_ctx": 64},
@@ -60,20 +64,28 @@ SETTINGS = {
                   "weight_decay": 0.0, "seed": 3},
         "lora": {"steps": 40, "batch": 16, "lr": 3e-3, "warmup": 2, "final_lr": 0.1, "betas": [0.9, 0.999],
                  "weight_decay": 0.0, "seed": 4, "r": 4, "alpha": 8, "targets": ["c_attn", "c_proj", "c_fc"]},
+        "lora-gentle": {"steps": 20, "batch": 16, "lr": 3e-4, "warmup": 2, "final_lr": 0.1, "betas": [0.9, 0.999],
+                        "weight_decay": 0.0, "seed": 4, "r": 4, "alpha": 8, "targets": ["c_attn", "c_proj", "c_fc"]},
     },
 }
+OPTIONAL = ("lora-gentle",)  # settings of sets trained only on request, added to an existing WORKDIR's settings
 
 
 def settings_for(workdir, mode):
-    """The mode's settings, written once; a WORKDIR built with other settings is refused rather than mixed."""
+    """The mode's settings, written once; a WORKDIR built with other settings is refused rather than mixed. An
+    optional set's settings that the WORKDIR lacks (built before the set existed) are added to it."""
     want = dict(SETTINGS[mode], mode=mode)
     path = os.path.join(workdir, "settings.json")
     if os.path.isfile(path):
         with open(path) as f:
             have = json.load(f)
-        if have != json.loads(json.dumps(want)):
+        grown = dict(have, **{k: want[k] for k in OPTIONAL if k not in have})
+        if grown != json.loads(json.dumps(want)):
             raise SystemExit("%s: was built with other settings (mode %s); use another WORKDIR or delete it"
                              % (path, have.get("mode")))
+        if grown != have:
+            with open(path, "w") as f:
+                json.dump(want, f, indent=2)
     else:
         os.makedirs(workdir, exist_ok=True)
         with open(path, "w") as f:
@@ -170,9 +182,9 @@ def finetune(workdir, st, kind, domain, stream):
 
 def lora(workdir, st, domain, stream, set_name="lora"):
     """set_name lora: every domain's lora_A starts from the same draw, as adapters trained by one script with a
-    fixed seed do (PEFT draws lora_A from torch's generator); lora-distinct: each domain's own draw. The batches
-    are the same in both sets."""
-    s = st["lora"]
+    fixed seed do (PEFT draws lora_A from torch's generator); lora-distinct: each domain's own draw; lora-gentle:
+    the lora set's draw, trained with its own settings. The batches are the same in every set."""
+    s = st["lora-gentle" if set_name == "lora-gentle" else "lora"]
     base_dir = os.path.join(workdir, "base")
     init_seed = s["seed"] + (zlib.crc32(domain.encode()) if set_name == "lora-distinct" else 0)
 
@@ -230,6 +242,8 @@ def main():
     p.add_argument("--quick", action="store_true", help="a tiny model and few steps: a smoke test in minutes")
     p.add_argument("--lora-distinct", action="store_true",
                    help="also train the lora-distinct set (each adapter its own lora_A initialisation)")
+    p.add_argument("--lora-gentle", action="store_true",
+                   help="also train the lora-gentle set (a tenth of the lora set's lr, half its steps)")
     a = p.parse_args()
     torch.set_num_threads(1)
     st = settings_for(a.workdir, "quick" if a.quick else "full")
@@ -247,6 +261,9 @@ def main():
     if a.lora_distinct:
         for domain, stream in streams.items():
             lora(a.workdir, st, domain, stream, "lora-distinct")
+    if a.lora_gentle:
+        for domain, stream in streams.items():
+            lora(a.workdir, st, domain, stream, "lora-gentle")
     print("train.py: done in %.0f s" % (time.time() - t0), flush=True)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The default study: which data-free WUDI-family rule merges best on every testbed (docs/quality.md).
 
-    study.py run lm WORKDIR OUT [--sets gentle,harsh,lora,lora-distinct] [--only REGEX]
+    study.py run lm WORKDIR OUT [--sets gentle,harsh,lora,lora-distinct,lora-gentle] [--only REGEX]
     study.py run digits6 FIXTURE OUT [--only REGEX]
     study.py run synthetic OUT [--scales 0.1,1,10] [--only REGEX]
     study.py tables OUT                  # the markdown tables of every scored row, and the regret summary
@@ -204,7 +204,7 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("testbed", choices=["lm", "digits6", "synthetic"])
     r.add_argument("args", nargs="+", help="lm: WORKDIR OUT; digits6: FIXTURE OUT; synthetic: OUT")
-    r.add_argument("--sets", default="gentle,harsh,lora,lora-distinct")
+    r.add_argument("--sets", default="gentle,harsh,lora,lora-distinct,lora-gentle")
     r.add_argument("--scales", default="0.1,1,10")
     r.add_argument("--only")
     r.add_argument("--redo", action="store_true")

@@ -7,7 +7,7 @@ import glob
 import json
 import os
 
-ORDER = ["lm-gentle", "lm-harsh", "lm-lora", "lm-lora-distinct", "digits6", "synthetic-x0.1", "synthetic-x1",
+ORDER = ["lm-gentle", "lm-harsh", "lm-lora", "lm-lora-distinct", "lm-lora-gentle", "digits6", "synthetic-x0.1", "synthetic-x1",
          "synthetic-x10"]
 HIGHER_IS_BETTER = {"digits6"}
 

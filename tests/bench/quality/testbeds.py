@@ -1,6 +1,6 @@
 """The three testbeds of the default study, each as: the engine's inputs, the task vectors, and a scorer.
 
-    lm:        a set of tests/bench/lm's work folder (gentle, harsh, lora, lora-distinct): nats per byte per domain
+    lm:        a set of tests/bench/lm's work folder (gentle, harsh, lora, lora-distinct, lora-gentle): nats per byte per domain
                (lower is better), scored by tests/bench/lm/eval.py's code in this process
     digits6:   tests/fixtures/digits6: accuracy (%) per task with the task's own head (higher is better), the
                fixture README's forward pass in numpy
