@@ -6,6 +6,7 @@ import dev.wudi.spec.MergeSpec;
 import dev.wudi.merge.MergeReport;
 import dev.wudi.merge.Merger;
 import dev.wudi.method.MergeMethod;
+import dev.wudi.method.CoverageRule;
 import dev.wudi.method.MergeMethods;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -138,11 +139,12 @@ public final class Demo {
         }
         MergeReport w = r.reports().get(MergeMethods.WUDI.name());
         out.println();
-        out.printf(Locale.ROOT, "wudi is the default merge: WUDI's spectral solver, then per layer half its solution"
-                + " tau_m or 0.75 x the models' average (--scale auto; --solver adam for the paper's Adam). WUDI's"
+        out.printf(Locale.ROOT, "wudi is the default merge: WUDI's spectral solver, then per layer %s x its solution"
+                + " tau_m or %s x the models' average (--scale auto; --solver adam for the paper's Adam). WUDI's"
                 + " interference loss summed over layers: %.4g at the sum of the task vectors, %.4g at tau_m (the wudi"
                 + " row's column); the other rows' column is that loss of their merge (merge time includes computing"
-                + " it).%n", w.totalLossBefore(), w.totalLossAfter());
+                + " it).%n", CoverageRule.SCALE, CoverageRule.AVERAGE_FRACTION, w.totalLossBefore(),
+                w.totalLossAfter());
         String best = r.errors().keySet().stream().filter(k -> !k.equals("pretrained"))
                 .min((a, b) -> Double.compare(r.mean(a), r.mean(b))).orElseThrow();
         out.println("Lowest mean interference: " + best + ".");

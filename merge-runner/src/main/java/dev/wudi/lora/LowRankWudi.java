@@ -51,16 +51,10 @@ public final class LowRankWudi {
     }
 
     /**
-     * The mean task vector (1/n) sum_i s_i P_i Q_i in the solution's basis (every Q_i's rows lie in its span):
-     * x = (1/n) sum_i s_i P_i (Q_i U), so the models' average is written in factors as exactly as tau_m is.
-     *
-     * @param n the number of models, those whose task vector here is zero included
+     * The sum of the task vectors times a weight, weight sum_i s_i P_i Q_i, in the solution's basis (every Q_i's rows
+     * lie in its span): x = weight sum_i s_i P_i (Q_i U), so a fraction of the models' average (weight = f / n, n
+     * counting the models whose task vector here is zero) is written in factors as exactly as tau_m is.
      */
-    public static Solution mean(Solution s, List<Factors> tasks, int n) {
-        return sumTimes(s, tasks, 1.0 / n);
-    }
-
-    /** As {@link #mean}, with any coefficient on the sum of the task vectors: x = weight sum_i s_i P_i (Q_i U). */
     public static Solution sumTimes(Solution s, List<Factors> tasks, double weight) {
         float[] x = new float[Math.multiplyExact(s.rows(), s.r())];
         for (Factors f : tasks) {

@@ -116,8 +116,8 @@ final class Reports {
 
     /**
      * What --scale auto did (CoverageRule): how many matrices took WUDI's solution scaled, how many a fraction of the
-     * models' average,
-     * with the range of coverage of each (the per-tensor values are in the records' "coverage" and "coefficient").
+     * models' average, with the range of coverage of each (the per-tensor values are in the records' "coverage",
+     * "coefficient" and "average_fraction").
      */
     static Optional<String> coverageNote(List<TensorRecord> records) {
         List<Double> scaled = new ArrayList<>();

@@ -101,7 +101,7 @@ public final class OptionTable {
             .defaultFrom(MergeSpec::solverName).applies(wudi()).config("solver")
             .help("With no solver option, the default merge: spectral, then --scale auto and --rest average (chosen on"
                     + " the benchmarks of docs/quality.md, where it beats averaging and task arithmetic x0.3 on every"
-                    + " testbed). Any solver option gives that solver's own answer at --scale 1 with --rest base;"
+                    + " testbed but one, of under-trained adapters). Any solver option gives that solver's own answer at --scale 1 with --rest base;"
                     + " --solver adam is the paper's merge (lr 1e-5, 300 steps). adam (the paper's), exact (the minimiser D (C + ridge I)^+), flow (gradient flow from the sum in"
                     + " closed form), spectral (a filter of C's eigenvalues; with no further options a data-free"
                     + " default). The last three cost one symmetric eigendecomposition per tensor (LAPACK on the CPU,"

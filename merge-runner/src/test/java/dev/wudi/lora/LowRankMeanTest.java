@@ -11,9 +11,9 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The models' average written in a low-rank solution's basis ({@link LowRankWudi#mean}; the default merge takes 0.75 x
- * it where LoRA adapters span a sliver of the input space) equals (1/n) sum_i s_i P_i Q_i formed densely, n counting a
- * model that leaves the matrix as it is.
+ * The models' average written in a low-rank solution's basis ({@link LowRankWudi#sumTimes} at 1/n; the default merge
+ * takes 0.75 x it where LoRA adapters span a sliver of the input space) equals (1/n) sum_i s_i P_i Q_i formed densely,
+ * n counting a model that leaves the matrix as it is.
  */
 class LowRankMeanTest {
 
@@ -54,7 +54,7 @@ class LowRankMeanTest {
         try (Backend cpu = Backends.cpu(0)) {
             LowRankWudi.Solution s = cpu.solveLowRank(rows, cols, factors,
                     new SpectralFilter(SpectralFilter.Kind.EXPONENTIAL, Double.NaN, 0));
-            float[] got = LowRankWudi.mean(s, factors, n).dense();
+            float[] got = LowRankWudi.sumTimes(s, factors, 1.0 / n).dense();
             int r = s.r();                               // 9: the ranks' sum
             // each element passes through three float32 products: Q_i U (cols terms), P_i (Q_i U) and x U^T (r terms
             // each); every term is bounded by the largest |s P Q| element times the basis' unit norm, so the error is
