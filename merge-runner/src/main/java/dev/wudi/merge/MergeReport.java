@@ -58,10 +58,18 @@ public record MergeReport(String method, String device, String out, List<TensorR
         return (int) tensors.stream().filter(t -> !Double.isNaN(t.lossBefore())).count();
     }
 
-    /** "optimised tensors", or for another method "linear weights (WUDI's loss of this method's merge)". */
+    /**
+     * "optimised tensors", or for another method "linear weights (WUDI's loss of this method's merge)". A WUDI merge
+     * with a coefficient (--scale other than 1, or auto: the default merge) reports the loss of WUDI's solution tau_m,
+     * not of the weights it wrote, and says so.
+     */
     public String lossScope() {
-        return optimisedCount() == scoredCount() ? "optimised tensors"
-                : "linear weights (WUDI's loss at the sum of task vectors, and of this merge)";
+        if (optimisedCount() != scoredCount()) {
+            return "linear weights (WUDI's loss at the sum of task vectors, and of this merge)";
+        }
+        return method.startsWith("wudi (") && method.contains(", scale ")
+                ? "optimised tensors (WUDI's solution tau_m, before the coefficient or average written)"
+                : "optimised tensors";
     }
 
     public double totalLossBefore() {

@@ -62,7 +62,11 @@ final class ModelCard {
             s.append("using WUDI-Merging (Cheng et al., *Whoever Started the Interference Should End It: Guiding"
                     + " Data-Free Model Merging via Task Vectors*, ICML 2025, [arXiv:2503.08099](").append(PAPER)
                     .append(")): for every linear weight, the merged task vector minimises the data-free interference"
-                    + " loss sum_i ||(tau_m - tau_i) tau_i^T||_F^2 / ||tau_i||_F^2 of the task vectors tau_i = W_i - W_0.\n\n");
+                    + " loss sum_i ||(tau_m - tau_i) tau_i^T||_F^2 / ||tau_i||_F^2 of the task vectors tau_i = W_i - W_0")
+                    .append(o.scaleAuto() ? "; this merge then writes a part of it, or a part of the models' average,"
+                            + " per weight (the coverage rule: the notes below say which)"
+                            : o.effectiveScale() != 1.0 ? "; this merge writes W_0 + " + o.effectiveScale() + " tau_m" : "")
+                    .append(".\n\n");
         } else {
             s.append("using ").append(o.method().name()).append(" (").append(o.method().reference()).append(").\n\n");
         }

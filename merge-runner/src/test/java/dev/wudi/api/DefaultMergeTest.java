@@ -116,6 +116,10 @@ class DefaultMergeTest {
         assertEquals(1.0, w.details().get("coverage"), "40 random directions per task: C has full rank");
         assertTrue(r.toJson().contains("scale auto: 1 tensor took 0.5 x tau_m (their task vectors span 1.00 of the input"
                 + " space)"), "the report says what the rule did: " + r.toJson());
+        Path page = tmp.resolve("default.html");
+        r.writeHtml(page);
+        assertTrue(Files.readString(page).contains("solution tau_m, before the coefficient or average written"),
+                "the loss reported is tau_m's, not the written weights', and the report says so");
 
         Path yml = Files.writeString(tmp.resolve("wudi.yml"), "merge_method: wudi\nbase_model: " + base
                 + "\nmodels:\n  - model: " + models.get(0) + "\n  - model: " + models.get(1) + "\n  - model: "
@@ -211,6 +215,10 @@ class DefaultMergeTest {
         assertArrayEquals(Files.readAllBytes(paper), Files.readAllBytes(spelled),
                 "--solver adam: lr 1e-5, 300 steps, scale 1, the base's other tensors");
         assertArrayEquals(read(base, NORM), read(paper, NORM), "the paper keeps the base's norm weights");
+        Path page = tmp.resolve("paper.html");
+        CheckpointMerge.builder(base, tmp.resolve("paper-again.safetensors")).models(models).option("--solver", "adam")
+                .device("cpu").build().run().writeHtml(page);
+        assertFalse(Files.readString(page).contains("before the coefficient"), "at scale 1 the loss is the merge's own");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> CheckpointMerge.builder(base, paper)
                 .models(models).option("--solver", "adam").option("--scale", "auto").build()).getMessage()
                 .contains("--solver spectral"));

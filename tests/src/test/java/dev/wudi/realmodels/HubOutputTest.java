@@ -105,6 +105,22 @@ class HubOutputTest {
         assertTrue(html.contains("wudi (adam lr 1.0E-5, 5 steps)") && html.contains("out-in"), html);
     }
 
+    /** The card's opening says what a default merge writes: not WUDI's minimiser itself, a part of it per weight. */
+    @Test
+    void theDefaultMergesCardSaysItWritesAPartOfTheSolution() throws Exception {
+        Path out = tmp.resolve("default-card");
+        Wudi.ok("merge", "--base", base.toString(), "--model", a.toString(), "--model", b.toString(), "--out",
+                out.toString());
+        String card = Files.readString(out.resolve("README.md"));
+        assertTrue(card.contains("W_i - W_0; this merge then writes a part of it, or a part of the models' average, per"
+                + " weight"), card);
+        assertTrue(card.contains("(WUDI's solution tau_m, before the coefficient or average written)"), card);
+        Path paper = tmp.resolve("paper-card");
+        merge(paper, "--solver", "adam");
+        assertTrue(Files.readString(paper.resolve("README.md")).contains("W_i - W_0.\n"), "the paper's merge writes"
+                + " the minimiser itself");
+    }
+
     private Path writeHtml(Path out) {
         Path html = tmp.resolve("r.html");
         merge(tmp.resolve("again"), "--report-html", html.toString());
