@@ -123,23 +123,25 @@ def rule_merge(tb, out, solver, rule, rest):
     return tensors, info
 
 
-def solver_merge(tb, out, start, kind, cutoff):
+def on_spectral_tensors(tb, out, merge):
+    """W0 + merge(task vectors) on the tensors the engine's spectral row computed (oriented [out, in]), every other
+    tensor the models' average."""
     _, taken = solver_tensors(tb, out, "wudi-spectral")
     tensors = tb.average()
     for k, layout in taken.items():
-        tm = solvers.solve([oriented(t, layout) for t in tb.task_vectors(k)], start, kind, cutoff)
-        tensors[k] = tb.base[k] + oriented(tm, layout)
+        tensors[k] = tb.base[k] + oriented(merge([oriented(t, layout) for t in tb.task_vectors(k)]), layout)
+    return tensors
+
+
+def solver_merge(tb, out, start, kind, cutoff):
+    tensors = on_spectral_tensors(tb, out, lambda taus: solvers.solve(taus, start, kind, cutoff))
     return tensors, {"command": "study.py: solvers.py %s filter, cutoff %g, from the %s of the task vectors, on "
                                 "the tensors of row wudi-spectral; other tensors: the models' average"
                                 % (kind, cutoff, start)}
 
 
 def spectrum_merge(tb, out, name, merge):
-    _, taken = solver_tensors(tb, out, "wudi-spectral")
-    tensors = tb.average()
-    for k, layout in taken.items():
-        tensors[k] = tb.base[k] + oriented(merge([oriented(t, layout) for t in tb.task_vectors(k)]), layout)
-    return tensors, {"command": "study.py: spectra.py %s on the tensors of row wudi-spectral, scaled to the norm "
+    return on_spectral_tensors(tb, out, merge), {"command": "study.py: spectra.py %s on the tensors of row wudi-spectral, scaled to the norm "
                                 "of the task vectors' mean; other tensors: the models' average" % name}
 
 

@@ -52,6 +52,11 @@ public final class CoverageRule {
             return average ? AVERAGE_FRACTION : 0;
         }
 
+        /** The same as a coefficient on the sum of the task vectors of n models: averageFraction / n. */
+        public double onSum(int n) {
+            return averageFraction() / n;
+        }
+
         /**
          * Puts the choice into a tensor's details: "coverage", "coefficient" (on tau_m: 0 where the mean was taken)
          * and, where the mean was taken, "average_fraction".
@@ -82,7 +87,7 @@ public final class CoverageRule {
                           Map<String, Double> details) {
         Choice c = decide(rank, inputWidth);
         c.record(details);
-        float ofSum = (float) (AVERAGE_FRACTION / n);
+        float ofSum = (float) c.onSum(n);
         for (int j = 0; j < tauM.length; j++) {
             tauM[j] = w0[j] + (c.average() ? ofSum * taskSum[j] : scale * tauM[j]);
         }

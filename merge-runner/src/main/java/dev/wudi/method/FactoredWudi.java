@@ -87,7 +87,7 @@ final class FactoredWudi {
         boolean allZero = solved.zeroTasks().size() + low.untouched().size() == job.models().size();
         CoverageRule.Choice choice = scaleAuto && !allZero ? CoverageRule.decide(solved.used(), cols) : null;
         LowRankWudi.Solution s = choice != null && choice.average()
-                ? LowRankWudi.sumTimes(solved, low.factors(), choice.averageFraction() / job.models().size())
+                ? LowRankWudi.sumTimes(solved, low.factors(), choice.onSum(job.models().size()))
                 : solved.scaled(scale);                  // s tau_m = (s x) U^T: still exact in factors
         float[] merged = s.dense();
         float[] w0 = WudiRule.readPaperOrientation(job.base(), rows, cols, m.transposed());
